@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: MIT
+# One non-recursive Makefile: make, make check, make asan, make fuzz, make bench.
+
+CC      ?= cc
+B       ?= build
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+           -Wformat=2 -Wno-format-nonliteral
+CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
+PKGS    := libzscanner liburcu-memb yaml-0.1 lmdb libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PYTHON  ?= /usr/bin/python3
+
+LIB_SRC := $(wildcard src/lib/*.c)
+SRV_SRC := $(wildcard src/server/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/%-replay)
+
+all: $(B)/understudy
+
+# src/lib sees only itself, so a stray include of server code fails the build.
+$(B)/src/lib/%.o: src/lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_) -Isrc/lib $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/src/server/%.o $(B)/src/cli/%.o $(B)/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server -Isrc $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libus.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/libussrv.a: $(SRV_OBJ)
+	ar rcs $@ $^
+
+$(B)/understudy: $(B)/src/main.o $(CLI_OBJ) $(B)/libussrv.a $(B)/libus.a
+	$(CC) $(LDFLAGS_) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libussrv.a $(B)/libus.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server $(PKG_CFLAGS) -o $@ $< $(B)/libussrv.a $(B)/libus.a \
+		$(LDFLAGS_) $(PKG_LIBS) -lcmocka
+
+# Each fuzz target also links against a small main that replays its corpus, so make check
+# exercises every target with gcc and the sanitizers without needing libFuzzer.
+$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libussrv.a $(B)/libus.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@set -e; for t in $(FUZZ_REPLAY); do n=$$(basename $$t -replay); n=$${n#fuzz_}; \
+		echo "== $$t tests/fuzz/corpus/$$n"; $$t tests/fuzz/corpus/$$n; done
+
+system: $(B)/understudy
+	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
+
+check: all unit fuzz-replay system
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+asan:
+	$(MAKE) B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" check
+
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
+	$(MAKE) B=build/fuzzlib CC=clang OPT="-O1 -g" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzzlib/libus.a build/fuzzlib/libussrv.a
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc/lib -Isrc/server \
+		$(PKG_CFLAGS) -o $@ $< build/fuzzlib/libussrv.a build/fuzzlib/libus.a $(PKG_LIBS) -pthread
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+		mkdir -p build/fuzz/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+
+bench: all
+	$(MAKE) -C bench UNDERSTUDY=$(abspath $(B)/understudy)
+
+demo: all
+	sh scripts/demo.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all unit fuzz-replay system check format-check asan fuzz bench demo clean
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

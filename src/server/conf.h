@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* conf: the YAML configuration, parsed and checked into plain structs. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CONF_DNAME_MAX 255
+
+typedef struct conf_addr {
+	struct sockaddr_storage ss; /* family AF_INET or AF_INET6, port in network order */
+	socklen_t len;
+} conf_addr_t;
+
+typedef enum {
+	CONF_HMAC_MD5,
+	CONF_HMAC_SHA1,
+	CONF_HMAC_SHA224,
+	CONF_HMAC_SHA256,
+	CONF_HMAC_SHA384,
+	CONF_HMAC_SHA512,
+} conf_hmac_t;
+
+typedef struct conf_key {
+	char *id;
+	conf_hmac_t algorithm;
+	uint8_t *secret; /* decoded from base64 */
+	size_t secret_len;
+	int line;
+} conf_key_t;
+
+typedef struct conf_remote {
+	char *id;
+	conf_addr_t *addr; /* default port 53 */
+	size_t naddr;
+	int key; /* index into conf_t.keys, -1 for none */
+	bool has_via;
+	conf_addr_t via; /* source address, port 0 */
+	int line;
+} conf_remote_t;
+
+typedef struct conf_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t bits;
+} conf_prefix_t;
+
+enum {
+	CONF_ACTION_TRANSFER = 1 << 0,
+	CONF_ACTION_NOTIFY = 1 << 1,
+	CONF_ACTION_UPDATE = 1 << 2,
+};
+
+typedef struct conf_acl {
+	char *id;
+	conf_prefix_t *prefix; /* empty: any address */
+	size_t nprefix;
+	int key;     /* -1 for none: then no TSIG is required */
+	int actions; /* CONF_ACTION_* bits */
+	bool deny;   /* `deny: true` turns the rule into a refusal */
+	int line;
+} conf_acl_t;
+
+typedef enum { CONF_ROLE_PRIMARY, CONF_ROLE_SECONDARY } conf_role_t;
+
+typedef struct conf_zone {
+	char *domain;                   /* as written, without a trailing dot (root is ".") */
+	uint8_t name[CONF_DNAME_MAX];   /* lower-cased wire form */
+	size_t name_len;
+	conf_role_t role;
+	char *file;                     /* primary: required; secondary: optional */
+	int *notify;                    /* indexes into conf_t.remotes */
+	size_t nnotify;
+	int *acl;                       /* indexes into conf_t.acls */
+	size_t nacl;
+	int *primaries;                 /* indexes into conf_t.remotes; secondary: required */
+	size_t nprimaries;
+	int line;
+} conf_zone_t;
+
+typedef enum { CONF_LOG_STDERR, CONF_LOG_SYSLOG, CONF_LOG_FILE } conf_log_target_t;
+
+typedef struct conf {
+	char *path; /* the file this was read from */
+
+	/* server: */
+	conf_addr_t *listen;
+	size_t nlisten;
+	char *storage;
+	char *control;
+	char *identity;
+	char *version;
+	char *nsid;
+	int udp_workers;      /* default: number of CPUs */
+	int tcp_workers;      /* default: 1 */
+	int tcp_max_clients;  /* default: 1000 */
+	int tcp_idle_timeout; /* seconds; default: 10 */
+	int udp_max_payload;  /* EDNS buffer size we offer; default 1232 */
+
+	/* log: */
+	conf_log_target_t log_target;
+	char *log_file; /* CONF_LOG_FILE */
+	int log_level;  /* syslog levels: LOG_ERR .. LOG_DEBUG; default LOG_INFO */
+
+	conf_key_t *keys;
+	size_t nkeys;
+	conf_remote_t *remotes;
+	size_t nremotes;
+	conf_acl_t *acls;
+	size_t nacls;
+	conf_zone_t *zones;
+	size_t nzones;
+} conf_t;
+
+/*
+ * Reads and checks the configuration at path. On success returns 0 and *out owns a new conf_t
+ * (free it with conf_free). On failure returns a negative US_E* code and writes one message per
+ * problem, each "FILE:LINE: what is wrong", to err (a NUL-terminated string of at most errlen
+ * bytes, truncated if need be); *out is untouched.
+ */
+int conf_load(const char *path, conf_t **out, char *err, size_t errlen);
+
+/* Frees everything conf owns; conf_free(NULL) is a no-op. */
+void conf_free(conf_t *conf);
+
+/* Parses "ADDR@PORT" or "ADDR" (then default_port) into out; 0 or US_EINVAL. */
+int conf_parse_addr(const char *text, uint16_t default_port, conf_addr_t *out);
+
+/* Writes "ADDR@PORT" for a into buf (at least 64 bytes). */
+void conf_addr_str(const conf_addr_t *a, char *buf, size_t len);
+
+/* Finds the zone whose lower-cased wire name equals name; NULL if none. */
+const conf_zone_t *conf_find_zone(const conf_t *conf, const uint8_t *name, size_t name_len);
