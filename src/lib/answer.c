@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/* answer: authoritative query processing (RFC 1034 4.3.2 with RFC 2308, 4592, 6672, 6891). */
+#include <string.h>
+
+#include "answer.h"
+#include "error.h"
+#include "wire.h"
+
+#define CHAIN_MAX 16 /* CNAME/DNAME hops followed before the answer is cut short */
+#define ADDL_MAX  32 /* names whose addresses may go in the additional section */
+
+typedef struct addl_req {
+	const uint8_t *name;        /* target name as it stands in zone rdata */
+	const zone_node_t *cut;     /* the delegation a referral's glue belongs to, or NULL */
+} addl_req_t;
+
+typedef struct qctx {
+	const answer_conf_t *conf;
+	const zonedb_t *db;
+	wire_writer_t w;
+	uint16_t qtype;
+	uint16_t flags;
+	uint16_t rcode; /* extended: the header keeps the low 4 bits, the OPT the rest */
+	uint16_t an, ns, ar;
+	bool edns, dobit, nsid;
+	const zone_t *zone;
+	addl_req_t addl[ADDL_MAX];
+	int naddl;
+	const zone_node_t *seen[CHAIN_MAX];
+	int nseen;
+	uint8_t lname[DNAME_MAXLEN];
+	uint8_t offs[DNAME_MAXLABELS];
+	int nlabels;
+	size_t len;
+	uint8_t synth[2][DNAME_MAXLEN]; /* names built by DNAME substitution, alternately */
+	uint8_t wild[DNAME_MAXLEN];
+} qctx_t;
+
+/* Makes name the current one: lower-cased, measured and split into labels. */
+static void set_name(qctx_t *c, const uint8_t *name)
+{
+	c->len = dname_len(name);
+	dname_lower(c->lname, name, c->len);
+	c->nlabels = dname_label_offsets(c->lname, c->offs);
+}
+
+/* Appends a whole RRset to the current section, or nothing and TC when it does not fit. */
+static int put_rrset(qctx_t *c, const uint8_t *owner, const zone_rrset_t *rs, uint16_t *count)
+{
+	wire_mark_t m = wire_mark(&c->w);
+	for (uint32_t off = 0;;) {
+		const uint8_t *rr = rs->rdata + off;
+		int ret = wire_put_rr(&c->w, owner, rs->type, WIRE_CLASS_IN, rs->ttl, rr + 2,
+				      wire_read16(rr));
+		if (ret) {
+			wire_rollback(&c->w, m);
+			c->flags |= WIRE_TC;
+			return ret;
+		}
+		off = zone_rr_next(rs, off);
+		if (!off)
+			break;
+	}
+	*count += rs->count;
+	return 0;
+}
+
+/* Remembers the names in an RRset whose addresses belong in the additional section. */
+static void want_addl(qctx_t *c, const zone_rrset_t *rs, const zone_node_t *cut)
+{
+	size_t at;
+	switch (rs->type) {
+	case WIRE_T_NS:
+		at = 0;
+		break;
+	case WIRE_T_MX:
+		at = 2;
+		break;
+	case WIRE_T_SRV:
+		at = 6;
+		break;
+	default:
+		return;
+	}
+	for (uint32_t off = 0; c->naddl < ADDL_MAX;) {
+		c->addl[c->naddl++] = (addl_req_t){rs->rdata + off + 2 + at, cut};
+		off = zone_rr_next(rs, off);
+		if (!off)
+			break;
+	}
+}
+
+/*
+ * Adds A and AAAA for the remembered names that this zone holds. Glue below the delegation
+ * of a referral is required (RFC 9471): when it does not fit, the reply is truncated. Other
+ * addresses are a courtesy and are simply left out when there is no room.
+ */
+static void put_addl(qctx_t *c)
+{
+	const zone_t *z = c->zone;
+	const zone_node_t *done[ADDL_MAX];
+	int ndone = 0;
+	for (int i = 0; i < c->naddl; i++) {
+		const addl_req_t *r = &c->addl[i];
+		uint8_t lt[DNAME_MAXLEN];
+		size_t len = dname_len(r->name);
+		dname_lower(lt, r->name, len);
+		if (!dname_is_sub(lt, z->apex))
+			continue;
+		const zone_node_t *n = zone_find(z, lt, len);
+		if (!n || ((n->flags & ZONE_NODE_OCCLUDED) && !r->cut))
+			continue;
+		bool dup = false;
+		for (int j = 0; j < ndone; j++)
+			dup |= done[j] == n;
+		if (dup)
+			continue;
+		done[ndone++] = n;
+		bool required = r->cut && dname_is_sub(lt, r->cut->name);
+		static const uint16_t types[] = {WIRE_T_A, WIRE_T_AAAA};
+		for (int t = 0; t < 2; t++) {
+			const zone_rrset_t *rs = zone_node_rrset(n, types[t]);
+			if (!rs)
+				continue;
+			uint16_t flags = c->flags;
+			if (put_rrset(c, n->name, rs, &c->ar) && !required)
+				c->flags = flags;
+		}
+	}
+}
+
+/* The SOA that proves a negative answer (RFC 2308 3), with its TTL capped by MINIMUM. */
+static void put_negative(qctx_t *c)
+{
+	const zone_t *z = c->zone;
+	zone_rrset_t soa = *z->soa;
+	soa.ttl = z->neg_ttl;
+	put_rrset(c, z->apex, &soa, &c->ns);
+}
+
+static void put_referral(qctx_t *c, const zone_node_t *cut)
+{
+	/* AA speaks for the first owner in the answer; a bare referral has none of ours. */
+	if (c->an == 0)
+		c->flags &= ~WIRE_AA;
+	const zone_rrset_t *ns = zone_node_rrset(cut, WIRE_T_NS);
+	if (put_rrset(c, cut->name, ns, &c->ns) == 0)
+		want_addl(c, ns, cut);
+}
+
+/*
+ * Substitutes the DNAME at cut into qname (RFC 6672 2.2), writing the DNAME and the CNAME it
+ * implies. Returns the new name, or NULL when the answer ends here (YXDOMAIN or no room).
+ */
+static const uint8_t *put_dname(qctx_t *c, const uint8_t *qname, const zone_node_t *cut, int hop)
+{
+	const zone_rrset_t *dn = zone_node_rrset(cut, WIRE_T_DNAME);
+	if (put_rrset(c, cut->name, dn, &c->an))
+		return NULL;
+	const uint8_t *target = dn->rdata + 2;
+	size_t prefix = c->len - cut->name_len, tlen = dname_len(target);
+	if (prefix + tlen > DNAME_MAXLEN) {
+		c->rcode = WIRE_RCODE_YXDOMAIN;
+		return NULL;
+	}
+	uint8_t *name = c->synth[hop & 1];
+	memcpy(name, qname, prefix);
+	memcpy(name + prefix, target, tlen);
+	wire_mark_t m = wire_mark(&c->w);
+	if (wire_put_rr(&c->w, qname, WIRE_T_CNAME, WIRE_CLASS_IN, dn->ttl, name,
+			(uint16_t)(prefix + tlen))) {
+		wire_rollback(&c->w, m);
+		c->flags |= WIRE_TC;
+		return NULL;
+	}
+	c->an++;
+	return name;
+}
+
+/*
+ * Answers from an existing node (or a wildcard standing in for qname). Returns the CNAME target
+ * to follow, or NULL when the answer is complete.
+ */
+static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_node_t *n)
+{
+	for (int i = 0; i < c->nseen; i++)
+		if (c->seen[i] == n)
+			return NULL; /* a CNAME loop: what is in the answer already says it all */
+	c->seen[c->nseen++] = n;
+
+	const zone_rrset_t *rs = NULL;
+	if (c->qtype == WIRE_T_ANY) {
+		/* RFC 8482 4.1: one RRset is a complete answer to ANY, and keeps it small. */
+		rs = n->nrrsets ? &n->rrsets[0] : NULL;
+	} else {
+		rs = zone_node_rrset(n, c->qtype);
+	}
+	if (rs) {
+		if (put_rrset(c, owner, rs, &c->an) == 0)
+			want_addl(c, rs, NULL);
+		return NULL;
+	}
+	const zone_rrset_t *cname = zone_node_rrset(n, WIRE_T_CNAME);
+	if (cname) {
+		if (put_rrset(c, owner, cname, &c->an))
+			return NULL;
+		return cname->rdata + 2;
+	}
+	put_negative(c);
+	return NULL;
+}
+
+static void answer_in(qctx_t *c, const uint8_t *qname)
+{
+	const zonedb_slot_t *slot = zonedb_find(c->db, c->lname, c->len, c->offs, c->nlabels, 0);
+	if (slot && c->qtype == WIRE_T_DS && slot->apex_len == c->len) {
+		/* DS lives on the parent side of the cut (RFC 4035 3.1.4.1). */
+		const zonedb_slot_t *parent =
+			zonedb_find(c->db, c->lname, c->len, c->offs, c->nlabels, 1);
+		if (parent)
+			slot = parent;
+	}
+	if (!slot) {
+		c->rcode = WIRE_RCODE_REFUSED;
+		return;
+	}
+	c->zone = zonedb_zone(slot);
+	if (!c->zone) {
+		c->rcode = WIRE_RCODE_SERVFAIL;
+		return;
+	}
+	c->flags |= WIRE_AA;
+
+	for (int hop = 0; qname && hop < CHAIN_MAX; hop++) {
+		const zone_t *z = c->zone;
+		if (hop) {
+			set_name(c, qname);
+			/* Chains are followed only inside the zone they start in, as knotd and nsd do:
+			 * the rest is the resolver's work and may need another server's data. */
+			if (!dname_is_sub(c->lname, z->apex))
+				break;
+		}
+		zone_lookup_t lk;
+		zone_lookup(z, c->lname, c->len, c->offs, c->nlabels, &lk);
+		if (lk.cut && (lk.cut->flags & ZONE_NODE_DELEG) &&
+		    !(c->qtype == WIRE_T_DS && lk.cut == lk.node)) {
+			put_referral(c, lk.cut);
+			break;
+		}
+		if (lk.cut && lk.cut != lk.node) {
+			qname = put_dname(c, qname, lk.cut, hop);
+			continue;
+		}
+		const zone_node_t *n = lk.node;
+		if (!n && (lk.encloser->flags & ZONE_NODE_WILDCHILD)) {
+			c->wild[0] = 1;
+			c->wild[1] = '*';
+			memcpy(c->wild + 2, lk.encloser->name, lk.encloser->name_len);
+			n = zone_find(z, c->wild, lk.encloser->name_len + 2);
+		}
+		if (!n) {
+			c->rcode = WIRE_RCODE_NXDOMAIN;
+			put_negative(c);
+			break;
+		}
+		qname = answer_node(c, qname, n);
+	}
+	if (c->naddl)
+		put_addl(c);
+}
+
+static bool name_is(const uint8_t *lname, const char *wire)
+{
+	return strcmp((const char *)lname, wire) == 0;
+}
+
+/* CHAOS TXT identity and version queries, answered from the configuration. */
+static void answer_chaos(qctx_t *c)
+{
+	const char *text = NULL;
+	if (name_is(c->lname, "\7version\4bind") || name_is(c->lname, "\7version\6server"))
+		text = c->conf->version;
+	else if (name_is(c->lname, "\2id\6server") || name_is(c->lname, "\10hostname\4bind"))
+		text = c->conf->identity;
+	if (!text || !*text || (c->qtype != WIRE_T_TXT && c->qtype != WIRE_T_ANY)) {
+		c->rcode = WIRE_RCODE_REFUSED;
+		return;
+	}
+	uint8_t rd[256];
+	size_t n = strlen(text);
+	if (n > 255)
+		n = 255;
+	rd[0] = (uint8_t)n;
+	memcpy(rd + 1, text, n);
+	c->flags |= WIRE_AA;
+	if (wire_put_rr(&c->w, c->w.pkt + WIRE_HDR_LEN, WIRE_T_TXT, WIRE_CLASS_CH, 0, rd,
+			(uint16_t)(n + 1)) == 0)
+		c->an = 1;
+}
+
+/* Skips one resource record at *pos; false when it is malformed. */
+static bool skip_rr(const uint8_t *q, size_t qlen, size_t *pos, uint8_t *owner, size_t *olen,
+		    const uint8_t **rr)
+{
+	if (dname_unpack(q, qlen, pos, owner, olen) < 0 || *pos + 10 > qlen)
+		return false;
+	*rr = q + *pos;
+	size_t rdlen = wire_read16(q + *pos + 8);
+	if (*pos + 10 + rdlen > qlen)
+		return false;
+	*pos += 10 + rdlen;
+	return true;
+}
+
+/* Reads the OPT record (RFC 6891 6.1); false when it is malformed. */
+static bool read_opt(qctx_t *c, const uint8_t *rr, uint16_t *udp, uint8_t *version)
+{
+	*udp = wire_read16(rr + 2);
+	*version = rr[5];
+	c->dobit = (rr[6] & 0x80) != 0;
+	size_t rdlen = wire_read16(rr + 8);
+	const uint8_t *o = rr + 10;
+	for (size_t p = 0; p < rdlen;) {
+		if (p + 4 > rdlen)
+			return false;
+		uint16_t code = wire_read16(o + p), len = wire_read16(o + p + 2);
+		if (p + 4 + len > rdlen)
+			return false;
+		if (code == WIRE_EDNS_NSID)
+			c->nsid = true;
+		p += 4 + (size_t)len;
+	}
+	return true;
+}
+
+/*
+ * Parses everything after the question. Returns the rcode to answer with when the query
+ * is malformed, or 0.
+ */
+static int parse_rest(qctx_t *c, const uint8_t *q, size_t qlen, size_t pos, uint16_t *udp,
+		      uint8_t *version)
+{
+	unsigned an = wire_read16(q + WIRE_ANCOUNT), ns = wire_read16(q + WIRE_NSCOUNT);
+	unsigned ar = wire_read16(q + WIRE_ARCOUNT);
+	uint8_t owner[DNAME_MAXLEN];
+	size_t olen;
+	const uint8_t *rr;
+	for (unsigned i = 0; i < an + ns + ar; i++) {
+		if (!skip_rr(q, qlen, &pos, owner, &olen, &rr))
+			return WIRE_RCODE_FORMERR;
+		if (wire_read16(rr) != WIRE_T_OPT)
+			continue;
+		/* One OPT, owned by the root, in the additional section only. */
+		if (i < an + ns || c->edns || olen != 1)
+			return WIRE_RCODE_FORMERR;
+		c->edns = true;
+		if (!read_opt(c, rr, udp, version))
+			return WIRE_RCODE_FORMERR;
+	}
+	return pos == qlen ? 0 : WIRE_RCODE_FORMERR;
+}
+
+static size_t finish(qctx_t *c)
+{
+	wire_writer_t *w = &c->w;
+	if (c->edns) {
+		size_t nsid = c->nsid && c->conf->nsid ? c->conf->nsid_len : 0;
+		w->limit += 11 + (nsid ? 4 + nsid : 0);
+		uint8_t opt[11] = {0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0,
+				   c->dobit ? 0x80 : 0, 0, 0, 0};
+		wire_write16(opt + 3, c->conf->max_udp);
+		wire_write16(opt + 9, (uint16_t)(nsid ? 4 + nsid : 0));
+		wire_put(w, opt, sizeof(opt));
+		if (nsid) {
+			wire_put16(w, WIRE_EDNS_NSID);
+			wire_put16(w, (uint16_t)nsid);
+			wire_put(w, c->conf->nsid, nsid);
+		}
+		c->ar++;
+	}
+	uint8_t *h = w->pkt;
+	wire_write16(h + WIRE_FLAGS, (uint16_t)(c->flags | (c->rcode & 0xF)));
+	wire_write16(h + WIRE_ANCOUNT, c->an);
+	wire_write16(h + WIRE_NSCOUNT, c->ns);
+	wire_write16(h + WIRE_ARCOUNT, c->ar);
+	return w->len;
+}
+
+size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
+		    uint8_t *resp, bool tcp, answer_info_t *info)
+{
+	if (qlen < WIRE_HDR_LEN)
+		return 0;
+	uint16_t qflags = wire_read16(q + WIRE_FLAGS);
+	if (qflags & WIRE_QR)
+		return 0;
+
+	qctx_t c;
+	c.conf = conf;
+	c.db = db;
+	c.flags = WIRE_QR | (qflags & (0x7800 | WIRE_RD | WIRE_CD));
+	c.rcode = 0;
+	c.an = c.ns = c.ar = 0;
+	c.edns = c.dobit = c.nsid = false;
+	c.naddl = c.nseen = 0;
+	c.qtype = 0;
+	memset(resp, 0, WIRE_HDR_LEN);
+	memcpy(resp, q, 2);
+	wire_writer_init(&c.w, resp, WIRE_MAX_UDP_STD);
+	c.w.len = WIRE_HDR_LEN;
+	info->opcode = WIRE_OPCODE(qflags);
+
+	/* The question, uncompressed as every sane client sends it. */
+	size_t pos = WIRE_HDR_LEN;
+	if (wire_read16(q + WIRE_QDCOUNT) != 1) {
+		c.rcode = WIRE_RCODE_FORMERR;
+		goto out;
+	}
+	for (;;) {
+		if (pos >= qlen || (q[pos] & 0xC0) || pos + 1 + q[pos] > qlen ||
+		    pos + 1 + q[pos] - WIRE_HDR_LEN > DNAME_MAXLEN) {
+			c.rcode = WIRE_RCODE_FORMERR;
+			goto out;
+		}
+		uint8_t l = q[pos];
+		pos += 1 + (size_t)l;
+		if (l == 0)
+			break;
+	}
+	if (pos + 4 > qlen) {
+		c.rcode = WIRE_RCODE_FORMERR;
+		goto out;
+	}
+	c.qtype = wire_read16(q + pos);
+	uint16_t qclass = wire_read16(q + pos + 2);
+	pos += 4;
+	memcpy(resp + WIRE_HDR_LEN, q + WIRE_HDR_LEN, pos - WIRE_HDR_LEN);
+	c.w.len = pos;
+	wire_write16(resp + WIRE_QDCOUNT, 1);
+	wire_remember_name(&c.w, WIRE_HDR_LEN);
+
+	uint16_t udp = 0;
+	uint8_t version = 0;
+	c.rcode = (uint16_t)parse_rest(&c, q, qlen, pos, &udp, &version);
+	size_t max = WIRE_MAX_UDP_STD;
+	if (tcp)
+		max = WIRE_MAX_MSG;
+	else if (c.edns && udp > WIRE_MAX_UDP_STD)
+		max = udp < conf->max_udp ? udp : conf->max_udp;
+	if (c.edns)
+		max -= 11 + (c.nsid && conf->nsid ? 4 + (size_t)conf->nsid_len : 0);
+	c.w.limit = max;
+	if (c.rcode)
+		goto out;
+	if (c.edns && version != 0) {
+		c.rcode = WIRE_RCODE_BADVERS;
+		goto out;
+	}
+	if (info->opcode != WIRE_OPCODE_QUERY) {
+		c.rcode = WIRE_RCODE_NOTIMP;
+		goto out;
+	}
+	set_name(&c, resp + WIRE_HDR_LEN);
+	if (c.qtype == WIRE_T_AXFR || c.qtype == WIRE_T_IXFR) {
+		/* No transfer service is answering here; say so rather than claim NOTIMP. */
+		c.rcode = WIRE_RCODE_REFUSED;
+	} else if (c.qtype == WIRE_T_OPT || c.qtype == WIRE_T_TSIG) {
+		c.rcode = WIRE_RCODE_FORMERR;
+	} else if (qclass == WIRE_CLASS_IN) {
+		answer_in(&c, resp + WIRE_HDR_LEN);
+	} else if (qclass == WIRE_CLASS_CH) {
+		answer_chaos(&c);
+	} else {
+		c.rcode = WIRE_RCODE_REFUSED;
+	}
+out:
+	info->qtype = c.qtype;
+	info->rcode = (uint8_t)c.rcode;
+	return finish(&c);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* answer: authoritative query processing, from query bytes to response bytes, with no I/O. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zonedb.h"
+
+typedef struct answer_conf {
+	const char *identity; /* id.server / hostname.bind; NULL or "" refuses them */
+	const char *version;  /* version.bind / version.server; NULL or "" refuses them */
+	const uint8_t *nsid;  /* EDNS NSID payload (RFC 5001); NULL for none */
+	uint16_t nsid_len;
+	uint16_t max_udp; /* the EDNS buffer size we offer and the most we send over UDP */
+} answer_conf_t;
+
+/* What the caller may want to know about a query it handled, e.g. for statistics. */
+typedef struct answer_info {
+	uint16_t opcode;
+	uint16_t qtype;
+	uint8_t rcode;
+} answer_info_t;
+
+/*
+ * Answers the query in q[0..qlen) from db. resp must hold at least 65535 bytes for TCP and
+ * conf->max_udp (at least 512) for UDP. Returns the response length, or 0 when the query must
+ * get no answer at all (too short to parse a header, or itself a response). Never allocates.
+ * Reads zone versions through zonedb_zone(); the caller keeps them alive meanwhile (an RCU read
+ * section).
+ */
+size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
+		    uint8_t *resp, bool tcp, answer_info_t *info);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* wire: the compressing message writer. */
+#include "wire.h"
+#include "dname.h"
+#include "error.h"
+
+void wire_writer_init(wire_writer_t *w, uint8_t *buf, size_t limit)
+{
+	w->pkt = buf;
+	w->limit = limit;
+	w->len = 0;
+	w->ncomp = 0;
+}
+
+int wire_put(wire_writer_t *w, const void *data, size_t n)
+{
+	if (w->len + n > w->limit)
+		return US_ETRUNC;
+	memcpy(w->pkt + w->len, data, n);
+	w->len += n;
+	return 0;
+}
+
+int wire_put16(wire_writer_t *w, uint16_t v)
+{
+	if (w->len + 2 > w->limit)
+		return US_ETRUNC;
+	wire_write16(w->pkt + w->len, v);
+	w->len += 2;
+	return 0;
+}
+
+int wire_put32(wire_writer_t *w, uint32_t v)
+{
+	if (w->len + 4 > w->limit)
+		return US_ETRUNC;
+	wire_write32(w->pkt + w->len, v);
+	w->len += 4;
+	return 0;
+}
+
+static inline uint8_t lc(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+/*
+ * True if the (possibly compressed) name in the packet at off equals the uncompressed suffix,
+ * ignoring case. Only positions we wrote ourselves are followed, so pointers always go back.
+ */
+static bool suffix_equal(const uint8_t *pkt, size_t off, const uint8_t *suffix)
+{
+	for (;;) {
+		uint8_t l = pkt[off];
+		while ((l & 0xC0) == 0xC0) {
+			off = (size_t)(l & 0x3F) << 8 | pkt[off + 1];
+			l = pkt[off];
+		}
+		if (l != *suffix)
+			return false;
+		if (l == 0)
+			return true;
+		for (uint8_t i = 1; i <= l; i++)
+			if (lc(pkt[off + i]) != lc(suffix[i]))
+				return false;
+		off += l + 1;
+		suffix += l + 1;
+	}
+}
+
+void wire_remember_name(wire_writer_t *w, size_t off)
+{
+	const uint8_t *p = w->pkt;
+	while (off < 0x4000 && w->ncomp < WIRE_COMP_MAX) {
+		uint8_t l = p[off];
+		if (l == 0 || (l & 0xC0) == 0xC0)
+			return;
+		w->comp[w->ncomp++] = (uint16_t)off;
+		off += l + 1;
+	}
+}
+
+int wire_put_name(wire_writer_t *w, const uint8_t *name, bool compress)
+{
+	size_t start = w->len;
+	const uint8_t *s = name;
+
+	if (compress) {
+		while (*s) {
+			for (int i = 0; i < w->ncomp; i++) {
+				if (!suffix_equal(w->pkt, w->comp[i], s))
+					continue;
+				size_t n = (size_t)(s - name);
+				if (w->len + n + 2 > w->limit)
+					return US_ETRUNC;
+				memcpy(w->pkt + w->len, name, n);
+				w->len += n;
+				wire_write16(w->pkt + w->len, (uint16_t)(0xC000 | w->comp[i]));
+				w->len += 2;
+				wire_remember_name(w, start);
+				return 0;
+			}
+			s += *s + 1;
+		}
+	}
+	size_t n = dname_len(name);
+	if (w->len + n > w->limit)
+		return US_ETRUNC;
+	memcpy(w->pkt + w->len, name, n);
+	w->len += n;
+	if (compress)
+		wire_remember_name(w, start);
+	return 0;
+}
+
+/* Writes the names of a well-known type's rdata compressed and the rest as is. */
+static int put_rdata(wire_writer_t *w, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+{
+	size_t names = 0, skip = 0, rest;
+	switch (type) {
+	case WIRE_T_NS:
+	case WIRE_T_MD:
+	case WIRE_T_MF:
+	case WIRE_T_CNAME:
+	case WIRE_T_MB:
+	case WIRE_T_MG:
+	case WIRE_T_MR:
+	case WIRE_T_PTR:
+		names = 1;
+		break;
+	case WIRE_T_SOA:
+	case WIRE_T_MINFO:
+		names = 2;
+		break;
+	case WIRE_T_MX:
+		skip = 2;
+		names = 1;
+		break;
+	default:
+		return wire_put(w, rd, rdlen);
+	}
+	/* Zone data was checked at load, so the names here are well formed. */
+	size_t p = 0;
+	int ret = wire_put(w, rd, skip);
+	p += skip;
+	for (size_t i = 0; ret == 0 && i < names; i++) {
+		ret = wire_put_name(w, rd + p, true);
+		p += dname_len(rd + p);
+	}
+	rest = rdlen - p;
+	return ret ? ret : wire_put(w, rd + p, rest);
+}
+
+int wire_put_rr(wire_writer_t *w, const uint8_t *owner, uint16_t type, uint16_t rclass,
+		uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+{
+	wire_mark_t m = wire_mark(w);
+	int ret = wire_put_name(w, owner, true);
+	if (ret == 0 && w->len + 10 > w->limit)
+		ret = US_ETRUNC;
+	if (ret == 0) {
+		uint8_t *p = w->pkt + w->len;
+		wire_write16(p, type);
+		wire_write16(p + 2, rclass);
+		wire_write32(p + 4, ttl);
+		w->len += 10;
+		size_t rdstart = w->len;
+		ret = put_rdata(w, type, rdata, rdlen);
+		if (ret == 0)
+			wire_write16(p + 8, (uint16_t)(w->len - rdstart));
+	}
+	if (ret)
+		wire_rollback(w, m);
+	return ret;
+}

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/* zone: one immutable version of a zone's contents, its lookups, and the builder that checks it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "wire.h"
+#include "zone.h"
+
+void zone_free(zone_t *z)
+{
+	if (!z)
+		return;
+	free(z->nodes);
+	free(z->table);
+	arena_deinit(&z->arena);
+	free(z);
+}
+
+const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len)
+{
+	uint32_t i = dname_hash(lname, len) & z->mask;
+	for (;;) {
+		uint32_t slot = z->table[i];
+		if (slot == 0)
+			return NULL;
+		const zone_node_t *n = &z->nodes[slot - 1];
+		if (n->name_len == len && memcmp(n->name, lname, len) == 0)
+			return n;
+		i = (i + 1) & z->mask;
+	}
+}
+
+const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type)
+{
+	for (uint16_t i = 0; i < n->nrrsets; i++)
+		if (n->rrsets[i].type == type)
+			return &n->rrsets[i];
+	return NULL;
+}
+
+void zone_lookup(const zone_t *z, const uint8_t *lname, size_t len, const uint8_t *offs,
+		 int nlabels, zone_lookup_t *out)
+{
+	const zone_node_t *n = zone_find(z, lname, len);
+	out->node = n;
+	out->cut = NULL;
+	for (int i = 1; !n && i <= nlabels - z->apex_labels; i++)
+		n = zone_find(z, lname + offs[i], len - offs[i]);
+	out->encloser = n;
+	if (!n || !(n->flags & (ZONE_NODE_OCCLUDED | ZONE_NODE_DELEG | ZONE_NODE_DNAME)))
+		return;
+	/* A DNAME redirects only names strictly below its owner; a cut applies at itself too. */
+	if ((n->flags & ZONE_NODE_DELEG) || ((n->flags & ZONE_NODE_DNAME) && n != out->node))
+		out->cut = n;
+	while (n->flags & ZONE_NODE_OCCLUDED) {
+		n = zone_node_parent(z, n);
+		if (n->flags & (ZONE_NODE_DELEG | ZONE_NODE_DNAME))
+			out->cut = n;
+	}
+}
+
+/* ---- builder ---- */
+
+typedef struct brec {
+	size_t rdoff;
+	uint32_t node;
+	uint32_t ttl;
+	uint32_t line;
+	uint16_t type;
+	uint16_t rdlen;
+	uint16_t file;
+} brec_t;
+
+struct zone_builder {
+	zone_t *z;
+	uint32_t node_cap;
+	brec_t *recs;
+	size_t nrecs, rec_cap;
+	uint8_t *rd;
+	size_t rd_len, rd_cap;
+	const char **files;
+	uint16_t nfiles;
+	zone_report_fn report;
+	void *ctx;
+	unsigned errors;
+	zone_rrset_t *all;    /* every RRset, in node order */
+	const brec_t **first; /* the first record of each RRset in all */
+};
+
+static void report(zone_builder_t *b, const brec_t *r, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void report(zone_builder_t *b, const brec_t *r, bool error, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (error)
+		b->errors++;
+	if (b->report)
+		b->report(b->ctx, r && b->nfiles ? b->files[r->file] : NULL, r ? r->line : 0, error,
+			  msg);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *np = realloc(*p, ncap * size);
+	if (!np)
+		return US_ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static int table_resize(zone_t *z, uint32_t size)
+{
+	uint32_t *t = calloc(size, sizeof(*t));
+	if (!t)
+		return US_ENOMEM;
+	for (uint32_t i = 0; i < z->nnodes; i++) {
+		uint32_t h = dname_hash(z->nodes[i].name, z->nodes[i].name_len) & (size - 1);
+		while (t[h])
+			h = (h + 1) & (size - 1);
+		t[h] = i + 1;
+	}
+	free(z->table);
+	z->table = t;
+	z->mask = size - 1;
+	return 0;
+}
+
+/* Finds or creates the node for a lower-cased name at or below the apex, and its ancestors. */
+static int node_get(zone_builder_t *b, const uint8_t *lname, size_t len, uint32_t *idx)
+{
+	zone_t *z = b->z;
+	if (z->nnodes) {
+		const zone_node_t *n = zone_find(z, lname, len);
+		if (n) {
+			*idx = (uint32_t)(n - z->nodes);
+			return 0;
+		}
+	}
+	uint32_t parent = 0;
+	if (z->nnodes) {
+		int ret = node_get(b, lname + lname[0] + 1, len - lname[0] - 1, &parent);
+		if (ret)
+			return ret;
+	}
+	size_t cap = b->node_cap;
+	if (grow((void **)&z->nodes, &cap, z->nnodes + 1, sizeof(zone_node_t)))
+		return US_ENOMEM;
+	b->node_cap = (uint32_t)cap;
+	if ((z->nnodes + 1) * 2 > z->mask + 1 && table_resize(z, (z->mask + 1) * 2))
+		return US_ENOMEM;
+	uint8_t *name = arena_dup(&z->arena, lname, len);
+	if (!name)
+		return US_ENOMEM;
+	uint32_t i = z->nnodes++;
+	z->nodes[i] = (zone_node_t){.name = name, .parent = parent, .name_len = (uint8_t)len};
+	uint32_t h = dname_hash(name, len) & z->mask;
+	while (z->table[h])
+		h = (h + 1) & z->mask;
+	z->table[h] = i + 1;
+	*idx = i;
+	return 0;
+}
+
+zone_builder_t *zone_builder_new(const uint8_t *apex, zone_report_fn report_fn, void *ctx)
+{
+	zone_builder_t *b = calloc(1, sizeof(*b));
+	zone_t *z = calloc(1, sizeof(*z));
+	if (!b || !z)
+		goto fail;
+	b->z = z;
+	b->report = report_fn;
+	b->ctx = ctx;
+	arena_init(&z->arena);
+	z->apex_len = (uint8_t)dname_len(apex);
+	dname_lower(z->apex, apex, z->apex_len);
+	z->apex_labels = (uint8_t)dname_labels(z->apex);
+	if (table_resize(z, 64))
+		goto fail;
+	uint32_t idx;
+	if (node_get(b, z->apex, z->apex_len, &idx))
+		goto fail;
+	return b;
+fail:
+	if (b)
+		b->z = NULL;
+	zone_builder_free(b);
+	zone_free(z);
+	return NULL;
+}
+
+void zone_builder_free(zone_builder_t *b)
+{
+	if (!b)
+		return;
+	zone_free(b->z);
+	free(b->recs);
+	free(b->rd);
+	free(b->files);
+	free(b->first);
+	free(b);
+}
+
+/*
+ * Checks the layout of rdata for the types whose fields the server reads or compresses:
+ * fixed bytes before, names, fixed bytes after, and nothing else.
+ */
+static bool rdata_valid(uint16_t type, const uint8_t *rd, size_t len)
+{
+	size_t pre = 0, names = 0, post = 0;
+	switch (type) {
+	case WIRE_T_A:
+		return len == 4;
+	case WIRE_T_AAAA:
+		return len == 16;
+	case WIRE_T_NS:
+	case WIRE_T_CNAME:
+	case WIRE_T_DNAME:
+	case WIRE_T_PTR:
+	case WIRE_T_MD:
+	case WIRE_T_MF:
+	case WIRE_T_MB:
+	case WIRE_T_MG:
+	case WIRE_T_MR:
+		names = 1;
+		break;
+	case WIRE_T_MINFO:
+		names = 2;
+		break;
+	case WIRE_T_SOA:
+		names = 2;
+		post = 20;
+		break;
+	case WIRE_T_MX:
+		pre = 2;
+		names = 1;
+		break;
+	case WIRE_T_SRV:
+		pre = 6;
+		names = 1;
+		break;
+	default:
+		return true;
+	}
+	size_t p = pre;
+	for (size_t i = 0; i < names; i++) {
+		if (p >= len)
+			return false;
+		int n = dname_check(rd + p, len - p);
+		if (n < 0)
+			return false;
+		p += (size_t)n;
+	}
+	return p + post == len;
+}
+
+int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
+		     uint32_t ttl, const uint8_t *rdata, uint16_t rdlen, const char *file,
+		     unsigned long line)
+{
+	zone_t *z = b->z;
+	if (!b->nfiles || strcmp(b->files[b->nfiles - 1], file) != 0) {
+		size_t cap = b->nfiles;
+		if (b->nfiles == UINT16_MAX || grow((void **)&b->files, &cap, b->nfiles + 1u,
+						    sizeof(char *)))
+			return US_ENOMEM;
+		b->files[b->nfiles++] = file;
+	}
+	brec_t r = {.type = type, .ttl = ttl, .rdlen = rdlen, .line = (uint32_t)line,
+		    .file = (uint16_t)(b->nfiles - 1)};
+
+	uint8_t lname[DNAME_MAXLEN];
+	int olen = dname_check(owner, DNAME_MAXLEN);
+	if (olen < 0) {
+		report(b, &r, true, "malformed owner name");
+		return 0;
+	}
+	dname_lower(lname, owner, (size_t)olen);
+	if (!dname_is_sub(lname, z->apex)) {
+		char t[DNAME_TEXT_MAX];
+		dname_to_text(lname, t, sizeof(t));
+		report(b, &r, true, "record %s is outside the zone", t);
+		return 0;
+	}
+	if (rclass != WIRE_CLASS_IN) {
+		report(b, &r, true, "class %u is not IN", rclass);
+		return 0;
+	}
+	if (!rdata_valid(type, rdata, rdlen)) {
+		report(b, &r, true, "malformed rdata for type %u", type);
+		return 0;
+	}
+	if (type == WIRE_T_OPT || type == WIRE_T_TSIG || (type >= 128 && type <= 255)) {
+		report(b, &r, true, "type %u cannot appear in a zone", type);
+		return 0;
+	}
+	int ret = node_get(b, lname, (size_t)olen, &r.node);
+	if (ret)
+		return ret;
+	if (grow((void **)&b->rd, &b->rd_cap, b->rd_len + rdlen, 1) ||
+	    grow((void **)&b->recs, &b->rec_cap, b->nrecs + 1, sizeof(brec_t)))
+		return US_ENOMEM;
+	memcpy(b->rd + b->rd_len, rdata, rdlen);
+	r.rdoff = b->rd_len;
+	b->rd_len += rdlen;
+	b->recs[b->nrecs++] = r;
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b, void *arg)
+{
+	const brec_t *x = a, *y = b;
+	const uint8_t *rd = arg;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	size_t n = x->rdlen < y->rdlen ? x->rdlen : y->rdlen;
+	int c = memcmp(rd + x->rdoff, rd + y->rdoff, n);
+	if (c)
+		return c;
+	if (x->rdlen != y->rdlen)
+		return x->rdlen < y->rdlen ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static const char *name_text(const uint8_t *name, char *buf)
+{
+	dname_to_text(name, buf, DNAME_TEXT_MAX);
+	return buf;
+}
+
+/* The first record of each RRset, kept while checking so problems can name a line. */
+static const brec_t *rrset_line(const zone_builder_t *b, const zone_rrset_t *rs)
+{
+	return b->first[rs - b->all];
+}
+
+/* True if a DNAME sits at any ancestor of n, which then may not exist (RFC 6672 2.4). */
+static bool below_dname(const zone_t *z, const zone_node_t *n)
+{
+	while (n != z->nodes && (n->flags & ZONE_NODE_OCCLUDED)) {
+		n = zone_node_parent(z, n);
+		if (n->flags & ZONE_NODE_DNAME)
+			return true;
+	}
+	return false;
+}
+
+static void check_ns_targets(zone_builder_t *b, const zone_node_t *n, const zone_rrset_t *ns)
+{
+	zone_t *z = b->z;
+	char t[DNAME_TEXT_MAX], o[DNAME_TEXT_MAX];
+	for (uint32_t off = 0;;) {
+		const uint8_t *target = ns->rdata + off + 2;
+		uint8_t lt[DNAME_MAXLEN];
+		size_t tl = dname_len(target);
+		dname_lower(lt, target, tl);
+		if (dname_is_sub(lt, z->apex)) {
+			const zone_node_t *tn = zone_find(z, lt, tl);
+			if (!tn || (!zone_node_rrset(tn, WIRE_T_A) && !zone_node_rrset(tn, WIRE_T_AAAA)))
+				report(b, rrset_line(b, ns), true,
+				       "NS %s at %s has no address records (A or AAAA)",
+				       name_text(lt, t), name_text(n->name, o));
+		}
+		off = zone_rr_next(ns, off);
+		if (!off)
+			break;
+	}
+}
+
+static void check_node(zone_builder_t *b, const zone_node_t *n)
+{
+	zone_t *z = b->z;
+	char t[DNAME_TEXT_MAX];
+	bool apex = n == z->nodes;
+	const zone_rrset_t *cname = zone_node_rrset(n, WIRE_T_CNAME);
+	const zone_rrset_t *dname = zone_node_rrset(n, WIRE_T_DNAME);
+
+	if (below_dname(z, n)) {
+		report(b, rrset_line(b, n->rrsets), true, "%s is below a DNAME",
+		       name_text(n->name, t));
+		return;
+	}
+	for (uint16_t i = 0; i < n->nrrsets; i++) {
+		const zone_rrset_t *rs = &n->rrsets[i];
+		const brec_t *r = rrset_line(b, rs);
+		if (rs->type == WIRE_T_SOA && !apex)
+			report(b, r, true, "SOA record at %s, outside the apex", name_text(n->name, t));
+		if (cname && rs != cname && rs->type != WIRE_T_RRSIG && rs->type != WIRE_T_NSEC)
+			report(b, r, true, "CNAME and other data at %s", name_text(n->name, t));
+		if ((n->flags & ZONE_NODE_OCCLUDED) && rs->type != WIRE_T_A &&
+		    rs->type != WIRE_T_AAAA)
+			report(b, r, false, "%s is below a zone cut and will not be served",
+			       name_text(n->name, t));
+	}
+	if (cname && cname->count > 1)
+		report(b, rrset_line(b, cname), true, "more than one CNAME at %s",
+		       name_text(n->name, t));
+	if (dname && dname->count > 1)
+		report(b, rrset_line(b, dname), true, "more than one DNAME at %s",
+		       name_text(n->name, t));
+	const zone_rrset_t *ns = zone_node_rrset(n, WIRE_T_NS);
+	if (ns && !(n->flags & ZONE_NODE_OCCLUDED))
+		check_ns_targets(b, n, ns);
+}
+
+int zone_builder_finish(zone_builder_t *b, zone_t **out)
+{
+	zone_t *z = b->z;
+	int ret = US_ENOMEM;
+
+	qsort_r(b->recs, b->nrecs, sizeof(brec_t), rec_cmp, b->rd);
+
+	/* Count RRsets and drop exact duplicates (RFC 2181 5). */
+	size_t nrrsets = 0, nkept = 0;
+	for (size_t i = 0; i < b->nrecs; i++) {
+		brec_t *r = &b->recs[i];
+		if (nkept) {
+			brec_t *p = &b->recs[nkept - 1];
+			if (p->node == r->node && p->type == r->type && p->rdlen == r->rdlen &&
+			    memcmp(b->rd + p->rdoff, b->rd + r->rdoff, r->rdlen) == 0)
+				continue;
+			if (p->node == r->node && p->type == r->type)
+				goto keep;
+		}
+		nrrsets++;
+	keep:
+		b->recs[nkept++] = *r;
+	}
+	b->nrecs = nkept;
+	z->nrecords = nkept;
+
+	zone_rrset_t *all = arena_alloc(&z->arena, (nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
+	b->all = all;
+	b->first = malloc((nrrsets ? nrrsets : 1) * sizeof(*b->first));
+	if (!all || !b->first)
+		goto cleanup;
+	size_t k = 0;
+	for (size_t i = 0; i < b->nrecs;) {
+		size_t j = i, bytes = 0;
+		const brec_t *r = &b->recs[i];
+		while (j < b->nrecs && b->recs[j].node == r->node && b->recs[j].type == r->type) {
+			bytes += 2 + b->recs[j].rdlen;
+			j++;
+		}
+		uint8_t *rd = arena_alloc(&z->arena, bytes);
+		if (!rd)
+			goto cleanup;
+		zone_rrset_t *rs = &all[k];
+		*rs = (zone_rrset_t){.type = r->type, .count = 0, .ttl = r->ttl,
+				     .rdata_len = (uint32_t)bytes, .rdata = rd};
+		b->first[k] = r;
+		for (size_t m = i; m < j; m++) {
+			const brec_t *x = &b->recs[m];
+			if (x->ttl != rs->ttl)
+				report(b, x, false, "TTL %u differs from the RRset's TTL %u; using %u",
+				       x->ttl, rs->ttl, rs->ttl);
+			if (rs->count == UINT16_MAX) {
+				report(b, x, true, "RRset has too many records");
+				break;
+			}
+			wire_write16(rd, x->rdlen);
+			memcpy(rd + 2, b->rd + x->rdoff, x->rdlen);
+			rd += 2 + x->rdlen;
+			rs->count++;
+		}
+		zone_node_t *n = &z->nodes[r->node];
+		if (!n->rrsets)
+			n->rrsets = rs;
+		n->nrrsets++;
+		k++;
+		i = j;
+	}
+	/* Parents precede their children in the array, so flags flow down in one pass. */
+	for (uint32_t i = 0; i < z->nnodes; i++) {
+		zone_node_t *n = &z->nodes[i];
+		if (i && zone_node_rrset(n, WIRE_T_NS))
+			n->flags |= ZONE_NODE_DELEG;
+		if (zone_node_rrset(n, WIRE_T_DNAME))
+			n->flags |= ZONE_NODE_DNAME;
+		if (i) {
+			zone_node_t *p = &z->nodes[n->parent];
+			if ((p->flags & ZONE_NODE_OCCLUDED) ||
+			    (p->flags & (ZONE_NODE_DELEG | ZONE_NODE_DNAME)))
+				n->flags |= ZONE_NODE_OCCLUDED;
+			if (n->name[0] == 1 && n->name[1] == '*')
+				p->flags |= ZONE_NODE_WILDCHILD;
+		}
+	}
+
+	const zone_node_t *apex = &z->nodes[0];
+	z->soa = zone_node_rrset(apex, WIRE_T_SOA);
+	if (!z->soa)
+		report(b, NULL, true, "no SOA record at the zone apex");
+	else if (z->soa->count != 1)
+		report(b, rrset_line(b, z->soa), true, "more than one SOA record at the apex");
+	if (!zone_node_rrset(apex, WIRE_T_NS))
+		report(b, NULL, true, "no NS records at the zone apex");
+	for (uint32_t i = 0; i < z->nnodes; i++)
+		if (z->nodes[i].nrrsets)
+			check_node(b, &z->nodes[i]);
+
+	if (b->errors) {
+		ret = US_EZONE;
+		goto cleanup;
+	}
+	if (z->soa) {
+		const uint8_t *rd = z->soa->rdata + 2;
+		size_t p = dname_len(rd);
+		p += dname_len(rd + p);
+		z->serial = wire_read32(rd + p);
+		uint32_t minimum = wire_read32(rd + p + 16);
+		z->neg_ttl = minimum < z->soa->ttl ? minimum : z->soa->ttl;
+	}
+	zone_node_t *shrunk = realloc(z->nodes, z->nnodes * sizeof(zone_node_t));
+	if (shrunk)
+		z->nodes = shrunk;
+	*out = z;
+	b->z = NULL;
+	ret = 0;
+cleanup:
+	return ret;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* zone: one immutable version of a zone's contents, its lookups, and the builder that checks it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "dname.h"
+
+/* One RRset. rdata holds count records, each a 16-bit length then the bytes. */
+typedef struct zone_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	uint32_t rdata_len;
+	const uint8_t *rdata;
+} zone_rrset_t;
+
+enum {
+	ZONE_NODE_DELEG = 1 << 0,     /* NS below the apex: a zone cut */
+	ZONE_NODE_DNAME = 1 << 1,     /* has a DNAME: its descendants are redirected */
+	ZONE_NODE_OCCLUDED = 1 << 2,  /* below a zone cut or a DNAME: glue or hidden data */
+	ZONE_NODE_WILDCHILD = 1 << 3, /* "*" child exists */
+};
+
+/* A name in the zone, with data or an empty non-terminal. Every ancestor up to the apex exists. */
+typedef struct zone_node {
+	const uint8_t *name; /* lower-cased wire form */
+	zone_rrset_t *rrsets;
+	uint32_t parent; /* index in zone_t.nodes; the apex is its own parent */
+	uint16_t nrrsets;
+	uint8_t name_len;
+	uint8_t flags;
+} zone_node_t;
+
+typedef struct zone {
+	uint8_t apex[DNAME_MAXLEN];
+	uint8_t apex_len;
+	uint8_t apex_labels;
+	uint32_t serial;
+	uint32_t neg_ttl; /* RFC 2308 5: min(SOA TTL, SOA MINIMUM) */
+	const zone_rrset_t *soa;
+	zone_node_t *nodes; /* nodes[0] is the apex */
+	uint32_t nnodes;
+	uint32_t *table; /* open addressing: node index + 1, 0 for empty */
+	uint32_t mask;
+	size_t nrecords;
+	arena_t arena;
+} zone_t;
+
+/* What a name resolves to inside a zone. */
+typedef struct zone_lookup {
+	const zone_node_t *node;     /* exact match, or NULL */
+	const zone_node_t *encloser; /* closest encloser: the node itself when it exists */
+	const zone_node_t *cut;      /* topmost delegation at/above, or DNAME above; or NULL */
+} zone_lookup_t;
+
+void zone_free(zone_t *z);
+
+/* The node named by a lower-cased wire name, or NULL. */
+const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len);
+
+/* The node's RRset of type, or NULL. */
+const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type);
+
+static inline const zone_node_t *zone_node_parent(const zone_t *z, const zone_node_t *n)
+{
+	return &z->nodes[n->parent];
+}
+
+/*
+ * Looks up a lower-cased name that lies at or below the apex; offs and nlabels come from
+ * dname_label_offsets on it.
+ */
+void zone_lookup(const zone_t *z, const uint8_t *lname, size_t len, const uint8_t *offs,
+		 int nlabels, zone_lookup_t *out);
+
+/* Walks an RRset's records: returns the offset of the next record or 0 at the end. */
+static inline uint32_t zone_rr_next(const zone_rrset_t *rs, uint32_t off)
+{
+	uint32_t next = off + 2 + (uint32_t)(rs->rdata[off] << 8 | rs->rdata[off + 1]);
+	return next < rs->rdata_len ? next : 0;
+}
+
+/*
+ * The builder collects records in any order, then checks and freezes them into a zone.
+ * Problems go to report, with the source file and line given to zone_builder_add.
+ */
+typedef void (*zone_report_fn)(void *ctx, const char *file, unsigned long line, bool error,
+			       const char *msg);
+
+typedef struct zone_builder zone_builder_t;
+
+/* apex: wire name (any case). NULL when out of memory. */
+zone_builder_t *zone_builder_new(const uint8_t *apex, zone_report_fn report, void *ctx);
+void zone_builder_free(zone_builder_t *b);
+
+/*
+ * Adds one record. file must stay valid until the builder is freed. A record outside the zone,
+ * of a class other than IN, or malformed is reported and makes the build fail; US_ENOMEM stops.
+ */
+int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
+		     uint32_t ttl, const uint8_t *rdata, uint16_t rdlen, const char *file,
+		     unsigned long line);
+
+/*
+ * Checks everything added and, when no error was reported, returns 0 with *out owning the new
+ * zone. Returns US_EZONE after reporting each problem, or US_ENOMEM. The builder is spent
+ * either way: free it next.
+ */
+int zone_builder_finish(zone_builder_t *b, zone_t **out);

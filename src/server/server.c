@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/* server: the daemon's lifecycle, its zone manager and the control commands. */
+#include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "ctl.h"
+#include "error.h"
+#include "log.h"
+#include "serial.h"
+#include "server.h"
+#include "zonefile.h"
+
+int server_listen(const conf_addr_t *a, int type)
+{
+	int fam = a->ss.ss_family, one = 1;
+	int fd = socket(fam, type | SOCK_CLOEXEC | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (fam == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+typedef struct report_ctx {
+	server_zone_t *z;
+	unsigned errors;
+} report_ctx_t;
+
+static void zone_report(void *ctx, const char *file, unsigned long line, bool error,
+			const char *msg)
+{
+	report_ctx_t *r = ctx;
+	char where[600];
+	if (file && line)
+		snprintf(where, sizeof(where), "%s:%lu: ", file, line);
+	else if (file)
+		snprintf(where, sizeof(where), "%s: ", file);
+	else
+		where[0] = 0;
+	log_msg(error ? LOG_ERR : LOG_WARNING, "zone %s: %s%s", r->z->conf->domain, where, msg);
+	if (error && r->errors++ == 0) {
+		snprintf(r->z->error, sizeof(r->z->error), "%s%s", where, msg);
+		r->z->error_at = time(NULL);
+	}
+}
+
+int server_zone_load(server_t *s, server_zone_t *z)
+{
+	(void)s;
+	const conf_zone_t *zc = z->conf;
+	if (!zc->file) {
+		log_error("zone %s: no zone file configured", zc->domain);
+		return US_EINVAL;
+	}
+	report_ctx_t r = {.z = z};
+	zone_t *nz = NULL;
+	int ret = zonefile_load(zc->name, zc->file, zone_report, &r, &nz);
+	zone_t *old = z->slot->zone;
+	if (ret) {
+		if (!r.errors) {
+			snprintf(z->error, sizeof(z->error), "%s: %s", zc->file, us_strerror(ret));
+			z->error_at = time(NULL);
+			log_error("zone %s: %s", zc->domain, z->error);
+		}
+		log_error("zone %s: not loaded from %s%s", zc->domain, zc->file,
+			  old ? "; the previous version keeps serving" : "");
+		return ret;
+	}
+	if (old && serial_cmp(nz->serial, old->serial) == 0) {
+		log_info("zone %s: serial %u unchanged, keeping the loaded version", zc->domain,
+			 old->serial);
+		zone_free(nz);
+		z->error[0] = 0;
+		return 0;
+	}
+	if (old && serial_cmp(nz->serial, old->serial) < 0)
+		log_warning("zone %s: serial went backwards from %u to %u; secondaries will not "
+			    "follow",
+			    zc->domain, old->serial, nz->serial);
+	rcu_assign_pointer(z->slot->zone, nz);
+	z->loaded_at = time(NULL);
+	z->error[0] = 0;
+	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
+	if (old) {
+		/* Readers finish their batch before the old version goes. */
+		synchronize_rcu();
+		zone_free(old);
+	}
+	return 0;
+}
+
+static server_zone_t *find_zone(server_t *s, const char *name, ctl_reply_t *r)
+{
+	uint8_t wire[DNAME_MAXLEN];
+	int len = dname_from_text(name, wire);
+	if (len < 0) {
+		ctl_fail(r, "invalid zone name: %s\n", name);
+		return NULL;
+	}
+	dname_lower(wire, wire, (size_t)len);
+	for (size_t i = 0; i < s->conf->nzones; i++)
+		if (s->zones[i].slot->apex_len == len &&
+		    memcmp(s->zones[i].slot->apex, wire, (size_t)len) == 0)
+			return &s->zones[i];
+	ctl_fail(r, "no such zone: %s\n", name);
+	return NULL;
+}
+
+static void fmt_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	if (!t) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void zone_status(server_zone_t *z, ctl_reply_t *r)
+{
+	const zone_t *cur = z->slot->zone;
+	char loaded[32], errat[32];
+	fmt_time(z->loaded_at, loaded, sizeof(loaded));
+	ctl_printf(r, "%s role=%s", z->conf->domain,
+		   z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary");
+	if (cur)
+		ctl_printf(r, " serial=%u records=%zu loaded=%s", cur->serial, cur->nrecords,
+			   loaded);
+	else
+		ctl_printf(r, " serial=none state=not-serving");
+	if (z->error[0]) {
+		fmt_time(z->error_at, errat, sizeof(errat));
+		ctl_printf(r, " last-error=\"%s\" error-at=%s", z->error, errat);
+	}
+	ctl_printf(r, "\n");
+}
+
+static void cmd_status(server_t *s, ctl_reply_t *r)
+{
+	uint64_t q = 0, refused = 0;
+	size_t serving = 0;
+	for (int i = 0; i < s->nstats; i++) {
+		q += atomic_load(&s->stats[i].queries);
+		refused += atomic_load(&s->stats[i].tcp_refused);
+	}
+	for (size_t i = 0; i < s->conf->nzones; i++)
+		serving += s->zones[i].slot->zone != NULL;
+	ctl_printf(r,
+		   "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
+		   "tcp-workers=%d queries=%llu tcp-refused=%llu\n",
+		   s->answer.version ? s->answer.version : "", (long)(time(NULL) - s->started),
+		   s->conf->nzones, serving, s->conf->udp_workers, s->conf->tcp_workers,
+		   (unsigned long long)q, (unsigned long long)refused);
+}
+
+static void reload_zone(server_t *s, server_zone_t *z, ctl_reply_t *r)
+{
+	if (z->conf->role != CONF_ROLE_PRIMARY) {
+		ctl_printf(r, "%s: secondary, nothing to reload\n", z->conf->domain);
+		return;
+	}
+	if (server_zone_load(s, z))
+		ctl_fail(r, "%s: reload failed: %s\n", z->conf->domain, z->error);
+	else
+		ctl_printf(r, "%s: serial %u\n", z->conf->domain, z->slot->zone->serial);
+}
+
+static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
+{
+	server_t *s = ctx;
+	const char *cmd = argv[0];
+	server_zone_t *z = NULL;
+	if (argc > 2) {
+		ctl_fail(r, "%s: too many arguments\n", cmd);
+		return;
+	}
+	if (argc == 2 && !(z = find_zone(s, argv[1], r)))
+		return;
+	if (strcmp(cmd, "status") == 0) {
+		cmd_status(s, r);
+	} else if (strcmp(cmd, "zone-status") == 0) {
+		for (size_t i = 0; i < s->conf->nzones; i++)
+			if (!z || z == &s->zones[i])
+				zone_status(&s->zones[i], r);
+	} else if (strcmp(cmd, "reload") == 0) {
+		log_info("control: reload %s", z ? z->conf->domain : "all zones");
+		for (size_t i = 0; i < s->conf->nzones; i++)
+			if (!z || z == &s->zones[i])
+				reload_zone(s, &s->zones[i], r);
+	} else if (strcmp(cmd, "stop") == 0) {
+		atomic_store(&s->stop, true);
+		ctl_printf(r, "stopping\n");
+	} else if (strcmp(cmd, "refresh") == 0 || strcmp(cmd, "retransfer") == 0 ||
+		   strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
+		ctl_fail(r, "%s: zone transfers are not available in this version\n", cmd);
+	} else {
+		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
+	}
+}
+
+static int mkdir_parent(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	char *dir = dirname(copy);
+	int ret = 0;
+	for (char *p = dir + 1; ret == 0; p++) {
+		char c = *p;
+		if (c != '/' && c != 0)
+			continue;
+		*p = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			ret = -errno;
+		*p = c;
+		if (c == 0)
+			break;
+	}
+	free(copy);
+	return ret;
+}
+
+static int setup(server_t *s, const char *conf_path)
+{
+	char err[8192];
+	int ret = conf_load(conf_path, &s->conf, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s", err);
+		return ret;
+	}
+	conf_t *c = s->conf;
+	ret = log_open(c->log_target == CONF_LOG_STDERR   ? "stderr"
+		       : c->log_target == CONF_LOG_SYSLOG ? "syslog"
+							  : c->log_file,
+		       c->log_level);
+	if (ret) {
+		fprintf(stderr, "error: cannot open log %s: %s\n", c->log_file, strerror(-ret));
+		return ret;
+	}
+	s->answer = (answer_conf_t){
+		.identity = c->identity,
+		.version = c->version,
+		.nsid = (const uint8_t *)c->nsid,
+		.nsid_len = c->nsid ? (uint16_t)strlen(c->nsid) : 0,
+		.max_udp = (uint16_t)c->udp_max_payload,
+	};
+	s->db = zonedb_new((uint32_t)c->nzones);
+	s->zones = calloc(c->nzones ? c->nzones : 1, sizeof(server_zone_t));
+	s->nstats = c->udp_workers * (int)c->nlisten + c->tcp_workers;
+	s->stats = aligned_alloc(64, sizeof(server_stats_t) * (size_t)s->nstats);
+	if (!s->db || !s->zones || !s->stats)
+		return US_ENOMEM;
+	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
+	for (size_t i = 0; i < c->nzones; i++) {
+		server_zone_t *z = &s->zones[i];
+		z->conf = &c->zones[i];
+		ret = zonedb_add(s->db, z->conf->name, &z->slot);
+		if (ret)
+			return ret;
+		z->slot->user = z;
+	}
+	return 0;
+}
+
+int server_run(const char *conf_path)
+{
+	server_t s = {0};
+	pthread_t *threads = NULL;
+	int nthreads = 0, ctl_fd = -1, sig_fd = -1, code = 1;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGPIPE);
+	/* Threads inherit the mask, so only the signalfd below ever sees these. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	s.started = time(NULL);
+	rcu_register_thread();
+
+	int ret = setup(&s, conf_path);
+	if (ret)
+		goto cleanup;
+	for (size_t i = 0; i < s.conf->nzones; i++) {
+		if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)
+			server_zone_load(&s, &s.zones[i]);
+		else
+			log_warning("zone %s: secondary zones are not served by this version",
+				    s.zones[i].conf->domain);
+	}
+	if ((ret = mkdir_parent(s.conf->control)) < 0 ||
+	    (ctl_fd = ctl_listen(s.conf->control)) < 0) {
+		log_error("cannot open the control socket %s: %s", s.conf->control,
+			  strerror(-(ctl_fd < 0 ? ctl_fd : ret)));
+		goto cleanup;
+	}
+	threads = calloc((size_t)s.nstats, sizeof(pthread_t));
+	if (!threads)
+		goto cleanup;
+	if ((ret = udp_start(&s, threads, &nthreads, 0)) < 0 ||
+	    (ret = tcp_start(&s, threads, &nthreads, s.conf->udp_workers * (int)s.conf->nlisten)) <
+		    0) {
+		log_error("cannot listen: %s", strerror(-ret));
+		goto cleanup;
+	}
+	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	for (size_t i = 0; i < s.conf->nlisten; i++) {
+		char a[80];
+		conf_addr_str(&s.conf->listen[i], a, sizeof(a));
+		log_info("listening on %s (UDP and TCP)", a);
+	}
+	log_info("understudy started: %zu zones, %d UDP workers per address, %d TCP workers",
+		 s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
+
+	while (!atomic_load(&s.stop)) {
+		struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
+				      {.fd = ctl_fd, .events = POLLIN}};
+		if (poll(p, 2, 1000) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: reloading zone files");
+					for (size_t i = 0; i < s.conf->nzones; i++)
+						if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)
+							server_zone_load(&s, &s.zones[i]);
+				} else if (si.ssi_signo != SIGPIPE) {
+					log_info("signal %u: stopping", si.ssi_signo);
+					atomic_store(&s.stop, true);
+				}
+			}
+		}
+		if (p[1].revents & POLLIN)
+			ctl_serve(ctl_fd, ctl_handle, &s);
+	}
+	code = 0;
+cleanup:
+	atomic_store(&s.stop, true);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	if (ctl_fd >= 0) {
+		close(ctl_fd);
+		unlink(s.conf->control);
+	}
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (code == 0)
+		log_info("understudy stopped");
+	zonedb_free(s.db);
+	free(s.zones);
+	free(s.stats);
+	conf_free(s.conf);
+	rcu_unregister_thread();
+	log_close();
+	return code;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* server: the daemon's shared state, its lifecycle, and the zone manager. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "answer.h"
+#include "conf.h"
+#include "zonedb.h"
+
+/* Per-thread counters, written only by their thread and summed when read. */
+typedef struct server_stats {
+	_Alignas(64) atomic_uint_fast64_t queries;
+	atomic_uint_fast64_t rcode[16];
+	atomic_uint_fast64_t tcp_refused; /* connections turned away at the limit */
+} server_stats_t;
+
+typedef struct server_zone {
+	const conf_zone_t *conf;
+	zonedb_slot_t *slot;
+	time_t loaded_at;
+	time_t error_at;
+	char error[256];
+} server_zone_t;
+
+typedef struct server {
+	conf_t *conf;
+	zonedb_t *db;
+	server_zone_t *zones;
+	answer_conf_t answer;
+	atomic_bool stop;
+	time_t started;
+	server_stats_t *stats; /* one per worker thread */
+	int nstats;
+} server_t;
+
+/* Runs the daemon with the configuration at path until SIGTERM/SIGINT; returns an exit code. */
+int server_run(const char *conf_path);
+
+/* Loads (or reloads) one zone from its file, publishing the new version only if it is whole
+ * and valid. Logs every problem; returns 0 or a negative US_E* code. */
+int server_zone_load(server_t *s, server_zone_t *z);
+
+/* Opens a listening socket for a (SOCK_DGRAM or SOCK_STREAM) with SO_REUSEPORT; fd or -errno. */
+int server_listen(const conf_addr_t *a, int type);
+
+/* Starts the UDP worker threads for every listen address; 0 or a negative errno. */
+int udp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats);
+
+/* Starts the TCP worker threads; 0 or a negative errno. */
+int tcp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats);

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* tcp: epoll loops answering DNS over TCP (RFC 7766): pipelining, idle timeout, connection cap. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "log.h"
+#include "server.h"
+#include "wire.h"
+
+#define TCP_EVENTS     64
+#define TCP_MSG_MAX    (2 + WIRE_MAX_MSG)
+#define TCP_OUT_PAUSE  (256 * 1024) /* stop reading while this much output waits */
+
+typedef struct tcp_conn {
+	int fd;
+	bool listener;
+	uint8_t *in;
+	size_t in_len, in_cap;
+	uint8_t *out;
+	size_t out_len, out_off, out_cap;
+	uint32_t events; /* what epoll watches for now */
+	time_t last;
+	struct tcp_conn *prev, *next; /* least recently active first */
+} tcp_conn_t;
+
+typedef struct tcp_worker {
+	server_t *s;
+	server_stats_t *stats;
+	int ep;
+	int nconns, max_conns;
+	tcp_conn_t *head, *tail;
+	tcp_conn_t *listeners;
+	size_t nlisteners;
+	uint8_t resp[TCP_MSG_MAX];
+} tcp_worker_t;
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void list_remove(tcp_worker_t *w, tcp_conn_t *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		w->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_append(tcp_worker_t *w, tcp_conn_t *c)
+{
+	c->prev = w->tail;
+	c->next = NULL;
+	if (w->tail)
+		w->tail->next = c;
+	else
+		w->head = c;
+	w->tail = c;
+}
+
+static void touch(tcp_worker_t *w, tcp_conn_t *c)
+{
+	c->last = now_s();
+	list_remove(w, c);
+	list_append(w, c);
+}
+
+static void conn_close(tcp_worker_t *w, tcp_conn_t *c)
+{
+	list_remove(w, c);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+	w->nconns--;
+}
+
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 512;
+	while (ncap < need)
+		ncap *= 2;
+	uint8_t *p = realloc(*buf, ncap);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* Writes what is pending; returns false when the connection is dead. */
+static bool conn_flush(tcp_worker_t *w, tcp_conn_t *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return false;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	/* A client that does not read its answers stops being read from. */
+	uint32_t events = EPOLLIN;
+	if (c->out_len)
+		events = EPOLLOUT | (c->out_len > TCP_OUT_PAUSE ? 0 : EPOLLIN);
+	if (events != c->events) {
+		struct epoll_event ev = {.events = events, .data.ptr = c};
+		epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+		c->events = events;
+	}
+	return true;
+}
+
+/* Answers every complete message in the input buffer; false when the connection must go. */
+static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
+{
+	server_t *s = w->s;
+	size_t off = 0;
+	rcu_read_lock();
+	while (c->in_len - off >= 2 && c->out_len <= TCP_OUT_PAUSE) {
+		size_t mlen = wire_read16(c->in + off);
+		if (c->in_len - off < 2 + mlen)
+			break;
+		answer_info_t info;
+		size_t len = answer_query(&s->answer, s->db, c->in + off + 2, mlen, w->resp + 2,
+					  true, &info);
+		off += 2 + mlen;
+		atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
+		if (!len)
+			continue;
+		atomic_fetch_add_explicit(&w->stats->rcode[info.rcode & 15], 1,
+					  memory_order_relaxed);
+		wire_write16(w->resp, (uint16_t)len);
+		if (reserve(&c->out, &c->out_cap, c->out_len + 2 + len)) {
+			rcu_read_unlock();
+			return false;
+		}
+		memcpy(c->out + c->out_len, w->resp, 2 + len);
+		c->out_len += 2 + len;
+	}
+	rcu_read_unlock();
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	return conn_flush(w, c);
+}
+
+static void conn_read(tcp_worker_t *w, tcp_conn_t *c)
+{
+	for (;;) {
+		/* Room for the message under way whole, and for a few small ones pipelined. */
+		size_t need = c->in_len >= 2 ? 2 + (size_t)wire_read16(c->in) : 0;
+		if (reserve(&c->in, &c->in_cap, need > 1024 ? need : 1024)) {
+			conn_close(w, c);
+			return;
+		}
+		if (c->in_len == c->in_cap)
+			return; /* answers are waiting to be read: read on after they drain */
+		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_close(w, c);
+			return;
+		}
+		c->in_len += (size_t)n;
+		touch(w, c);
+		if (!conn_process(w, c)) {
+			conn_close(w, c);
+			return;
+		}
+	}
+}
+
+static void accept_all(tcp_worker_t *w, int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (w->nconns >= w->max_conns) {
+			/* Full: refuse now rather than let the backlog stall clients (RFC 7766 6.2). */
+			close(fd);
+			atomic_fetch_add_explicit(&w->stats->tcp_refused, 1, memory_order_relaxed);
+			continue;
+		}
+		tcp_conn_t *c = calloc(1, sizeof(*c));
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (!c || epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->fd = fd;
+		c->events = EPOLLIN;
+		c->last = now_s();
+		list_append(w, c);
+		w->nconns++;
+	}
+}
+
+static void *tcp_loop(void *arg)
+{
+	tcp_worker_t *w = arg;
+	server_t *s = w->s;
+	int idle = s->conf->tcp_idle_timeout;
+	struct epoll_event events[TCP_EVENTS];
+	rcu_register_thread();
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		int n = epoll_wait(w->ep, events, TCP_EVENTS, 200);
+		for (int i = 0; i < n; i++) {
+			tcp_conn_t *c = events[i].data.ptr;
+			if (c->listener) {
+				accept_all(w, c->fd);
+			} else if (events[i].events & (EPOLLERR | EPOLLHUP)) {
+				conn_close(w, c);
+			} else if (events[i].events & EPOLLOUT) {
+				if (!conn_flush(w, c))
+					conn_close(w, c);
+				else if (c->out_len == 0 && c->in_len && !conn_process(w, c))
+					conn_close(w, c);
+			} else if (events[i].events & EPOLLIN) {
+				conn_read(w, c);
+			}
+		}
+		time_t t = now_s();
+		while (w->head && t - w->head->last >= idle)
+			conn_close(w, w->head);
+	}
+	while (w->head)
+		conn_close(w, w->head);
+	for (size_t i = 0; i < w->nlisteners; i++)
+		close(w->listeners[i].fd);
+	rcu_unregister_thread();
+	close(w->ep);
+	free(w->listeners);
+	free(w);
+	return NULL;
+}
+
+int tcp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats)
+{
+	const conf_t *c = s->conf;
+	for (int i = 0; i < c->tcp_workers; i++) {
+		tcp_worker_t *w = calloc(1, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		w->s = s;
+		w->stats = &s->stats[first_stats + i];
+		w->max_conns = (c->tcp_max_clients + c->tcp_workers - 1) / c->tcp_workers;
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		w->listeners = calloc(c->nlisten, sizeof(tcp_conn_t));
+		if (w->ep < 0 || !w->listeners) {
+			free(w->listeners);
+			free(w);
+			return -ENOMEM;
+		}
+		for (size_t a = 0; a < c->nlisten; a++) {
+			int fd = server_listen(&c->listen[a], SOCK_STREAM);
+			if (fd < 0)
+				return fd;
+			tcp_conn_t *l = &w->listeners[w->nlisteners++];
+			l->fd = fd;
+			l->listener = true;
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+			epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
+		}
+		int ret = pthread_create(&threads[*nthreads], NULL, tcp_loop, w);
+		if (ret)
+			return -ret;
+		(*nthreads)++;
+	}
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* udp: one thread and one SO_REUSEPORT socket per worker, batched with recvmmsg/sendmmsg. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "log.h"
+#include "server.h"
+
+#define UDP_BATCH 64
+#define UDP_RECV_MAX 4096
+
+typedef struct udp_worker {
+	server_t *s;
+	server_stats_t *stats;
+	int fd;
+	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+	struct iovec iin[UDP_BATCH], iout[UDP_BATCH];
+	struct sockaddr_storage addr[UDP_BATCH];
+	uint8_t qbuf[UDP_BATCH][UDP_RECV_MAX];
+	uint8_t rbuf[UDP_BATCH][UDP_RECV_MAX];
+} udp_worker_t;
+
+static void *udp_loop(void *arg)
+{
+	udp_worker_t *w = arg;
+	server_t *s = w->s;
+	rcu_register_thread();
+	for (int i = 0; i < UDP_BATCH; i++) {
+		w->iin[i] = (struct iovec){w->qbuf[i], UDP_RECV_MAX};
+		w->in[i].msg_hdr = (struct msghdr){.msg_name = &w->addr[i], .msg_iov = &w->iin[i],
+						   .msg_iovlen = 1};
+		w->out[i].msg_hdr = (struct msghdr){.msg_iov = &w->iout[i], .msg_iovlen = 1};
+	}
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		for (int i = 0; i < UDP_BATCH; i++)
+			w->in[i].msg_hdr.msg_namelen = sizeof(w->addr[i]);
+		int n = recvmmsg(w->fd, w->in, UDP_BATCH, MSG_WAITFORONE, NULL);
+		if (n <= 0)
+			continue; /* the receive timeout lets the stop flag be seen */
+		int nout = 0;
+		rcu_read_lock();
+		for (int i = 0; i < n; i++) {
+			answer_info_t info;
+			size_t len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
+						  w->rbuf[nout], false, &info);
+			atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
+			if (!len)
+				continue;
+			atomic_fetch_add_explicit(&w->stats->rcode[info.rcode & 15], 1,
+						  memory_order_relaxed);
+			w->iout[nout] = (struct iovec){w->rbuf[nout], len};
+			w->out[nout].msg_hdr.msg_name = &w->addr[i];
+			w->out[nout].msg_hdr.msg_namelen = w->in[i].msg_hdr.msg_namelen;
+			nout++;
+		}
+		rcu_read_unlock();
+		for (int sent = 0; sent < nout;) {
+			int r = sendmmsg(w->fd, w->out + sent, (unsigned)(nout - sent), 0);
+			if (r <= 0) {
+				if (r < 0 && errno == EINTR)
+					continue;
+				break; /* a full socket buffer drops the rest, as any UDP loss */
+			}
+			sent += r;
+		}
+	}
+	rcu_unregister_thread();
+	close(w->fd);
+	free(w);
+	return NULL;
+}
+
+int udp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats)
+{
+	const conf_t *c = s->conf;
+	int k = first_stats;
+	for (size_t a = 0; a < c->nlisten; a++) {
+		for (int i = 0; i < c->udp_workers; i++) {
+			int fd = server_listen(&c->listen[a], SOCK_DGRAM);
+			if (fd < 0)
+				return fd;
+			struct timeval tv = {0, 200000};
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			udp_worker_t *w = calloc(1, sizeof(*w));
+			if (!w) {
+				close(fd);
+				return -ENOMEM;
+			}
+			w->s = s;
+			w->fd = fd;
+			w->stats = &s->stats[k++];
+			int ret = pthread_create(&threads[*nthreads], NULL, udp_loop, w);
+			if (ret) {
+				close(fd);
+				free(w);
+				return -ret;
+			}
+			(*nthreads)++;
+		}
+	}
+	return 0;
+}
