@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* test_answer: authoritative answers as a client sees them on the wire. */
+#include "util.h"
+#include "error.h"
+
+static const char *parent_zone = "$TTL 3600\n"
+				 "@ SOA ns1 hostmaster 7 7200 3600 1209600 300\n"
+				 "@ NS ns1\n"
+				 "@ MX 10 mail\n"
+				 "ns1 A 192.0.2.53\n"
+				 "ns1 AAAA 2001:db8::53\n"
+				 "mail A 192.0.2.25\n"
+				 "www CNAME host\n"
+				 "host A 192.0.2.80\n"
+				 "out CNAME elsewhere.example.org.\n"
+				 "loop1 CNAME loop2\n"
+				 "loop2 CNAME loop1\n"
+				 "*.wild TXT \"w\"\n"
+				 "*.wild2 CNAME host\n"
+				 "ent.wild A 192.0.2.1\n"
+				 "a.b.c A 192.0.2.9\n"
+				 "sub NS ns.sub\n"
+				 "sub NS ns.other.net.\n"
+				 "sub DS 12345 8 2 "
+				 "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2BAB6A9A93A37A6E5B3E6DBA\n"
+				 "ns.sub A 192.0.2.77\n"
+				 "child NS ns1.child\n"
+				 "ns1.child A 192.0.2.88\n"
+				 "dn DNAME example.net.\n"
+				 "ldn DNAME a-much-longer-target-label-to-make-names-overflow.example.net.\n"
+				 "big TXT \"" /* 40 x 40 bytes: more than 512 */
+				 "0123456789012345678901234567890123456789\"\n"
+				 "srv SRV 0 0 53 host\n";
+
+static zonedb_t *db;
+static answer_conf_t conf = {.identity = "ns-test", .version = "v9", .nsid = (const uint8_t *)"n1",
+			     .nsid_len = 2, .max_udp = 1232};
+
+static int setup(void **state)
+{
+	(void)state;
+	char text[8192];
+	int n = snprintf(text, sizeof(text), "%s", parent_zone);
+	for (int i = 1; i < 40; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "big TXT \"%02d34567890123456789012345678901234567890\"\n", i);
+	db = zonedb_new(4);
+	zonedb_slot_t *s;
+	uint8_t name[DNAME_MAXLEN];
+	dname_from_text("example.com", name);
+	assert_int_equal(zonedb_add(db, name, &s), 0);
+	s->zone = util_zone("example.com", text);
+	assert_non_null(s->zone);
+	dname_from_text("child.example.com", name);
+	assert_int_equal(zonedb_add(db, name, &s), 0);
+	s->zone = util_zone("child.example.com", "@ 300 SOA ns1 h 3 1 1 1 60\n"
+						 "@ 300 NS ns1\nns1 300 A 192.0.2.88\n"
+						 "www 300 A 192.0.2.99\n");
+	assert_non_null(s->zone);
+	dname_from_text("broken.test", name);
+	assert_int_equal(zonedb_add(db, name, &s), 0); /* never loaded */
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	zonedb_free(db);
+	return 0;
+}
+
+static uint8_t resp[WIRE_MAX_MSG];
+
+static size_t ask(const char *name, uint16_t type, int edns, bool tcp, util_msg_t *m)
+{
+	uint8_t q[512];
+	size_t qlen = util_query(q, name, type, WIRE_CLASS_IN, edns, false);
+	answer_info_t info;
+	size_t len = answer_query(&conf, db, q, qlen, resp, tcp, &info);
+	assert_true(len > 0);
+	util_parse(resp, len, m);
+	assert_int_equal(wire_read16(resp), 0x1234);
+	assert_true(m->flags & WIRE_QR);
+	return len;
+}
+
+static void exact_and_case(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("HoSt.Example.COM", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_true(m.flags & WIRE_AA);
+	assert_int_equal(util_count(&m, 0, "host.example.com.", WIRE_T_A), 1);
+	/* The question keeps the client's case, and the answer points at it. */
+	assert_memory_equal(resp + 12, "\4HoSt\7Example\3COM", 17);
+	assert_int_equal(resp[12 + 22], 0xC0);
+	assert_int_equal(resp[12 + 23], 12);
+}
+
+static void cname_chain_and_loop(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("www.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.count[0], 2);
+	assert_string_equal(m.rr[0].target, "host.example.com.");
+	assert_int_equal(util_count(&m, 0, "host.example.com.", WIRE_T_A), 1);
+	ask("loop1.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_int_equal(m.count[0], 2);
+	ask("out.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.count[0], 1);
+	assert_int_equal(m.count[1], 0);
+	ask("www.example.com", WIRE_T_CNAME, 0, false, &m);
+	assert_int_equal(m.count[0], 1);
+}
+
+static void negative(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("nope.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NXDOMAIN);
+	assert_int_equal(util_count(&m, 1, "example.com.", WIRE_T_SOA), 1);
+	assert_int_equal(m.rr[0].ttl, 300); /* min(SOA TTL 3600, MINIMUM 300) */
+	/* An empty non-terminal exists: NODATA, not NXDOMAIN. */
+	ask("b.c.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_int_equal(m.count[0], 0);
+	assert_int_equal(util_count(&m, 1, "example.com.", WIRE_T_SOA), 1);
+	ask("host.example.com", WIRE_T_AAAA, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_int_equal(m.count[0], 0);
+}
+
+static void wildcards(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("Any.Thing.wild.example.com", WIRE_T_TXT, 0, false, &m);
+	assert_int_equal(m.count[0], 1);
+	assert_string_equal(m.rr[0].owner, "Any.Thing.wild.example.com.");
+	ask("x.wild.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_int_equal(m.count[0], 0);
+	/* ent.wild exists, so the wildcard does not cover names below it (RFC 4592 2.2.1). */
+	ask("x.ent.wild.example.com", WIRE_T_TXT, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NXDOMAIN);
+	ask("q.wild2.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.count[0], 2);
+	assert_string_equal(m.rr[0].owner, "q.wild2.example.com.");
+}
+
+static void referral_and_glue(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("www.sub.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_false(m.flags & WIRE_AA);
+	assert_int_equal(m.count[0], 0);
+	assert_int_equal(util_count(&m, 1, "sub.example.com.", WIRE_T_NS), 2);
+	assert_int_equal(util_count(&m, 2, "ns.sub.example.com.", WIRE_T_A), 1);
+	/* DS is the parent's data at the cut. */
+	ask("sub.example.com", WIRE_T_DS, 0, false, &m);
+	assert_true(m.flags & WIRE_AA);
+	assert_int_equal(util_count(&m, 0, "sub.example.com.", WIRE_T_DS), 1);
+}
+
+static void parent_and_child(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("www.child.example.com", WIRE_T_A, 0, false, &m);
+	assert_true(m.flags & WIRE_AA);
+	assert_int_equal(util_count(&m, 0, "www.child.example.com.", WIRE_T_A), 1);
+	ask("child.example.com", WIRE_T_SOA, 0, false, &m);
+	assert_string_equal(m.rr[0].owner, "child.example.com.");
+	/* No DS in the parent: NODATA from the parent side, with the parent's SOA. */
+	ask("child.example.com", WIRE_T_DS, 0, false, &m);
+	assert_int_equal(util_count(&m, 1, "example.com.", WIRE_T_SOA), 1);
+}
+
+static void dname_synthesis(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("a.dn.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(util_count(&m, 0, "dn.example.com.", WIRE_T_DNAME), 1);
+	assert_int_equal(util_count(&m, 0, "a.dn.example.com.", WIRE_T_CNAME), 1);
+	assert_string_equal(m.rr[1].target, "a.example.net.");
+	/* The substituted name would exceed 255 octets (RFC 6672 2.2): YXDOMAIN. */
+	char name[300];
+	char label[64];
+	memset(label, 'a', 63);
+	label[63] = 0;
+	snprintf(name, sizeof(name), "%s.%s.%s.%.40s.ldn.example.com", label, label, label, label);
+	ask(name, WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_YXDOMAIN);
+	assert_int_equal(util_count(&m, 0, NULL, WIRE_T_DNAME), 1);
+	/* The DNAME owner itself is answered from its own data. */
+	ask("dn.example.com", WIRE_T_DNAME, 0, false, &m);
+	assert_int_equal(m.count[0], 1);
+}
+
+static void truncation(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	size_t len = ask("big.example.com", WIRE_T_TXT, 0, false, &m);
+	assert_true(len <= 512);
+	assert_true(m.flags & WIRE_TC);
+	assert_int_equal(m.count[0], 0);
+	len = ask("big.example.com", WIRE_T_TXT, 4096, false, &m);
+	assert_true(len <= 1232);
+	assert_true(m.flags & WIRE_TC);
+	len = ask("big.example.com", WIRE_T_TXT, 0, true, &m);
+	assert_false(m.flags & WIRE_TC);
+	assert_int_equal(m.count[0], 40);
+	/* A client asking for less than 512 still gets 512 (RFC 6891 6.2.5). */
+	ask("host.example.com", WIRE_T_A, 100, false, &m);
+	assert_int_equal(m.count[0], 1);
+}
+
+static void additional(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("example.com", WIRE_T_MX, 0, false, &m);
+	assert_int_equal(util_count(&m, 2, "mail.example.com.", WIRE_T_A), 1);
+	ask("example.com", WIRE_T_NS, 0, false, &m);
+	assert_int_equal(util_count(&m, 2, "ns1.example.com.", WIRE_T_A), 1);
+	assert_int_equal(util_count(&m, 2, "ns1.example.com.", WIRE_T_AAAA), 1);
+	ask("srv.example.com", WIRE_T_SRV, 0, false, &m);
+	assert_int_equal(util_count(&m, 2, "host.example.com.", WIRE_T_A), 1);
+}
+
+static void refusals_and_errors(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("example.org", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_REFUSED);
+	assert_false(m.flags & WIRE_AA);
+	ask("www.broken.test", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_SERVFAIL);
+
+	uint8_t q[512];
+	answer_info_t info;
+	size_t qlen = util_query(q, "example.com", WIRE_T_A, WIRE_CLASS_IN, 1232, false);
+	/* EDNS version 1: BADVERS, with an OPT of version 0. */
+	q[qlen - 5] = 1;
+	size_t len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_BADVERS);
+	assert_int_equal(util_count(&m, 2, ".", WIRE_T_OPT), 1);
+	/* NOTIFY and UPDATE are not queries. */
+	qlen = util_query(q, "example.com", WIRE_T_SOA, WIRE_CLASS_IN, 0, false);
+	q[2] = 5 << 3;
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOTIMP);
+	/* Two questions, trailing garbage, a truncated name: FORMERR. */
+	qlen = util_query(q, "example.com", WIRE_T_A, WIRE_CLASS_IN, 0, false);
+	q[5] = 2;
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_FORMERR);
+	qlen = util_query(q, "example.com", WIRE_T_A, WIRE_CLASS_IN, 0, false);
+	q[qlen++] = 0;
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_FORMERR);
+	len = answer_query(&conf, db, q, 20, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_FORMERR);
+	/* No answer at all to a response or to a short header. */
+	q[2] |= 0x80;
+	assert_int_equal(answer_query(&conf, db, q, qlen, resp, false, &info), 0);
+	assert_int_equal(answer_query(&conf, db, q, 11, resp, false, &info), 0);
+}
+
+static void chaos_and_nsid(void **state)
+{
+	(void)state;
+	uint8_t q[512];
+	answer_info_t info;
+	util_msg_t m;
+	size_t qlen = util_query(q, "VERSION.bind", WIRE_T_TXT, WIRE_CLASS_CH, 0, false);
+	size_t len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.count[0], 1);
+	assert_int_equal(m.rr[0].rclass, WIRE_CLASS_CH);
+	assert_memory_equal(m.rr[0].rdata, "\2v9", 3);
+	qlen = util_query(q, "id.server", WIRE_T_TXT, WIRE_CLASS_CH, 0, false);
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_memory_equal(m.rr[0].rdata, "\7ns-test", 8);
+	qlen = util_query(q, "other.bind", WIRE_T_TXT, WIRE_CLASS_CH, 0, false);
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_REFUSED);
+
+	/* NSID asked for: the OPT carries option 3 with our id. */
+	qlen = util_query(q, "host.example.com", WIRE_T_A, WIRE_CLASS_IN, 1232, true);
+	const uint8_t nsid_opt[] = {0, 3, 0, 0};
+	wire_write16(q + qlen - 2, 4);
+	memcpy(q + qlen, nsid_opt, 4);
+	qlen += 4;
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_memory_equal(resp + len - 6, "\0\3\0\2n1", 6);
+	assert_true(resp[len - 17 + 7] & 0x80); /* DO copied back */
+}
+
+static void any_is_one_rrset(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("example.com", WIRE_T_ANY, 0, true, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_true(m.count[0] >= 1);
+	for (int i = 1; i < m.count[0]; i++)
+		assert_int_equal(m.rr[i].type, m.rr[0].type);
+}
+
+#ifndef __SANITIZE_ADDRESS__
+/* Counting allocator: answering must never allocate. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static unsigned long allocs;
+void *malloc(size_t n)
+{
+	allocs++;
+	return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b)
+{
+	allocs++;
+	return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n)
+{
+	allocs++;
+	return __libc_realloc(p, n);
+}
+
+static void no_allocation(void **state)
+{
+	(void)state;
+	const char *names[] = {"host.example.com", "www.example.com", "x.wild.example.com",
+			       "a.dn.example.com", "www.sub.example.com", "nope.example.com",
+			       "big.example.com", "example.org"};
+	uint8_t q[512];
+	answer_info_t info;
+	unsigned long before = allocs;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t qlen = util_query(q, names[i], WIRE_T_TXT, WIRE_CLASS_IN, 1232, true);
+		assert_true(answer_query(&conf, db, q, qlen, resp, false, &info) > 0);
+		assert_true(answer_query(&conf, db, q, qlen, resp, true, &info) > 0);
+	}
+	assert_int_equal(allocs, before);
+}
+#endif
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(exact_and_case),
+		cmocka_unit_test(cname_chain_and_loop),
+		cmocka_unit_test(negative),
+		cmocka_unit_test(wildcards),
+		cmocka_unit_test(referral_and_glue),
+		cmocka_unit_test(parent_and_child),
+		cmocka_unit_test(dname_synthesis),
+		cmocka_unit_test(truncation),
+		cmocka_unit_test(additional),
+		cmocka_unit_test(refusals_and_errors),
+		cmocka_unit_test(chaos_and_nsid),
+		cmocka_unit_test(any_is_one_rrset),
+#ifndef __SANITIZE_ADDRESS__
+		cmocka_unit_test(no_allocation),
+#endif
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

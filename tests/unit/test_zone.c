@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* test_zone: zone building, the checks an operator expects, and lookups. */
+#include "util.h"
+#include "error.h"
+
+#define HEAD "$TTL 300\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n"
+
+/* Expects text to fail with an error reported on line. */
+static void expect_error(const char *text, unsigned long line, const char *what)
+{
+	zone_t *z = util_zone("example.com", text);
+	assert_null(z);
+	assert_true(util_errors > 0);
+	char want[32];
+	snprintf(want, sizeof(want), "%lu: ", line);
+	if (strncmp(util_last_error, want, strlen(want)) != 0 || !strstr(util_last_error, what))
+		fail_msg("wanted line %lu '%s', got '%s'", line, what, util_last_error);
+}
+
+static void valid_zone(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone("example.com", HEAD "a.b.c A 192.0.2.2\nA.B.C A 192.0.2.2\n"
+						   "$ORIGIN sub.example.com.\nx TXT hi\n");
+	assert_non_null(z);
+	assert_int_equal(z->serial, 1);
+	assert_int_equal(z->nrecords, 5); /* the duplicate A is dropped */
+	uint8_t n[DNAME_MAXLEN];
+	int len = dname_from_text("b.c.example.com", n);
+	const zone_node_t *ent = zone_find(z, n, (size_t)len);
+	assert_non_null(ent);
+	assert_int_equal(ent->nrrsets, 0);
+	len = dname_from_text("x.sub.example.com", n);
+	assert_non_null(zone_find(z, n, (size_t)len));
+	zone_free(z);
+}
+
+static void checks(void **state)
+{
+	(void)state;
+	expect_error("$TTL 300\n@ NS ns\nns A 192.0.2.1\n", 0, "no SOA");
+	expect_error("$TTL 300\n@ SOA ns h 1 1 1 1 1\n", 0, "no NS");
+	expect_error(HEAD "@ SOA ns h 2 1 1 1 1\n", 2, "more than one SOA");
+	expect_error(HEAD "www CNAME x\nwww A 192.0.2.1\n", 6, "CNAME and other data");
+	expect_error(HEAD "www CNAME x\nwww CNAME y\n", 5, "more than one CNAME");
+	expect_error(HEAD "x.example.org. A 192.0.2.1\n", 5, "outside the zone");
+	expect_error(HEAD "d DNAME example.net.\nx.d A 192.0.2.1\n", 6, "below a DNAME");
+	expect_error(HEAD "sub NS ns.sub\n", 5, "no address records");
+	expect_error(HEAD "@ NS ns2\n", 3, "no address records");
+	expect_error(HEAD "x SOA ns h 1 1 1 1 1\n", 5, "outside the apex");
+	expect_error(HEAD "x A 1.2.3\n", 5, "");
+	expect_error(HEAD "x CH A 192.0.2.1\n", 5, "");
+}
+
+static void occluded_is_a_warning(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone("example.com", HEAD "sub NS ns.sub\nns.sub A 192.0.2.3\n"
+						   "x.sub TXT hidden\n");
+	assert_non_null(z);
+	uint8_t n[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
+	int len = dname_from_text("deep.x.sub.example.com", n);
+	zone_lookup_t lk;
+	zone_lookup(z, n, (size_t)len, offs, dname_label_offsets(n, offs), &lk);
+	assert_null(lk.node);
+	assert_non_null(lk.cut);
+	assert_memory_equal(lk.cut->name, "\3sub\7example\3com", 17);
+	zone_free(z);
+}
+
+static void include_reports_its_file(void **state)
+{
+	(void)state;
+	char inc[] = "/tmp/us-unit-inc-XXXXXX";
+	int fd = mkstemp(inc);
+	assert_true(fd >= 0);
+	const char *bad = "ok A 192.0.2.1\nbad A not-an-address\n";
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	char text[256];
+	snprintf(text, sizeof(text), HEAD "$INCLUDE %s\n", inc);
+	assert_null(util_zone("example.com", text));
+	unlink(inc);
+	assert_true(util_errors > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(valid_zone),
+		cmocka_unit_test(checks),
+		cmocka_unit_test(occluded_is_a_warning),
+		cmocka_unit_test(include_reports_its_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
