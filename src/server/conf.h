@@ -25,7 +25,7 @@ typedef enum {
 } conf_hmac_t;
 
 typedef struct conf_key {
-	char *id;
+	char *id; /* the TSIG key name: a domain name, unique case-insensitively */
 	conf_hmac_t algorithm;
 	uint8_t *secret; /* decoded from base64 */
 	size_t secret_len;
@@ -67,16 +67,16 @@ typedef struct conf_acl {
 typedef enum { CONF_ROLE_PRIMARY, CONF_ROLE_SECONDARY } conf_role_t;
 
 typedef struct conf_zone {
-	char *domain;                   /* as written, without a trailing dot (root is ".") */
-	uint8_t name[CONF_DNAME_MAX];   /* lower-cased wire form */
+	char *domain;                 /* as written, without a trailing dot (root is ".") */
+	uint8_t name[CONF_DNAME_MAX]; /* lower-cased wire form */
 	size_t name_len;
 	conf_role_t role;
-	char *file;                     /* primary: required; secondary: optional */
-	int *notify;                    /* indexes into conf_t.remotes */
+	char *file;  /* primary: required; secondary: optional */
+	int *notify; /* indexes into conf_t.remotes */
 	size_t nnotify;
-	int *acl;                       /* indexes into conf_t.acls */
+	int *acl; /* indexes into conf_t.acls */
 	size_t nacl;
-	int *primaries;                 /* indexes into conf_t.remotes; secondary: required */
+	int *primaries; /* indexes into conf_t.remotes; secondary: required */
 	size_t nprimaries;
 	int line;
 } conf_zone_t;
@@ -91,9 +91,9 @@ typedef struct conf {
 	size_t nlisten;
 	char *storage;
 	char *control;
-	char *identity;
-	char *version;
-	char *nsid;
+	char *identity;       /* default: the host name; "" means do not answer */
+	char *version;        /* default: "understudy 0.1"; "" means do not answer */
+	char *nsid;           /* NULL: no NSID */
 	int udp_workers;      /* default: number of CPUs */
 	int tcp_workers;      /* default: 1 */
 	int tcp_max_clients;  /* default: 1000 */
@@ -119,7 +119,9 @@ typedef struct conf {
  * Reads and checks the configuration at path. On success returns 0 and *out owns a new conf_t
  * (free it with conf_free). On failure returns a negative US_E* code and writes one message per
  * problem, each "FILE:LINE: what is wrong", to err (a NUL-terminated string of at most errlen
- * bytes, truncated if need be); *out is untouched.
+ * bytes, truncated if need be); *out is untouched. US_EINVAL means the file is invalid, US_ENOMEM
+ * out of memory (err then says only that), and a file that cannot be read gives -errno with
+ * "FILE: cannot open: reason".
  */
 int conf_load(const char *path, conf_t **out, char *err, size_t errlen);
 

@@ -1,0 +1,1085 @@
+/* SPDX-License-Identifier: MIT */
+/* conf: reads the YAML configuration with libyaml and checks it into a conf_t. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "conf.h"
+#include "error.h"
+
+/* A bound on what we read, so a path like /dev/zero fails cleanly instead of eating memory. */
+#define CONF_MAX_SIZE (64u << 20)
+/* CHAOS TXT answers and NSID carry these in one character-string. */
+#define CONF_TEXT_MAX 255
+/* Valid files nest 4 deep (zones, a zone, its notify list); this bounds libyaml's recursion. */
+#define CONF_MAX_DEPTH 32
+
+typedef struct ctx {
+	const char *path;
+	yaml_document_t *doc;
+	conf_t *conf;
+	char *err;
+	size_t errlen, errused;
+	int nerr;
+	bool oom;
+} ctx_t;
+
+/* A mapping entry picked out by map_get: the key node (named in messages) and its value. */
+typedef struct kv {
+	yaml_node_t *k, *v;
+} kv_t;
+
+/* Appends "FILE:LINE: message\n" (or "FILE: message\n" for line 0), truncating at errlen. */
+__attribute__((format(printf, 3, 4))) static void cerr(ctx_t *c, int line, const char *fmt, ...)
+{
+	c->nerr++;
+	if (c->err == NULL || c->errused + 1 >= c->errlen)
+		return;
+	char *p = c->err + c->errused;
+	size_t left = c->errlen - c->errused;
+	int n = line > 0 ? snprintf(p, left, "%s:%d: ", c->path, line)
+	                 : snprintf(p, left, "%s: ", c->path);
+	if (n >= 0 && (size_t)n < left) {
+		va_list ap;
+		va_start(ap, fmt);
+		int m = vsnprintf(p + n, left - n, fmt, ap);
+		va_end(ap);
+		n = m < 0 ? n : n + m;
+		if ((size_t)n < left)
+			n += snprintf(p + n, left - n, "\n");
+	}
+	/* On truncation snprintf has already NUL-terminated at the end of the buffer. */
+	c->errused = n < 0 ? c->errused : (size_t)n < left ? c->errused + n : c->errlen - 1;
+}
+
+static int line_of(const yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 1;
+}
+
+static yaml_node_t *node(ctx_t *c, int idx)
+{
+	return yaml_document_get_node(c->doc, idx);
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_at(ctx_t *c, const yaml_node_t *n, size_t i)
+{
+	return node(c, n->data.sequence.items.start[i]);
+}
+
+/* YAML 1.1 spells null as nothing, ~ or null; only plain (unquoted) scalars can be null. */
+static bool is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *s = sval(n);
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+	       !strcmp(s, "NULL");
+}
+
+/* A string scalar: not null, and without a NUL that a "\0" escape could have put inside. */
+static bool is_str(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && !is_null(n) &&
+	       strlen(sval(n)) == n->data.scalar.length;
+}
+
+static void *xcalloc(ctx_t *c, size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	c->oom |= p == NULL;
+	return p;
+}
+
+static char *xstrdup(ctx_t *c, const char *s)
+{
+	char *p = strdup(s);
+	c->oom |= p == NULL;
+	return p;
+}
+
+/*
+ * Checks that n is a mapping whose keys are all among names (NULL-terminated), each given at most
+ * once, and fills kv[i] for names[i] (zeroed when absent). False if n is not a mapping at all.
+ */
+static bool map_get(ctx_t *c, yaml_node_t *n, const char *what, const char *const *names, kv_t *kv)
+{
+	size_t nn = 0;
+	while (names[nn])
+		nn++;
+	memset(kv, 0, nn * sizeof(*kv));
+	if (n->type != YAML_MAPPING_NODE) {
+		cerr(c, line_of(n), "%s: expected a mapping", what);
+		return false;
+	}
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		if (k->type != YAML_SCALAR_NODE) {
+			cerr(c, line_of(k), "%s: option names must be plain strings", what);
+			continue;
+		}
+		size_t i = 0;
+		while (i < nn && strcmp(names[i], sval(k)))
+			i++;
+		if (i == nn)
+			cerr(c, line_of(k), "%s: unknown option \"%s\"", what, sval(k));
+		else if (kv[i].k)
+			cerr(c, line_of(k), "%s: \"%s\" given twice (first at line %d)", what,
+			     sval(k), line_of(kv[i].k));
+		else
+			kv[i] = (kv_t){k, v};
+	}
+	return true;
+}
+
+static bool need(ctx_t *c, const yaml_node_t *item, const kv_t *kv, const char *what,
+                 const char *name)
+{
+	if (!kv->k)
+		cerr(c, line_of(item), "%s: missing \"%s\"", what, name);
+	return kv->k != NULL;
+}
+
+/*
+ * The getters report a wrong or missing value at the key's line: the value of an empty option
+ * has no position of its own (libyaml marks it on the next line), and the key is what the user
+ * looks for. Problems with one list item are reported at that item's line.
+ */
+static const char *get_scalar(ctx_t *c, const kv_t *kv, const char *expected)
+{
+	if (is_str(kv->v))
+		return sval(kv->v);
+	if (kv->v->type == YAML_SCALAR_NODE && !is_null(kv->v))
+		cerr(c, line_of(kv->k), "%s: contains a NUL character", sval(kv->k));
+	else
+		cerr(c, line_of(kv->k), "%s: expected %s", sval(kv->k), expected);
+	return NULL;
+}
+
+static bool get_str(ctx_t *c, const kv_t *kv, size_t min, size_t max, char **out)
+{
+	const char *s = get_scalar(c, kv, "a string");
+	if (s == NULL)
+		return false;
+	size_t len = strlen(s);
+	if (len < min || len > max) {
+		if (min)
+			cerr(c, line_of(kv->k), "%s: must be %zu to %zu bytes long", sval(kv->k),
+			     min, max);
+		else
+			cerr(c, line_of(kv->k), "%s: longer than %zu bytes", sval(kv->k), max);
+		return false;
+	}
+	*out = xstrdup(c, s);
+	return *out != NULL;
+}
+
+static void get_int(ctx_t *c, const kv_t *kv, long min, long max, int *out)
+{
+	const char *s = kv->v->type == YAML_SCALAR_NODE ? sval(kv->v) : "";
+	const char *d = s + (*s == '-' || *s == '+');
+	char *end;
+	long x = 0;
+	/* Decimal only: strtol alone would take " 7", base 0 would take "0x7" and "07". */
+	bool ok = *d >= '0' && *d <= '9';
+	if (ok) {
+		errno = 0;
+		x = strtol(s, &end, 10);
+		ok = !*end && !errno && x >= min && x <= max;
+	}
+	if (ok)
+		*out = (int)x;
+	else
+		cerr(c, line_of(kv->k), "%s: expected an integer from %ld to %ld", sval(kv->k), min,
+		     max);
+}
+
+static void get_bool(ctx_t *c, const kv_t *kv, bool *out)
+{
+	static const char *const t[] = {"true", "yes", "false", "no"};
+	for (size_t i = 0; kv->v->type == YAML_SCALAR_NODE && i < 4; i++) {
+		if (!strcasecmp(sval(kv->v), t[i])) {
+			*out = i < 2;
+			return;
+		}
+	}
+	cerr(c, line_of(kv->k), "%s: expected true, false, yes or no", sval(kv->k));
+}
+
+/* Index of v among names (NULL-terminated), or -1 after an error naming the choices. */
+static int get_enum(ctx_t *c, const kv_t *kv, const yaml_node_t *v, const char *const *names)
+{
+	char all[128] = "";
+	for (int i = 0; names[i]; i++) {
+		if (is_str(v) && !strcmp(sval(v), names[i]))
+			return i;
+		snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? ", " : "",
+		         names[i]);
+	}
+	if (is_str(v))
+		cerr(c, line_of(v), "%s: unknown value \"%s\" (expected one of: %s)", sval(kv->k),
+		     sval(v), all);
+	else
+		cerr(c, line_of(kv->k), "%s: expected one of: %s", sval(kv->k), all);
+	return -1;
+}
+
+/* List-valued options also take a single scalar, meaning a list of one. */
+static bool list_check(ctx_t *c, const kv_t *kv, size_t *count)
+{
+	yaml_node_t *v = kv->v;
+	bool ok = true;
+	*count = 1;
+	if (is_str(v))
+		return true;
+	if (v->type != YAML_SEQUENCE_NODE) {
+		cerr(c, line_of(kv->k), "%s: expected a string or a list of strings", sval(kv->k));
+		return false;
+	}
+	*count = seq_len(v);
+	for (size_t i = 0; i < *count; i++) {
+		if (!is_str(seq_at(c, v, i))) {
+			cerr(c, line_of(seq_at(c, v, i)), "%s: each item must be a string",
+			     sval(kv->k));
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static yaml_node_t *list_at(ctx_t *c, const kv_t *kv, size_t i)
+{
+	return kv->v->type == YAML_SCALAR_NODE ? kv->v : seq_at(c, kv->v, i);
+}
+
+/* Decimal digits only (strtoul would take " 5", "+5" and "-5"), at most max. */
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	unsigned long x = 0;
+	size_t i = 0;
+	for (; s[i] >= '0' && s[i] <= '9' && i < 6; i++)
+		x = x * 10 + (unsigned long)(s[i] - '0');
+	if (i == 0 || s[i] || x > max)
+		return false;
+	*out = (unsigned)x;
+	return true;
+}
+
+/*
+ * Parses the IPv4 or IPv6 address before sep (or of the whole string) into out, port 0, and
+ * points *rest after sep (or at NULL). No brackets and no scope ids: "ADDR@PORT" needs neither.
+ */
+static bool parse_ip(const char *s, const char *sep, conf_addr_t *out, const char **rest)
+{
+	char buf[INET6_ADDRSTRLEN];
+	size_t len = sep ? (size_t)(sep - s) : strlen(s);
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&out->ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->ss;
+	*rest = sep ? sep + 1 : NULL;
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		out->len = sizeof(*in4);
+		return true;
+	}
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET6, buf, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		out->len = sizeof(*in6);
+		return true;
+	}
+	return false;
+}
+
+int conf_parse_addr(const char *text, uint16_t default_port, conf_addr_t *out)
+{
+	conf_addr_t a;
+	const char *port_text;
+	unsigned port = default_port;
+	if (!parse_ip(text, strrchr(text, '@'), &a, &port_text) ||
+	    (port_text && (!parse_uint(port_text, 65535, &port) || port == 0)))
+		return US_EINVAL;
+	if (a.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a.ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&a.ss)->sin6_port = htons((uint16_t)port);
+	*out = a;
+	return 0;
+}
+
+void conf_addr_str(const conf_addr_t *a, char *buf, size_t len)
+{
+	const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (a->ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
+		port = ntohs(in4->sin_port);
+	} else if (a->ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(buf, len, "%s@%u", ip, port);
+}
+
+/* "ADDR/BITS" or "ADDR" (all bits); *why says what is wrong. */
+static bool parse_prefix(const char *s, conf_prefix_t *out, const char **why)
+{
+	conf_addr_t a;
+	const char *bits_text;
+	*why = "expected ADDR or ADDR/BITS";
+	if (!parse_ip(s, strchr(s, '/'), &a, &bits_text))
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->family = a.ss.ss_family;
+	unsigned max = out->family == AF_INET ? 32 : 128, bits = max;
+	if (out->family == AF_INET)
+		memcpy(out->addr, &((struct sockaddr_in *)&a.ss)->sin_addr, 4);
+	else
+		memcpy(out->addr, &((struct sockaddr_in6 *)&a.ss)->sin6_addr, 16);
+	if (bits_text && !parse_uint(bits_text, 999, &bits))
+		return false;
+	if (bits > max) {
+		*why = "prefix length too long for the address family";
+		return false;
+	}
+	out->bits = (uint8_t)bits;
+	/* Host bits set usually mean a typo in the address or the length: refuse, don't guess. */
+	for (unsigned i = bits; i < max; i++) {
+		if (out->addr[i / 8] & (0x80 >> (i % 8))) {
+			*why = "address has bits set beyond the prefix length";
+			return false;
+		}
+	}
+	return true;
+}
+
+static int b64_val(char ch)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = ch ? strchr(alpha, ch) : NULL;
+	return p ? (int)(p - alpha) : -1;
+}
+
+/*
+ * Strict RFC 4648 base64: padded to a multiple of 4, padding only at the end, unused bits zero.
+ * OpenSSL's EVP_DecodeBlock skips whitespace and counts padding as data, which we don't want.
+ * Returns 0, US_EINVAL or US_ENOMEM.
+ */
+static int b64_decode(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t len = strlen(s), pad = 0, n = 0;
+	if (len == 0 || len % 4)
+		return US_EINVAL;
+	while (pad < 2 && s[len - 1 - pad] == '=')
+		pad++;
+	/* Non-zero bits hidden under the padding mean the text was not produced by an encoder. */
+	if ((pad == 1 && (b64_val(s[len - 2]) & 3)) || (pad == 2 && (b64_val(s[len - 3]) & 15)))
+		return US_EINVAL;
+	uint8_t *buf = malloc(len / 4 * 3);
+	if (buf == NULL)
+		return US_ENOMEM;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t w = 0;
+		for (size_t j = i; j < i + 4; j++) {
+			int v = j >= len - pad ? 0 : b64_val(s[j]);
+			if (v < 0) {
+				free(buf);
+				return US_EINVAL;
+			}
+			w = w << 6 | (uint32_t)v;
+		}
+		buf[n++] = (uint8_t)(w >> 16);
+		buf[n++] = (uint8_t)(w >> 8);
+		buf[n++] = (uint8_t)w;
+	}
+	*out = buf;
+	*outlen = n - pad;
+	return 0;
+}
+
+/*
+ * Text domain name to lower-cased wire form. A single trailing dot is optional and "." is the
+ * root. Escapes are not supported: zone and key names in a configuration never need them.
+ */
+static bool dname_parse(const char *s, uint8_t *wire, size_t *wlen, const char **why)
+{
+	size_t len = strlen(s), w = 0;
+	*why = "empty name";
+	if (len == 0)
+		return false;
+	len = !strcmp(s, ".") ? 0 : s[len - 1] == '.' ? len - 1 : len;
+	/* i <= len: after the optional final dot, a name ending in "." has an empty label. */
+	for (size_t i = 0, j; len && i <= len; i = j + 1) {
+		for (j = i; j < len && s[j] != '.'; j++) {
+			unsigned char ch = (unsigned char)s[j];
+			if (ch <= ' ' || ch >= 0x7f || ch == '\\') {
+				*why = "unsupported character (space, control, escape, non-ASCII)";
+				return false;
+			}
+		}
+		*why = j == i ? "empty label" : j - i > 63 ? "label longer than 63 bytes" : NULL;
+		if (*why == NULL && w + (j - i) + 2 > CONF_DNAME_MAX)
+			*why = "name longer than 255 bytes in wire form";
+		if (*why)
+			return false;
+		wire[w++] = (uint8_t)(j - i);
+		for (size_t k = i; k < j; k++)
+			wire[w++] = (uint8_t)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
+	}
+	wire[w++] = 0;
+	*wlen = w;
+	return true;
+}
+
+/* A list of "ADDR@PORT" or "ADDR" (port 53); an empty list is an error. */
+static void get_addrs(ctx_t *c, const kv_t *kv, conf_addr_t **out, size_t *count)
+{
+	size_t n;
+	if (!list_check(c, kv, &n))
+		return;
+	if (n == 0)
+		cerr(c, line_of(kv->k), "%s: empty list", sval(kv->k));
+	if (n == 0 || !(*out = xcalloc(c, n, sizeof(**out))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *it = list_at(c, kv, i);
+		conf_addr_t *a = &(*out)[*count];
+		size_t j = 0;
+		if (conf_parse_addr(sval(it), 53, a)) {
+			cerr(c, line_of(it), "%s: bad address \"%s\" (expected ADDR or ADDR@PORT)",
+			     sval(kv->k), sval(it));
+			continue;
+		}
+		/* parse_ip zeroes the whole struct, so memcmp sees no stray padding. */
+		while (j < *count && memcmp(&(*out)[j], a, sizeof(*a)))
+			j++;
+		if (j < *count)
+			cerr(c, line_of(it), "%s: \"%s\" listed twice", sval(kv->k), sval(it));
+		else
+			(*count)++;
+	}
+}
+
+/* Allocates one zeroed entry per item of a list section; NULL if it is empty or not a list. */
+static void *section_new(ctx_t *c, const kv_t *kv, size_t size, size_t *n)
+{
+	*n = 0;
+	if (!kv->k || is_null(kv->v))
+		return NULL;
+	if (kv->v->type != YAML_SEQUENCE_NODE) {
+		cerr(c, line_of(kv->k), "%s: expected a list", sval(kv->k));
+		return NULL;
+	}
+	void *p = seq_len(kv->v) ? xcalloc(c, seq_len(kv->v), size) : NULL;
+	*n = p ? seq_len(kv->v) : 0;
+	return p;
+}
+
+static void parse_server(ctx_t *c, const kv_t *sec)
+{
+	/* Strings are bounded by length (TXT strings for CHAOS and NSID, sun_path for control). */
+	static const struct {
+		const char *name;
+		bool is_int;
+		long min, max;
+		size_t off;
+	} opts[] = {
+	    {"storage", false, 1, PATH_MAX, offsetof(conf_t, storage)},
+	    {"control", false, 1, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+	     offsetof(conf_t, control)},
+	    {"identity", false, 0, CONF_TEXT_MAX, offsetof(conf_t, identity)},
+	    {"version", false, 0, CONF_TEXT_MAX, offsetof(conf_t, version)},
+	    {"nsid", false, 1, CONF_TEXT_MAX, offsetof(conf_t, nsid)},
+	    {"udp-workers", true, 1, 256, offsetof(conf_t, udp_workers)},
+	    {"tcp-workers", true, 1, 64, offsetof(conf_t, tcp_workers)},
+	    {"tcp-max-clients", true, 1, 100000, offsetof(conf_t, tcp_max_clients)},
+	    {"tcp-idle-timeout", true, 1, 3600, offsetof(conf_t, tcp_idle_timeout)},
+	    {"udp-max-payload", true, 512, 4096, offsetof(conf_t, udp_max_payload)},
+	};
+	enum { N = sizeof(opts) / sizeof(opts[0]) };
+	const char *names[N + 2] = {"listen"};
+	kv_t kv[N + 1];
+	char *base = (char *)c->conf;
+	for (size_t i = 0; i < N; i++)
+		names[i + 1] = opts[i].name;
+	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
+		return;
+	if (kv[0].k)
+		get_addrs(c, &kv[0], &c->conf->listen, &c->conf->nlisten);
+	for (size_t i = 0; i < N; i++) {
+		if (kv[i + 1].k && opts[i].is_int)
+			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
+			        (int *)(base + opts[i].off));
+		else if (kv[i + 1].k)
+			get_str(c, &kv[i + 1], (size_t)opts[i].min, (size_t)opts[i].max,
+			        (char **)(base + opts[i].off));
+	}
+}
+
+static void parse_log(ctx_t *c, const kv_t *sec)
+{
+	static const char *const names[] = {"target", "level", NULL};
+	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+	static const int lvals[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+	kv_t kv[2];
+	conf_t *conf = c->conf;
+	const char *s;
+	int i;
+	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "log", names, kv))
+		return;
+	if (kv[0].k && (s = get_scalar(c, &kv[0], "stderr, syslog or a file path"))) {
+		if (!strcmp(s, "stderr"))
+			conf->log_target = CONF_LOG_STDERR;
+		else if (!strcmp(s, "syslog"))
+			conf->log_target = CONF_LOG_SYSLOG;
+		else if (!*s)
+			cerr(c, line_of(kv[0].k), "target: expected stderr, syslog or a file path");
+		else if ((conf->log_file = xstrdup(c, s)))
+			conf->log_target = CONF_LOG_FILE;
+	}
+	if (kv[1].k && (i = get_enum(c, &kv[1], kv[1].v, levels)) >= 0)
+		conf->log_level = lvals[i];
+}
+
+/*
+ * Index of the key, remote or acl (type 'k', 'r', 'a') with this id among the first limit, or
+ * -1; *line gets its line. Key ids are TSIG key names, and DNS names compare case-insensitively.
+ */
+static int find_id(const conf_t *conf, char type, const char *id, size_t limit, int *line)
+{
+	size_t n = type == 'k' ? conf->nkeys : type == 'r' ? conf->nremotes : conf->nacls;
+	for (size_t i = 0; i < n && i < limit; i++) {
+		const char *o = type == 'k'   ? conf->keys[i].id
+		                : type == 'r' ? conf->remotes[i].id
+		                              : conf->acls[i].id;
+		*line = type == 'k'   ? conf->keys[i].line
+		        : type == 'r' ? conf->remotes[i].line
+		                      : conf->acls[i].line;
+		if (o && !(type == 'k' ? strcasecmp(o, id) : strcmp(o, id)))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The `id:` of item i of a section, required and unique among items 0..i-1. */
+static char *get_id(ctx_t *c, yaml_node_t *item, const kv_t *kv, const char *what, size_t i)
+{
+	char *id = NULL;
+	int line;
+	if (need(c, item, kv, what, "id") && get_str(c, kv, 1, CONF_TEXT_MAX, &id) &&
+	    find_id(c->conf, what[0], id, i, &line) >= 0)
+		cerr(c, line_of(kv->k), "%s: duplicate id \"%s\" (first at line %d)", what, id,
+		     line);
+	return id;
+}
+
+/* An optional `key:` reference: index into conf->keys, -1 when absent. */
+static int get_key_ref(ctx_t *c, const kv_t *kv)
+{
+	const char *s;
+	int i = -1, line;
+	if (kv->k && (s = get_scalar(c, kv, "a key id")) &&
+	    (i = find_id(c->conf, 'k', s, SIZE_MAX, &line)) < 0)
+		cerr(c, line_of(kv->k), "key: unknown key \"%s\"", s);
+	return i;
+}
+
+/* A list (or single) of remote or acl ids, each known and listed once, as indexes. */
+static int *get_refs(ctx_t *c, const kv_t *kv, char type, size_t *count)
+{
+	size_t n;
+	int *out, line;
+	*count = 0;
+	if (!kv->k || !list_check(c, kv, &n) || !(out = xcalloc(c, n, sizeof(int))))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *it = list_at(c, kv, i);
+		int j = find_id(c->conf, type, sval(it), SIZE_MAX, &line);
+		size_t k = 0;
+		while (k < *count && out[k] != j)
+			k++;
+		if (j < 0)
+			cerr(c, line_of(it), "%s: unknown %s \"%s\"", sval(kv->k),
+			     type == 'a' ? "acl" : "remote", sval(it));
+		else if (k < *count)
+			cerr(c, line_of(it), "%s: \"%s\" listed twice", sval(kv->k), sval(it));
+		else
+			out[(*count)++] = j;
+	}
+	return out;
+}
+
+static void parse_keys(ctx_t *c, const kv_t *sec)
+{
+	static const char *const names[] = {"id", "algorithm", "secret", NULL};
+	static const char *const algs[] = {"hmac-md5",    "hmac-sha1",   "hmac-sha224",
+	                                   "hmac-sha256", "hmac-sha384", "hmac-sha512",
+	                                   NULL};
+	conf_t *conf = c->conf;
+	if (!(conf->keys = section_new(c, sec, sizeof(conf_key_t), &conf->nkeys)))
+		return;
+	for (size_t i = 0; i < conf->nkeys && !c->oom; i++) {
+		conf_key_t *k = &conf->keys[i];
+		yaml_node_t *item = seq_at(c, sec->v, i);
+		kv_t kv[3];
+		const char *s, *why;
+		uint8_t wire[CONF_DNAME_MAX];
+		size_t wlen;
+		int a, ret;
+		k->line = line_of(item);
+		if (!map_get(c, item, "keys", names, kv))
+			continue;
+		k->id = get_id(c, item, &kv[0], "keys", i);
+		/* The id goes on the wire as the TSIG key name, so it must be a domain name. */
+		if (k->id && !dname_parse(k->id, wire, &wlen, &why))
+			cerr(c, line_of(kv[0].k), "keys: id \"%s\" is not a domain name: %s", k->id,
+			     why);
+		if (need(c, item, &kv[1], "keys", "algorithm") &&
+		    (a = get_enum(c, &kv[1], kv[1].v, algs)) >= 0)
+			k->algorithm = (conf_hmac_t)a;
+		if (!need(c, item, &kv[2], "keys", "secret") ||
+		    !(s = get_scalar(c, &kv[2], "a base64 string")))
+			continue;
+		if ((ret = b64_decode(s, &k->secret, &k->secret_len)) == US_ENOMEM)
+			c->oom = true;
+		else if (ret)
+			cerr(c, line_of(kv[2].k), "secret: not valid, non-empty base64");
+	}
+}
+
+static void parse_remotes(ctx_t *c, const kv_t *sec)
+{
+	static const char *const names[] = {"id", "address", "key", "via", NULL};
+	conf_t *conf = c->conf;
+	if (!(conf->remotes = section_new(c, sec, sizeof(conf_remote_t), &conf->nremotes)))
+		return;
+	for (size_t i = 0; i < conf->nremotes && !c->oom; i++) {
+		conf_remote_t *r = &conf->remotes[i];
+		yaml_node_t *item = seq_at(c, sec->v, i);
+		kv_t kv[4];
+		const char *s, *rest;
+		r->line = line_of(item);
+		r->key = -1;
+		if (!map_get(c, item, "remotes", names, kv))
+			continue;
+		r->id = get_id(c, item, &kv[0], "remotes", i);
+		r->key = get_key_ref(c, &kv[2]);
+		if (kv[3].k && (s = get_scalar(c, &kv[3], "a source address"))) {
+			r->has_via = parse_ip(s, NULL, &r->via, &rest);
+			if (!r->has_via)
+				cerr(c, line_of(kv[3].k),
+				     "via: bad address \"%s\" (no port allowed)", s);
+		}
+		if (need(c, item, &kv[1], "remotes", "address"))
+			get_addrs(c, &kv[1], &r->addr, &r->naddr);
+		/* Connecting from an address of the other family would fail at every attempt. */
+		for (size_t j = 0; j < r->naddr && r->has_via; j++) {
+			char text[64];
+			if (r->addr[j].ss.ss_family == r->via.ss.ss_family)
+				continue;
+			conf_addr_str(&r->addr[j], text, sizeof(text));
+			cerr(c, line_of(kv[1].k), "address: %s is not in the address family of via",
+			     text);
+			break;
+		}
+	}
+}
+
+static void parse_acls(ctx_t *c, const kv_t *sec)
+{
+	static const char *const names[] = {"id", "address", "key", "action", "deny", NULL};
+	static const char *const actions[] = {"transfer", "notify", "update", NULL};
+	conf_t *conf = c->conf;
+	if (!(conf->acls = section_new(c, sec, sizeof(conf_acl_t), &conf->nacls)))
+		return;
+	for (size_t i = 0; i < conf->nacls && !c->oom; i++) {
+		conf_acl_t *a = &conf->acls[i];
+		yaml_node_t *item = seq_at(c, sec->v, i);
+		kv_t kv[5];
+		size_t n;
+		int x;
+		a->line = line_of(item);
+		a->key = -1;
+		if (!map_get(c, item, "acls", names, kv))
+			continue;
+		a->id = get_id(c, item, &kv[0], "acls", i);
+		a->key = get_key_ref(c, &kv[2]);
+		if (kv[4].k)
+			get_bool(c, &kv[4], &a->deny);
+		if (need(c, item, &kv[3], "acls", "action") && list_check(c, &kv[3], &n)) {
+			if (n == 0)
+				cerr(c, line_of(kv[3].k), "action: empty list");
+			for (size_t j = 0; j < n; j++)
+				if ((x = get_enum(c, &kv[3], list_at(c, &kv[3], j), actions)) >= 0)
+					a->actions |= 1 << x;
+		}
+		/* Absent means any address; an empty list is more likely a mistake than "any". */
+		if (!kv[1].k || !list_check(c, &kv[1], &n))
+			continue;
+		if (n == 0)
+			cerr(c, line_of(kv[1].k), "address: empty list (leave it out for any)");
+		if (n == 0 || !(a->prefix = xcalloc(c, n, sizeof(*a->prefix))))
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			yaml_node_t *it = list_at(c, &kv[1], j);
+			const char *why;
+			if (parse_prefix(sval(it), &a->prefix[a->nprefix], &why))
+				a->nprefix++;
+			else
+				cerr(c, line_of(it), "address: bad prefix \"%s\": %s", sval(it),
+				     why);
+		}
+	}
+}
+
+static void get_domain(ctx_t *c, const kv_t *kv, conf_zone_t *z, size_t i)
+{
+	const char *s = get_scalar(c, kv, "a domain name"), *why;
+	if (s && !dname_parse(s, z->name, &z->name_len, &why)) {
+		z->name_len = 0;
+		cerr(c, line_of(kv->k), "domain: bad name \"%s\": %s", s, why);
+	}
+	if (!s || !z->name_len || !(z->domain = xstrdup(c, s)))
+		return;
+	size_t len = strlen(s);
+	if (len > 1 && s[len - 1] == '.')
+		z->domain[len - 1] = '\0';
+	for (size_t j = 0; j < i; j++) {
+		const conf_zone_t *o = &c->conf->zones[j];
+		if (o->name_len == z->name_len && !memcmp(o->name, z->name, z->name_len)) {
+			cerr(c, line_of(kv->k), "domain: zone \"%s\" already defined at line %d",
+			     z->domain, o->line);
+			break;
+		}
+	}
+}
+
+static void parse_zones(ctx_t *c, const kv_t *sec)
+{
+	static const char *const names[] = {"domain", "role",      "file", "notify",
+	                                    "acl",    "primaries", NULL};
+	static const char *const roles[] = {"primary", "secondary", NULL};
+	enum { DOMAIN, ROLE, FILE_, NOTIFY, ACL, PRIMARIES };
+	conf_t *conf = c->conf;
+	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
+		return;
+	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
+		conf_zone_t *z = &conf->zones[i];
+		yaml_node_t *item = seq_at(c, sec->v, i);
+		kv_t kv[PRIMARIES + 1];
+		int role = 0;
+		z->line = line_of(item);
+		if (!map_get(c, item, "zones", names, kv))
+			continue;
+		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
+			get_domain(c, &kv[DOMAIN], z, i);
+		if (kv[ROLE].k && (role = get_enum(c, &kv[ROLE], kv[ROLE].v, roles)) >= 0)
+			z->role = role ? CONF_ROLE_SECONDARY : CONF_ROLE_PRIMARY;
+		if (kv[FILE_].k)
+			get_str(c, &kv[FILE_], 1, PATH_MAX, &z->file);
+		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
+		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
+		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
+		/* After a bad role, the role-specific checks would only add noise. */
+		if (role < 0)
+			continue;
+		if (z->role == CONF_ROLE_PRIMARY && kv[PRIMARIES].k)
+			cerr(c, line_of(kv[PRIMARIES].k),
+			     "primaries: only a secondary zone has primaries");
+		else if (z->role == CONF_ROLE_PRIMARY && !kv[FILE_].k)
+			cerr(c, z->line, "zones: a primary zone needs \"file\"");
+		else if (z->role == CONF_ROLE_SECONDARY && !kv[PRIMARIES].k)
+			cerr(c, z->line, "zones: a secondary zone needs \"primaries\"");
+		else if (z->role == CONF_ROLE_SECONDARY &&
+		         kv[PRIMARIES].v->type == YAML_SEQUENCE_NODE && !seq_len(kv[PRIMARIES].v))
+			cerr(c, line_of(kv[PRIMARIES].k), "primaries: empty list");
+	}
+}
+
+/* Fills whatever the file left out. Runs only on a configuration that parsed without errors. */
+static void set_defaults(ctx_t *c)
+{
+	conf_t *conf = c->conf;
+	/* Loopback only: a fresh install must not answer the internet by surprise. */
+	if (!conf->listen && (conf->listen = xcalloc(c, 2, sizeof(*conf->listen)))) {
+		conf_parse_addr("127.0.0.1", 53, &conf->listen[0]);
+		conf_parse_addr("::1", 53, &conf->listen[1]);
+		conf->nlisten = 2;
+	}
+	if (!conf->storage)
+		conf->storage = xstrdup(c, "/var/lib/understudy");
+	if (!conf->control)
+		conf->control = xstrdup(c, "/run/understudy/ctl.sock");
+	if (!conf->version)
+		conf->version = xstrdup(c, "understudy 0.1");
+	if (!conf->identity) {
+		char host[CONF_TEXT_MAX + 1] = "";
+		/* gethostname need not terminate a truncated name. */
+		if (gethostname(host, sizeof(host) - 1) != 0)
+			strcpy(host, "understudy");
+		host[sizeof(host) - 1] = '\0';
+		conf->identity = xstrdup(c, host);
+	}
+	if (!conf->udp_workers) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		conf->udp_workers = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
+	}
+	conf->tcp_workers = conf->tcp_workers ? conf->tcp_workers : 1;
+	conf->tcp_max_clients = conf->tcp_max_clients ? conf->tcp_max_clients : 1000;
+	conf->tcp_idle_timeout = conf->tcp_idle_timeout ? conf->tcp_idle_timeout : 10;
+	conf->udp_max_payload = conf->udp_max_payload ? conf->udp_max_payload : 1232;
+}
+
+static void parse_root(ctx_t *c)
+{
+	static const char *const names[] = {"server", "log",   "keys", "remotes",
+	                                    "acls",   "zones", NULL};
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	kv_t kv[6];
+	/* An empty file (or one holding only comments) is a valid, all-default configuration. */
+	if (root == NULL || is_null(root))
+		return;
+	if (root->type != YAML_MAPPING_NODE) {
+		cerr(c, line_of(root), "the top level must be a mapping (server:, zones:, ...)");
+		return;
+	}
+	map_get(c, root, "top level", names, kv);
+	parse_server(c, &kv[0]);
+	parse_log(c, &kv[1]);
+	/* Fixed order, whatever the file's: later sections refer to ids of earlier ones. */
+	parse_keys(c, &kv[2]);
+	parse_remotes(c, &kv[3]);
+	parse_acls(c, &kv[4]);
+	parse_zones(c, &kv[5]);
+}
+
+/* Reads the whole file, so a reader error's byte offset can be turned into a line. */
+static int read_all(ctx_t *c, unsigned char **buf, size_t *len)
+{
+	FILE *f = fopen(c->path, "rb");
+	size_t cap = 0, n = 0, got;
+	unsigned char *b = NULL, *nb;
+	int ret = 0;
+	if (f == NULL) {
+		/* errno is 0 only if something below broke its contract; still fail, never pass. */
+		int e = errno ? errno : EIO;
+		cerr(c, 0, "cannot open: %s", strerror(e));
+		return -e;
+	}
+	do {
+		if (n == cap && cap >= CONF_MAX_SIZE) {
+			cerr(c, 0, "larger than %u bytes", CONF_MAX_SIZE);
+			ret = US_EINVAL;
+			goto cleanup;
+		}
+		if (n == cap) {
+			if (!(nb = realloc(b, cap ? cap * 2 : 4096))) {
+				ret = US_ENOMEM;
+				goto cleanup;
+			}
+			b = nb;
+			cap = cap ? cap * 2 : 4096;
+		}
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+	} while (got);
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+		cerr(c, 0, "cannot read: %s", strerror(e));
+		ret = -e;
+		goto cleanup;
+	}
+	*buf = b;
+	*len = n;
+	b = NULL;
+cleanup:
+	free(b);
+	fclose(f);
+	return ret;
+}
+
+static int yaml_failed(ctx_t *c, yaml_parser_t *p, const unsigned char *buf, size_t len)
+{
+	int line = (int)p->problem_mark.line + 1;
+	/* Some of libyaml's allocation failures return without setting any error. */
+	if (p->error == YAML_MEMORY_ERROR || p->error == YAML_NO_ERROR)
+		return US_ENOMEM;
+	if (p->error == YAML_READER_ERROR) {
+		/* Reader errors carry a byte offset instead of a mark. */
+		line = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++)
+			line += buf[i] == '\n';
+	}
+	if (p->context)
+		cerr(c, line, "YAML: %s %s (line %d)", p->problem ? p->problem : "error",
+		     p->context, (int)p->context_mark.line + 1);
+	else
+		cerr(c, line, "YAML: %s", p->problem ? p->problem : "error");
+	return US_EINVAL;
+}
+
+/*
+ * A first pass over the events, before libyaml's loader runs: the loader recurses once per
+ * nesting level (so depth is bounded here first), and silently builds a graph from aliases (so
+ * anchors, aliases and extra documents are refused here, where their line is known).
+ */
+static int prescan(ctx_t *c, const unsigned char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, docs = 0, ret = 0;
+	if (!yaml_parser_initialize(&p))
+		return US_ENOMEM;
+	yaml_parser_set_input_string(&p, buf, len);
+	for (yaml_event_type_t t = YAML_NO_EVENT; !ret && t != YAML_STREAM_END_EVENT;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			ret = yaml_failed(c, &p, buf, len);
+			break;
+		}
+		int line = (int)ev.start_mark.line + 1;
+		t = ev.type;
+		if (t == YAML_ALIAS_EVENT || (t == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+		    (t == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor) ||
+		    (t == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor))
+			cerr(c, line, "anchors and aliases are not supported");
+		else if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1)
+			cerr(c, line, "only one YAML document is allowed");
+		else if ((t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) &&
+		         ++depth > CONF_MAX_DEPTH)
+			cerr(c, line, "nested deeper than %d levels", CONF_MAX_DEPTH);
+		else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
+			depth--;
+		ret = c->nerr ? US_EINVAL : 0;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return ret;
+}
+
+int conf_load(const char *path, conf_t **out, char *err, size_t errlen)
+{
+	ctx_t c = {.path = path, .err = err, .errlen = errlen};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	bool have_doc = false, have_parser = false;
+	int ret;
+	if (err && errlen)
+		err[0] = '\0';
+	if ((ret = read_all(&c, &buf, &len)) || (ret = prescan(&c, buf, len)))
+		goto cleanup;
+	if (!(c.conf = xcalloc(&c, 1, sizeof(conf_t))) || !(c.conf->path = xstrdup(&c, path)))
+		goto cleanup;
+	c.conf->log_level = LOG_INFO;
+	if (!(have_parser = yaml_parser_initialize(&parser))) {
+		c.oom = true;
+		goto cleanup;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	if (!(have_doc = yaml_parser_load(&parser, &doc))) {
+		ret = yaml_failed(&c, &parser, buf, len);
+		goto cleanup;
+	}
+	c.doc = &doc;
+	parse_root(&c);
+	if (!c.nerr && !c.oom)
+		set_defaults(&c);
+cleanup:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	free(buf);
+	if (c.oom || ret == US_ENOMEM) {
+		ret = US_ENOMEM;
+		/* Drop other messages: after a failed allocation they may describe half-built
+		 * state. */
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory\n", path);
+	} else if (!ret && c.nerr) {
+		ret = US_EINVAL;
+	}
+	if (ret) {
+		conf_free(c.conf);
+		return ret;
+	}
+	*out = c.conf;
+	return 0;
+}
+
+void conf_free(conf_t *conf)
+{
+	if (conf == NULL)
+		return;
+	for (size_t i = 0; i < conf->nkeys; i++) {
+		free(conf->keys[i].id);
+		free(conf->keys[i].secret);
+	}
+	for (size_t i = 0; i < conf->nremotes; i++) {
+		free(conf->remotes[i].id);
+		free(conf->remotes[i].addr);
+	}
+	for (size_t i = 0; i < conf->nacls; i++) {
+		free(conf->acls[i].id);
+		free(conf->acls[i].prefix);
+	}
+	for (size_t i = 0; i < conf->nzones; i++) {
+		free(conf->zones[i].domain);
+		free(conf->zones[i].file);
+		free(conf->zones[i].notify);
+		free(conf->zones[i].acl);
+		free(conf->zones[i].primaries);
+	}
+	free(conf->keys);
+	free(conf->remotes);
+	free(conf->acls);
+	free(conf->zones);
+	free(conf->listen);
+	free(conf->storage);
+	free(conf->control);
+	free(conf->identity);
+	free(conf->version);
+	free(conf->nsid);
+	free(conf->log_file);
+	free(conf->path);
+	free(conf);
+}
+
+const conf_zone_t *conf_find_zone(const conf_t *conf, const uint8_t *name, size_t name_len)
+{
+	for (size_t i = 0; i < conf->nzones; i++) {
+		const conf_zone_t *z = &conf->zones[i];
+		if (z->name_len == name_len && !memcmp(z->name, name, name_len))
+			return z;
+	}
+	return NULL;
+}
