@@ -371,8 +371,10 @@ static void check_ns_targets(zone_builder_t *b, const zone_node_t *n, const zone
 		dname_lower(lt, target, tl);
 		if (dname_is_sub(lt, z->apex)) {
 			const zone_node_t *tn = zone_find(z, lt, tl);
+			/* Like BIND, an apex NS nobody can reach fails the zone; a delegation without
+			 * glue only makes poorer referrals, and knotd, nsd and named all serve it. */
 			if (!tn || (!zone_node_rrset(tn, WIRE_T_A) && !zone_node_rrset(tn, WIRE_T_AAAA)))
-				report(b, rrset_line(b, ns), true,
+				report(b, rrset_line(b, ns), n == z->nodes,
 				       "NS %s at %s has no address records (A or AAAA)",
 				       name_text(lt, t), name_text(n->name, o));
 		}
