@@ -23,6 +23,8 @@ typedef struct qctx {
 	uint16_t rcode; /* extended: the header keeps the low 4 bits, the OPT the rest */
 	uint16_t an, ns, ar;
 	bool edns, dobit, nsid;
+	const uint8_t *tsig_rd; /* the query's TSIG rdata: answered BADKEY, no keys serve queries */
+	uint8_t tsig_owner[DNAME_MAXLEN];
 	const zone_t *zone;
 	addl_req_t addl[ADDL_MAX];
 	int naddl;
@@ -210,7 +212,9 @@ static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_no
 	return NULL;
 }
 
-static void answer_in(qctx_t *c, const uint8_t *qname)
+/* Answers class IN, and class ANY the same way but without AA: our data is only class IN,
+ * which cannot be an authoritative answer for every class (RFC 6895 3.2, as nsd does). */
+static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 {
 	const zonedb_slot_t *slot = zonedb_find(c->db, c->lname, c->len, c->offs, c->nlabels, 0);
 	if (slot && c->qtype == WIRE_T_DS && slot->apex_len == c->len) {
@@ -229,7 +233,8 @@ static void answer_in(qctx_t *c, const uint8_t *qname)
 		c->rcode = WIRE_RCODE_SERVFAIL;
 		return;
 	}
-	c->flags |= WIRE_AA;
+	if (!any_class)
+		c->flags |= WIRE_AA;
 
 	for (int hop = 0; qname && hop < CHAIN_MAX; hop++) {
 		const zone_t *z = c->zone;
@@ -292,7 +297,7 @@ static void answer_chaos(qctx_t *c)
 		n = 255;
 	rd[0] = (uint8_t)n;
 	memcpy(rd + 1, text, n);
-	c->flags |= WIRE_AA;
+	/* No AA: this is not zone data, and knotd and nsd do not claim authority for it. */
 	if (wire_put_rr(&c->w, c->w.pkt + WIRE_HDR_LEN, WIRE_T_TXT, WIRE_CLASS_CH, 0, rd,
 			(uint16_t)(n + 1)) == 0)
 		c->an = 1;
@@ -333,6 +338,49 @@ static bool read_opt(qctx_t *c, const uint8_t *rr, uint16_t *udp, uint8_t *versi
 	return true;
 }
 
+/* Checks the layout of a TSIG RR's rdata (RFC 8945 4.2), rr pointing at its type field. */
+static bool tsig_valid(const uint8_t *rr)
+{
+	size_t rdlen = wire_read16(rr + 8);
+	const uint8_t *rd = rr + 10;
+	int alg = dname_check(rd, rdlen);
+	if (alg < 0 || (size_t)alg + 10 > rdlen)
+		return false;
+	size_t p = (size_t)alg + 8;
+	size_t mac = wire_read16(rd + p);
+	p += 2 + mac;
+	if (p + 6 > rdlen)
+		return false;
+	p += 4;
+	return p + 2 + wire_read16(rd + p) == rdlen;
+}
+
+/*
+ * Appends the unsigned BADKEY answer to a signed query (RFC 8945 5.2.1): key name, algorithm
+ * and times as the client sent them, no MAC, error 17.
+ */
+static void put_badkey(qctx_t *c)
+{
+	const uint8_t *rd = c->tsig_rd;
+	size_t alg = dname_len(rd);
+	size_t mac = wire_read16(rd + alg + 8);
+	uint8_t tail[16];
+	memcpy(tail, rd + alg, 8);                     /* time signed, fudge */
+	wire_write16(tail + 8, 0);                     /* MAC size */
+	memcpy(tail + 10, rd + alg + 10 + mac, 2);     /* original ID */
+	wire_write16(tail + 12, 17);                   /* BADKEY */
+	wire_write16(tail + 14, 0);                    /* other length */
+	wire_mark_t m = wire_mark(&c->w);
+	if (wire_put_name(&c->w, c->tsig_owner, false) || wire_put16(&c->w, WIRE_T_TSIG) ||
+	    wire_put16(&c->w, WIRE_CLASS_ANY) || wire_put32(&c->w, 0) ||
+	    wire_put16(&c->w, (uint16_t)(alg + sizeof(tail))) || wire_put(&c->w, rd, alg) ||
+	    wire_put(&c->w, tail, sizeof(tail))) {
+		wire_rollback(&c->w, m);
+		return;
+	}
+	c->ar++;
+}
+
 /*
  * Parses everything after the question. Returns the rcode to answer with when the query
  * is malformed, or 0.
@@ -348,6 +396,14 @@ static int parse_rest(qctx_t *c, const uint8_t *q, size_t qlen, size_t pos, uint
 	for (unsigned i = 0; i < an + ns + ar; i++) {
 		if (!skip_rr(q, qlen, &pos, owner, &olen, &rr))
 			return WIRE_RCODE_FORMERR;
+		if (wire_read16(rr) == WIRE_T_TSIG) {
+			/* The last record, in the additional section (RFC 8945 5.1). */
+			if (i != an + ns + ar - 1 || i < an + ns || !tsig_valid(rr))
+				return WIRE_RCODE_FORMERR;
+			c->tsig_rd = rr + 10;
+			memcpy(c->tsig_owner, owner, olen);
+			continue;
+		}
 		if (wire_read16(rr) != WIRE_T_OPT)
 			continue;
 		/* One OPT, owned by the root, in the additional section only. */
@@ -358,6 +414,30 @@ static int parse_rest(qctx_t *c, const uint8_t *q, size_t qlen, size_t pos, uint
 			return WIRE_RCODE_FORMERR;
 	}
 	return pos == qlen ? 0 : WIRE_RCODE_FORMERR;
+}
+
+/* Copies the question (header end to qend) into the response, as the client wrote it. */
+static void put_question(qctx_t *c, const uint8_t *q, size_t qend)
+{
+	memcpy(c->w.pkt + WIRE_HDR_LEN, q + WIRE_HDR_LEN, qend - WIRE_HDR_LEN);
+	c->w.len = qend;
+	wire_write16(c->w.pkt + WIRE_QDCOUNT, 1);
+	wire_remember_name(&c->w, WIRE_HDR_LEN);
+}
+
+/*
+ * Transfers are not served yet. AXFR over UDP is not a thing (RFC 5936 4.2: NOTIMP, as knotd
+ * and nsd say); a transfer of a name that is no zone apex gets NOTAUTH as from both of them.
+ */
+static void refuse_transfer(qctx_t *c, bool tcp)
+{
+	const zonedb_slot_t *slot = zonedb_find(c->db, c->lname, c->len, c->offs, c->nlabels, 0);
+	if (c->qtype == WIRE_T_AXFR && !tcp)
+		c->rcode = WIRE_RCODE_NOTIMP;
+	else if (!slot || slot->apex_len != c->len)
+		c->rcode = WIRE_RCODE_NOTAUTH;
+	else
+		c->rcode = WIRE_RCODE_REFUSED;
 }
 
 static size_t finish(qctx_t *c)
@@ -377,6 +457,10 @@ static size_t finish(qctx_t *c)
 			wire_put(w, c->conf->nsid, nsid);
 		}
 		c->ar++;
+	}
+	if (c->tsig_rd) {
+		w->limit = w->len + 16 + 2 * DNAME_MAXLEN + 10;
+		put_badkey(c);
 	}
 	uint8_t *h = w->pkt;
 	wire_write16(h + WIRE_FLAGS, (uint16_t)(c->flags | (c->rcode & 0xF)));
@@ -402,6 +486,7 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	c.rcode = 0;
 	c.an = c.ns = c.ar = 0;
 	c.edns = c.dobit = c.nsid = false;
+	c.tsig_rd = NULL;
 	c.naddl = c.nseen = 0;
 	c.qtype = 0;
 	memset(resp, 0, WIRE_HDR_LEN);
@@ -412,36 +497,41 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 
 	/* The question, uncompressed as every sane client sends it. */
 	size_t pos = WIRE_HDR_LEN;
-	if (wire_read16(q + WIRE_QDCOUNT) != 1) {
-		c.rcode = WIRE_RCODE_FORMERR;
-		goto out;
-	}
-	for (;;) {
+	bool question = wire_read16(q + WIRE_QDCOUNT) == 1;
+	for (; question; pos += 1 + (size_t)q[pos]) {
 		if (pos >= qlen || (q[pos] & 0xC0) || pos + 1 + q[pos] > qlen ||
-		    pos + 1 + q[pos] - WIRE_HDR_LEN > DNAME_MAXLEN) {
-			c.rcode = WIRE_RCODE_FORMERR;
-			goto out;
-		}
-		uint8_t l = q[pos];
-		pos += 1 + (size_t)l;
-		if (l == 0)
+		    pos + 1 + q[pos] - WIRE_HDR_LEN > DNAME_MAXLEN)
+			question = false;
+		else if (q[pos] == 0)
 			break;
 	}
-	if (pos + 4 > qlen) {
+	if (question && pos + 5 > qlen)
+		question = false;
+	/* Other opcodes are not ours to judge further (DSO has no question, RFC 8490). */
+	if (info->opcode != WIRE_OPCODE_QUERY) {
+		c.rcode = WIRE_RCODE_NOTIMP;
+		if (question)
+			put_question(&c, q, pos + 5);
+		goto out;
+	}
+	if (!question) {
 		c.rcode = WIRE_RCODE_FORMERR;
 		goto out;
 	}
-	c.qtype = wire_read16(q + pos);
-	uint16_t qclass = wire_read16(q + pos + 2);
-	pos += 4;
-	memcpy(resp + WIRE_HDR_LEN, q + WIRE_HDR_LEN, pos - WIRE_HDR_LEN);
-	c.w.len = pos;
-	wire_write16(resp + WIRE_QDCOUNT, 1);
-	wire_remember_name(&c.w, WIRE_HDR_LEN);
+	pos += 5;
+	c.qtype = wire_read16(q + pos - 4);
+	uint16_t qclass = wire_read16(q + pos - 2);
+	put_question(&c, q, pos);
 
 	uint16_t udp = 0;
 	uint8_t version = 0;
 	c.rcode = (uint16_t)parse_rest(&c, q, qlen, pos, &udp, &version);
+	if (c.rcode) {
+		/* An OPT or TSIG we could not read is not one to answer with. */
+		c.edns = false;
+		c.tsig_rd = NULL;
+		goto out;
+	}
 	size_t max = WIRE_MAX_UDP_STD;
 	if (tcp)
 		max = WIRE_MAX_MSG;
@@ -450,29 +540,23 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	if (c.edns)
 		max -= 11 + (c.nsid && conf->nsid ? 4 + (size_t)conf->nsid_len : 0);
 	c.w.limit = max;
-	if (c.rcode)
-		goto out;
 	if (c.edns && version != 0) {
 		c.rcode = WIRE_RCODE_BADVERS;
 		goto out;
 	}
-	if (info->opcode != WIRE_OPCODE_QUERY) {
-		c.rcode = WIRE_RCODE_NOTIMP;
+	if (c.tsig_rd) {
+		c.rcode = WIRE_RCODE_NOTAUTH;
 		goto out;
 	}
 	set_name(&c, resp + WIRE_HDR_LEN);
-	if (c.qtype == WIRE_T_AXFR || c.qtype == WIRE_T_IXFR) {
-		/* No transfer service is answering here; say so rather than claim NOTIMP. */
-		c.rcode = WIRE_RCODE_REFUSED;
-	} else if (c.qtype == WIRE_T_OPT || c.qtype == WIRE_T_TSIG) {
-		c.rcode = WIRE_RCODE_FORMERR;
-	} else if (qclass == WIRE_CLASS_IN) {
-		answer_in(&c, resp + WIRE_HDR_LEN);
-	} else if (qclass == WIRE_CLASS_CH) {
+	if (c.qtype == WIRE_T_AXFR || c.qtype == WIRE_T_IXFR)
+		refuse_transfer(&c, tcp);
+	else if (qclass == WIRE_CLASS_IN || qclass == WIRE_CLASS_ANY)
+		answer_in(&c, resp + WIRE_HDR_LEN, qclass == WIRE_CLASS_ANY);
+	else if (qclass == WIRE_CLASS_CH)
 		answer_chaos(&c);
-	} else {
+	else
 		c.rcode = WIRE_RCODE_REFUSED;
-	}
 out:
 	info->qtype = c.qtype;
 	info->rcode = (uint8_t)c.rcode;

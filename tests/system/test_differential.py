@@ -215,6 +215,10 @@ def _rule_ra(case, v):
     v.get("flags", set()).discard("ra")
 
 
+def _rule_cd(case, v):
+    v.get("flags", set()).discard("cd")
+
+
 def _rule_truncated(case, v):
     if "tc" in v.get("flags", ()):
         for sec in SECTIONS:
@@ -308,6 +312,11 @@ ALLOWED_DIFFERENCES = [
             "RA bit: an authoritative-only server may or may not claim recursion",
             "RFC 1035 4.1.1 (RA is set by the server, describing itself)",
             _rule_ra),
+    Allowed("cd-bit",
+            "whether CD is copied from the query (understudy copies it; knotd and nsd "
+            "clear it)",
+            "RFC 4035 3.1.6 (a security-aware name server MUST copy CD into the response)",
+            _rule_cd),
     Allowed("truncated-content",
             "what a response with TC=1 carries besides its header and question",
             "RFC 2181 9 (client must discard it and retry over TCP); RFC 1035 4.2.1",
