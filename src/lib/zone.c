@@ -391,6 +391,7 @@ static void check_node(zone_builder_t *b, const zone_node_t *n)
 	bool apex = n == z->nodes;
 	const zone_rrset_t *cname = zone_node_rrset(n, WIRE_T_CNAME);
 	const zone_rrset_t *dname = zone_node_rrset(n, WIRE_T_DNAME);
+	bool other = false;
 
 	if (below_dname(z, n)) {
 		report(b, rrset_line(b, n->rrsets), true, "%s is below a DNAME",
@@ -403,12 +404,15 @@ static void check_node(zone_builder_t *b, const zone_node_t *n)
 		if (rs->type == WIRE_T_SOA && !apex)
 			report(b, r, true, "SOA record at %s, outside the apex", name_text(n->name, t));
 		if (cname && rs != cname && rs->type != WIRE_T_RRSIG && rs->type != WIRE_T_NSEC)
-			report(b, r, true, "CNAME and other data at %s", name_text(n->name, t));
+			other = true;
 		if ((n->flags & ZONE_NODE_OCCLUDED) && rs->type != WIRE_T_A &&
 		    rs->type != WIRE_T_AAAA)
 			report(b, r, false, "%s is below a zone cut and will not be served",
 			       name_text(n->name, t));
 	}
+	if (other)
+		report(b, rrset_line(b, cname), true, "CNAME and other data at %s",
+		       name_text(n->name, t));
 	if (cname && cname->count > 1)
 		report(b, rrset_line(b, cname), true, "more than one CNAME at %s",
 		       name_text(n->name, t));

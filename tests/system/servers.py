@@ -438,8 +438,9 @@ class Understudy(Server):
 
     name = "understudy"
 
-    def __init__(self, workdir, zones=None, binary=None, identity=IDENTITY):
+    def __init__(self, workdir, zones=None, binary=None, identity=IDENTITY, server_opts=()):
         super().__init__(workdir, zones, identity)
+        self.server_opts = list(server_opts)  # extra "key: value" lines under server:
         self.binary = binary or os.environ.get("UNDERSTUDY")
         if not self.binary:
             raise ServerError("UNDERSTUDY is not set")
@@ -464,6 +465,7 @@ class Understudy(Server):
             f'  identity: "{self.identity}"',
             f'  nsid: "{self.identity}"',
             "  udp-workers: 2",
+            *[f"  {o}" for o in self.server_opts],
             "log: {target: stderr, level: info}",
             "zones:",
         ]
@@ -473,6 +475,12 @@ class Understudy(Server):
 
     def command(self):
         return [self.binary, "serve", "-c", str(self.conf)]
+
+    def ctl(self, *args):
+        """Runs `understudy ctl` against this server: (exit code, stdout + stderr)."""
+        p = subprocess.run([self.binary, "ctl", "-s", str(self.dir / "ctl.sock"), *args],
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
 
 
 class Knotd(Server):
