@@ -12,10 +12,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: understudy serve [-c FILE]           run the daemon\n"
-		   "       understudy ctl [-s SOCKET] COMMAND [ZONE]  control a running daemon\n"
-		   "       understudy check-conf [-c FILE]      validate a configuration\n"
-		   "       understudy check-zone ORIGIN FILE    validate a zone file\n"
-		   "       understudy version\n");
+	           "       understudy ctl [-s SOCKET] COMMAND [ZONE]  control a running daemon\n"
+	           "       understudy check-conf [-c FILE]      validate a configuration\n"
+	           "       understudy check-zone ORIGIN FILE    validate a zone file\n"
+	           "       understudy version\n");
 }
 
 static int serve(int argc, char **argv)

@@ -49,7 +49,7 @@ typedef struct check_ctx {
 } check_ctx_t;
 
 static void check_report(void *ctx, const char *file, unsigned long line, bool error,
-			 const char *msg)
+                         const char *msg)
 {
 	check_ctx_t *c = ctx;
 	if (error)
@@ -60,7 +60,7 @@ static void check_report(void *ctx, const char *file, unsigned long line, bool e
 		fprintf(stderr, "%s:%lu: %s: %s\n", file, line, error ? "error" : "warning", msg);
 	else
 		fprintf(stderr, "%s: %s: %s\n", file ? file : "zone", error ? "error" : "warning",
-			msg);
+		        msg);
 }
 
 int cli_check_zone(int argc, char **argv)
@@ -79,11 +79,11 @@ int cli_check_zone(int argc, char **argv)
 	int ret = zonefile_load(origin, argv[2], check_report, &c, &z);
 	if (ret) {
 		fprintf(stderr, "%s: zone %s not loadable: %u errors (%s)\n", argv[2], argv[1],
-			c.errors, us_strerror(ret));
+		        c.errors, us_strerror(ret));
 		return 1;
 	}
-	printf("%s: zone %s ok: serial %u, %zu records, %u names, %u warnings\n", argv[2],
-	       argv[1], z->serial, z->nrecords, z->nnodes, c.warnings);
+	printf("%s: zone %s ok: serial %u, %zu records, %u names, %u warnings\n", argv[2], argv[1],
+	       z->serial, z->nrecords, z->nnodes, c.warnings);
 	zone_free(z);
 	return 0;
 }
@@ -91,8 +91,8 @@ int cli_check_zone(int argc, char **argv)
 int cli_ctl(int argc, char **argv)
 {
 	const char *usage = "understudy ctl [-s SOCKET | -c CONF] COMMAND [ZONE]\n"
-			    "commands: status, zone-status [ZONE], reload [ZONE], refresh ZONE,\n"
-			    "          retransfer ZONE, notify ZONE, sync [ZONE], stop";
+	                    "commands: status, zone-status [ZONE], reload [ZONE], refresh ZONE,\n"
+	                    "          retransfer ZONE, notify ZONE, sync [ZONE], stop";
 	const char *sock = NULL, *conf_path = NULL;
 	int opt;
 	optind = 1;

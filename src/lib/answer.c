@@ -10,8 +10,8 @@
 #define ADDL_MAX  32 /* names whose addresses may go in the additional section */
 
 typedef struct addl_req {
-	const uint8_t *name;        /* target name as it stands in zone rdata */
-	const zone_node_t *cut;     /* the delegation a referral's glue belongs to, or NULL */
+	const uint8_t *name;    /* target name as it stands in zone rdata */
+	const zone_node_t *cut; /* the delegation a referral's glue belongs to, or NULL */
 } addl_req_t;
 
 typedef struct qctx {
@@ -53,7 +53,7 @@ static int put_rrset(qctx_t *c, const uint8_t *owner, const zone_rrset_t *rs, ui
 	for (uint32_t off = 0;;) {
 		const uint8_t *rr = rs->rdata + off;
 		int ret = wire_put_rr(&c->w, owner, rs->type, WIRE_CLASS_IN, rs->ttl, rr + 2,
-				      wire_read16(rr));
+		                      wire_read16(rr));
 		if (ret) {
 			wire_rollback(&c->w, m);
 			c->flags |= WIRE_TC;
@@ -170,7 +170,7 @@ static const uint8_t *put_dname(qctx_t *c, const uint8_t *qname, const zone_node
 	memcpy(name + prefix, target, tlen);
 	wire_mark_t m = wire_mark(&c->w);
 	if (wire_put_rr(&c->w, qname, WIRE_T_CNAME, WIRE_CLASS_IN, dn->ttl, name,
-			(uint16_t)(prefix + tlen))) {
+	                (uint16_t)(prefix + tlen))) {
 		wire_rollback(&c->w, m);
 		c->flags |= WIRE_TC;
 		return NULL;
@@ -220,7 +220,7 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 	if (slot && c->qtype == WIRE_T_DS && slot->apex_len == c->len) {
 		/* DS lives on the parent side of the cut (RFC 4035 3.1.4.1). */
 		const zonedb_slot_t *parent =
-			zonedb_find(c->db, c->lname, c->len, c->offs, c->nlabels, 1);
+		    zonedb_find(c->db, c->lname, c->len, c->offs, c->nlabels, 1);
 		if (parent)
 			slot = parent;
 	}
@@ -240,8 +240,9 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 		const zone_t *z = c->zone;
 		if (hop) {
 			set_name(c, qname);
-			/* Chains are followed only inside the zone they start in, as knotd and nsd do:
-			 * the rest is the resolver's work and may need another server's data. */
+			/* Chains are followed only inside the zone they start in, as knotd and nsd
+			 * do: the rest is the resolver's work and may need another server's data.
+			 */
 			if (!dname_is_sub(c->lname, z->apex))
 				break;
 		}
@@ -299,13 +300,13 @@ static void answer_chaos(qctx_t *c)
 	memcpy(rd + 1, text, n);
 	/* No AA: this is not zone data, and knotd and nsd do not claim authority for it. */
 	if (wire_put_rr(&c->w, c->w.pkt + WIRE_HDR_LEN, WIRE_T_TXT, WIRE_CLASS_CH, 0, rd,
-			(uint16_t)(n + 1)) == 0)
+	                (uint16_t)(n + 1)) == 0)
 		c->an = 1;
 }
 
 /* Skips one resource record at *pos; false when it is malformed. */
 static bool skip_rr(const uint8_t *q, size_t qlen, size_t *pos, uint8_t *owner, size_t *olen,
-		    const uint8_t **rr)
+                    const uint8_t **rr)
 {
 	if (dname_unpack(q, qlen, pos, owner, olen) < 0 || *pos + 10 > qlen)
 		return false;
@@ -365,11 +366,11 @@ static void put_badkey(qctx_t *c)
 	size_t alg = dname_len(rd);
 	size_t mac = wire_read16(rd + alg + 8);
 	uint8_t tail[16];
-	memcpy(tail, rd + alg, 8);                     /* time signed, fudge */
-	wire_write16(tail + 8, 0);                     /* MAC size */
-	memcpy(tail + 10, rd + alg + 10 + mac, 2);     /* original ID */
-	wire_write16(tail + 12, 17);                   /* BADKEY */
-	wire_write16(tail + 14, 0);                    /* other length */
+	memcpy(tail, rd + alg, 8);                 /* time signed, fudge */
+	wire_write16(tail + 8, 0);                 /* MAC size */
+	memcpy(tail + 10, rd + alg + 10 + mac, 2); /* original ID */
+	wire_write16(tail + 12, 17);               /* BADKEY */
+	wire_write16(tail + 14, 0);                /* other length */
 	wire_mark_t m = wire_mark(&c->w);
 	if (wire_put_name(&c->w, c->tsig_owner, false) || wire_put16(&c->w, WIRE_T_TSIG) ||
 	    wire_put16(&c->w, WIRE_CLASS_ANY) || wire_put32(&c->w, 0) ||
@@ -386,7 +387,7 @@ static void put_badkey(qctx_t *c)
  * is malformed, or 0.
  */
 static int parse_rest(qctx_t *c, const uint8_t *q, size_t qlen, size_t pos, uint16_t *udp,
-		      uint8_t *version)
+                      uint8_t *version)
 {
 	unsigned an = wire_read16(q + WIRE_ANCOUNT), ns = wire_read16(q + WIRE_NSCOUNT);
 	unsigned ar = wire_read16(q + WIRE_ARCOUNT);
@@ -446,8 +447,9 @@ static size_t finish(qctx_t *c)
 	if (c->edns) {
 		size_t nsid = c->nsid && c->conf->nsid ? c->conf->nsid_len : 0;
 		w->limit += 11 + (nsid ? 4 + nsid : 0);
-		uint8_t opt[11] = {0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0,
-				   c->dobit ? 0x80 : 0, 0, 0, 0};
+		uint8_t opt[11] = {
+		    0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0, c->dobit ? 0x80 : 0,
+		    0, 0, 0};
 		wire_write16(opt + 3, c->conf->max_udp);
 		wire_write16(opt + 9, (uint16_t)(nsid ? 4 + nsid : 0));
 		wire_put(w, opt, sizeof(opt));
@@ -471,7 +473,7 @@ static size_t finish(qctx_t *c)
 }
 
 size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
-		    uint8_t *resp, bool tcp, answer_info_t *info)
+                    uint8_t *resp, bool tcp, answer_info_t *info)
 {
 	if (qlen < WIRE_HDR_LEN)
 		return 0;

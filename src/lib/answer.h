@@ -31,4 +31,4 @@ typedef struct answer_info {
  * section).
  */
 size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
-		    uint8_t *resp, bool tcp, answer_info_t *info);
+                    uint8_t *resp, bool tcp, answer_info_t *info);

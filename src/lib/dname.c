@@ -8,11 +8,11 @@
 #include "error.h"
 
 static const uint8_t lower_tab[256] = {
-#define L(c) (uint8_t)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
-#define L4(c) L(c), L(c + 1), L(c + 2), L(c + 3)
+#define L(c)   (uint8_t)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define L4(c)  L(c), L(c + 1), L(c + 2), L(c + 3)
 #define L16(c) L4(c), L4(c + 4), L4(c + 8), L4(c + 12)
 #define L64(c) L16(c), L16(c + 16), L16(c + 32), L16(c + 48)
-	L64(0), L64(64), L64(128), L64(192)
+    L64(0), L64(64), L64(128), L64(192)
 #undef L64
 #undef L16
 #undef L4

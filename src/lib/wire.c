@@ -152,7 +152,7 @@ static int put_rdata(wire_writer_t *w, uint16_t type, const uint8_t *rd, uint16_
 }
 
 int wire_put_rr(wire_writer_t *w, const uint8_t *owner, uint16_t type, uint16_t rclass,
-		uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+                uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
 {
 	wire_mark_t m = wire_mark(w);
 	int ret = wire_put_name(w, owner, true);

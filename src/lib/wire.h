@@ -13,13 +13,13 @@
 #define WIRE_MAX_MSG     65535
 
 /* Header flag bits in the 16-bit flags word (bytes 2-3). */
-#define WIRE_QR 0x8000
-#define WIRE_AA 0x0400
-#define WIRE_TC 0x0200
-#define WIRE_RD 0x0100
-#define WIRE_RA 0x0080
-#define WIRE_AD 0x0020
-#define WIRE_CD 0x0010
+#define WIRE_QR            0x8000
+#define WIRE_AA            0x0400
+#define WIRE_TC            0x0200
+#define WIRE_RD            0x0100
+#define WIRE_RA            0x0080
+#define WIRE_AD            0x0020
+#define WIRE_CD            0x0010
 #define WIRE_OPCODE(flags) (((flags) >> 11) & 0xF)
 
 enum { WIRE_OPCODE_QUERY = 0, WIRE_OPCODE_NOTIFY = 4, WIRE_OPCODE_UPDATE = 5 };
@@ -154,4 +154,4 @@ void wire_remember_name(wire_writer_t *w, size_t off);
  * not fit; the writer is then unchanged.
  */
 int wire_put_rr(wire_writer_t *w, const uint8_t *owner, uint16_t type, uint16_t rclass,
-		uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
+                uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);

@@ -42,7 +42,7 @@ const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type)
 }
 
 void zone_lookup(const zone_t *z, const uint8_t *lname, size_t len, const uint8_t *offs,
-		 int nlabels, zone_lookup_t *out)
+                 int nlabels, zone_lookup_t *out)
 {
 	const zone_node_t *n = zone_find(z, lname, len);
 	out->node = n;
@@ -91,7 +91,7 @@ struct zone_builder {
 };
 
 static void report(zone_builder_t *b, const brec_t *r, bool error, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void report(zone_builder_t *b, const brec_t *r, bool error, const char *fmt, ...)
 {
@@ -104,7 +104,7 @@ static void report(zone_builder_t *b, const brec_t *r, bool error, const char *f
 		b->errors++;
 	if (b->report)
 		b->report(b->ctx, r && b->nfiles ? b->files[r->file] : NULL, r ? r->line : 0, error,
-			  msg);
+		          msg);
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -268,19 +268,22 @@ static bool rdata_valid(uint16_t type, const uint8_t *rd, size_t len)
 }
 
 int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
-		     uint32_t ttl, const uint8_t *rdata, uint16_t rdlen, const char *file,
-		     unsigned long line)
+                     uint32_t ttl, const uint8_t *rdata, uint16_t rdlen, const char *file,
+                     unsigned long line)
 {
 	zone_t *z = b->z;
 	if (!b->nfiles || strcmp(b->files[b->nfiles - 1], file) != 0) {
 		size_t cap = b->nfiles;
-		if (b->nfiles == UINT16_MAX || grow((void **)&b->files, &cap, b->nfiles + 1u,
-						    sizeof(char *)))
+		if (b->nfiles == UINT16_MAX ||
+		    grow((void **)&b->files, &cap, b->nfiles + 1u, sizeof(char *)))
 			return US_ENOMEM;
 		b->files[b->nfiles++] = file;
 	}
-	brec_t r = {.type = type, .ttl = ttl, .rdlen = rdlen, .line = (uint32_t)line,
-		    .file = (uint16_t)(b->nfiles - 1)};
+	brec_t r = {.type = type,
+	            .ttl = ttl,
+	            .rdlen = rdlen,
+	            .line = (uint32_t)line,
+	            .file = (uint16_t)(b->nfiles - 1)};
 
 	uint8_t lname[DNAME_MAXLEN];
 	int olen = dname_check(owner, DNAME_MAXLEN);
@@ -371,9 +374,11 @@ static void check_ns_targets(zone_builder_t *b, const zone_node_t *n, const zone
 		dname_lower(lt, target, tl);
 		if (dname_is_sub(lt, z->apex)) {
 			const zone_node_t *tn = zone_find(z, lt, tl);
-			/* Like BIND, an apex NS nobody can reach fails the zone; a delegation without
-			 * glue only makes poorer referrals, and knotd, nsd and named all serve it. */
-			if (!tn || (!zone_node_rrset(tn, WIRE_T_A) && !zone_node_rrset(tn, WIRE_T_AAAA)))
+			/* Like BIND, an apex NS nobody can reach fails the zone; a delegation
+			 * without glue only makes poorer referrals, and knotd, nsd and named all
+			 * serve it. */
+			if (!tn ||
+			    (!zone_node_rrset(tn, WIRE_T_A) && !zone_node_rrset(tn, WIRE_T_AAAA)))
 				report(b, rrset_line(b, ns), n == z->nodes,
 				       "NS %s at %s has no address records (A or AAAA)",
 				       name_text(lt, t), name_text(n->name, o));
@@ -402,7 +407,8 @@ static void check_node(zone_builder_t *b, const zone_node_t *n)
 		const zone_rrset_t *rs = &n->rrsets[i];
 		const brec_t *r = rrset_line(b, rs);
 		if (rs->type == WIRE_T_SOA && !apex)
-			report(b, r, true, "SOA record at %s, outside the apex", name_text(n->name, t));
+			report(b, r, true, "SOA record at %s, outside the apex",
+			       name_text(n->name, t));
 		if (cname && rs != cname && rs->type != WIRE_T_RRSIG && rs->type != WIRE_T_NSEC)
 			other = true;
 		if ((n->flags & ZONE_NODE_OCCLUDED) && rs->type != WIRE_T_A &&
@@ -467,14 +473,18 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 		if (!rd)
 			goto cleanup;
 		zone_rrset_t *rs = &all[k];
-		*rs = (zone_rrset_t){.type = r->type, .count = 0, .ttl = r->ttl,
-				     .rdata_len = (uint32_t)bytes, .rdata = rd};
+		*rs = (zone_rrset_t){.type = r->type,
+		                     .count = 0,
+		                     .ttl = r->ttl,
+		                     .rdata_len = (uint32_t)bytes,
+		                     .rdata = rd};
 		b->first[k] = r;
 		for (size_t m = i; m < j; m++) {
 			const brec_t *x = &b->recs[m];
 			if (x->ttl != rs->ttl)
-				report(b, x, false, "TTL %u differs from the RRset's TTL %u; using %u",
-				       x->ttl, rs->ttl, rs->ttl);
+				report(b, x, false,
+				       "TTL %u differs from the RRset's TTL %u; using %u", x->ttl,
+				       rs->ttl, rs->ttl);
 			if (rs->count == UINT16_MAX) {
 				report(b, x, true, "RRset has too many records");
 				break;

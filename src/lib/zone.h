@@ -75,7 +75,7 @@ static inline const zone_node_t *zone_node_parent(const zone_t *z, const zone_no
  * dname_label_offsets on it.
  */
 void zone_lookup(const zone_t *z, const uint8_t *lname, size_t len, const uint8_t *offs,
-		 int nlabels, zone_lookup_t *out);
+                 int nlabels, zone_lookup_t *out);
 
 /* Walks an RRset's records: returns the offset of the next record or 0 at the end. */
 static inline uint32_t zone_rr_next(const zone_rrset_t *rs, uint32_t off)
@@ -89,7 +89,7 @@ static inline uint32_t zone_rr_next(const zone_rrset_t *rs, uint32_t off)
  * Problems go to report, with the source file and line given to zone_builder_add.
  */
 typedef void (*zone_report_fn)(void *ctx, const char *file, unsigned long line, bool error,
-			       const char *msg);
+                               const char *msg);
 
 typedef struct zone_builder zone_builder_t;
 
@@ -102,8 +102,8 @@ void zone_builder_free(zone_builder_t *b);
  * of a class other than IN, or malformed is reported and makes the build fail; US_ENOMEM stops.
  */
 int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
-		     uint32_t ttl, const uint8_t *rdata, uint16_t rdlen, const char *file,
-		     unsigned long line);
+                     uint32_t ttl, const uint8_t *rdata, uint16_t rdlen, const char *file,
+                     unsigned long line);
 
 /*
  * Checks everything added and, when no error was reported, returns 0 with *out owning the new

@@ -73,7 +73,7 @@ int zonedb_add(zonedb_t *db, const uint8_t *apex, zonedb_slot_t **out)
 }
 
 zonedb_slot_t *zonedb_find(const zonedb_t *db, const uint8_t *lname, size_t len,
-			   const uint8_t *offs, int nlabels, int below_apex)
+                           const uint8_t *offs, int nlabels, int below_apex)
 {
 	for (int i = below_apex ? 1 : 0; i <= nlabels; i++) {
 		size_t off = i < nlabels ? offs[i] : len - 1;

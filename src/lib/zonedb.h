@@ -40,7 +40,7 @@ int zonedb_add(zonedb_t *db, const uint8_t *apex, zonedb_slot_t **slot);
  * which finds the parent side of a zone cut (for DS, RFC 4035 3.1.4.1). NULL if none.
  */
 zonedb_slot_t *zonedb_find(const zonedb_t *db, const uint8_t *lname, size_t len,
-			   const uint8_t *offs, int nlabels, int below_apex);
+                           const uint8_t *offs, int nlabels, int below_apex);
 
 static inline zone_t *zonedb_zone(const zonedb_slot_t *slot)
 {

@@ -47,8 +47,9 @@ static void on_record(zs_scanner_t *s)
 		s->state = ZS_STATE_STOP;
 		return;
 	}
-	int ret = zone_builder_add(l->b, s->r_owner, s->r_type, s->r_class, s->r_ttl, s->r_data,
-				   (uint16_t)s->r_data_length, file, (unsigned long)s->line_counter);
+	int ret =
+	    zone_builder_add(l->b, s->r_owner, s->r_type, s->r_class, s->r_ttl, s->r_data,
+	                     (uint16_t)s->r_data_length, file, (unsigned long)s->line_counter);
 	if (ret) {
 		l->ret = ret;
 		s->state = ZS_STATE_STOP;
@@ -61,11 +62,11 @@ static void on_error(zs_scanner_t *s)
 	l->syntax_errors++;
 	if (l->report)
 		l->report(l->ctx, s->file.name ? s->file.name : "-", (unsigned long)s->line_counter,
-			  true, zs_strerror(s->error.code));
+		          true, zs_strerror(s->error.code));
 }
 
 int zonefile_load(const uint8_t *origin, const char *path, zone_report_fn report, void *ctx,
-		  zone_t **out)
+                  zone_t **out)
 {
 	char otext[DNAME_TEXT_MAX];
 	load_ctx_t l = {.report = report, .ctx = ctx};

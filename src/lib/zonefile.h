@@ -11,4 +11,4 @@
  * contents fail a check, US_ENOENT when it cannot be read, US_ENOMEM.
  */
 int zonefile_load(const uint8_t *origin, const char *path, zone_report_fn report, void *ctx,
-		  zone_t **out);
+                  zone_t **out);

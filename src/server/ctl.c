@@ -13,7 +13,7 @@
 
 #include "ctl.h"
 
-#define CTL_LINE_MAX 1024
+#define CTL_LINE_MAX   1024
 #define CTL_TIMEOUT_MS 2000
 
 /* The reply's first byte says how it went, so the client can exit with the right status. */
@@ -154,7 +154,7 @@ int ctl_client(const char *path, int argc, char **argv)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "error: cannot connect to %s: %s (is the daemon running?)\n", path,
-			strerror(errno));
+		        strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return 2;

@@ -46,7 +46,7 @@ typedef struct report_ctx {
 } report_ctx_t;
 
 static void zone_report(void *ctx, const char *file, unsigned long line, bool error,
-			const char *msg)
+                        const char *msg)
 {
 	report_ctx_t *r = ctx;
 	char where[600];
@@ -82,20 +82,20 @@ int server_zone_load(server_t *s, server_zone_t *z)
 			log_error("zone %s: %s", zc->domain, z->error);
 		}
 		log_error("zone %s: not loaded from %s%s", zc->domain, zc->file,
-			  old ? "; the previous version keeps serving" : "");
+		          old ? "; the previous version keeps serving" : "");
 		return ret;
 	}
 	if (old && serial_cmp(nz->serial, old->serial) == 0) {
 		log_info("zone %s: serial %u unchanged, keeping the loaded version", zc->domain,
-			 old->serial);
+		         old->serial);
 		zone_free(nz);
 		z->error[0] = 0;
 		return 0;
 	}
 	if (old && serial_cmp(nz->serial, old->serial) < 0)
 		log_warning("zone %s: serial went backwards from %u to %u; secondaries will not "
-			    "follow",
-			    zc->domain, old->serial, nz->serial);
+		            "follow",
+		            zc->domain, old->serial, nz->serial);
 	rcu_assign_pointer(z->slot->zone, nz);
 	z->loaded_at = time(NULL);
 	z->error[0] = 0;
@@ -142,10 +142,10 @@ static void zone_status(server_zone_t *z, ctl_reply_t *r)
 	char loaded[32], errat[32];
 	fmt_time(z->loaded_at, loaded, sizeof(loaded));
 	ctl_printf(r, "%s role=%s", z->conf->domain,
-		   z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary");
+	           z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary");
 	if (cur)
 		ctl_printf(r, " serial=%u records=%zu loaded=%s", cur->serial, cur->nrecords,
-			   loaded);
+		           loaded);
 	else
 		ctl_printf(r, " serial=none state=not-serving");
 	if (z->error[0]) {
@@ -166,11 +166,11 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 	for (size_t i = 0; i < s->conf->nzones; i++)
 		serving += s->zones[i].slot->zone != NULL;
 	ctl_printf(r,
-		   "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
-		   "tcp-workers=%d queries=%llu tcp-refused=%llu\n",
-		   s->answer.version ? s->answer.version : "", (long)(time(NULL) - s->started),
-		   s->conf->nzones, serving, s->conf->udp_workers, s->conf->tcp_workers,
-		   (unsigned long long)q, (unsigned long long)refused);
+	           "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
+	           "tcp-workers=%d queries=%llu tcp-refused=%llu\n",
+	           s->answer.version ? s->answer.version : "", (long)(time(NULL) - s->started),
+	           s->conf->nzones, serving, s->conf->udp_workers, s->conf->tcp_workers,
+	           (unsigned long long)q, (unsigned long long)refused);
 }
 
 static void reload_zone(server_t *s, server_zone_t *z, ctl_reply_t *r)
@@ -211,7 +211,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		atomic_store(&s->stop, true);
 		ctl_printf(r, "stopping\n");
 	} else if (strcmp(cmd, "refresh") == 0 || strcmp(cmd, "retransfer") == 0 ||
-		   strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
+	           strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
 		ctl_fail(r, "%s: zone transfers are not available in this version\n", cmd);
 	} else {
 		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
@@ -250,19 +250,19 @@ static int setup(server_t *s, const char *conf_path)
 	}
 	conf_t *c = s->conf;
 	ret = log_open(c->log_target == CONF_LOG_STDERR   ? "stderr"
-		       : c->log_target == CONF_LOG_SYSLOG ? "syslog"
-							  : c->log_file,
-		       c->log_level);
+	               : c->log_target == CONF_LOG_SYSLOG ? "syslog"
+	                                                  : c->log_file,
+	               c->log_level);
 	if (ret) {
 		fprintf(stderr, "error: cannot open log %s: %s\n", c->log_file, strerror(-ret));
 		return ret;
 	}
 	s->answer = (answer_conf_t){
-		.identity = c->identity,
-		.version = c->version,
-		.nsid = (const uint8_t *)c->nsid,
-		.nsid_len = c->nsid ? (uint16_t)strlen(c->nsid) : 0,
-		.max_udp = (uint16_t)c->udp_max_payload,
+	    .identity = c->identity,
+	    .version = c->version,
+	    .nsid = (const uint8_t *)c->nsid,
+	    .nsid_len = c->nsid ? (uint16_t)strlen(c->nsid) : 0,
+	    .max_udp = (uint16_t)c->udp_max_payload,
 	};
 	s->db = zonedb_new((uint32_t)c->nzones);
 	s->zones = calloc(c->nzones ? c->nzones : 1, sizeof(server_zone_t));
@@ -307,12 +307,12 @@ int server_run(const char *conf_path)
 			server_zone_load(&s, &s.zones[i]);
 		else
 			log_warning("zone %s: secondary zones are not served by this version",
-				    s.zones[i].conf->domain);
+			            s.zones[i].conf->domain);
 	}
 	if ((ret = mkdir_parent(s.conf->control)) < 0 ||
 	    (ctl_fd = ctl_listen(s.conf->control)) < 0) {
 		log_error("cannot open the control socket %s: %s", s.conf->control,
-			  strerror(-(ctl_fd < 0 ? ctl_fd : ret)));
+		          strerror(-(ctl_fd < 0 ? ctl_fd : ret)));
 		goto cleanup;
 	}
 	threads = calloc((size_t)s.nstats, sizeof(pthread_t));
@@ -320,7 +320,7 @@ int server_run(const char *conf_path)
 		goto cleanup;
 	if ((ret = udp_start(&s, threads, &nthreads, 0)) < 0 ||
 	    (ret = tcp_start(&s, threads, &nthreads, s.conf->udp_workers * (int)s.conf->nlisten)) <
-		    0) {
+	        0) {
 		log_error("cannot listen: %s", strerror(-ret));
 		goto cleanup;
 	}
@@ -331,11 +331,11 @@ int server_run(const char *conf_path)
 		log_info("listening on %s (UDP and TCP)", a);
 	}
 	log_info("understudy started: %zu zones, %d UDP workers per address, %d TCP workers",
-		 s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
+	         s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
 
 	while (!atomic_load(&s.stop)) {
 		struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
-				      {.fd = ctl_fd, .events = POLLIN}};
+		                      {.fd = ctl_fd, .events = POLLIN}};
 		if (poll(p, 2, 1000) <= 0)
 			continue;
 		if (p[0].revents & POLLIN) {

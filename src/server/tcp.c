@@ -14,9 +14,9 @@
 #include "server.h"
 #include "wire.h"
 
-#define TCP_EVENTS     64
-#define TCP_MSG_MAX    (2 + WIRE_MAX_MSG)
-#define TCP_OUT_PAUSE  (256 * 1024) /* stop reading while this much output waits */
+#define TCP_EVENTS    64
+#define TCP_MSG_MAX   (2 + WIRE_MAX_MSG)
+#define TCP_OUT_PAUSE (256 * 1024) /* stop reading while this much output waits */
 
 typedef struct tcp_conn {
 	int fd;
@@ -144,13 +144,13 @@ static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
 			break;
 		answer_info_t info;
 		size_t len = answer_query(&s->answer, s->db, c->in + off + 2, mlen, w->resp + 2,
-					  true, &info);
+		                          true, &info);
 		off += 2 + mlen;
 		atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
 		if (!len)
 			continue;
 		atomic_fetch_add_explicit(&w->stats->rcode[info.rcode & 15], 1,
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 		wire_write16(w->resp, (uint16_t)len);
 		if (reserve(&c->out, &c->out_cap, c->out_len + 2 + len)) {
 			rcu_read_unlock();
@@ -201,7 +201,8 @@ static void accept_all(tcp_worker_t *w, int lfd)
 		if (fd < 0)
 			return;
 		if (w->nconns >= w->max_conns) {
-			/* Full: refuse now rather than let the backlog stall clients (RFC 7766 6.2). */
+			/* Full: refuse now rather than let the backlog stall clients (RFC
+			 * 7766 6.2). */
 			close(fd);
 			atomic_fetch_add_explicit(&w->stats->tcp_refused, 1, memory_order_relaxed);
 			continue;

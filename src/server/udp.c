@@ -12,7 +12,7 @@
 #include "log.h"
 #include "server.h"
 
-#define UDP_BATCH 64
+#define UDP_BATCH    64
 #define UDP_RECV_MAX 4096
 
 typedef struct udp_worker {
@@ -33,8 +33,8 @@ static void *udp_loop(void *arg)
 	rcu_register_thread();
 	for (int i = 0; i < UDP_BATCH; i++) {
 		w->iin[i] = (struct iovec){w->qbuf[i], UDP_RECV_MAX};
-		w->in[i].msg_hdr = (struct msghdr){.msg_name = &w->addr[i], .msg_iov = &w->iin[i],
-						   .msg_iovlen = 1};
+		w->in[i].msg_hdr = (struct msghdr){
+		    .msg_name = &w->addr[i], .msg_iov = &w->iin[i], .msg_iovlen = 1};
 		w->out[i].msg_hdr = (struct msghdr){.msg_iov = &w->iout[i], .msg_iovlen = 1};
 	}
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
@@ -48,12 +48,12 @@ static void *udp_loop(void *arg)
 		for (int i = 0; i < n; i++) {
 			answer_info_t info;
 			size_t len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
-						  w->rbuf[nout], false, &info);
+			                          w->rbuf[nout], false, &info);
 			atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
 			if (!len)
 				continue;
 			atomic_fetch_add_explicit(&w->stats->rcode[info.rcode & 15], 1,
-						  memory_order_relaxed);
+			                          memory_order_relaxed);
 			w->iout[nout] = (struct iovec){w->rbuf[nout], len};
 			w->out[nout].msg_hdr.msg_name = &w->addr[i];
 			w->out[nout].msg_hdr.msg_namelen = w->in[i].msg_hdr.msg_namelen;

@@ -3,38 +3,42 @@
 #include "util.h"
 #include "error.h"
 
-static const char *parent_zone = "$TTL 3600\n"
-				 "@ SOA ns1 hostmaster 7 7200 3600 1209600 300\n"
-				 "@ NS ns1\n"
-				 "@ MX 10 mail\n"
-				 "ns1 A 192.0.2.53\n"
-				 "ns1 AAAA 2001:db8::53\n"
-				 "mail A 192.0.2.25\n"
-				 "www CNAME host\n"
-				 "host A 192.0.2.80\n"
-				 "out CNAME elsewhere.example.org.\n"
-				 "loop1 CNAME loop2\n"
-				 "loop2 CNAME loop1\n"
-				 "*.wild TXT \"w\"\n"
-				 "*.wild2 CNAME host\n"
-				 "ent.wild A 192.0.2.1\n"
-				 "a.b.c A 192.0.2.9\n"
-				 "sub NS ns.sub\n"
-				 "sub NS ns.other.net.\n"
-				 "sub DS 12345 8 2 "
-				 "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2BAB6A9A93A37A6E5B3E6DBA\n"
-				 "ns.sub A 192.0.2.77\n"
-				 "child NS ns1.child\n"
-				 "ns1.child A 192.0.2.88\n"
-				 "dn DNAME example.net.\n"
-				 "ldn DNAME a-much-longer-target-label-to-make-names-overflow.example.net.\n"
-				 "big TXT \"" /* 40 x 40 bytes: more than 512 */
-				 "0123456789012345678901234567890123456789\"\n"
-				 "srv SRV 0 0 53 host\n";
+static const char *parent_zone =
+    "$TTL 3600\n"
+    "@ SOA ns1 hostmaster 7 7200 3600 1209600 300\n"
+    "@ NS ns1\n"
+    "@ MX 10 mail\n"
+    "ns1 A 192.0.2.53\n"
+    "ns1 AAAA 2001:db8::53\n"
+    "mail A 192.0.2.25\n"
+    "www CNAME host\n"
+    "host A 192.0.2.80\n"
+    "out CNAME elsewhere.example.org.\n"
+    "loop1 CNAME loop2\n"
+    "loop2 CNAME loop1\n"
+    "*.wild TXT \"w\"\n"
+    "*.wild2 CNAME host\n"
+    "ent.wild A 192.0.2.1\n"
+    "a.b.c A 192.0.2.9\n"
+    "sub NS ns.sub\n"
+    "sub NS ns.other.net.\n"
+    "sub DS 12345 8 2 "
+    "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2BAB6A9A93A37A6E5B3E6DBA\n"
+    "ns.sub A 192.0.2.77\n"
+    "child NS ns1.child\n"
+    "ns1.child A 192.0.2.88\n"
+    "dn DNAME example.net.\n"
+    "ldn DNAME a-much-longer-target-label-to-make-names-overflow.example.net.\n"
+    "big TXT \"" /* 40 x 40 bytes: more than 512 */
+    "0123456789012345678901234567890123456789\"\n"
+    "srv SRV 0 0 53 host\n";
 
 static zonedb_t *db;
-static answer_conf_t conf = {.identity = "ns-test", .version = "v9", .nsid = (const uint8_t *)"n1",
-			     .nsid_len = 2, .max_udp = 1232};
+static answer_conf_t conf = {.identity = "ns-test",
+                             .version = "v9",
+                             .nsid = (const uint8_t *)"n1",
+                             .nsid_len = 2,
+                             .max_udp = 1232};
 
 static int setup(void **state)
 {
@@ -43,7 +47,7 @@ static int setup(void **state)
 	int n = snprintf(text, sizeof(text), "%s", parent_zone);
 	for (int i = 1; i < 40; i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
-			      "big TXT \"%02d34567890123456789012345678901234567890\"\n", i);
+		              "big TXT \"%02d34567890123456789012345678901234567890\"\n", i);
 	db = zonedb_new(4);
 	zonedb_slot_t *s;
 	uint8_t name[DNAME_MAXLEN];
@@ -54,8 +58,8 @@ static int setup(void **state)
 	dname_from_text("child.example.com", name);
 	assert_int_equal(zonedb_add(db, name, &s), 0);
 	s->zone = util_zone("child.example.com", "@ 300 SOA ns1 h 3 1 1 1 60\n"
-						 "@ 300 NS ns1\nns1 300 A 192.0.2.88\n"
-						 "www 300 A 192.0.2.99\n");
+	                                         "@ 300 NS ns1\nns1 300 A 192.0.2.88\n"
+	                                         "www 300 A 192.0.2.99\n");
 	assert_non_null(s->zone);
 	dname_from_text("broken.test", name);
 	assert_int_equal(zonedb_add(db, name, &s), 0); /* never loaded */
@@ -350,9 +354,9 @@ void *realloc(void *p, size_t n)
 static void no_allocation(void **state)
 {
 	(void)state;
-	const char *names[] = {"host.example.com", "www.example.com", "x.wild.example.com",
-			       "a.dn.example.com", "www.sub.example.com", "nope.example.com",
-			       "big.example.com", "example.org"};
+	const char *names[] = {"host.example.com", "www.example.com",     "x.wild.example.com",
+	                       "a.dn.example.com", "www.sub.example.com", "nope.example.com",
+	                       "big.example.com",  "example.org"};
 	uint8_t q[512];
 	answer_info_t info;
 	unsigned long before = allocs;
@@ -368,20 +372,14 @@ static void no_allocation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(exact_and_case),
-		cmocka_unit_test(cname_chain_and_loop),
-		cmocka_unit_test(negative),
-		cmocka_unit_test(wildcards),
-		cmocka_unit_test(referral_and_glue),
-		cmocka_unit_test(parent_and_child),
-		cmocka_unit_test(dname_synthesis),
-		cmocka_unit_test(truncation),
-		cmocka_unit_test(additional),
-		cmocka_unit_test(refusals_and_errors),
-		cmocka_unit_test(chaos_and_nsid),
-		cmocka_unit_test(any_is_one_rrset),
+	    cmocka_unit_test(exact_and_case),    cmocka_unit_test(cname_chain_and_loop),
+	    cmocka_unit_test(negative),          cmocka_unit_test(wildcards),
+	    cmocka_unit_test(referral_and_glue), cmocka_unit_test(parent_and_child),
+	    cmocka_unit_test(dname_synthesis),   cmocka_unit_test(truncation),
+	    cmocka_unit_test(additional),        cmocka_unit_test(refusals_and_errors),
+	    cmocka_unit_test(chaos_and_nsid),    cmocka_unit_test(any_is_one_rrset),
 #ifndef __SANITIZE_ADDRESS__
-		cmocka_unit_test(no_allocation),
+	    cmocka_unit_test(no_allocation),
 #endif
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

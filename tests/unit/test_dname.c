@@ -7,7 +7,7 @@ static void text_round_trip(void **state)
 {
 	(void)state;
 	const char *names[] = {"example.com.", "a\\.b.example.", "\\032x.\\255.", ".",
-			       "Mixed.CASE.org."};
+	                       "Mixed.CASE.org."};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		uint8_t w[DNAME_MAXLEN];
 		char t[DNAME_TEXT_MAX];
@@ -88,9 +88,9 @@ static void case_and_order(void **state)
 	assert_int_equal(dname_cmp(a, b), 0);
 	assert_true(dname_cmp(c, a) < 0);
 	/* RFC 4034 6.1 example order. */
-	const char *order[] = {"example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.",
-			       "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.",
-			       "\\200.z.example."};
+	const char *order[] = {"example.",         "a.example.",      "yljkjljk.a.example.",
+	                       "Z.a.example.",     "zABC.a.EXAMPLE.", "z.example.",
+	                       "\\001.z.example.", "*.z.example.",    "\\200.z.example."};
 	for (size_t i = 0; i + 1 < sizeof(order) / sizeof(order[0]); i++) {
 		dname_from_text(order[i], a);
 		dname_from_text(order[i + 1], b);
@@ -105,10 +105,10 @@ static void case_and_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(text_round_trip),
-		cmocka_unit_test(text_limits),
-		cmocka_unit_test(unpack_compression),
-		cmocka_unit_test(case_and_order),
+	    cmocka_unit_test(text_round_trip),
+	    cmocka_unit_test(text_limits),
+	    cmocka_unit_test(unpack_compression),
+	    cmocka_unit_test(case_and_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ static void valid_zone(void **state)
 {
 	(void)state;
 	zone_t *z = util_zone("example.com", HEAD "a.b.c A 192.0.2.2\nA.B.C A 192.0.2.2\n"
-						   "$ORIGIN sub.example.com.\nx TXT hi\n");
+	                                          "$ORIGIN sub.example.com.\nx TXT hi\n");
 	assert_non_null(z);
 	assert_int_equal(z->serial, 1);
 	assert_int_equal(z->nrecords, 5); /* the duplicate A is dropped */
@@ -55,7 +55,7 @@ static void occluded_is_a_warning(void **state)
 {
 	(void)state;
 	zone_t *z = util_zone("example.com", HEAD "sub NS ns.sub\nns.sub A 192.0.2.3\n"
-						   "x.sub TXT hidden\n");
+	                                          "x.sub TXT hidden\n");
 	assert_non_null(z);
 	zone_free(z);
 	/* A delegation without its glue still loads, as in knotd, nsd and named. */
@@ -90,10 +90,10 @@ static void include_reports_its_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(valid_zone),
-		cmocka_unit_test(checks),
-		cmocka_unit_test(occluded_is_a_warning),
-		cmocka_unit_test(include_reports_its_file),
+	    cmocka_unit_test(valid_zone),
+	    cmocka_unit_test(checks),
+	    cmocka_unit_test(occluded_is_a_warning),
+	    cmocka_unit_test(include_reports_its_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ static unsigned util_errors;
 static char util_last_error[512];
 
 static void util_report(void *ctx, const char *file, unsigned long line, bool error,
-			const char *msg)
+                        const char *msg)
 {
 	(void)ctx;
 	(void)file;
@@ -51,7 +51,7 @@ static inline zone_t *util_zone(const char *origin, const char *text)
 
 /* Builds a query; returns its length. */
 static inline size_t util_query(uint8_t *buf, const char *name, uint16_t type, uint16_t qclass,
-				int edns_size, bool dobit)
+                                int edns_size, bool dobit)
 {
 	memset(buf, 0, WIRE_HDR_LEN);
 	wire_write16(buf, 0x1234);
@@ -122,8 +122,9 @@ static inline void util_parse(const uint8_t *pkt, size_t len, util_msg_t *m)
 			assert_true(pos + r->rdlen <= len);
 			r->rdata = pkt + pos;
 			size_t at = r->type == WIRE_T_MX ? 2 : 0;
-			if (r->type == WIRE_T_NS || r->type == WIRE_T_CNAME || r->type == WIRE_T_DNAME ||
-			    r->type == WIRE_T_MX || r->type == WIRE_T_SOA) {
+			if (r->type == WIRE_T_NS || r->type == WIRE_T_CNAME ||
+			    r->type == WIRE_T_DNAME || r->type == WIRE_T_MX ||
+			    r->type == WIRE_T_SOA) {
 				size_t np = pos + at;
 				assert_int_equal(dname_unpack(pkt, len, &np, name, &nlen), 0);
 				dname_to_text(name, r->target, sizeof(r->target));
