@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,18 @@ int server_listen(const conf_addr_t *a, int type)
 	return fd;
 }
 
+/* Remembers a zone's latest error for zone-status; long messages are cut. */
+static void set_error(server_zone_t *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_error(server_zone_t *z, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(z->error, sizeof(z->error), fmt, ap);
+	va_end(ap);
+	z->error_at = time(NULL);
+}
+
 typedef struct report_ctx {
 	server_zone_t *z;
 	unsigned errors;
@@ -57,10 +70,8 @@ static void zone_report(void *ctx, const char *file, unsigned long line, bool er
 	else
 		where[0] = 0;
 	log_msg(error ? LOG_ERR : LOG_WARNING, "zone %s: %s%s", r->z->conf->domain, where, msg);
-	if (error && r->errors++ == 0) {
-		snprintf(r->z->error, sizeof(r->z->error), "%s%s", where, msg);
-		r->z->error_at = time(NULL);
-	}
+	if (error && r->errors++ == 0)
+		set_error(r->z, "%s%s", where, msg);
 }
 
 int server_zone_load(server_t *s, server_zone_t *z)
@@ -77,8 +88,7 @@ int server_zone_load(server_t *s, server_zone_t *z)
 	zone_t *old = z->slot->zone;
 	if (ret) {
 		if (!r.errors) {
-			snprintf(z->error, sizeof(z->error), "%s: %s", zc->file, us_strerror(ret));
-			z->error_at = time(NULL);
+			set_error(z, "%s: %s", zc->file, us_strerror(ret));
 			log_error("zone %s: %s", zc->domain, z->error);
 		}
 		log_error("zone %s: not loaded from %s%s", zc->domain, zc->file,
