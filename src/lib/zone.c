@@ -21,15 +21,16 @@ void zone_free(zone_t *z)
 
 const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len)
 {
-	uint32_t i = dname_hash(lname, len) & z->mask;
-	for (;;) {
-		uint32_t slot = z->table[i];
-		if (slot == 0)
+	uint32_t h = dname_hash(lname, len);
+	for (uint32_t i = h & z->mask;; i = (i + 1) & z->mask) {
+		const zone_slot_t *slot = &z->table[i];
+		if (slot->node == 0)
 			return NULL;
-		const zone_node_t *n = &z->nodes[slot - 1];
+		if (slot->hash != h)
+			continue;
+		const zone_node_t *n = &z->nodes[slot->node - 1];
 		if (n->name_len == len && memcmp(n->name, lname, len) == 0)
 			return n;
-		i = (i + 1) & z->mask;
 	}
 }
 
@@ -122,17 +123,22 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+static void table_put(zone_slot_t *t, uint32_t mask, uint32_t hash, uint32_t node)
+{
+	uint32_t i = hash & mask;
+	while (t[i].node)
+		i = (i + 1) & mask;
+	t[i] = (zone_slot_t){hash, node};
+}
+
 static int table_resize(zone_t *z, uint32_t size)
 {
-	uint32_t *t = calloc(size, sizeof(*t));
+	zone_slot_t *t = calloc(size, sizeof(*t));
 	if (!t)
 		return US_ENOMEM;
-	for (uint32_t i = 0; i < z->nnodes; i++) {
-		uint32_t h = dname_hash(z->nodes[i].name, z->nodes[i].name_len) & (size - 1);
-		while (t[h])
-			h = (h + 1) & (size - 1);
-		t[h] = i + 1;
-	}
+	for (uint32_t i = 0; z->table && i <= z->mask; i++)
+		if (z->table[i].node)
+			table_put(t, size - 1, z->table[i].hash, z->table[i].node);
 	free(z->table);
 	z->table = t;
 	z->mask = size - 1;
@@ -167,10 +173,7 @@ static int node_get(zone_builder_t *b, const uint8_t *lname, size_t len, uint32_
 		return US_ENOMEM;
 	uint32_t i = z->nnodes++;
 	z->nodes[i] = (zone_node_t){.name = name, .parent = parent, .name_len = (uint8_t)len};
-	uint32_t h = dname_hash(name, len) & z->mask;
-	while (z->table[h])
-		h = (h + 1) & z->mask;
-	z->table[h] = i + 1;
+	table_put(z->table, z->mask, dname_hash(name, len), i + 1);
 	*idx = i;
 	return 0;
 }
@@ -310,9 +313,15 @@ int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uin
 		report(b, &r, true, "type %u cannot appear in a zone", type);
 		return 0;
 	}
-	int ret = node_get(b, lname, (size_t)olen, &r.node);
-	if (ret)
-		return ret;
+	/* Zone files group records by owner, so the last node is usually the one. */
+	const zone_node_t *last = b->nrecs ? &z->nodes[b->recs[b->nrecs - 1].node] : NULL;
+	if (last && last->name_len == olen && memcmp(last->name, lname, (size_t)olen) == 0) {
+		r.node = b->recs[b->nrecs - 1].node;
+	} else {
+		int ret = node_get(b, lname, (size_t)olen, &r.node);
+		if (ret)
+			return ret;
+	}
 	if (grow((void **)&b->rd, &b->rd_cap, b->rd_len + rdlen, 1) ||
 	    grow((void **)&b->recs, &b->rec_cap, b->nrecs + 1, sizeof(brec_t)))
 		return US_ENOMEM;

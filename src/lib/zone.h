@@ -35,6 +35,12 @@ typedef struct zone_node {
 	uint8_t flags;
 } zone_node_t;
 
+/* A hash table slot: the name's hash beside the node index spares probing the nodes. */
+typedef struct zone_slot {
+	uint32_t hash;
+	uint32_t node; /* node index + 1, 0 for empty */
+} zone_slot_t;
+
 typedef struct zone {
 	uint8_t apex[DNAME_MAXLEN];
 	uint8_t apex_len;
@@ -44,7 +50,7 @@ typedef struct zone {
 	const zone_rrset_t *soa;
 	zone_node_t *nodes; /* nodes[0] is the apex */
 	uint32_t nnodes;
-	uint32_t *table; /* open addressing: node index + 1, 0 for empty */
+	zone_slot_t *table; /* open addressing, linear probing */
 	uint32_t mask;
 	size_t nrecords;
 	arena_t arena;
