@@ -89,8 +89,20 @@ fuzz: $(FUZZ_BIN)
 		mkdir -p build/fuzz/corpus/$$n; \
 		$$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
 
-bench: all
-	$(MAKE) -C bench UNDERSTUDY=$(abspath $(B)/understudy)
+# The bench tools build with the project's warnings but without sanitizers: they must be fast.
+BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread
+
+bench-tools: $(BENCH_TOOLS)
+
+# Durations and sizes come from the environment: BENCH_SECONDS, BENCH_RUNS, BENCH_NAMES, ...
+# (see bench/run.py). A missing understudy binary is skipped with a note.
+bench: all $(BENCH_TOOLS)
+	UNDERSTUDY=$(abspath $(B)/understudy) LOADGEN=$(abspath $(B)/bench/loadgen) \
+		REFLECTOR=$(abspath $(B)/bench/reflector) BENCH_OUT=$(abspath $(B)/bench) \
+		$(PYTHON) bench/run.py
 
 demo: all
 	sh scripts/demo.sh
@@ -98,5 +110,5 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz-replay system check format-check asan fuzz bench demo clean
+.PHONY: all unit fuzz-replay system check format-check asan fuzz bench bench-tools demo clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
