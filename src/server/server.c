@@ -22,6 +22,21 @@
 #include "server.h"
 #include "zonefile.h"
 
+int server_port_free(const conf_addr_t *a, int type)
+{
+	/* Without SO_REUSEPORT the bind fails if anyone holds the port, even another process
+	 * using SO_REUSEPORT, which would otherwise silently get a share of our traffic. */
+	int fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	int ret = bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
 int server_listen(const conf_addr_t *a, int type)
 {
 	int fam = a->ss.ss_family, one = 1;
@@ -324,6 +339,15 @@ int server_run(const char *conf_path)
 		log_error("cannot open the control socket %s: %s", s.conf->control,
 		          strerror(-(ctl_fd < 0 ? ctl_fd : ret)));
 		goto cleanup;
+	}
+	for (size_t i = 0; i < s.conf->nlisten; i++) {
+		if ((ret = server_port_free(&s.conf->listen[i], SOCK_DGRAM)) < 0 ||
+		    (ret = server_port_free(&s.conf->listen[i], SOCK_STREAM)) < 0) {
+			char a[80];
+			conf_addr_str(&s.conf->listen[i], a, sizeof(a));
+			log_error("cannot listen on %s: %s", a, strerror(-ret));
+			goto cleanup;
+		}
 	}
 	threads = calloc((size_t)s.nstats, sizeof(pthread_t));
 	if (!threads)

@@ -45,6 +45,9 @@ int server_run(const char *conf_path);
  * and valid. Logs every problem; returns 0 or a negative US_E* code. */
 int server_zone_load(server_t *s, server_zone_t *z);
 
+/* Checks that no other socket holds a's port for type; 0 or a negative errno (EADDRINUSE). */
+int server_port_free(const conf_addr_t *a, int type);
+
 /* Opens a listening socket for a (SOCK_DGRAM or SOCK_STREAM) with SO_REUSEPORT; fd or -errno. */
 int server_listen(const conf_addr_t *a, int type);
 

@@ -301,3 +301,18 @@ def test_malformed_packets_never_kill_it(tmp_path, binary):
     finally:
         sock.close()
         srv.stop()
+
+
+def test_second_server_on_same_port_refuses_to_start(tmp_path, binary):
+    """SO_REUSEPORT would let a second daemon silently take a share of the queries."""
+    srv = start(tmp_path, binary, [("example.com", write_zone(tmp_path, "e", zone_text(1)))])
+    try:
+        conf = tmp_path / "second.yaml"
+        conf.write_text(srv.conf.read_text().replace("ctl.sock", "ctl2.sock"))
+        p = subprocess.run([binary, "serve", "-c", str(conf)], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 1
+        assert "Address already in use" in p.stderr, p.stderr
+        assert soa_serial(srv) == 1
+    finally:
+        srv.stop()
