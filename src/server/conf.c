@@ -784,17 +784,44 @@ static void get_domain(ctx_t *c, const kv_t *kv, conf_zone_t *z, size_t i)
 
 static void parse_zones(ctx_t *c, const kv_t *sec)
 {
-	static const char *const names[] = {"domain", "role",      "file", "notify",
-	                                    "acl",    "primaries", NULL};
+	static const struct {
+		const char *name;
+		long min, max;
+		size_t off;
+	} ints[] = {
+	    {"refresh-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_min)},
+	    {"refresh-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_max)},
+	    {"retry-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_min)},
+	    {"retry-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_max)},
+	    {"expire-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_min)},
+	    {"expire-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_max)},
+	    {"max-zone-size", 1024, INT32_MAX, offsetof(conf_zone_t, max_zone_size)},
+	    {"max-zone-records", 2, INT32_MAX, offsetof(conf_zone_t, max_zone_records)},
+	    {"transfer-timeout", 1, 86400, offsetof(conf_zone_t, transfer_timeout)},
+	    {"transfer-idle-timeout", 1, 3600, offsetof(conf_zone_t, transfer_idle)},
+	    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
+	};
+	enum {
+		DOMAIN,
+		ROLE,
+		FILE_,
+		NOTIFY,
+		ACL,
+		PRIMARIES,
+		NINTS = sizeof(ints) / sizeof(ints[0])
+	};
+	const char *names[PRIMARIES + 1 + NINTS + 1] = {"domain", "role", "file",
+	                                                "notify", "acl",  "primaries"};
+	for (size_t j = 0; j < NINTS; j++)
+		names[PRIMARIES + 1 + j] = ints[j].name;
 	static const char *const roles[] = {"primary", "secondary", NULL};
-	enum { DOMAIN, ROLE, FILE_, NOTIFY, ACL, PRIMARIES };
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
 		return;
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[PRIMARIES + 1];
+		kv_t kv[PRIMARIES + 1 + NINTS];
 		int role = 0;
 		z->line = line_of(item);
 		if (!map_get(c, item, "zones", names, kv))
@@ -808,6 +835,10 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
 		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
 		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
+		for (size_t j = 0; j < NINTS; j++)
+			if (kv[PRIMARIES + 1 + j].k)
+				get_int(c, &kv[PRIMARIES + 1 + j], ints[j].min, ints[j].max,
+				        (int *)((char *)z + ints[j].off));
 		/* After a bad role, the role-specific checks would only add noise. */
 		if (role < 0)
 			continue;
@@ -856,6 +887,22 @@ static void set_defaults(ctx_t *c)
 	conf->tcp_max_clients = conf->tcp_max_clients ? conf->tcp_max_clients : 1000;
 	conf->tcp_idle_timeout = conf->tcp_idle_timeout ? conf->tcp_idle_timeout : 10;
 	conf->udp_max_payload = conf->udp_max_payload ? conf->udp_max_payload : 1232;
+	for (size_t i = 0; i < conf->nzones; i++) {
+		conf_zone_t *z = &conf->zones[i];
+		/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
+		 * recovery, long enough not to hammer a primary. */
+		z->refresh_min = z->refresh_min ? z->refresh_min : 2;
+		z->refresh_max = z->refresh_max ? z->refresh_max : 86400;
+		z->retry_min = z->retry_min ? z->retry_min : 1;
+		z->retry_max = z->retry_max ? z->retry_max : 86400;
+		z->expire_min = z->expire_min ? z->expire_min : 3 * z->refresh_min;
+		z->expire_max = z->expire_max ? z->expire_max : 28 * 86400;
+		z->max_zone_size = z->max_zone_size ? z->max_zone_size : 1 << 30;
+		z->max_zone_records = z->max_zone_records ? z->max_zone_records : 20000000;
+		z->transfer_timeout = z->transfer_timeout ? z->transfer_timeout : 900;
+		z->transfer_idle = z->transfer_idle ? z->transfer_idle : 15;
+		z->primary_timeout = z->primary_timeout ? z->primary_timeout : 2;
+	}
 }
 
 static void parse_root(ctx_t *c)

@@ -78,6 +78,14 @@ typedef struct conf_zone {
 	size_t nacl;
 	int *primaries; /* indexes into conf_t.remotes; secondary: required */
 	size_t nprimaries;
+	/* Secondary: bounds on the SOA timers (seconds), applied to what the primary says. */
+	int refresh_min, refresh_max, retry_min, retry_max, expire_min, expire_max;
+	/* Secondary: limits against a hostile or broken primary. */
+	int max_zone_size; /* bytes of transfer data */
+	int max_zone_records;
+	int transfer_timeout; /* seconds for a whole transfer */
+	int transfer_idle;    /* seconds without data before a transfer is dropped */
+	int primary_timeout;  /* seconds to connect or to get a SOA answer */
 	int line;
 } conf_zone_t;
 

@@ -218,6 +218,26 @@ static void test_defaults(void **state)
 	conf_free(c);
 }
 
+static void test_secondary_timer_and_limit_options(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("remotes:\n  - {id: p, address: 127.0.0.1@5300}\n"
+	                    "zones:\n  - domain: a.test\n    role: secondary\n    primaries: p\n"
+	                    "    refresh-min-interval: 5\n    max-zone-records: 1000\n"
+	                    "  - domain: b.test\n    role: secondary\n    primaries: p\n");
+	assert_int_equal(c->zones[0].refresh_min, 5);
+	assert_int_equal(c->zones[0].expire_min, 15); /* follows refresh-min-interval */
+	assert_int_equal(c->zones[0].max_zone_records, 1000);
+	assert_int_equal(c->zones[1].refresh_min, 2);
+	assert_int_equal(c->zones[1].retry_min, 1);
+	assert_int_equal(c->zones[1].transfer_idle, 15);
+	assert_int_equal(c->zones[1].primary_timeout, 2);
+	conf_free(c);
+	expect_error("remotes:\n  - {id: p, address: 127.0.0.1}\nzones:\n  - domain: a.test\n"
+	             "    role: secondary\n    primaries: p\n    primary-timeout: 0\n",
+	             "x.yaml:7:", "primary-timeout: expected an integer from 1 to 60");
+}
+
 static void test_comments_and_empty_sections_are_defaults(void **state)
 {
 	(void)state;
@@ -1158,6 +1178,7 @@ int main(void)
 	    cmocka_unit_test(test_design_example),
 	    cmocka_unit_test(test_design_example_verbatim_needs_remotes),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_secondary_timer_and_limit_options),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_directory_is_an_error),
