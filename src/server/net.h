@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* net: blocking client exchanges with deadlines, for SOA checks and transfers in. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+/* Milliseconds on the monotonic clock. */
+int64_t net_now_ms(void);
+
+/*
+ * Sends query over UDP from via (NULL: any source) to to, and waits until deadline_ms for a
+ * reply whose ID matches, ignoring others. Returns the reply length, or a negative errno:
+ * -ETIMEDOUT when nothing came, -ECONNREFUSED when the port is closed.
+ */
+int net_udp_exchange(const conf_addr_t *to, const conf_addr_t *via, const uint8_t *query,
+                     size_t qlen, uint8_t *reply, size_t cap, int64_t deadline_ms);
+
+/* Connects over TCP from via to to by deadline_ms; the socket (non-blocking) or -errno. */
+int net_tcp_connect(const conf_addr_t *to, const conf_addr_t *via, int64_t deadline_ms);
+
+/* Writes one message with its 2-byte length prefix by deadline_ms; 0 or -errno. */
+int net_tcp_send(int fd, const uint8_t *msg, size_t len, int64_t deadline_ms);
+
+/*
+ * Reads one length-prefixed message into buf (65535 bytes) within idle_ms of waiting for
+ * data and before deadline_ms. Returns its length, 0 at a clean end of stream between
+ * messages, or -errno (-ETIMEDOUT, -ECONNRESET, -EPROTO for a stream cut inside a message).
+ */
+int net_tcp_recv(int fd, uint8_t *buf, int idle_ms, int64_t deadline_ms);
