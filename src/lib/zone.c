@@ -63,6 +63,26 @@ void zone_lookup(const zone_t *z, const uint8_t *lname, size_t len, const uint8_
 	}
 }
 
+void zone_foreach_rr(const zone_t *z,
+                     void (*cb)(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                                const uint8_t *rdata, uint16_t rdlen),
+                     void *ctx)
+{
+	for (uint32_t i = 0; i < z->nnodes; i++) {
+		const zone_node_t *n = &z->nodes[i];
+		for (uint16_t j = 0; j < n->nrrsets; j++) {
+			const zone_rrset_t *rs = &n->rrsets[j];
+			/* An RRset always holds at least one record. */
+			uint32_t off = 0;
+			do {
+				uint16_t len = wire_read16(rs->rdata + off);
+				cb(ctx, n->name, rs->type, rs->ttl, rs->rdata + off + 2, len);
+				off = zone_rr_next(rs, off);
+			} while (off);
+		}
+	}
+}
+
 /* ---- builder ---- */
 
 typedef struct brec {
