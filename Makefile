@@ -22,6 +22,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_HDR := $(wildcard tests/fuzz/*.h)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/%-replay)
 
 all: $(B)/understudy
@@ -51,7 +52,8 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libussrv.a $(B)/libus.a
 
 # Each fuzz target also links against a small main that replays its corpus, so make check
 # exercises every target with gcc and the sanitizers without needing libFuzzer.
-$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libussrv.a $(B)/libus.a
+$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(B)/libussrv.a \
+		$(B)/libus.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
@@ -59,9 +61,11 @@ $(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libussrv.
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# Every target runs even when one fails, so one finding does not hide another.
 fuzz-replay: $(FUZZ_REPLAY)
-	@set -e; for t in $(FUZZ_REPLAY); do n=$$(basename $$t -replay); n=$${n#fuzz_}; \
-		echo "== $$t tests/fuzz/corpus/$$n"; $$t tests/fuzz/corpus/$$n; done
+	@rc=0; for t in $(FUZZ_REPLAY); do n=$$(basename $$t -replay); n=$${n#fuzz_}; \
+		echo "== $$t tests/fuzz/corpus/$$n"; $$t tests/fuzz/corpus/$$n || rc=1; done; \
+	exit $$rc
 
 system: $(B)/understudy
 	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
@@ -77,17 +81,27 @@ asan:
 
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
-	$(MAKE) B=build/fuzzlib CC=clang OPT="-O1 -g" \
-		SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzzlib/libus.a build/fuzzlib/libussrv.a
+FUZZ_FLAGS ?=
+# -fno-sanitize-recover makes UBSan findings fatal, so libFuzzer stops and saves the input.
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+# FORCE: the libraries are made by a sub-make, so only it knows whether they changed; the
+# fuzzers are relinked every time rather than left stale.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) FORCE
+	$(MAKE) B=build/fuzzlib CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		build/fuzzlib/libus.a build/fuzzlib/libussrv.a
 	@mkdir -p $(@D)
-	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc/lib -Isrc/server \
-		$(PKG_CFLAGS) -o $@ $< build/fuzzlib/libussrv.a build/fuzzlib/libus.a $(PKG_LIBS) -pthread
+	clang -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN) -Isrc/lib \
+		-Isrc/server $(PKG_CFLAGS) -o $@ $< build/fuzzlib/libussrv.a build/fuzzlib/libus.a \
+		$(PKG_LIBS) -pthread
 
+# New inputs go to build/fuzz/corpus/<target>, crashes to build/fuzz/<target>-crash-*. A target
+# that fails does not keep the others from running; make fails at the end.
 fuzz: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+	@rc=0; for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
 		mkdir -p build/fuzz/corpus/$$n; \
-		$$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$n- $(FUZZ_FLAGS) \
+			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || { echo "== $$f failed"; rc=1; }; \
+	done; exit $$rc
 
 # The bench tools build with the project's warnings but without sanitizers: they must be fast.
 BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector
@@ -110,5 +124,6 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz-replay system check format-check asan fuzz bench bench-tools demo clean
+.PHONY: all unit fuzz-replay system check format-check asan fuzz bench bench-tools demo clean FORCE
+FORCE:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
