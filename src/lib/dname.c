@@ -179,15 +179,17 @@ int dname_to_text(const uint8_t *name, char *buf, size_t len)
 		uint8_t l = *name++;
 		for (uint8_t i = 0; i < l; i++) {
 			uint8_t c = name[i];
-			if (o + 5 > len)
+			bool special = c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' ||
+				       c == ';' || c == '@' || c == '$';
+			bool octal = c <= ' ' || c >= 0x7f;
+			size_t need = octal ? 4 : special ? 2 : 1;
+			if (o + need + 1 > len) /* room for the NUL too */
 				return US_ETRUNC;
-			if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' ||
-			    c == '@' || c == '$') {
-				buf[o++] = '\\';
-				buf[o++] = (char)c;
-			} else if (c <= ' ' || c >= 0x7f) {
+			if (octal) {
 				o += (size_t)snprintf(buf + o, len - o, "\\%03u", c);
 			} else {
+				if (special)
+					buf[o++] = '\\';
 				buf[o++] = (char)c;
 			}
 		}

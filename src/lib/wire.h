@@ -110,7 +110,8 @@ typedef struct wire_writer {
 	uint8_t *pkt;
 	size_t limit;
 	size_t len;
-	uint16_t comp[WIRE_COMP_MAX];
+	uint16_t comp[WIRE_COMP_MAX];       /* where a remembered name suffix starts */
+	uint8_t comp_labels[WIRE_COMP_MAX]; /* how many labels that suffix has */
 	int ncomp;
 } wire_writer_t;
 

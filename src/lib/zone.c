@@ -345,7 +345,8 @@ int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uin
 	if (grow((void **)&b->rd, &b->rd_cap, b->rd_len + rdlen, 1) ||
 	    grow((void **)&b->recs, &b->rec_cap, b->nrecs + 1, sizeof(brec_t)))
 		return US_ENOMEM;
-	memcpy(b->rd + b->rd_len, rdata, rdlen);
+	if (rdlen) /* empty rdata is legal (RFC 3597 \# 0), and b->rd may still be NULL */
+		memcpy(b->rd + b->rd_len, rdata, rdlen);
 	r.rdoff = b->rd_len;
 	b->rd_len += rdlen;
 	b->recs[b->nrecs++] = r;
@@ -361,7 +362,7 @@ static int rec_cmp(const void *a, const void *b, void *arg)
 	if (x->type != y->type)
 		return x->type < y->type ? -1 : 1;
 	size_t n = x->rdlen < y->rdlen ? x->rdlen : y->rdlen;
-	int c = memcmp(rd + x->rdoff, rd + y->rdoff, n);
+	int c = n ? memcmp(rd + x->rdoff, rd + y->rdoff, n) : 0;
 	if (c)
 		return c;
 	if (x->rdlen != y->rdlen)
@@ -464,7 +465,8 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	zone_t *z = b->z;
 	int ret = US_ENOMEM;
 
-	qsort_r(b->recs, b->nrecs, sizeof(brec_t), rec_cmp, b->rd);
+	if (b->nrecs)
+		qsort_r(b->recs, b->nrecs, sizeof(brec_t), rec_cmp, b->rd);
 
 	/* Count RRsets and drop exact duplicates (RFC 2181 5). */
 	size_t nrrsets = 0, nkept = 0;
@@ -473,7 +475,7 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 		if (nkept) {
 			brec_t *p = &b->recs[nkept - 1];
 			if (p->node == r->node && p->type == r->type && p->rdlen == r->rdlen &&
-			    memcmp(b->rd + p->rdoff, b->rd + r->rdoff, r->rdlen) == 0)
+			    (!r->rdlen || memcmp(b->rd + p->rdoff, b->rd + r->rdoff, r->rdlen) == 0))
 				continue;
 			if (p->node == r->node && p->type == r->type)
 				goto keep;
@@ -519,7 +521,8 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 				break;
 			}
 			wire_write16(rd, x->rdlen);
-			memcpy(rd + 2, b->rd + x->rdoff, x->rdlen);
+			if (x->rdlen)
+				memcpy(rd + 2, b->rd + x->rdoff, x->rdlen);
 			rd += 2 + x->rdlen;
 			rs->count++;
 		}

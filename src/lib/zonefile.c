@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <libzscanner/scanner.h>
 
 #include "error.h"
 #include "zonefile.h"
 
 #define ZONEFILE_MAX_FILES 64
+#define ZONEFILE_MAX_DEPTH 8
 
 typedef struct load_ctx {
 	zone_builder_t *b;
@@ -36,61 +38,118 @@ static const char *stable_name(load_ctx_t *l, const char *name)
 	return copy;
 }
 
-static void on_record(zs_scanner_t *s)
+static void on_record(load_ctx_t *l, zs_scanner_t *s)
 {
-	load_ctx_t *l = s->process.data;
-	if (l->ret)
-		return;
 	const char *file = stable_name(l, s->file.name ? s->file.name : "-");
 	if (!file) {
 		l->ret = US_ENOMEM;
-		s->state = ZS_STATE_STOP;
 		return;
 	}
-	int ret =
-	    zone_builder_add(l->b, s->r_owner, s->r_type, s->r_class, s->r_ttl, s->r_data,
-	                     (uint16_t)s->r_data_length, file, (unsigned long)s->line_counter);
-	if (ret) {
-		l->ret = ret;
-		s->state = ZS_STATE_STOP;
-	}
+	l->ret = zone_builder_add(l->b, s->r_owner, s->r_type, s->r_class, s->r_ttl, s->r_data,
+				  (uint16_t)s->r_data_length, file, (unsigned long)s->line_counter);
 }
 
-static void on_error(zs_scanner_t *s)
+static void syntax_error(load_ctx_t *l, const char *file, unsigned long line, const char *msg)
 {
-	load_ctx_t *l = s->process.data;
 	l->syntax_errors++;
 	if (l->report)
-		l->report(l->ctx, s->file.name ? s->file.name : "-", (unsigned long)s->line_counter,
-		          true, zs_strerror(s->error.code));
+		l->report(l->ctx, file, line, true, msg);
+}
+
+/* Only regular files: a device such as /dev/zero would be read for ever. */
+static bool regular_file(load_ctx_t *l, const char *path, const char *from, unsigned long line)
+{
+	struct stat st;
+	const char *why = "not a regular file";
+	errno = 0;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return true;
+	if (errno)
+		why = strerror(errno);
+	char msg[600];
+	/* An $INCLUDE names the file it could not read; the top file is the location itself. */
+	snprintf(msg, sizeof(msg), "%s%s%s", from ? path : "", from ? ": " : "", why);
+	syntax_error(l, from ? from : path, line, msg);
+	return false;
+}
+
+/*
+ * Parses one file record by record. $INCLUDE is followed here rather than by the scanner, which
+ * has no depth limit of its own: a file including itself would recurse until memory runs out.
+ */
+static void scan_file(load_ctx_t *l, const char *origin, const char *path, uint32_t ttl,
+		      int depth)
+{
+	zs_scanner_t *s = malloc(sizeof(*s));
+	if (!s) {
+		l->ret = US_ENOMEM;
+		return;
+	}
+	if (zs_init(s, origin, 1, ttl) != 0) {
+		free(s);
+		l->ret = US_ENOMEM;
+		return;
+	}
+	if (zs_set_input_file(s, path) != 0) {
+		syntax_error(l, path, 0, zs_strerror(s->error.code));
+		goto out;
+	}
+	while (!l->ret) {
+		zs_parse_record(s);
+		const char *file = s->file.name ? s->file.name : path;
+		unsigned long line = (unsigned long)s->line_counter;
+		if (s->state == ZS_STATE_DATA) {
+			on_record(l, s);
+		} else if (s->state == ZS_STATE_ERROR) {
+			syntax_error(l, file, line, zs_strerror(s->error.code));
+			if (s->error.fatal)
+				break;
+		} else if (s->state == ZS_STATE_INCLUDE) {
+			const char *inc = (const char *)s->include_filename;
+			if (depth >= ZONEFILE_MAX_DEPTH)
+				syntax_error(l, file, line, "$INCLUDE nested too deeply");
+			else if (regular_file(l, inc, file, line))
+				scan_file(l, (const char *)s->buffer, inc, s->default_ttl, depth + 1);
+		} else {
+			break; /* ZS_STATE_EOF or ZS_STATE_STOP */
+		}
+	}
+out:
+	zs_deinit(s);
+	free(s);
+}
+
+/* Zone-wide problems have no line of their own; they are the top file's. */
+typedef struct report_wrap {
+	zone_report_fn report;
+	void *ctx;
+	const char *path;
+} report_wrap_t;
+
+static void wrapped_report(void *ctx, const char *file, unsigned long line, bool error,
+			   const char *msg)
+{
+	report_wrap_t *w = ctx;
+	if (w->report)
+		w->report(w->ctx, file ? file : w->path, line, error, msg);
 }
 
 int zonefile_load(const uint8_t *origin, const char *path, zone_report_fn report, void *ctx,
-                  zone_t **out)
+		  zone_t **out)
 {
 	char otext[DNAME_TEXT_MAX];
-	load_ctx_t l = {.report = report, .ctx = ctx};
+	report_wrap_t wrap = {report, ctx, path};
+	load_ctx_t l = {.report = wrapped_report, .ctx = &wrap};
 	int ret = US_ENOMEM;
-	zs_scanner_t *s = malloc(sizeof(*s));
-	if (!s)
-		return US_ENOMEM;
-	l.b = zone_builder_new(origin, report, ctx);
+	l.b = zone_builder_new(origin, wrapped_report, &wrap);
 	if (!l.b)
 		goto cleanup;
-	dname_to_text(origin, otext, sizeof(otext));
-	if (zs_init(s, otext, 1, 3600) != 0) {
-		free(s);
-		s = NULL;
-		goto cleanup;
-	}
-	if (zs_set_input_file(s, path) != 0) {
+	if (!regular_file(&l, path, NULL, 0)) {
 		ret = US_ENOENT;
-		if (report)
-			report(ctx, path, 0, true, zs_strerror(s->error.code));
 		goto cleanup;
 	}
-	zs_set_processing(s, on_record, on_error, &l);
-	zs_parse_all(s);
+	dname_to_text(origin, otext, sizeof(otext));
+	scan_file(&l, otext, path, 3600, 0);
 	if (l.ret) {
 		ret = l.ret;
 		goto cleanup;
@@ -101,10 +160,6 @@ int zonefile_load(const uint8_t *origin, const char *path, zone_report_fn report
 	}
 	ret = zone_builder_finish(l.b, out);
 cleanup:
-	if (s) {
-		zs_deinit(s);
-		free(s);
-	}
 	zone_builder_free(l.b);
 	for (int i = 0; i < l.nfiles; i++)
 		free(l.files[i]);
