@@ -87,6 +87,29 @@ static void include_reports_its_file(void **state)
 	assert_true(util_errors > 0);
 }
 
+static void include_is_bounded(void **state)
+{
+	(void)state;
+	char self[] = "/tmp/us-unit-self-XXXXXX";
+	int fd = mkstemp(self);
+	assert_true(fd >= 0);
+	char text[256];
+	int n = snprintf(text, sizeof(text), HEAD "$INCLUDE %s\n", self);
+	assert_int_equal(write(fd, text, (size_t)n), n);
+	close(fd);
+	/* A file that includes itself stops at the depth limit instead of eating all memory. */
+	uint8_t o[DNAME_MAXLEN];
+	dname_from_text("example.com", o);
+	zone_t *z = NULL;
+	util_errors = 0;
+	assert_int_equal(zonefile_load(o, self, util_report, NULL, &z), US_ESYNTAX);
+	assert_non_null(strstr(util_last_error, "nested too deeply"));
+	unlink(self);
+	assert_null(util_zone("example.com", HEAD "$INCLUDE /dev/zero\n"));
+	assert_non_null(strstr(util_last_error, "not a regular file"));
+	assert_int_equal(zonefile_load(o, "/dev/zero", util_report, NULL, &z), US_ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +117,7 @@ int main(void)
 	    cmocka_unit_test(checks),
 	    cmocka_unit_test(occluded_is_a_warning),
 	    cmocka_unit_test(include_reports_its_file),
+	    cmocka_unit_test(include_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
