@@ -22,8 +22,8 @@ int dname_unpack(const uint8_t *pkt, size_t pktlen, size_t *pos, uint8_t *out, s
 size_t dname_len(const uint8_t *name);
 
 /*
- * Checks that buf[0..len) holds exactly one well-formed uncompressed name; returns its length
- * or US_EMALF.
+ * Checks that buf[0..len) starts with a well-formed uncompressed name and returns that name's
+ * length (the bytes after it are not looked at), or US_EMALF.
  */
 int dname_check(const uint8_t *buf, size_t len);
 
