@@ -13,6 +13,7 @@ enum {
 	US_ENOENT = -ENOENT,
 	US_EEXIST = -EEXIST,
 	US_ENOSPC = -ENOSPC,
+	US_EAGAIN = -EAGAIN,
 	US_EMALF = -1001,     /* malformed wire data */
 	US_ELIMIT = -1002,    /* a configured or protocol limit exceeded */
 	US_ETRUNC = -1003,    /* output does not fit its buffer */
