@@ -23,6 +23,8 @@ const char *us_strerror(int err)
 		return "syntax error";
 	case US_ECOMPRESS:
 		return "bad compression pointer";
+	case US_ETSIG:
+		return "TSIG check failed";
 	default:
 		return err < 0 && err > -1000 ? strerror(-err) : "unknown error";
 	}

@@ -21,6 +21,7 @@ enum {
 	US_EZONE = -1005,     /* zone content fails a check */
 	US_ESYNTAX = -1006,   /* text input does not parse */
 	US_ECOMPRESS = -1007, /* bad compression pointer */
+	US_ETSIG = -1020,     /* a TSIG check failed */
 };
 
 /* Returns a static string naming err; never NULL. */

@@ -7,12 +7,7 @@
 #include <stdint.h>
 
 #include "dname.h"
-
-/*
- * A TSIG check failed; the TSIG error code that goes with it comes through an out parameter.
- * It belongs in error.h (and us_strerror); it sits here until that file can take it.
- */
-#define US_ETSIG (-1020)
+#include "error.h"
 
 #define TSIG_MAC_MAX       64  /* HMAC-SHA512 */
 #define TSIG_FUDGE_DEFAULT 300 /* seconds, as RFC 8945 10 recommends */

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* notify: NOTIFY messages in (RFC 1996), answered by the workers, handed to the zone manager. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+/*
+ * Answers the NOTIFY in q[0..qlen) from addr into resp (at least 512 bytes): NOERROR when the
+ * zone is ours and the sender is allowed (the zone manager is then told to check the primary),
+ * NOTAUTH for a zone we do not serve, REFUSED for a sender the zone's rules do not allow
+ * (logged), FORMERR for a malformed one. Returns the response length, 0 for no answer.
+ */
+size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
+		     const struct sockaddr_storage *addr, uint8_t *resp);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* xfrin: the backup role: SOA checks, transfers in, timers, expiry, for secondary zones. */
+#pragma once
+
+#include "server.h"
+
+typedef struct xfrin_job xfrin_job_t;
+
+/* At start: serves the copy persisted in storage at once, with its timers carried over (a copy
+ * whose expiry passed while we were down is not served), and schedules the first check. */
+void xfrin_restore(server_t *s, server_zone_t *z);
+
+/* Starts checking the zone's primaries in a thread of its own, unless one is running; with
+ * force_axfr the zone is transferred whole whatever the serials say. */
+void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr);
+
+/* Zone manager thread: takes in finished jobs and NOTIFYs, starts due checks, expires zones.
+ * Returns how many milliseconds may pass before it must run again. */
+int xfrin_tick(server_t *s);
+
+/* Waits for running jobs to end (they stop at their next deadline) and frees them. */
+void xfrin_shutdown(server_t *s);

@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: MIT
+"""test_secondary: understudy as the backup of a real primary (knotd), with TSIG."""
+
+import base64
+import os
+import signal
+import subprocess
+import time
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsigkeyring
+import dns.zone
+import pytest
+
+import servers
+
+SECRET = base64.b64encode(b"understudy-secondary-test-key-32").decode()
+WRONG = base64.b64encode(b"not-the-right-secret-for-xfr-000").decode()
+
+
+def zone_text(serial, extra=""):
+    return f"""$TTL 300
+@ SOA ns1 hostmaster {serial} 2 1 20 60
+@ NS ns1
+ns1 A 192.0.2.53
+www A 192.0.2.{serial % 250 + 1}
+{extra}"""
+
+
+class KnotPrimary(servers.Knotd):
+    """knotd serving example.com as a primary, TSIG for transfers, NOTIFY to understudy."""
+
+    def __init__(self, workdir, zone_path, secondary_port):
+        super().__init__(workdir, zones=[("example.com", zone_path)])
+        self.secondary_port = secondary_port
+
+    def write_config(self):
+        super().write_config()
+        text = self.conf.read_text()
+        text = text.replace("    zonefile-load: whole\n", "    zonefile-load: difference-no-serial\n")
+        text = text.replace("    journal-content: none\n", "    journal-content: all\n")
+        head, zones = text.split("zone:\n", 1)
+        head += f"""key:
+  - id: xfr-key
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+  - id: backup
+    address: 127.0.0.1@{self.secondary_port}
+    key: xfr-key
+acl:
+  - id: xfr
+    key: xfr-key
+    action: transfer
+"""
+        zones = zones.replace('file: "', 'notify: backup\n    acl: xfr\n    file: "', 1)
+        self.conf.write_text(head + "zone:\n" + zones)
+
+    def reload(self):
+        subprocess.run(["knotc", "-s", str(self.dir / "run" / "knot.sock"), "zone-reload",
+                        "example.com"], check=True, capture_output=True, timeout=30)
+
+
+class Backup(servers.Understudy):
+    """understudy with example.com as a secondary of the given primary."""
+
+    def __init__(self, workdir, binary, primary_port, secret=SECRET, key=True, extra=""):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.primary_port = primary_port
+        self.secret = secret
+        self.key = key
+        self.extra = extra
+        self.zones = [("example.com", None)]
+
+    def write_config(self):
+        key = "    key: xfr-key\n" if self.key else ""
+        self.conf.write_text(f"""server:
+  listen: ["127.0.0.1@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+log: {{target: stderr, level: info}}
+keys:
+  - {{id: xfr-key, algorithm: hmac-sha256, secret: "{self.secret}"}}
+remotes:
+  - id: pri
+    address: ["127.0.0.1@{self.primary_port}"]
+{key}zones:
+  - domain: example.com
+    role: secondary
+    primaries: [pri]
+{self.extra}""")
+
+
+def axfr(srv, keyed=False):
+    kw = {}
+    if keyed:
+        kw = dict(keyring=dns.tsigkeyring.from_text({"xfr-key": SECRET}), keyname="xfr-key",
+                  keyalgorithm="hmac-sha256")
+    z = dns.zone.from_xfr(dns.query.xfr(srv.addr, "example.com", port=srv.port, timeout=5,
+                                        **kw))
+    return {(str(n), rds.rdtype, str(rd)) for n, rds in z.nodes.items()
+            for rds in rds.rdatasets for rd in rds}
+
+
+def serial(srv, timeout=0.5):
+    try:
+        r = srv.query(dns.message.make_query("example.com", "SOA"), timeout=timeout)
+    except Exception:
+        return None
+    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+        return ("rcode", r.rcode())
+    return r.answer[0][0].serial
+
+
+def wait_for(cond, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def pair(tmp_path, understudy_binary):
+    zpath = tmp_path / "example.com.zone"
+    zpath.write_text(zone_text(1))
+    backup_port = servers.free_port()
+    knot = KnotPrimary(tmp_path, zpath, backup_port)
+    knot.start()
+    backup = Backup(tmp_path, understudy_binary, knot.port)
+    backup.fixed_port = backup_port
+    backup.wait_ready = lambda timeout=30.0: wait_for(
+        lambda: backup.proc.poll() is None and serial(backup) == 1, timeout, "bootstrap")
+    yield knot, backup, zpath
+    backup.stop()
+    knot.stop()
+
+
+def test_bootstrap_notify_and_ixfr(pair):
+    knot, backup, _ = pair
+    backup.start()
+    out = backup.output()
+    assert "AXFR example.com from 127.0.0.1@" in out and "finished" in out, out
+    assert axfr(backup) == axfr(knot, keyed=True)
+    kzone = dict(knot.zones)["example.com"]
+    for n in (2, 3, 4):
+        kzone.write_text(zone_text(n, f"new{n} TXT \"change {n}\"\n"))
+        knot.reload()
+        wait_for(lambda: serial(backup) == n, what=f"serial {n} on the backup")
+        assert axfr(backup) == axfr(knot, keyed=True)
+    assert "IXFR example.com" in backup.output(), backup.output()
+    code, text = backup.ctl("zone-status", "example.com")
+    assert "serial=4" in text and "role=secondary" in text and "primary=127.0.0.1@" in text
+
+
+def test_restart_serves_stored_copy_while_primary_is_frozen(pair):
+    knot, backup, _ = pair
+    backup.start()
+    knot.proc.send_signal(signal.SIGSTOP)
+    try:
+        backup.stop()
+        t0 = time.monotonic()
+        backup.wait_ready = lambda timeout=30.0: wait_for(
+            lambda: serial(backup) == 1, 5, "the stored copy to be served")
+        backup.start()
+        assert time.monotonic() - t0 < 5
+        assert "serving stored serial 1" in backup.output()
+    finally:
+        knot.proc.send_signal(signal.SIGCONT)
+
+
+def test_wrong_secret_is_refused_and_nothing_served(tmp_path, understudy_binary):
+    zpath = tmp_path / "example.com.zone"
+    zpath.write_text(zone_text(1))
+    knot = KnotPrimary(tmp_path, zpath, servers.free_port())
+    knot.start()
+    backup = Backup(tmp_path, understudy_binary, knot.port, secret=WRONG)
+    backup.wait_ready = lambda timeout=30.0: wait_for(
+        lambda: "refresh failed" in backup.output(), timeout, "a failed refresh")
+    backup.start()
+    try:
+        assert serial(backup) == ("rcode", dns.rcode.SERVFAIL)
+        code, text = backup.ctl("zone-status", "example.com")
+        assert "last-error=" in text
+    finally:
+        backup.stop()
+        knot.stop()
