@@ -583,3 +583,269 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 cleanup:
 	return ret;
 }
+
+/* ---- walking and changesets ---- */
+
+static int foreach_rrset(const zone_node_t *n, const zone_rrset_t *rs, zone_rr_fn fn, void *ctx)
+{
+	for (uint32_t off = 0;;) {
+		int ret = fn(ctx, n->name, rs->type, rs->ttl, rs->rdata + off + 2,
+		             wire_read16(rs->rdata + off));
+		if (ret)
+			return ret;
+		off = zone_rr_next(rs, off);
+		if (!off)
+			return 0;
+	}
+}
+
+int zone_foreach_rr(const zone_t *z, zone_rr_fn fn, void *ctx)
+{
+	int ret = 0;
+	if (z->soa)
+		ret = foreach_rrset(&z->nodes[0], z->soa, fn, ctx);
+	for (uint32_t i = 0; ret == 0 && i < z->nnodes; i++) {
+		const zone_node_t *n = &z->nodes[i];
+		for (uint16_t j = 0; ret == 0 && j < n->nrrsets; j++)
+			if (&n->rrsets[j] != z->soa)
+				ret = foreach_rrset(n, &n->rrsets[j], fn, ctx);
+	}
+	return ret;
+}
+
+/*
+ * zone_apply keeps the records of the version being built in a hash set: every record of the
+ * old zone, then each diff's deletions and additions in order. Records are identified by owner
+ * (any case), type and rdata bytes; the TTL is not part of a record's identity (RFC 2181 5.2).
+ */
+typedef struct aset_ent {
+	const uint8_t *owner;
+	const uint8_t *rdata;
+	uint32_t hash;
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t rdlen;
+	bool present;
+} aset_ent_t;
+
+typedef struct aset {
+	aset_ent_t *ents;
+	size_t nents, cap;
+	uint32_t *table; /* entry index + 1, 0 for empty */
+	size_t mask;
+} aset_t;
+
+static uint32_t rr_hash(const uint8_t *owner, uint16_t type, const uint8_t *rdata, uint16_t rdlen)
+{
+	uint8_t lname[DNAME_MAXLEN];
+	size_t len = dname_len(owner);
+	dname_lower(lname, owner, len);
+	uint32_t h = dname_hash(lname, len) ^ type;
+	for (uint16_t i = 0; i < rdlen; i++)
+		h = (h ^ rdata[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+/* The entry equal to the given record, or NULL; *slot is where it is or would go. */
+static aset_ent_t *aset_find(aset_t *s, const uint8_t *owner, uint16_t type, const uint8_t *rdata,
+                             uint16_t rdlen, uint32_t hash, size_t *slot)
+{
+	size_t i = hash & s->mask;
+	for (; s->table[i]; i = (i + 1) & s->mask) {
+		aset_ent_t *e = &s->ents[s->table[i] - 1];
+		if (e->hash == hash && e->type == type && e->rdlen == rdlen &&
+		    memcmp(e->rdata, rdata, rdlen) == 0 && dname_equal(e->owner, owner))
+			return e;
+	}
+	*slot = i;
+	return NULL;
+}
+
+/* Adds a record known to be absent from the set; the capacity was reserved up front. */
+static void aset_insert(aset_t *s, size_t slot, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                        const uint8_t *rdata, uint16_t rdlen, uint32_t hash)
+{
+	s->ents[s->nents] = (aset_ent_t){owner, rdata, hash, ttl, type, rdlen, true};
+	s->table[slot] = (uint32_t)++s->nents;
+}
+
+static int aset_add_old(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                        const uint8_t *rdata, uint16_t rdlen)
+{
+	aset_t *s = ctx;
+	if (type == WIRE_T_SOA)
+		return 0;
+	uint32_t h = rr_hash(owner, type, rdata, rdlen);
+	size_t slot;
+	/* A built zone holds no duplicates, so every record is new here. */
+	if (!aset_find(s, owner, type, rdata, rdlen, h, &slot))
+		aset_insert(s, slot, owner, type, ttl, rdata, rdlen, h);
+	return 0;
+}
+
+static void apply_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void apply_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+typedef struct apply_report {
+	char *err;
+	size_t errlen;
+	bool have;
+} apply_report_t;
+
+static void apply_report(void *ctx, const char *file, unsigned long line, bool error,
+                         const char *msg)
+{
+	apply_report_t *r = ctx;
+	(void)file;
+	(void)line;
+	if (!error || r->have)
+		return;
+	r->have = true;
+	apply_err(r->err, r->errlen, "the changed zone fails a check: %s", msg);
+}
+
+/* Checks that the diffs chain from the old serial to cs->to; counts the additions. */
+static int apply_check_chain(const zone_t *old, const zone_changeset_t *cs, size_t *nadded,
+                             char *err, size_t errlen)
+{
+	uint32_t serial = old->serial;
+	*nadded = 0;
+	if (!cs->first) {
+		apply_err(err, errlen, "the changeset is empty");
+		return US_EINVAL;
+	}
+	for (const zone_diff_t *d = cs->first; d; d = d->next) {
+		if (!d->soa_from || !d->soa_to || d->from != serial) {
+			apply_err(err, errlen,
+			          "a change from serial %u does not apply to serial %u", d->from,
+			          serial);
+			return US_EINVAL;
+		}
+		serial = d->to;
+		*nadded += d->nadded;
+	}
+	if (serial != cs->to) {
+		apply_err(err, errlen, "the changes end at serial %u, not at %u", serial, cs->to);
+		return US_EINVAL;
+	}
+	return 0;
+}
+
+static int apply_diff(aset_t *s, const zone_diff_t *d, char *err, size_t errlen)
+{
+	char t[DNAME_TEXT_MAX];
+	size_t slot;
+	for (const zone_rr_t *r = d->removed; r; r = r->next) {
+		uint32_t h = rr_hash(r->owner, r->type, r->rdata, r->rdlen);
+		aset_ent_t *e = aset_find(s, r->owner, r->type, r->rdata, r->rdlen, h, &slot);
+		if (!e || !e->present) {
+			apply_err(err, errlen,
+			          "change %u -> %u deletes a type %u record at %s that the zone "
+			          "does not hold",
+			          d->from, d->to, r->type, name_text(r->owner, t));
+			return US_ENOENT;
+		}
+		e->present = false;
+	}
+	for (const zone_rr_t *r = d->added; r; r = r->next) {
+		uint32_t h = rr_hash(r->owner, r->type, r->rdata, r->rdlen);
+		aset_ent_t *e = aset_find(s, r->owner, r->type, r->rdata, r->rdlen, h, &slot);
+		if (e && e->present) {
+			apply_err(err, errlen,
+			          "change %u -> %u adds a type %u record at %s that the zone holds "
+			          "already",
+			          d->from, d->to, r->type, name_text(r->owner, t));
+			return US_EEXIST;
+		}
+		if (e) {
+			/* Deleted earlier and back now, perhaps with another TTL. */
+			e->present = true;
+			e->ttl = r->ttl;
+		} else {
+			aset_insert(s, slot, r->owner, r->type, r->ttl, r->rdata, r->rdlen, h);
+		}
+	}
+	return 0;
+}
+
+/*
+ * This first version rebuilds the whole zone through the builder, so it costs time in
+ * proportion to the zone's size, not the change's; structural sharing between versions (see
+ * DESIGN.md) will make it proportional to the change. Rebuilding also re-runs every zone check
+ * on the result, which an incremental version will have to do locally.
+ */
+int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char *err,
+               size_t errlen)
+{
+	aset_t s = {0};
+	zone_builder_t *b = NULL;
+	apply_report_t rep = {err, errlen, false};
+	size_t nadded;
+	int ret = apply_check_chain(old, cs, &nadded, err, errlen);
+	if (ret)
+		return ret;
+
+	ret = US_ENOMEM;
+	s.cap = old->nrecords + nadded;
+	size_t tsize = 64;
+	while (tsize < 2 * s.cap)
+		tsize *= 2;
+	s.mask = tsize - 1;
+	s.ents = malloc((s.cap ? s.cap : 1) * sizeof(*s.ents));
+	s.table = calloc(tsize, sizeof(*s.table));
+	if (!s.ents || !s.table)
+		goto nomem;
+	zone_foreach_rr(old, aset_add_old, &s);
+	for (const zone_diff_t *d = cs->first; d; d = d->next) {
+		ret = apply_diff(&s, d, err, errlen);
+		if (ret)
+			goto cleanup;
+	}
+
+	/* The last diff's new SOA is the zone's SOA; apex SOAs never sit in the lists. */
+	const zone_rr_t *soa = NULL;
+	for (const zone_diff_t *d = cs->first; d; d = d->next)
+		soa = d->soa_to;
+	ret = US_ENOMEM;
+	b = zone_builder_new(old->apex, apply_report, &rep);
+	if (!b)
+		goto nomem;
+	ret = zone_builder_add(b, soa->owner, WIRE_T_SOA, WIRE_CLASS_IN, soa->ttl, soa->rdata,
+	                       soa->rdlen, "changeset", 0);
+	for (size_t i = 0; ret == 0 && i < s.nents; i++) {
+		const aset_ent_t *e = &s.ents[i];
+		if (e->present)
+			ret = zone_builder_add(b, e->owner, e->type, WIRE_CLASS_IN, e->ttl,
+			                       e->rdata, e->rdlen, "changeset", 0);
+	}
+	zone_t *z = NULL;
+	if (ret == 0)
+		ret = zone_builder_finish(b, &z);
+	if (ret == 0 && z->serial != cs->to) {
+		apply_err(err, errlen, "the new SOA has serial %u, not %u", z->serial, cs->to);
+		zone_free(z);
+		ret = US_EINVAL;
+	} else if (ret == 0) {
+		*out = z;
+	}
+	if (ret == US_ENOMEM)
+		goto nomem;
+	goto cleanup;
+nomem:
+	apply_err(err, errlen, "out of memory");
+cleanup:
+	zone_builder_free(b);
+	free(s.ents);
+	free(s.table);
+	return ret;
+}

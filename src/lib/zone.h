@@ -128,3 +128,61 @@ int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uin
  * either way: free it next.
  */
 int zone_builder_finish(zone_builder_t *b, zone_t **out);
+
+/*
+ * Called for one record: owner is the lower-cased wire name, rdata as stored (names
+ * uncompressed). Everything is borrowed from the zone. A non-zero return stops the walk.
+ */
+typedef int (*zone_rr_fn)(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                          const uint8_t *rdata, uint16_t rdlen);
+
+/*
+ * Visits every record of z, the apex SOA first, then node by node with parents before their
+ * children (not canonical order), each RRset's records together. Returns 0 after the last
+ * record, or the first non-zero value fn returned.
+ */
+int zone_foreach_rr(const zone_t *z, zone_rr_fn fn, void *ctx);
+
+/* ---- changesets ---- */
+
+/* A record of a changeset (class IN), in a singly linked list kept in the order received. */
+typedef struct zone_rr {
+	const struct zone_rr *next;
+	const uint8_t *owner; /* uncompressed wire form, case as received */
+	const uint8_t *rdata; /* names uncompressed */
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t rdlen;
+} zone_rr_t;
+
+/* One step of a changeset: RFC 1995's old SOA, deletions, new SOA, additions. */
+typedef struct zone_diff {
+	const struct zone_diff *next;
+	const zone_rr_t *soa_from, *soa_to; /* single records, not lists */
+	const zone_rr_t *removed, *added;   /* lists, without the SOAs */
+	uint32_t from, to;                  /* the SOA serials */
+	uint32_t nremoved, nadded;
+} zone_diff_t;
+
+/*
+ * An ordered list of diffs taking a zone from serial `from` to serial `to`. Whoever builds one
+ * owns its memory (the transfer decoder keeps it in its arena); zone_apply only borrows it.
+ */
+typedef struct zone_changeset {
+	const zone_diff_t *first;
+	uint32_t ndiffs;
+	uint32_t from, to;
+} zone_changeset_t;
+
+/*
+ * Builds a new version from old plus the changeset, leaving old untouched (readers may hold it).
+ * The diffs must chain: the first starts at old's serial, each starts where the previous ended,
+ * the last ends at cs->to. Deleting a record the zone does not hold, or adding one it already
+ * holds (same owner, type and rdata; TTL aside), fails. On success returns 0 with *out owning
+ * the new zone; otherwise US_EINVAL (serials do not chain), US_ENOENT (deletes a missing record),
+ * US_EEXIST (adds a present one), US_EZONE (the result fails the zone checks) or US_ENOMEM,
+ * with a message in err (errlen bytes, may be 0) naming the problem. The caller then falls back
+ * to a full transfer.
+ */
+int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char *err,
+               size_t errlen);

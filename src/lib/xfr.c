@@ -1,0 +1,840 @@
+/* SPDX-License-Identifier: MIT */
+/* xfr: zone transfers in (RFC 1995, 5936): requests, the SOA check, the AXFR/IXFR decoder. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "serial.h"
+#include "wire.h"
+#include "xfr.h"
+
+/* Types whose rdata names a sender may compress (RFC 3597 4), beyond those in wire.h. */
+enum {
+	T_RP = 17,
+	T_AFSDB = 18,
+	T_RT = 21,
+	T_PX = 26,
+	T_NAPTR = 35,
+	T_KX = 36,
+};
+
+/* Decompressed rdata is at most this long before the 16-bit length check. */
+#define RDBUF (UINT16_MAX + 2 * DNAME_MAXLEN)
+
+/* ---- requests ---- */
+
+static int build_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint16_t qtype,
+                       const uint32_t *ixfr_serial)
+{
+	wire_writer_t w;
+	wire_writer_init(&w, buf, cap);
+	uint8_t hdr[WIRE_HDR_LEN] = {0};
+	wire_write16(hdr + WIRE_ID, id);
+	wire_write16(hdr + WIRE_QDCOUNT, 1);
+	wire_write16(hdr + WIRE_NSCOUNT, ixfr_serial ? 1 : 0);
+	wire_write16(hdr + WIRE_ARCOUNT, 1);
+	int ret = wire_put(&w, hdr, sizeof(hdr));
+	if (ret == 0)
+		ret = wire_put_name(&w, apex, true);
+	if (ret == 0)
+		ret = wire_put16(&w, qtype);
+	if (ret == 0)
+		ret = wire_put16(&w, WIRE_CLASS_IN);
+	if (ret == 0 && ixfr_serial) {
+		/* MNAME and RNAME the root, then serial, refresh, retry, expire, minimum. */
+		uint8_t soa[2 + 20] = {0};
+		wire_write32(soa + 2, *ixfr_serial);
+		ret = wire_put_rr(&w, apex, WIRE_T_SOA, WIRE_CLASS_IN, 0, soa, sizeof(soa));
+	}
+	/* OPT: root owner, payload size, no extended RCODE, version 0, no flags, and EXPIRE. */
+	uint8_t opt[11 + 4] = {0, 0, WIRE_T_OPT, 0, 0, 0, 0, 0, 0, 0, 4, 0, XFR_EDNS_EXPIRE, 0, 0};
+	wire_write16(opt + 3, XFR_EDNS_UDP);
+	if (ret == 0)
+		ret = wire_put(&w, opt, sizeof(opt));
+	return ret ? ret : (int)w.len;
+}
+
+int xfr_build_soa_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex)
+{
+	return build_query(buf, cap, id, apex, WIRE_T_SOA, NULL);
+}
+
+int xfr_build_axfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex)
+{
+	return build_query(buf, cap, id, apex, WIRE_T_AXFR, NULL);
+}
+
+int xfr_build_ixfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint32_t serial)
+{
+	return build_query(buf, cap, id, apex, WIRE_T_IXFR, &serial);
+}
+
+/* ---- reading messages ---- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const char *name_text(const uint8_t *name, char *buf)
+{
+	if (dname_to_text(name, buf, DNAME_TEXT_MAX) < 0)
+		strcpy(buf, "?");
+	return buf;
+}
+
+static const char *rcode_text(uint16_t rcode, char *buf, size_t len)
+{
+	static const char *const names[] = {
+	    "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+	    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
+	};
+	if (rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	if (rcode == WIRE_RCODE_BADVERS)
+		return "BADVERS";
+	snprintf(buf, len, "RCODE%u", rcode);
+	return buf;
+}
+
+/* One record as read from a message: the owner decompressed, the rdata still in place. */
+typedef struct rr_view {
+	uint8_t owner[DNAME_MAXLEN];
+	size_t owner_len;
+	uint16_t type, rclass;
+	uint32_t ttl;
+	uint16_t rdlen;
+	size_t rdpos;    /* where the rdata starts in the message */
+	size_t wire_len; /* bytes the record takes in the message */
+} rr_view_t;
+
+/* Reads the record at *pos and moves past it; US_EMALF when it does not fit or parse. */
+static int read_rr(const uint8_t *m, size_t len, size_t *pos, rr_view_t *rr)
+{
+	size_t start = *pos;
+	if (dname_unpack(m, len, pos, rr->owner, &rr->owner_len) < 0 || *pos + 10 > len)
+		return US_EMALF;
+	const uint8_t *p = m + *pos;
+	rr->type = wire_read16(p);
+	rr->rclass = wire_read16(p + 2);
+	rr->ttl = wire_read32(p + 4);
+	rr->rdlen = wire_read16(p + 8);
+	rr->rdpos = *pos + 10;
+	if (rr->rdpos + rr->rdlen > len)
+		return US_EMALF;
+	*pos = rr->rdpos + rr->rdlen;
+	rr->wire_len = *pos - start;
+	return 0;
+}
+
+/* The layout of rdata with names: fixed bytes, character strings, then names, then the rest. */
+typedef struct rdata_layout {
+	uint8_t pre, strings, names;
+} rdata_layout_t;
+
+static bool rdata_layout(uint16_t type, rdata_layout_t *l)
+{
+	*l = (rdata_layout_t){0, 0, 1};
+	switch (type) {
+	case WIRE_T_NS:
+	case WIRE_T_MD:
+	case WIRE_T_MF:
+	case WIRE_T_CNAME:
+	case WIRE_T_MB:
+	case WIRE_T_MG:
+	case WIRE_T_MR:
+	case WIRE_T_PTR:
+		return true;
+	case WIRE_T_SOA:
+	case WIRE_T_MINFO:
+	case T_RP:
+		l->names = 2;
+		return true;
+	case WIRE_T_MX:
+	case T_AFSDB:
+	case T_RT:
+	case T_KX:
+		l->pre = 2;
+		return true;
+	case T_PX:
+		l->pre = 2;
+		l->names = 2;
+		return true;
+	case WIRE_T_SRV:
+		l->pre = 6;
+		return true;
+	case T_NAPTR:
+		l->pre = 4;
+		l->strings = 3;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Copies a record's rdata into out (cap bytes, at least RDBUF for any record) with the names of
+ * the types that may carry compressed names (RFC 3597 4) decompressed. US_EMALF when the rdata
+ * is not laid out as its type says or grows past 65535 bytes.
+ */
+static int unpack_rdata(const uint8_t *m, const rr_view_t *rr, uint8_t *out, size_t cap,
+                        size_t *outlen)
+{
+	size_t p = rr->rdpos, end = rr->rdpos + rr->rdlen, o = 0;
+	rdata_layout_t l;
+	if (!rdata_layout(rr->type, &l)) {
+		if (rr->rdlen > cap)
+			return US_EMALF;
+		memcpy(out, m + p, rr->rdlen);
+		*outlen = rr->rdlen;
+		return 0;
+	}
+	if (l.pre > rr->rdlen || l.pre > cap)
+		return US_EMALF;
+	memcpy(out, m + p, l.pre);
+	p += l.pre;
+	o += l.pre;
+	for (int i = 0; i < l.strings; i++) {
+		if (p >= end || p + 1 + m[p] > end || o + 1 + m[p] > cap)
+			return US_EMALF;
+		size_t n = 1 + (size_t)m[p];
+		memcpy(out + o, m + p, n);
+		p += n;
+		o += n;
+	}
+	for (int i = 0; i < l.names; i++) {
+		size_t n;
+		/* Bounded by the rdata's end, so a name cannot run into the next record. */
+		if (o + DNAME_MAXLEN > cap || dname_unpack(m, end, &p, out + o, &n) < 0)
+			return US_EMALF;
+		o += n;
+	}
+	if (o + (end - p) > cap || o + (end - p) > UINT16_MAX)
+		return US_EMALF;
+	memcpy(out + o, m + p, end - p);
+	*outlen = o + (end - p);
+	return 0;
+}
+
+/* Reads the serial from uncompressed SOA rdata; false unless it is two names and 20 bytes. */
+static bool soa_serial(const uint8_t *rd, size_t len, uint32_t *serial)
+{
+	int n1 = dname_check(rd, len);
+	if (n1 < 0)
+		return false;
+	int n2 = dname_check(rd + n1, len - (size_t)n1);
+	if (n2 < 0 || (size_t)n1 + (size_t)n2 + 20 != len)
+		return false;
+	*serial = wire_read32(rd + n1 + n2);
+	return true;
+}
+
+/* What a first pass over a whole message found. */
+typedef struct msg_info {
+	uint16_t flags;
+	uint16_t rcode; /* extended with the OPT's bits */
+	uint16_t qd, an;
+	size_t an_pos; /* the first answer record */
+	uint8_t qname[DNAME_MAXLEN];
+	uint16_t qtype, qclass;
+	bool expire;
+	uint32_t expire_val;
+} msg_info_t;
+
+static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char *err, size_t errlen)
+{
+	const uint8_t *o = m + rr->rdpos;
+	for (size_t p = 0; p < rr->rdlen;) {
+		if (p + 4 > rr->rdlen)
+			goto malformed;
+		uint16_t code = wire_read16(o + p), len = wire_read16(o + p + 2);
+		if (p + 4 + len > rr->rdlen)
+			goto malformed;
+		if (code == XFR_EDNS_EXPIRE) {
+			/* RFC 7314 2: a response's option holds the 32-bit expire value. */
+			if (len != 4) {
+				set_err(err, errlen, "EDNS EXPIRE option of %u bytes, not 4", len);
+				return US_EMALF;
+			}
+			mi->expire = true;
+			mi->expire_val = wire_read32(o + p + 4);
+		}
+		p += 4 + (size_t)len;
+	}
+	mi->rcode |= (uint16_t)((rr->ttl >> 24) << 4);
+	return 0;
+malformed:
+	set_err(err, errlen, "malformed OPT record");
+	return US_EMALF;
+}
+
+/*
+ * Checks a response's header against the query ID, walks every record so later passes can
+ * trust the layout, and reads the OPT record. Leaves RCODE and question checks to check_msg.
+ */
+static int scan_msg(const uint8_t *m, size_t len, uint16_t id, msg_info_t *mi, char *err,
+                    size_t errlen)
+{
+	memset(mi, 0, sizeof(*mi));
+	if (len < WIRE_HDR_LEN) {
+		set_err(err, errlen, "a message of %zu bytes, shorter than a header", len);
+		return US_EMALF;
+	}
+	if (wire_read16(m + WIRE_ID) != id) {
+		set_err(err, errlen, "message ID %u does not match the query's %u",
+		        wire_read16(m + WIRE_ID), id);
+		return US_EMALF;
+	}
+	mi->flags = wire_read16(m + WIRE_FLAGS);
+	mi->rcode = mi->flags & 0xF;
+	if (!(mi->flags & WIRE_QR)) {
+		set_err(err, errlen, "the message is not a response (QR clear)");
+		return US_EMALF;
+	}
+	if (WIRE_OPCODE(mi->flags) != WIRE_OPCODE_QUERY) {
+		set_err(err, errlen, "response with opcode %u", WIRE_OPCODE(mi->flags));
+		return US_EMALF;
+	}
+	mi->qd = wire_read16(m + WIRE_QDCOUNT);
+	mi->an = wire_read16(m + WIRE_ANCOUNT);
+	unsigned ns = wire_read16(m + WIRE_NSCOUNT), ar = wire_read16(m + WIRE_ARCOUNT);
+	if (mi->qd > 1) {
+		set_err(err, errlen, "response with %u questions", mi->qd);
+		return US_EMALF;
+	}
+	size_t pos = WIRE_HDR_LEN, qlen;
+	if (mi->qd) {
+		if (dname_unpack(m, len, &pos, mi->qname, &qlen) < 0 || pos + 4 > len) {
+			set_err(err, errlen, "malformed question");
+			return US_EMALF;
+		}
+		mi->qtype = wire_read16(m + pos);
+		mi->qclass = wire_read16(m + pos + 2);
+		pos += 4;
+	}
+	mi->an_pos = pos;
+	bool opt = false;
+	rr_view_t rr;
+	for (unsigned i = 0; i < mi->an + ns + ar; i++) {
+		if (read_rr(m, len, &pos, &rr)) {
+			set_err(err, errlen, "malformed record %u of the message", i + 1);
+			return US_EMALF;
+		}
+		if (rr.type != WIRE_T_OPT)
+			continue;
+		/* One OPT, owned by the root, in the additional section (RFC 6891 6.1.1). */
+		if (i < mi->an + ns || opt || rr.owner_len != 1) {
+			set_err(err, errlen, "misplaced OPT record");
+			return US_EMALF;
+		}
+		opt = true;
+		int ret = read_opt(m, &rr, mi, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (pos != len) {
+		set_err(err, errlen, "%zu bytes after the last record", len - pos);
+		return US_EMALF;
+	}
+	return 0;
+}
+
+/*
+ * The checks every response to our query passes: NOERROR, not truncated, and the question we
+ * asked (which may be absent when need_question is false: RFC 5936 2.2.1).
+ */
+static int check_msg(const msg_info_t *mi, const uint8_t *apex, uint16_t qtype, bool need_question,
+                     char *err, size_t errlen)
+{
+	char t[DNAME_TEXT_MAX];
+	if (mi->rcode != WIRE_RCODE_NOERROR) {
+		set_err(err, errlen, "the primary answered %s",
+		        rcode_text(mi->rcode, t, sizeof(t)));
+		return XFR_ERCODE;
+	}
+	if (mi->flags & WIRE_TC) {
+		set_err(err, errlen, "the response is truncated (TC)");
+		return US_ETRUNC;
+	}
+	if (!mi->qd && !need_question)
+		return 0;
+	if (!mi->qd) {
+		set_err(err, errlen, "the response has no question");
+		return US_EMALF;
+	}
+	if (!dname_equal(mi->qname, apex) || mi->qtype != qtype || mi->qclass != WIRE_CLASS_IN) {
+		set_err(err, errlen, "the response's question (%s type %u class %u) is not ours",
+		        name_text(mi->qname, t), mi->qtype, mi->qclass);
+		return US_EMALF;
+	}
+	return 0;
+}
+
+int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const uint8_t *apex,
+                           uint32_t *serial, bool *expire_present, uint32_t *expire, char *err,
+                           size_t errlen)
+{
+	char t[DNAME_TEXT_MAX];
+	msg_info_t mi;
+	int ret = scan_msg(msg, len, id, &mi, err, errlen);
+	if (ret == 0)
+		ret = check_msg(&mi, apex, WIRE_T_SOA, true, err, errlen);
+	if (ret)
+		return ret;
+	if (!(mi.flags & WIRE_AA)) {
+		set_err(err, errlen, "the answer is not authoritative (AA clear)");
+		return US_EMALF;
+	}
+	size_t pos = mi.an_pos;
+	rr_view_t rr;
+	for (unsigned i = 0; i < mi.an; i++) {
+		read_rr(msg, len, &pos, &rr); /* cannot fail: scan_msg read it */
+		if (rr.type != WIRE_T_SOA || rr.rclass != WIRE_CLASS_IN ||
+		    !dname_equal(rr.owner, apex))
+			continue;
+		uint8_t rd[2 * DNAME_MAXLEN + 20];
+		size_t rdlen;
+		uint32_t s;
+		if (unpack_rdata(msg, &rr, rd, sizeof(rd), &rdlen) || !soa_serial(rd, rdlen, &s)) {
+			set_err(err, errlen, "malformed SOA record");
+			return US_EMALF;
+		}
+		*serial = s;
+		*expire_present = mi.expire;
+		*expire = mi.expire ? mi.expire_val : 0;
+		return 0;
+	}
+	set_err(err, errlen, "no SOA record for %s in the answer", name_text(apex, t));
+	return US_EMALF;
+}
+
+/* ---- the transfer decoder ---- */
+
+enum {
+	ST_FIRST,       /* expecting the first SOA */
+	ST_IXFR_SECOND, /* IXFR: the second record tells incremental from full */
+	ST_AXFR,        /* records of a full zone, until the SOA that closes it */
+	ST_DEL,         /* IXFR: a diff's deletions, until its new SOA */
+	ST_ADD,         /* IXFR: a diff's additions, until the next diff's old SOA or the end */
+	ST_DONE,
+	ST_FAILED,
+};
+
+struct xfr_in {
+	uint8_t apex[DNAME_MAXLEN];
+	uint16_t qtype;
+	uint16_t id;
+	uint32_t our_serial;
+	xfr_limits_t lim;
+	int state;
+	int error;
+	uint16_t rcode;
+	bool builder_failed; /* the builder reported an error */
+	char err[XFR_ERRLEN];
+	xfr_result_t res;
+	zone_builder_t *b;
+	zone_t *zone;
+	arena_t arena;          /* the first SOA and the changeset */
+	const zone_rr_t *first; /* the first SOA record */
+	zone_changeset_t cs;    /* INCREMENTAL */
+	zone_diff_t *diff;      /* the diff being read */
+	zone_rr_t *tail;        /* the last record of the list being read */
+	uint8_t rd[RDBUF];      /* the current record's rdata, decompressed */
+};
+
+static int fail(xfr_in_t *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Enters the failed state with code; fmt NULL keeps the message already in x->err. */
+static int fail(xfr_in_t *x, int code, const char *fmt, ...)
+{
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(x->err, sizeof(x->err), fmt, ap);
+		va_end(ap);
+	}
+	x->state = ST_FAILED;
+	x->error = code;
+	return code;
+}
+
+static void on_report(void *ctx, const char *file, unsigned long line, bool error, const char *msg)
+{
+	xfr_in_t *x = ctx;
+	(void)file;
+	if (!error || x->builder_failed)
+		return;
+	x->builder_failed = true;
+	if (line)
+		set_err(x->err, sizeof(x->err),
+		        "the transferred zone fails a check: record %lu: %s", line, msg);
+	else
+		set_err(x->err, sizeof(x->err), "the transferred zone fails a check: %s", msg);
+}
+
+xfr_in_t *xfr_in_new(const uint8_t *apex, uint16_t qtype, uint32_t our_serial,
+                     const xfr_limits_t *lim, uint16_t query_id)
+{
+	if (qtype != WIRE_T_AXFR && qtype != WIRE_T_IXFR)
+		return NULL;
+	xfr_in_t *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	size_t len = dname_len(apex);
+	dname_lower(x->apex, apex, len);
+	x->qtype = qtype;
+	x->id = query_id;
+	x->our_serial = our_serial;
+	if (lim)
+		x->lim = *lim;
+	x->state = ST_FIRST;
+	arena_init(&x->arena);
+	return x;
+}
+
+void xfr_in_free(xfr_in_t *x)
+{
+	if (!x)
+		return;
+	zone_builder_free(x->b);
+	zone_free(x->zone);
+	arena_deinit(&x->arena);
+	free(x);
+}
+
+/* Copies a record into the arena. */
+static zone_rr_t *rr_keep(xfr_in_t *x, const rr_view_t *rr, size_t rdlen)
+{
+	zone_rr_t *r = arena_alloc(&x->arena, sizeof(*r) + rr->owner_len + rdlen);
+	if (!r)
+		return NULL;
+	uint8_t *owner = (uint8_t *)(r + 1);
+	memcpy(owner, rr->owner, rr->owner_len);
+	memcpy(owner + rr->owner_len, x->rd, rdlen);
+	*r = (zone_rr_t){.owner = owner,
+	                 .rdata = owner + rr->owner_len,
+	                 .ttl = rr->ttl,
+	                 .type = rr->type,
+	                 .rdlen = (uint16_t)rdlen};
+	return r;
+}
+
+static const char *kind_name(const xfr_in_t *x)
+{
+	return x->qtype == WIRE_T_AXFR ? "AXFR" : "IXFR";
+}
+
+/* Adds a record to the full zone; its number in the transfer names it in error messages. */
+static int builder_add(xfr_in_t *x, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                       const uint8_t *rd, uint16_t rdlen, uint64_t number)
+{
+	int ret = zone_builder_add(x->b, owner, type, WIRE_CLASS_IN, ttl, rd, rdlen, kind_name(x),
+	                           (unsigned long)number);
+	if (ret)
+		return fail(x, ret, "out of memory");
+	if (x->builder_failed)
+		return fail(x, US_EZONE, NULL);
+	return 0;
+}
+
+/* The transfer is a full zone: start the builder with the first SOA. */
+static int start_full(xfr_in_t *x)
+{
+	x->b = zone_builder_new(x->apex, on_report, x);
+	if (!x->b)
+		return fail(x, US_ENOMEM, "out of memory");
+	x->state = ST_AXFR;
+	return builder_add(x, x->first->owner, WIRE_T_SOA, x->first->ttl, x->first->rdata,
+	                   x->first->rdlen, 1);
+}
+
+static int finish_full(xfr_in_t *x)
+{
+	int ret = zone_builder_finish(x->b, &x->zone);
+	zone_builder_free(x->b);
+	x->b = NULL;
+	if (ret == US_EZONE)
+		return fail(x, ret, NULL);
+	if (ret)
+		return fail(x, ret, "out of memory");
+	x->res.kind = XFR_FULL;
+	x->res.zone = x->zone;
+	x->state = ST_DONE;
+	return 0;
+}
+
+/* Starts the next diff with its old SOA. */
+static int start_diff(xfr_in_t *x, const rr_view_t *rr, size_t rdlen, uint32_t serial)
+{
+	zone_diff_t *d = arena_alloc(&x->arena, sizeof(*d));
+	zone_rr_t *soa = rr_keep(x, rr, rdlen);
+	if (!d || !soa)
+		return fail(x, US_ENOMEM, "out of memory");
+	*d = (zone_diff_t){.soa_from = soa, .from = serial};
+	if (x->diff)
+		x->diff->next = d;
+	else
+		x->cs.first = d;
+	x->cs.ndiffs++;
+	x->diff = d;
+	x->tail = NULL;
+	x->state = ST_DEL;
+	return 0;
+}
+
+static int on_soa(xfr_in_t *x, const rr_view_t *rr, size_t rdlen, uint32_t serial, bool last)
+{
+	uint32_t final = x->res.serial;
+	zone_diff_t *d = x->diff;
+	switch (x->state) {
+	case ST_FIRST:
+		x->res.serial = serial;
+		x->first = rr_keep(x, rr, rdlen);
+		if (!x->first)
+			return fail(x, US_ENOMEM, "out of memory");
+		if (x->qtype == WIRE_T_AXFR)
+			return start_full(x);
+		/* RFC 1995 4: a lone SOA not newer than ours says we are up to date. A lone newer
+		 * one waits: the rest may follow in the next message, as with BIND's one-answer
+		 * format. */
+		if (last && serial_cmp(serial, x->our_serial) <= 0) {
+			x->res.kind = XFR_UPTODATE;
+			x->state = ST_DONE;
+			return 0;
+		}
+		x->state = ST_IXFR_SECOND;
+		return 0;
+	case ST_IXFR_SECOND:
+		if (serial == final) {
+			/* SOA, SOA: a full zone of just its SOA, which the checks reject. */
+			int ret = start_full(x);
+			return ret ? ret : finish_full(x);
+		}
+		if (serial != x->our_serial)
+			return fail(x, US_EMALF, "the IXFR starts from serial %u, but ours is %u",
+			            serial, x->our_serial);
+		return start_diff(x, rr, rdlen, serial);
+	case ST_AXFR:
+		if (serial != final)
+			return fail(
+			    x, US_EMALF,
+			    "an SOA with serial %u follows the first SOA's %u (record %" PRIu64 ")",
+			    serial, final, x->res.records);
+		return finish_full(x);
+	case ST_DEL:
+		if (serial_cmp(serial, d->from) <= 0)
+			return fail(x, US_EMALF, "a change from serial %u goes back to %u", d->from,
+			            serial);
+		d->soa_to = rr_keep(x, rr, rdlen);
+		if (!d->soa_to)
+			return fail(x, US_ENOMEM, "out of memory");
+		d->to = serial;
+		x->tail = NULL;
+		x->state = ST_ADD;
+		return 0;
+	case ST_ADD:
+		if (serial == final && d->to == final) {
+			x->cs.from = x->our_serial;
+			x->cs.to = final;
+			x->res.kind = XFR_INCREMENTAL;
+			x->res.changeset = &x->cs;
+			x->state = ST_DONE;
+			return 0;
+		}
+		if (d->to == final)
+			return fail(
+			    x, US_EMALF,
+			    "after the change to the final serial %u comes an SOA with serial %u",
+			    final, serial);
+		if (serial != d->to)
+			return fail(
+			    x, US_EMALF,
+			    "serial gap: the change to serial %u is followed by one from %u", d->to,
+			    serial);
+		return start_diff(x, rr, rdlen, serial);
+	default:
+		return fail(x, US_EMALF, "records after the final SOA");
+	}
+}
+
+static int on_data(xfr_in_t *x, const rr_view_t *rr, size_t rdlen)
+{
+	char t[DNAME_TEXT_MAX];
+	switch (x->state) {
+	case ST_FIRST:
+		return fail(x, US_EMALF, "the first record (%s type %u) is not the zone's SOA",
+		            name_text(rr->owner, t), rr->type);
+	case ST_IXFR_SECOND: {
+		/* RFC 1995 4: SOA then anything but an SOA is a full zone, AXFR style. */
+		int ret = start_full(x);
+		if (ret)
+			return ret;
+	}
+		/* fall through */
+	case ST_AXFR:
+		return builder_add(x, rr->owner, rr->type, rr->ttl, x->rd, (uint16_t)rdlen,
+		                   x->res.records);
+	case ST_DEL:
+	case ST_ADD: {
+		zone_rr_t *r = rr_keep(x, rr, rdlen);
+		if (!r)
+			return fail(x, US_ENOMEM, "out of memory");
+		zone_diff_t *d = x->diff;
+		if (x->tail)
+			x->tail->next = r;
+		else if (x->state == ST_DEL)
+			d->removed = r;
+		else
+			d->added = r;
+		x->tail = r;
+		if (x->state == ST_DEL)
+			d->nremoved++;
+		else
+			d->nadded++;
+		return 0;
+	}
+	default:
+		return fail(x, US_EMALF, "records after the final SOA");
+	}
+}
+
+static bool add_bytes(xfr_in_t *x, uint64_t n)
+{
+	x->res.bytes += n;
+	return !x->lim.max_bytes || x->res.bytes <= x->lim.max_bytes;
+}
+
+/* Checks one answer record and hands it on. last: it ends its message. */
+static int on_record(xfr_in_t *x, const uint8_t *m, const rr_view_t *rr, bool last)
+{
+	char t[DNAME_TEXT_MAX];
+	uint64_t n = ++x->res.records;
+	if (x->state == ST_DONE)
+		return fail(x, US_EMALF, "records after the final SOA");
+	if (x->lim.max_records && n > x->lim.max_records)
+		return fail(x, US_ELIMIT, "the transfer has more than %" PRIu64 " records",
+		            x->lim.max_records);
+	size_t rdlen;
+	if (unpack_rdata(m, rr, x->rd, sizeof(x->rd), &rdlen))
+		return fail(x, US_EMALF, "record %" PRIu64 " (%s type %u) has malformed rdata", n,
+		            name_text(rr->owner, t), rr->type);
+	size_t size = rr->owner_len + 10 + rdlen;
+	if (size > rr->wire_len && !add_bytes(x, size - rr->wire_len))
+		return fail(x, US_ELIMIT, "the transfer is larger than %" PRIu64 " bytes",
+		            x->lim.max_bytes);
+	if (rr->rclass != WIRE_CLASS_IN)
+		return fail(x, US_EZONE, "record %s type %u has class %u, not IN",
+		            name_text(rr->owner, t), rr->type, rr->rclass);
+	if (!dname_is_sub(rr->owner, x->apex))
+		return fail(x, US_EZONE, "record %s type %u is outside the zone",
+		            name_text(rr->owner, t), rr->type);
+	if (rr->type == WIRE_T_OPT || rr->type == WIRE_T_TSIG ||
+	    (rr->type >= 128 && rr->type <= 255))
+		return fail(x, US_EMALF, "record %s has type %u, which cannot be in a zone",
+		            name_text(rr->owner, t), rr->type);
+	if (rr->type != WIRE_T_SOA)
+		return on_data(x, rr, rdlen);
+	uint32_t serial;
+	if (!dname_equal(rr->owner, x->apex))
+		return fail(x, US_EZONE, "SOA record at %s, outside the apex",
+		            name_text(rr->owner, t));
+	if (!soa_serial(x->rd, rdlen, &serial))
+		return fail(x, US_EMALF, "malformed SOA record (record %" PRIu64 ")", n);
+	return on_soa(x, rr, rdlen, serial, last);
+}
+
+int xfr_in_feed(xfr_in_t *x, const uint8_t *msg, size_t len)
+{
+	if (x->state == ST_FAILED)
+		return x->error;
+	if (x->state == ST_DONE)
+		return fail(x, US_EMALF, "a message came after the end of the transfer");
+	x->res.messages++;
+	if (!add_bytes(x, len))
+		return fail(x, US_ELIMIT, "the transfer is larger than %" PRIu64 " bytes",
+		            x->lim.max_bytes);
+	msg_info_t mi;
+	int ret = scan_msg(msg, len, x->id, &mi, x->err, sizeof(x->err));
+	if (ret == 0)
+		ret =
+		    check_msg(&mi, x->apex, x->qtype, x->res.messages == 1, x->err, sizeof(x->err));
+	if (ret == XFR_ERCODE)
+		x->rcode = mi.rcode;
+	else if (ret == US_ETRUNC)
+		ret = US_EMALF; /* TC means nothing on TCP but that data is missing */
+	if (ret)
+		return fail(x, ret, NULL);
+	if (mi.expire && !x->res.expire_present) {
+		x->res.expire_present = true;
+		x->res.expire = mi.expire_val;
+	}
+	if (mi.an == 0 && x->state == ST_FIRST)
+		return fail(x, US_EMALF, "the response has no records");
+	size_t pos = mi.an_pos;
+	rr_view_t rr;
+	for (unsigned i = 0; i < mi.an; i++) {
+		read_rr(msg, len, &pos, &rr); /* cannot fail: scan_msg read it */
+		ret = on_record(x, msg, &rr, i + 1 == mi.an);
+		if (ret)
+			return ret;
+	}
+	return x->state == ST_DONE ? XFR_DONE : XFR_MORE;
+}
+
+int xfr_in_eof(xfr_in_t *x)
+{
+	switch (x->state) {
+	case ST_DONE:
+		return 0;
+	case ST_FAILED:
+		return x->error;
+	case ST_FIRST:
+		return fail(x, US_EMALF, "the stream ended before the first record");
+	case ST_IXFR_SECOND:
+		return fail(
+		    x, US_EMALF,
+		    "the primary sent only its SOA, serial %u, newer than ours (%u), and no "
+		    "changes",
+		    x->res.serial, x->our_serial);
+	default:
+		return fail(x, US_EMALF,
+		            "the %s ended early, after %" PRIu64 " records, without its final SOA",
+		            kind_name(x), x->res.records);
+	}
+}
+
+const xfr_result_t *xfr_in_result(const xfr_in_t *x)
+{
+	return x->state == ST_DONE ? &x->res : NULL;
+}
+
+zone_t *xfr_in_take_zone(xfr_in_t *x)
+{
+	zone_t *z = x->state == ST_DONE ? x->zone : NULL;
+	if (z) {
+		x->zone = NULL;
+		x->res.zone = NULL;
+	}
+	return z;
+}
+
+const char *xfr_in_error(const xfr_in_t *x)
+{
+	return x->state == ST_FAILED ? x->err : "";
+}
+
+uint16_t xfr_in_rcode(const xfr_in_t *x)
+{
+	return x->state == ST_FAILED && x->error == XFR_ERCODE ? x->rcode : 0;
+}

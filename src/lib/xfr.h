@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* xfr: zone transfers in (SOA check, AXFR, IXFR) as request builders and an I/O-free decoder. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone.h"
+
+/* xfr_in_feed: the transfer needs more messages, or is complete. Errors are negative. */
+enum { XFR_MORE = 1, XFR_DONE = 2 };
+
+/*
+ * Returned when the primary answered with an RCODE other than NOERROR; the message names it and
+ * xfr_in_rcode() gives it. (A DNS-level code of this module's own: it belongs in error.h as
+ * US_ERCODE once the modules that add codes there are merged.)
+ */
+#define XFR_ERCODE (-1100)
+
+/* The EDNS EXPIRE option (RFC 7314), asked for in every request built here. */
+#define XFR_EDNS_EXPIRE 9
+/* The UDP payload size offered in our OPT record (only the SOA query may travel over UDP). */
+#define XFR_EDNS_UDP 1232
+
+/* Room the error messages of this module need, with the names they quote. */
+#define XFR_ERRLEN 512
+
+/* The changeset an IXFR yields: see zone.h. The same type, under the name transfers use. */
+typedef zone_changeset_t xfr_changeset_t;
+
+/* ---- requests ---- */
+
+/*
+ * Each builder writes a complete query with the given ID for the zone apex (wire form, any
+ * case) into buf[0..cap): the question, and an OPT record asking for EDNS EXPIRE as the last
+ * record. Returns the length, or US_ETRUNC if cap is too small. A caller that signs appends its
+ * TSIG record after that length (and counts it in ARCOUNT), so cap should leave room for it.
+ */
+int xfr_build_soa_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
+int xfr_build_axfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
+/*
+ * The IXFR query carries our SOA in the authority section (RFC 1995 3). Only its serial matters
+ * to the primary, so the rest is minimal as BIND sends it: root names and zero timers.
+ */
+int xfr_build_ixfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint32_t serial);
+
+/*
+ * Reads the response to an SOA query for apex sent with id: checks the ID, QR, opcode, the
+ * question, NOERROR, AA, and finds the apex SOA in the answer section. On success returns 0 and
+ * stores the serial and whether an EDNS EXPIRE option came, with its value (0 when absent).
+ * Fails with US_EMALF (malformed, or not an authoritative answer to our question), US_ETRUNC
+ * (TC set: ask again over TCP) or XFR_ERCODE, with a message in err (errlen bytes, may be 0).
+ */
+int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const uint8_t *apex,
+                           uint32_t *serial, bool *expire_present, uint32_t *expire, char *err,
+                           size_t errlen);
+
+/* ---- the transfer decoder ---- */
+
+/* Bounds on what one transfer may bring; 0 means no bound. */
+typedef struct xfr_limits {
+	uint64_t max_records; /* answer records, SOAs included */
+	/*
+	 * Bytes: every message's length, plus whatever name decompression adds to its records.
+	 * That is at least the bytes received and at least what the records take in memory.
+	 */
+	uint64_t max_bytes;
+} xfr_limits_t;
+
+typedef enum xfr_kind {
+	XFR_UPTODATE = 1, /* IXFR: a first message of one SOA, not newer than ours (RFC 1995 4) */
+	XFR_FULL,         /* AXFR, or an IXFR answered with the whole zone */
+	XFR_INCREMENTAL,  /* IXFR: a changeset from our serial to the primary's */
+} xfr_kind_t;
+
+typedef struct xfr_result {
+	xfr_kind_t kind;
+	/* The primary's serial, that of the first SOA. An IXFR answered with a full zone may
+	 * carry one that is not newer than ours: the caller decides what to do with it. */
+	uint32_t serial;
+	bool expire_present;
+	uint32_t expire;                   /* EDNS EXPIRE value from the first message with one */
+	const zone_t *zone;                /* FULL: the checked zone; see xfr_in_take_zone() */
+	const xfr_changeset_t *changeset;  /* INCREMENTAL: valid until xfr_in_free() */
+	uint64_t messages, records, bytes; /* for the log line; bytes as xfr_limits_t counts */
+} xfr_result_t;
+
+typedef struct xfr_in xfr_in_t;
+
+/*
+ * Starts decoding the response to an AXFR or IXFR query (qtype WIRE_T_AXFR or WIRE_T_IXFR) for
+ * apex (wire form, copied) sent with query_id. our_serial is the serial the IXFR query carried
+ * (ignored for AXFR). lim is copied; NULL means no limits. NULL on a bad qtype or no memory.
+ */
+xfr_in_t *xfr_in_new(const uint8_t *apex, uint16_t qtype, uint32_t our_serial,
+                     const xfr_limits_t *lim, uint16_t query_id);
+
+/* Frees the decoder, everything it built and not handed over. NULL is a no-op. */
+void xfr_in_free(xfr_in_t *x);
+
+/*
+ * Feeds one DNS message of the response stream, de-framed, its TSIG already verified and
+ * stripped by the caller. Nothing is kept pointing into msg. Returns XFR_MORE when more
+ * messages must follow, XFR_DONE when the transfer is complete (xfr_in_result() tells what came),
+ * or a negative error, after which the decoder only repeats that error. A message after
+ * XFR_DONE is an error too: the caller stops reading there. The errors:
+ *   US_EMALF    a message or the transfer's structure breaks the protocol: wrong ID, flags or
+ *               question, bad records, SOAs that do not match or chain, data after the end;
+ *   US_EZONE    the data is wrong for this zone: a record outside it or not class IN, or the
+ *               transferred zone fails the zone checks;
+ *   US_ELIMIT   the limits were exceeded;
+ *   XFR_ERCODE  the primary answered with an error RCODE (xfr_in_rcode()); to an IXFR,
+ *               NOTIMP or FORMERR says to fall back to AXFR;
+ *   US_ENOMEM.
+ * xfr_in_error() then says what happened, naming the record or serials at fault.
+ */
+int xfr_in_feed(xfr_in_t *x, const uint8_t *msg, size_t len);
+
+/*
+ * Tells the decoder the stream has ended (the connection closed or timed out). Returns 0 when
+ * the transfer was complete; otherwise US_EMALF (it ended early; xfr_in_error() says where) or
+ * the error the decoder already had. An IXFR response that is only an SOA newer than ours, in a
+ * message of its own, is complete or not depending on what follows, so it waits for more; if
+ * nothing follows, this reports it as an error and the caller should fall back to AXFR.
+ */
+int xfr_in_eof(xfr_in_t *x);
+
+/* The result once xfr_in_feed() returned XFR_DONE; NULL before and after an error. */
+const xfr_result_t *xfr_in_result(const xfr_in_t *x);
+
+/* Hands the FULL result's zone to the caller, who frees it; NULL if there is none (any more). */
+zone_t *xfr_in_take_zone(xfr_in_t *x);
+
+/* The message describing the last error, "" if none. Valid until the next call on x. */
+const char *xfr_in_error(const xfr_in_t *x);
+
+/* The RCODE (extended, with the OPT's bits) after XFR_ERCODE; 0 otherwise. */
+uint16_t xfr_in_rcode(const xfr_in_t *x);

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* fuzz_xfr: the SOA check, the AXFR/IXFR decoder and zone_apply on a stream of messages. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "wire.h"
+#include "xfr.h"
+#include "../unit/xfr_vectors.h"
+
+/*
+ * The input is a TCP stream: each message behind its 2-byte length (a last length that runs
+ * past the end takes what is left). The responses answer queries for example.com with ID
+ * XFR_VEC_ID; the IXFR query carried serial 1, the serial of the vectors' base zone, to which
+ * every decoded changeset is applied. tests/fuzz/corpus/xfr/ holds the vectors as seeds.
+ */
+#define APEX ((const uint8_t *)"\7example\3com")
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static zone_t *base;
+
+/* Decodes the vectors' AXFR stream into the base zone; anything else is a bug here. */
+static zone_t *base_zone(void)
+{
+	xfr_in_t *x = xfr_in_new(APEX, WIRE_T_AXFR, 0, NULL, XFR_VEC_ID);
+	const uint8_t *d = xfr_vec_axfr;
+	size_t len = sizeof(xfr_vec_axfr);
+	int ret = XFR_MORE;
+	while (x && len >= 2 && ret == XFR_MORE) {
+		size_t n = wire_read16(d);
+		ret = xfr_in_feed(x, d + 2, n);
+		d += 2 + n;
+		len -= 2 + n;
+	}
+	zone_t *z = ret == XFR_DONE ? xfr_in_take_zone(x) : NULL;
+	xfr_in_free(x);
+	if (!z)
+		abort();
+	return z;
+}
+
+static int touch(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rdata,
+                 uint16_t rdlen)
+{
+	size_t *sum = ctx;
+	*sum += owner[0] + type + ttl + rdlen + (rdlen ? rdata[rdlen - 1] : 0);
+	return 0;
+}
+
+static void run(uint16_t qtype, const uint8_t *data, size_t size)
+{
+	xfr_limits_t lim = {.max_records = 20000, .max_bytes = 4u << 20};
+	xfr_in_t *x = xfr_in_new(APEX, qtype, 1, &lim, XFR_VEC_ID);
+	if (!x)
+		return;
+	int ret = XFR_MORE;
+	while (size >= 2 && ret == XFR_MORE) {
+		size_t n = wire_read16(data);
+		if (n > size - 2)
+			n = size - 2;
+		if (qtype == WIRE_T_AXFR) {
+			uint32_t serial, expire;
+			bool has_expire;
+			char err[XFR_ERRLEN];
+			xfr_parse_soa_response(data + 2, n, XFR_VEC_ID, APEX, &serial, &has_expire,
+			                       &expire, err, sizeof(err));
+		}
+		ret = xfr_in_feed(x, data + 2, n);
+		data += 2 + n;
+		size -= 2 + n;
+	}
+	if (ret == XFR_MORE)
+		ret = xfr_in_eof(x);
+	const xfr_result_t *r = xfr_in_result(x);
+	if ((ret >= 0) != (r != NULL) || (ret < 0 && !*xfr_in_error(x)))
+		abort();
+	size_t sum = 0;
+	if (r && r->kind == XFR_INCREMENTAL) {
+		zone_t *z = NULL;
+		char err[XFR_ERRLEN];
+		if (zone_apply(base, r->changeset, &z, err, sizeof(err)) == 0) {
+			zone_foreach_rr(z, touch, &sum);
+			zone_free(z);
+		}
+	}
+	if (r && r->kind == XFR_FULL) {
+		zone_t *z = xfr_in_take_zone(x);
+		zone_foreach_rr(z, touch, &sum);
+		zone_free(z);
+	}
+	xfr_in_free(x);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!base)
+		base = base_zone();
+	run(WIRE_T_AXFR, data, size);
+	run(WIRE_T_IXFR, data, size);
+	return 0;
+}
