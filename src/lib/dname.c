@@ -180,7 +180,7 @@ int dname_to_text(const uint8_t *name, char *buf, size_t len)
 		for (uint8_t i = 0; i < l; i++) {
 			uint8_t c = name[i];
 			bool special = c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' ||
-				       c == ';' || c == '@' || c == '$';
+			               c == ';' || c == '@' || c == '$';
 			bool octal = c <= ' ' || c >= 0x7f;
 			size_t need = octal ? 4 : special ? 2 : 1;
 			if (o + need + 1 > len) /* room for the NUL too */

@@ -63,26 +63,6 @@ void zone_lookup(const zone_t *z, const uint8_t *lname, size_t len, const uint8_
 	}
 }
 
-void zone_foreach_rr(const zone_t *z,
-                     void (*cb)(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
-                                const uint8_t *rdata, uint16_t rdlen),
-                     void *ctx)
-{
-	for (uint32_t i = 0; i < z->nnodes; i++) {
-		const zone_node_t *n = &z->nodes[i];
-		for (uint16_t j = 0; j < n->nrrsets; j++) {
-			const zone_rrset_t *rs = &n->rrsets[j];
-			/* An RRset always holds at least one record. */
-			uint32_t off = 0;
-			do {
-				uint16_t len = wire_read16(rs->rdata + off);
-				cb(ctx, n->name, rs->type, rs->ttl, rs->rdata + off + 2, len);
-				off = zone_rr_next(rs, off);
-			} while (off);
-		}
-	}
-}
-
 /* ---- builder ---- */
 
 typedef struct brec {
@@ -475,7 +455,8 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 		if (nkept) {
 			brec_t *p = &b->recs[nkept - 1];
 			if (p->node == r->node && p->type == r->type && p->rdlen == r->rdlen &&
-			    (!r->rdlen || memcmp(b->rd + p->rdoff, b->rd + r->rdoff, r->rdlen) == 0))
+			    (!r->rdlen ||
+			     memcmp(b->rd + p->rdoff, b->rd + r->rdoff, r->rdlen) == 0))
 				continue;
 			if (p->node == r->node && p->type == r->type)
 				goto keep;

@@ -91,17 +91,6 @@ static inline uint32_t zone_rr_next(const zone_rrset_t *rs, uint32_t off)
 }
 
 /*
- * Calls cb once for every record of the zone, node by node (a parent before its children),
- * RRset by RRset, with the owner's lower-cased wire name and the RRset's TTL. Every pointer is
- * borrowed from z and stays valid as long as z does; the owner pointer is the same for all
- * records of one node.
- */
-void zone_foreach_rr(const zone_t *z,
-                     void (*cb)(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
-                                const uint8_t *rdata, uint16_t rdlen),
-                     void *ctx);
-
-/*
  * The builder collects records in any order, then checks and freezes them into a zone.
  * Problems go to report, with the source file and line given to zone_builder_add.
  */

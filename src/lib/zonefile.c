@@ -46,7 +46,7 @@ static void on_record(load_ctx_t *l, zs_scanner_t *s)
 		return;
 	}
 	l->ret = zone_builder_add(l->b, s->r_owner, s->r_type, s->r_class, s->r_ttl, s->r_data,
-				  (uint16_t)s->r_data_length, file, (unsigned long)s->line_counter);
+	                          (uint16_t)s->r_data_length, file, (unsigned long)s->line_counter);
 }
 
 static void syntax_error(load_ctx_t *l, const char *file, unsigned long line, const char *msg)
@@ -77,8 +77,7 @@ static bool regular_file(load_ctx_t *l, const char *path, const char *from, unsi
  * Parses one file record by record. $INCLUDE is followed here rather than by the scanner, which
  * has no depth limit of its own: a file including itself would recurse until memory runs out.
  */
-static void scan_file(load_ctx_t *l, const char *origin, const char *path, uint32_t ttl,
-		      int depth)
+static void scan_file(load_ctx_t *l, const char *origin, const char *path, uint32_t ttl, int depth)
 {
 	zs_scanner_t *s = malloc(sizeof(*s));
 	if (!s) {
@@ -109,7 +108,8 @@ static void scan_file(load_ctx_t *l, const char *origin, const char *path, uint3
 			if (depth >= ZONEFILE_MAX_DEPTH)
 				syntax_error(l, file, line, "$INCLUDE nested too deeply");
 			else if (regular_file(l, inc, file, line))
-				scan_file(l, (const char *)s->buffer, inc, s->default_ttl, depth + 1);
+				scan_file(l, (const char *)s->buffer, inc, s->default_ttl,
+				          depth + 1);
 		} else {
 			break; /* ZS_STATE_EOF or ZS_STATE_STOP */
 		}
@@ -127,7 +127,7 @@ typedef struct report_wrap {
 } report_wrap_t;
 
 static void wrapped_report(void *ctx, const char *file, unsigned long line, bool error,
-			   const char *msg)
+                           const char *msg)
 {
 	report_wrap_t *w = ctx;
 	if (w->report)
@@ -135,7 +135,7 @@ static void wrapped_report(void *ctx, const char *file, unsigned long line, bool
 }
 
 int zonefile_load(const uint8_t *origin, const char *path, zone_report_fn report, void *ctx,
-		  zone_t **out)
+                  zone_t **out)
 {
 	char otext[DNAME_TEXT_MAX];
 	report_wrap_t wrap = {report, ctx, path};

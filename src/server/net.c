@@ -16,22 +16,25 @@ int64_t net_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events on fd until the earlier of idle_ms from now and deadline_ms. */
+atomic_bool net_cancel;
+
+/* Waits for events on fd until the earlier of idle_ms from now and deadline_ms, looking at
+ * net_cancel often enough that a stopping server is not held up. */
 static int wait_fd(int fd, short events, int idle_ms, int64_t deadline_ms)
 {
+	int64_t idle_end = idle_ms >= 0 ? net_now_ms() + idle_ms : deadline_ms;
+	int64_t end = idle_end < deadline_ms ? idle_end : deadline_ms;
 	for (;;) {
-		int64_t left = deadline_ms - net_now_ms();
+		if (atomic_load(&net_cancel))
+			return -ECANCELED;
+		int64_t left = end - net_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (idle_ms >= 0 && left > idle_ms)
-			left = idle_ms;
 		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, (int)left);
+		int n = poll(&p, 1, left > 200 ? 200 : (int)left);
 		if (n > 0)
 			return 0;
-		if (n == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
+		if (n < 0 && errno != EINTR)
 			return -errno;
 	}
 }

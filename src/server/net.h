@@ -2,11 +2,15 @@
 /* net: blocking client exchanges with deadlines, for SOA checks and transfers in. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "conf.h"
+
+/* Set when the server stops: every wait then ends at once with -ECANCELED. */
+extern atomic_bool net_cancel;
 
 /* Milliseconds on the monotonic clock. */
 int64_t net_now_ms(void);

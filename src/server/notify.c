@@ -4,10 +4,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl.h"
 #include "log.h"
 #include "notify.h"
+#include "tsig.h"
 #include "wire.h"
 
 static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -26,8 +28,30 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	snprintf(buf, len, "%s@%u", a, port);
 }
 
+/*
+ * Checks the NOTIFY's TSIG, if any. Returns the key's index, -1 when unsigned, or -2 when the
+ * signature is bad: then *terr says why and rr describes the request's TSIG.
+ */
+static int check_tsig(server_t *s, const uint8_t *q, size_t qlen, tsig_verify_t *v, tsig_rr_t *rr,
+                      uint16_t *terr)
+{
+	int found = tsig_find(q, qlen, rr);
+	if (found <= 0)
+		return found < 0 ? -3 : -1;
+	const tsig_key_t *k = tsig_key_find(s->keys, s->conf->nkeys, rr->owner);
+	if (!k) {
+		*terr = TSIG_ERR_BADKEY;
+		return -2;
+	}
+	size_t stripped;
+	tsig_verify_init(v, k, NULL, 0);
+	if (tsig_verify_msg(v, q, qlen, (uint64_t)time(NULL), terr, &stripped) != 0)
+		return -2;
+	return (int)(k - s->keys);
+}
+
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
-		     const struct sockaddr_storage *addr, uint8_t *resp)
+                     const struct sockaddr_storage *addr, uint8_t *resp)
 {
 	if (qlen < WIRE_HDR_LEN || (wire_read16(q + WIRE_FLAGS) & WIRE_QR))
 		return 0;
@@ -36,6 +60,10 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	uint16_t flags = WIRE_QR | (uint16_t)(WIRE_OPCODE_NOTIFY << 11);
 	size_t len = WIRE_HDR_LEN;
 	uint8_t rcode = WIRE_RCODE_FORMERR;
+	tsig_verify_t v = {0};
+	tsig_rr_t rr;
+	uint16_t terr = 0;
+	int key = -1;
 
 	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
 	size_t nlen, pos = WIRE_HDR_LEN;
@@ -60,9 +88,15 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	}
 	server_zone_t *z = slot->user;
-	/* TSIG on NOTIFY is not checked yet: a signed NOTIFY counts as unsigned here, so it
-	 * passes only rules that ask for no key. */
-	if (!acl_allows(s->conf, z->conf, addr, -1, CONF_ACTION_NOTIFY)) {
+	key = check_tsig(s, q, qlen, &v, &rr, &terr);
+	if (key == -3)
+		goto out;
+	if (key == -2) {
+		rcode = WIRE_RCODE_NOTAUTH;
+		log_warning("NOTIFY for %s from %s: TSIG error %u", zname, from, terr);
+		goto out;
+	}
+	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
 		log_warning("NOTIFY for %s from %s: refused by the zone's rules", zname, from);
 		goto out;
@@ -74,5 +108,19 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	server_wake(s);
 out:
 	wire_write16(resp + WIRE_FLAGS, (uint16_t)(flags | rcode));
-	return len;
+	size_t out = len;
+	if (key == -2) {
+		/* Unsigned for BADKEY and BADSIG, signed for BADTIME (RFC 8945 5.3.2). */
+		const tsig_key_t *k = v.key;
+		if (tsig_answer_error(k, &rr, terr, resp, len, 512, (uint64_t)time(NULL), &out))
+			out = len;
+	} else if (key >= 0) {
+		uint8_t mac[TSIG_MAC_MAX];
+		size_t mac_len;
+		if (tsig_sign(&s->keys[key], resp, len, 512, v.mac, v.mac_len, false,
+		              (uint64_t)time(NULL), TSIG_FUDGE_DEFAULT, &out, mac, &mac_len))
+			out = len;
+	}
+	tsig_verify_deinit(&v);
+	return out;
 }

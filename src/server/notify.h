@@ -15,4 +15,4 @@
  * (logged), FORMERR for a malformed one. Returns the response length, 0 for no answer.
  */
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
-		     const struct sockaddr_storage *addr, uint8_t *resp);
+                     const struct sockaddr_storage *addr, uint8_t *resp);

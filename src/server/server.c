@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,7 +21,17 @@
 #include "log.h"
 #include "serial.h"
 #include "server.h"
+#include "store.h"
+#include "tsig.h"
+#include "xfrin.h"
 #include "zonefile.h"
+
+void server_wake(server_t *s)
+{
+	uint64_t one = 1;
+	ssize_t r = write(s->wake_fd, &one, sizeof(one));
+	(void)r; /* a full counter means a wake-up is pending anyway */
+}
 
 int server_port_free(const conf_addr_t *a, int type)
 {
@@ -172,7 +183,15 @@ static void zone_status(server_zone_t *z, ctl_reply_t *r)
 		ctl_printf(r, " serial=%u records=%zu loaded=%s", cur->serial, cur->nrecords,
 		           loaded);
 	else
-		ctl_printf(r, " serial=none state=not-serving");
+		ctl_printf(r, " serial=none state=%s", z->expired ? "EXPIRED" : "not-serving");
+	if (z->conf->role == CONF_ROLE_SECONDARY) {
+		char t1[32], t2[32], t3[32];
+		fmt_time(z->last_refresh, t1, sizeof(t1));
+		fmt_time(z->next_refresh, t2, sizeof(t2));
+		fmt_time(z->expire_at, t3, sizeof(t3));
+		ctl_printf(r, " primary=%s last-refresh=%s next-refresh=%s expires=%s",
+		           z->primary[0] ? z->primary : "none", t1, z->busy ? "running" : t2, t3);
+	}
 	if (z->error[0]) {
 		fmt_time(z->error_at, errat, sizeof(errat));
 		ctl_printf(r, " last-error=\"%s\" error-at=%s", z->error, errat);
@@ -235,9 +254,23 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	} else if (strcmp(cmd, "stop") == 0) {
 		atomic_store(&s->stop, true);
 		ctl_printf(r, "stopping\n");
-	} else if (strcmp(cmd, "refresh") == 0 || strcmp(cmd, "retransfer") == 0 ||
-	           strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
-		ctl_fail(r, "%s: zone transfers are not available in this version\n", cmd);
+	} else if (strcmp(cmd, "refresh") == 0 || strcmp(cmd, "retransfer") == 0) {
+		bool force = cmd[2] == 't';
+		size_t n = 0;
+		for (size_t i = 0; i < s->conf->nzones; i++) {
+			server_zone_t *x = &s->zones[i];
+			if ((z && z != x) || x->conf->role != CONF_ROLE_SECONDARY)
+				continue;
+			log_info("control: %s %s", cmd, x->conf->domain);
+			xfrin_start(s, x, force);
+			ctl_printf(r, "%s: %s started\n", x->conf->domain, cmd);
+			n++;
+		}
+		if (!n)
+			ctl_fail(r, "%s: no secondary zone to %s\n", z ? z->conf->domain : "*",
+			         cmd);
+	} else if (strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
+		ctl_fail(r, "%s: not available in this version (transfers out come next)\n", cmd);
 	} else {
 		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
 	}
@@ -296,6 +329,16 @@ static int setup(server_t *s, const char *conf_path)
 	if (!s->db || !s->zones || !s->stats)
 		return US_ENOMEM;
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
+	s->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
+	if (!s->keys)
+		return US_ENOMEM;
+	for (size_t i = 0; i < c->nkeys; i++)
+		if (tsig_key_init(&s->keys[i], c->keys[i].id, (tsig_alg_t)c->keys[i].algorithm,
+		                  c->keys[i].secret, c->keys[i].secret_len))
+			return US_EINVAL;
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake_fd < 0)
+		return -errno;
 	for (size_t i = 0; i < c->nzones; i++) {
 		server_zone_t *z = &s->zones[i];
 		z->conf = &c->zones[i];
@@ -327,12 +370,20 @@ int server_run(const char *conf_path)
 	int ret = setup(&s, conf_path);
 	if (ret)
 		goto cleanup;
+	for (size_t i = 0; i < s.conf->nzones && !s.store; i++) {
+		if (s.zones[i].conf->role != CONF_ROLE_SECONDARY)
+			continue;
+		if ((ret = store_open(s.conf->storage, 0, &s.store)) < 0) {
+			log_error("cannot open the storage in %s: %s", s.conf->storage,
+			          us_strerror(ret));
+			goto cleanup;
+		}
+	}
 	for (size_t i = 0; i < s.conf->nzones; i++) {
 		if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)
 			server_zone_load(&s, &s.zones[i]);
 		else
-			log_warning("zone %s: secondary zones are not served by this version",
-			            s.zones[i].conf->domain);
+			xfrin_restore(&s, &s.zones[i]);
 	}
 	if ((ret = mkdir_parent(s.conf->control)) < 0 ||
 	    (ctl_fd = ctl_listen(s.conf->control)) < 0) {
@@ -368,10 +419,17 @@ int server_run(const char *conf_path)
 	         s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
 
 	while (!atomic_load(&s.stop)) {
-		struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
-		                      {.fd = ctl_fd, .events = POLLIN}};
-		if (poll(p, 2, 1000) <= 0)
+		struct pollfd p[3] = {{.fd = sig_fd, .events = POLLIN},
+		                      {.fd = ctl_fd, .events = POLLIN},
+		                      {.fd = s.wake_fd, .events = POLLIN}};
+		int wait = xfrin_tick(&s);
+		if (poll(p, 3, wait < 1000 ? wait : 1000) <= 0)
 			continue;
+		if (p[2].revents & POLLIN) {
+			uint64_t n;
+			ssize_t rd = read(s.wake_fd, &n, sizeof(n));
+			(void)rd; /* the flags say what happened; xfrin_tick reads them */
+		}
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -392,6 +450,8 @@ int server_run(const char *conf_path)
 	code = 0;
 cleanup:
 	atomic_store(&s.stop, true);
+	if (s.conf)
+		xfrin_shutdown(&s);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
@@ -404,6 +464,10 @@ cleanup:
 	if (code == 0)
 		log_info("understudy stopped");
 	zonedb_free(s.db);
+	store_close(s.store);
+	free(s.keys);
+	if (s.wake_fd > 0)
+		close(s.wake_fd);
 	free(s.zones);
 	free(s.stats);
 	conf_free(s.conf);

@@ -25,6 +25,19 @@ typedef struct server_zone {
 	time_t loaded_at;
 	time_t error_at;
 	char error[256];
+	/* Secondary state, owned by the zone manager thread. */
+	time_t next_refresh; /* when to check the primary next */
+	time_t expire_at;    /* when our copy stops being served; 0 while we have none */
+	time_t last_refresh; /* the last check that reached a primary */
+	char primary[64];    /* the primary the last check reached */
+	uint32_t refresh, retry;
+	bool busy;       /* a check or transfer is running */
+	bool again;      /* asked for again meanwhile: check once more when it ends */
+	bool force_axfr; /* the next transfer is a full one */
+	bool expired;
+	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
+	atomic_bool notified;           /* a NOTIFY was accepted */
+	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
 } server_zone_t;
 
 typedef struct server {
@@ -36,7 +49,13 @@ typedef struct server {
 	time_t started;
 	server_stats_t *stats; /* one per worker thread */
 	int nstats;
+	struct store *store;
+	struct tsig_key *keys; /* conf->keys, ready for signing; same indexes */
+	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
 } server_t;
+
+/* Wakes the zone manager to look at the zones' flags; safe from any thread. */
+void server_wake(server_t *s);
 
 /* Runs the daemon with the configuration at path until SIGTERM/SIGINT; returns an exit code. */
 int server_run(const char *conf_path);

@@ -437,8 +437,8 @@ typedef struct snap_writer {
 	size_t last_len;
 } snap_writer_t;
 
-static void snap_put_rr(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
-                        const uint8_t *rdata, uint16_t rdlen)
+static int snap_put_rr(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                       const uint8_t *rdata, uint16_t rdlen)
 {
 	snap_writer_t *w = ctx;
 	size_t olen = dname_len(owner);
@@ -464,6 +464,7 @@ static void snap_put_rr(void *ctx, const uint8_t *owner, uint16_t type, uint32_t
 		memcpy(w->last, owner, olen);
 		w->last_len = olen;
 	}
+	return 0;
 }
 
 int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t)

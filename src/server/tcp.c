@@ -11,6 +11,7 @@
 #include <urcu.h>
 
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "wire.h"
 
@@ -26,6 +27,7 @@ typedef struct tcp_conn {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	uint32_t events; /* what epoll watches for now */
+	struct sockaddr_storage peer;
 	time_t last;
 	struct tcp_conn *prev, *next; /* least recently active first */
 } tcp_conn_t;
@@ -142,9 +144,14 @@ static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
 		size_t mlen = wire_read16(c->in + off);
 		if (c->in_len - off < 2 + mlen)
 			break;
-		answer_info_t info;
-		size_t len = answer_query(&s->answer, s->db, c->in + off + 2, mlen, w->resp + 2,
-		                          true, &info);
+		answer_info_t info = {0};
+		const uint8_t *q = c->in + off + 2;
+		size_t len;
+		if (mlen >= WIRE_HDR_LEN &&
+		    WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
+			len = notify_answer(s, q, mlen, &c->peer, w->resp + 2);
+		else
+			len = answer_query(&s->answer, s->db, q, mlen, w->resp + 2, true, &info);
 		off += 2 + mlen;
 		atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
 		if (!len)
@@ -197,7 +204,10 @@ static void conn_read(tcp_worker_t *w, tcp_conn_t *c)
 static void accept_all(tcp_worker_t *w, int lfd)
 {
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd =
+		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		if (w->nconns >= w->max_conns) {
@@ -215,6 +225,7 @@ static void accept_all(tcp_worker_t *w, int lfd)
 			continue;
 		}
 		c->fd = fd;
+		c->peer = peer;
 		c->events = EPOLLIN;
 		c->last = now_s();
 		list_append(w, c);

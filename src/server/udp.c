@@ -10,6 +10,8 @@
 #include <urcu.h>
 
 #include "log.h"
+#include "notify.h"
+#include "wire.h"
 #include "server.h"
 
 #define UDP_BATCH    64
@@ -46,9 +48,16 @@ static void *udp_loop(void *arg)
 		int nout = 0;
 		rcu_read_lock();
 		for (int i = 0; i < n; i++) {
-			answer_info_t info;
-			size_t len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
-			                          w->rbuf[nout], false, &info);
+			answer_info_t info = {0};
+			size_t len;
+			/* NOTIFY is rare and not for the query path, which it only passes by. */
+			if (w->in[i].msg_len >= WIRE_HDR_LEN &&
+			    WIRE_OPCODE(wire_read16(w->qbuf[i] + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
+				len = notify_answer(s, w->qbuf[i], w->in[i].msg_len, &w->addr[i],
+				                    w->rbuf[nout]);
+			else
+				len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
+				                   w->rbuf[nout], false, &info);
 			atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
 			if (!len)
 				continue;

@@ -150,7 +150,8 @@ class Server:
     def start(self, timeout=30.0):
         last = None
         for attempt in range(3):
-            self.port = free_port(self.addrs)
+            # A port set beforehand (self.fixed_port) lets two servers name each other.
+            self.port = getattr(self, "fixed_port", None) or free_port(self.addrs)
             self.write_config()
             self.log_path = self.dir / f"output.{attempt}.log"
             out = open(self.log_path, "wb")

@@ -100,9 +100,23 @@ def axfr(srv, keyed=False):
         kw = dict(keyring=dns.tsigkeyring.from_text({"xfr-key": SECRET}), keyname="xfr-key",
                   keyalgorithm="hmac-sha256")
     z = dns.zone.from_xfr(dns.query.xfr(srv.addr, "example.com", port=srv.port, timeout=5,
-                                        **kw))
+                                        relativize=False, **kw), relativize=False)
     return {(str(n), rds.rdtype, str(rd)) for n, rds in z.nodes.items()
             for rds in rds.rdatasets for rd in rds}
+
+
+def same_contents(backup, knot):
+    """Every RRset of the primary's AXFR is what the backup answers (transfers out from
+    understudy come later, so the backup is read by queries)."""
+    want = axfr(knot, keyed=True)
+    rrsets = {}
+    for name, rdtype, rdata in want:
+        rrsets.setdefault((name, rdtype), set()).add(rdata)
+    for (name, rdtype), rdatas in rrsets.items():
+        r = backup.query(dns.message.make_query(name, rdtype), tcp=True)
+        got = {rd.to_text() for rrset in r.answer if rrset.rdtype == rdtype for rd in rrset}
+        assert got == rdatas, (name, rdtype, got, rdatas)
+    return True
 
 
 def serial(srv, timeout=0.5):
@@ -145,13 +159,13 @@ def test_bootstrap_notify_and_ixfr(pair):
     backup.start()
     out = backup.output()
     assert "AXFR example.com from 127.0.0.1@" in out and "finished" in out, out
-    assert axfr(backup) == axfr(knot, keyed=True)
+    assert same_contents(backup, knot)
     kzone = dict(knot.zones)["example.com"]
     for n in (2, 3, 4):
         kzone.write_text(zone_text(n, f"new{n} TXT \"change {n}\"\n"))
         knot.reload()
         wait_for(lambda: serial(backup) == n, what=f"serial {n} on the backup")
-        assert axfr(backup) == axfr(knot, keyed=True)
+        assert same_contents(backup, knot)
     assert "IXFR example.com" in backup.output(), backup.output()
     code, text = backup.ctl("zone-status", "example.com")
     assert "serial=4" in text and "role=secondary" in text and "primary=127.0.0.1@" in text

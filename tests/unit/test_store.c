@@ -150,8 +150,8 @@ typedef struct rrlist {
 	size_t n, cap;
 } rrlist_t;
 
-static void collect(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
-                    const uint8_t *rdata, uint16_t rdlen)
+static int collect(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                   const uint8_t *rdata, uint16_t rdlen)
 {
 	rrlist_t *l = ctx;
 	if (l->n == l->cap) {
@@ -169,6 +169,7 @@ static void collect(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl
 	wire_write16(it + 8 + ol, rdlen);
 	memcpy(it + 10 + ol, rdata, rdlen);
 	l->items[l->n++] = it;
+	return 0;
 }
 
 static int item_cmp(const void *a, const void *b)
@@ -549,9 +550,9 @@ static void damaged_values(void **state)
 	memcpy(v, good, len);
 	v[23] ^= 1;
 	expect_damaged(&d, v, len, US_EMALF);
-	/* well-formed records that fail the zone checks: the apex NS (first) becomes NULL */
+	/* well-formed records that fail the zone checks: the apex SOA (first) becomes NULL */
 	memcpy(v, good, len);
-	assert_int_equal(wire_read16(v + 32 + sizeof(APEX)), WIRE_T_NS);
+	assert_int_equal(wire_read16(v + 32 + sizeof(APEX)), WIRE_T_SOA);
 	wire_write16(v + 32 + sizeof(APEX), WIRE_T_NULL);
 	fix_crc(v, len);
 	expect_damaged(&d, v, len, US_EZONE);
