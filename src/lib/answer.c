@@ -500,12 +500,14 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	/* The question, uncompressed as every sane client sends it. */
 	size_t pos = WIRE_HDR_LEN;
 	bool question = wire_read16(q + WIRE_QDCOUNT) == 1;
-	for (; question; pos += 1 + (size_t)q[pos]) {
+		while (question) {
 		if (pos >= qlen || (q[pos] & 0xC0) || pos + 1 + q[pos] > qlen ||
 		    pos + 1 + q[pos] - WIRE_HDR_LEN > DNAME_MAXLEN)
 			question = false;
 		else if (q[pos] == 0)
 			break;
+		else
+			pos += 1 + (size_t)q[pos];
 	}
 	if (question && pos + 5 > qlen)
 		question = false;
