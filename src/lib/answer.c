@@ -22,7 +22,8 @@ typedef struct qctx {
 	uint16_t flags;
 	uint16_t rcode; /* extended: the header keeps the low 4 bits, the OPT the rest */
 	uint16_t an, ns, ar;
-	bool edns, dobit, nsid;
+	bool edns, dobit, nsid, expire;
+	const zonedb_slot_t *slot; /* the zone answering, once known */
 	const uint8_t *tsig_rd; /* the query's TSIG rdata: answered BADKEY, no keys serve queries */
 	uint8_t tsig_owner[DNAME_MAXLEN];
 	const zone_t *zone;
@@ -228,6 +229,7 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 		c->rcode = WIRE_RCODE_REFUSED;
 		return;
 	}
+	c->slot = slot;
 	c->zone = zonedb_zone(slot);
 	if (!c->zone) {
 		c->rcode = WIRE_RCODE_SERVFAIL;
@@ -334,6 +336,8 @@ static bool read_opt(qctx_t *c, const uint8_t *rr, uint16_t *udp, uint8_t *versi
 			return false;
 		if (code == WIRE_EDNS_NSID)
 			c->nsid = true;
+		else if (code == WIRE_EDNS_EXPIRE)
+			c->expire = true;
 		p += 4 + (size_t)len;
 	}
 	return true;
@@ -441,22 +445,57 @@ static void refuse_transfer(qctx_t *c, bool tcp)
 		c->rcode = WIRE_RCODE_REFUSED;
 }
 
+/* Room the OPT record takes: kept back from the start so it always fits. */
+static size_t opt_size(const qctx_t *c)
+{
+	size_t nsid = c->nsid && c->conf->nsid ? 4 + (size_t)c->conf->nsid_len : 0;
+	return 11 + nsid + (c->expire ? 8 : 0);
+}
+
+/*
+ * RFC 7314: how long our copy stays valid. A secondary counts down from its own expiry so a
+ * chain of backups never stretches it; a primary says its SOA expire.
+ */
+static bool expire_value(const qctx_t *c, uint32_t *out)
+{
+	if (!c->expire || !c->slot || !c->zone || !(c->flags & WIRE_AA))
+		return false;
+	uint32_t at = __atomic_load_n(&c->slot->expire_at, __ATOMIC_RELAXED);
+	if (at) {
+		uint32_t now = __atomic_load_n(&c->conf->now, __ATOMIC_RELAXED);
+		*out = at > now ? at - now : 0;
+		return true;
+	}
+	const uint8_t *rd = c->zone->soa->rdata + 2;
+	size_t p = dname_len(rd);
+	p += dname_len(rd + p);
+	*out = wire_read32(rd + p + 12);
+	return true;
+}
+
 static size_t finish(qctx_t *c)
 {
 	wire_writer_t *w = &c->w;
 	if (c->edns) {
 		size_t nsid = c->nsid && c->conf->nsid ? c->conf->nsid_len : 0;
-		w->limit += 11 + (nsid ? 4 + nsid : 0);
+		uint32_t expire;
+		bool has_expire = expire_value(c, &expire);
+		w->limit += opt_size(c);
 		uint8_t opt[11] = {
 		    0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0, c->dobit ? 0x80 : 0,
 		    0, 0, 0};
 		wire_write16(opt + 3, c->conf->max_udp);
-		wire_write16(opt + 9, (uint16_t)(nsid ? 4 + nsid : 0));
+		wire_write16(opt + 9, (uint16_t)((nsid ? 4 + nsid : 0) + (has_expire ? 8 : 0)));
 		wire_put(w, opt, sizeof(opt));
 		if (nsid) {
 			wire_put16(w, WIRE_EDNS_NSID);
 			wire_put16(w, (uint16_t)nsid);
 			wire_put(w, c->conf->nsid, nsid);
+		}
+		if (has_expire) {
+			wire_put16(w, WIRE_EDNS_EXPIRE);
+			wire_put16(w, 4);
+			wire_put32(w, expire);
 		}
 		c->ar++;
 	}
@@ -487,7 +526,9 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	c.flags = WIRE_QR | (qflags & (0x7800 | WIRE_RD | WIRE_CD));
 	c.rcode = 0;
 	c.an = c.ns = c.ar = 0;
-	c.edns = c.dobit = c.nsid = false;
+	c.edns = c.dobit = c.nsid = c.expire = false;
+	c.slot = NULL;
+	c.zone = NULL;
 	c.tsig_rd = NULL;
 	c.naddl = c.nseen = 0;
 	c.qtype = 0;
@@ -500,7 +541,7 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	/* The question, uncompressed as every sane client sends it. */
 	size_t pos = WIRE_HDR_LEN;
 	bool question = wire_read16(q + WIRE_QDCOUNT) == 1;
-		while (question) {
+	while (question) {
 		if (pos >= qlen || (q[pos] & 0xC0) || pos + 1 + q[pos] > qlen ||
 		    pos + 1 + q[pos] - WIRE_HDR_LEN > DNAME_MAXLEN)
 			question = false;
@@ -542,7 +583,7 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	else if (c.edns && udp > WIRE_MAX_UDP_STD)
 		max = udp < conf->max_udp ? udp : conf->max_udp;
 	if (c.edns)
-		max -= 11 + (c.nsid && conf->nsid ? 4 + (size_t)conf->nsid_len : 0);
+		max -= opt_size(&c);
 	c.w.limit = max;
 	if (c.edns && version != 0) {
 		c.rcode = WIRE_RCODE_BADVERS;

@@ -14,6 +14,7 @@ typedef struct answer_conf {
 	const uint8_t *nsid;  /* EDNS NSID payload (RFC 5001); NULL for none */
 	uint16_t nsid_len;
 	uint16_t max_udp; /* the EDNS buffer size we offer and the most we send over UDP */
+	uint32_t now;     /* Unix seconds, kept current by the server (relaxed atomic) */
 } answer_conf_t;
 
 /* What the caller may want to know about a query it handled, e.g. for statistics. */

@@ -67,7 +67,7 @@ enum {
 	WIRE_T_MAILA = 254,
 	WIRE_T_ANY = 255,
 };
-enum { WIRE_EDNS_NSID = 3 };
+enum { WIRE_EDNS_NSID = 3, WIRE_EDNS_EXPIRE = 9 };
 
 static inline uint16_t wire_read16(const uint8_t *p)
 {

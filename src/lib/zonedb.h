@@ -14,6 +14,9 @@ typedef struct zonedb_slot {
 	/* The current version, or NULL while the zone has none to serve. Writers publish with a
 	 * release store (rcu_assign_pointer); readers load it with zonedb_zone(). */
 	zone_t *zone;
+	/* A secondary's expiry, Unix seconds (0: a primary, whose SOA expire is the answer), for
+	 * EDNS EXPIRE (RFC 7314). Written by the zone manager, read with relaxed loads. */
+	uint32_t expire_at;
 	void *user; /* the server's per-zone state */
 } zonedb_slot_t;
 

@@ -422,6 +422,7 @@ int server_run(const char *conf_path)
 		struct pollfd p[3] = {{.fd = sig_fd, .events = POLLIN},
 		                      {.fd = ctl_fd, .events = POLLIN},
 		                      {.fd = s.wake_fd, .events = POLLIN}};
+		__atomic_store_n(&s.answer.now, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 		int wait = xfrin_tick(&s);
 		if (poll(p, 3, wait < 1000 ? wait : 1000) <= 0)
 			continue;

@@ -341,6 +341,13 @@ static void save_timers(server_t *s, server_zone_t *z, uint32_t serial)
 		log_error("zone %s: cannot save its timers: %s", z->conf->domain, us_strerror(ret));
 }
 
+/* The answer path reads the expiry for EDNS EXPIRE (RFC 7314) without locks. */
+static void set_expire(server_zone_t *z, time_t at)
+{
+	z->expire_at = at;
+	__atomic_store_n(&z->slot->expire_at, (uint32_t)at, __ATOMIC_RELAXED);
+}
+
 /* After a check that reached the primary: timers from the SOA, bounded by the configuration;
  * the primary's EDNS EXPIRE, when it sent one, stands for the SOA expire (RFC 7314 4). */
 static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j, time_t now)
@@ -354,7 +361,7 @@ static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j,
 	z->retry = clamp(retry, zc->retry_min, zc->retry_max);
 	z->last_refresh = now;
 	z->next_refresh = now + jitter(z->refresh);
-	z->expire_at = now + clamp(expire, zc->expire_min, zc->expire_max);
+	set_expire(z, now + clamp(expire, zc->expire_min, zc->expire_max));
 	z->expired = false;
 	z->error[0] = 0;
 	copy_text(z->primary, sizeof(z->primary), j->peer);
@@ -434,7 +441,7 @@ static void expire(server_zone_t *z)
 		synchronize_rcu();
 		zone_free(old);
 	}
-	z->expire_at = 0;
+	set_expire(z, 0);
 	z->force_axfr = true;
 }
 
@@ -469,7 +476,7 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 	soa_timers(saved, &refresh, &retry, &exp);
 	z->refresh = clamp(refresh, z->conf->refresh_min, z->conf->refresh_max);
 	z->retry = clamp(retry, z->conf->retry_min, z->conf->retry_max);
-	z->expire_at = (time_t)t.expire_at;
+	set_expire(z, (time_t)t.expire_at);
 	if ((time_t)t.next_refresh > now)
 		z->next_refresh = (time_t)t.next_refresh;
 	log_info("zone %s: serving stored serial %u, expires in %lld s", z->conf->domain,

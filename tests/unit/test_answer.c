@@ -318,6 +318,43 @@ static void chaos_and_nsid(void **state)
 	assert_true(resp[len - 17 + 7] & 0x80); /* DO copied back */
 }
 
+/* Sends a query for the apex SOA with an EDNS EXPIRE option; returns the value answered. */
+static long ask_expire(const char *zone)
+{
+	uint8_t q[512];
+	answer_info_t info;
+	size_t qlen = util_query(q, zone, WIRE_T_SOA, WIRE_CLASS_IN, 1232, false);
+	wire_write16(q + qlen - 2, 4);
+	memcpy(q + qlen, "\0\x09\0\0", 4);
+	qlen += 4;
+	size_t len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_msg_t m;
+	util_parse(resp, len, &m);
+	if (memcmp(resp + len - 8, "\0\x09\0\x04", 4) != 0)
+		return -1;
+	return (long)wire_read32(resp + len - 4);
+}
+
+static void edns_expire(void **state)
+{
+	(void)state;
+	/* A primary says its SOA expire; a secondary how long its copy has left (RFC 7314). */
+	assert_int_equal(ask_expire("example.com"), 1209600);
+	uint8_t name[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
+	int len = dname_from_text("child.example.com", name);
+	zonedb_slot_t *s =
+	    zonedb_find(db, name, (size_t)len, offs, dname_label_offsets(name, offs), 0);
+	conf.now = 1000;
+	s->expire_at = 1100;
+	assert_int_equal(ask_expire("child.example.com"), 100);
+	s->expire_at = 900;
+	assert_int_equal(ask_expire("child.example.com"), 0);
+	s->expire_at = 0;
+	conf.now = 0;
+	/* Not a zone of ours: no option. */
+	assert_int_equal(ask_expire("example.org"), -1);
+}
+
 static void any_is_one_rrset(void **state)
 {
 	(void)state;
@@ -378,6 +415,7 @@ int main(void)
 	    cmocka_unit_test(dname_synthesis),   cmocka_unit_test(truncation),
 	    cmocka_unit_test(additional),        cmocka_unit_test(refusals_and_errors),
 	    cmocka_unit_test(chaos_and_nsid),    cmocka_unit_test(any_is_one_rrset),
+	    cmocka_unit_test(edns_expire),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(no_allocation),
 #endif
