@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 
+import dns.edns
 import dns.message
 import dns.query
 import dns.rcode
@@ -167,6 +168,12 @@ def test_bootstrap_notify_and_ixfr(pair):
         wait_for(lambda: serial(backup) == n, what=f"serial {n} on the backup")
         assert same_contents(backup, knot)
     assert "IXFR example.com" in backup.output(), backup.output()
+    # EDNS EXPIRE (RFC 7314): what is left of the SOA expire (20 s), never more.
+    q = dns.message.make_query("example.com", "SOA", use_edns=0,
+                               options=[dns.edns.GenericOption(9, b"")])
+    r = backup.query(q)
+    opt = [o for o in r.options if o.otype == 9]
+    assert opt and 0 < int.from_bytes(opt[0].to_wire(), "big") <= 20, r
     code, text = backup.ctl("zone-status", "example.com")
     assert "serial=4" in text and "role=secondary" in text and "primary=127.0.0.1@" in text
 
