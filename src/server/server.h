@@ -31,6 +31,7 @@ typedef struct server_zone {
 	time_t last_refresh; /* the last check that reached a primary */
 	char primary[64];    /* the primary the last check reached */
 	uint32_t refresh, retry;
+	unsigned failures; /* checks failed in a row */
 	bool busy;       /* a check or transfer is running */
 	bool again;      /* asked for again meanwhile: check once more when it ends */
 	bool force_axfr; /* the next transfer is a full one */

@@ -363,6 +363,7 @@ static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j,
 	z->next_refresh = now + jitter(z->refresh);
 	set_expire(z, now + clamp(expire, zc->expire_min, zc->expire_max));
 	z->expired = false;
+	z->failures = 0;
 	z->error[0] = 0;
 	copy_text(z->primary, sizeof(z->primary), j->peer);
 }
@@ -412,7 +413,16 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		snprintf(z->error, sizeof(z->error), "%s",
 		         j->error[0] ? j->error : "no primary could be reached");
 		z->error_at = now;
-		uint32_t retry = z->retry ? z->retry : (uint32_t)zc->retry_min;
+				/* Without a copy there is no SOA retry to follow: back off from the minimum, so an
+		 * unreachable primary is asked every few minutes at most, not every second. */
+		uint32_t retry = z->retry;
+		if (!retry) {
+			unsigned shift = z->failures < 8 ? z->failures : 8;
+			retry = (uint32_t)zc->retry_min << shift;
+			if (retry > 300)
+				retry = 300;
+		}
+		z->failures++;
 		z->next_refresh = now + jitter(clamp(retry, zc->retry_min, zc->retry_max));
 		log_warning("zone %s: refresh failed (%s), next try in %lld s", zc->domain,
 		            z->error, (long long)(z->next_refresh - now));
