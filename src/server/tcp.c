@@ -153,11 +153,10 @@ static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
 		else
 			len = answer_query(&s->answer, s->db, q, mlen, w->resp + 2, true, &info);
 		off += 2 + mlen;
-		atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
+		stat_inc(&w->stats->queries);
 		if (!len)
 			continue;
-		atomic_fetch_add_explicit(&w->stats->rcode[info.rcode & 15], 1,
-		                          memory_order_relaxed);
+		stat_inc(&w->stats->rcode[info.rcode & 15]);
 		wire_write16(w->resp, (uint16_t)len);
 		if (reserve(&c->out, &c->out_cap, c->out_len + 2 + len)) {
 			rcu_read_unlock();
@@ -214,7 +213,7 @@ static void accept_all(tcp_worker_t *w, int lfd)
 			/* Full: refuse now rather than let the backlog stall clients (RFC
 			 * 7766 6.2). */
 			close(fd);
-			atomic_fetch_add_explicit(&w->stats->tcp_refused, 1, memory_order_relaxed);
+			stat_inc(&w->stats->tcp_refused);
 			continue;
 		}
 		tcp_conn_t *c = calloc(1, sizeof(*c));

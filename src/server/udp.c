@@ -58,11 +58,10 @@ static void *udp_loop(void *arg)
 			else
 				len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
 				                   w->rbuf[nout], false, &info);
-			atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
+			stat_inc(&w->stats->queries);
 			if (!len)
 				continue;
-			atomic_fetch_add_explicit(&w->stats->rcode[info.rcode & 15], 1,
-			                          memory_order_relaxed);
+			stat_inc(&w->stats->rcode[info.rcode & 15]);
 			w->iout[nout] = (struct iovec){w->rbuf[nout], len};
 			w->out[nout].msg_hdr.msg_name = &w->addr[i];
 			w->out[nout].msg_hdr.msg_namelen = w->in[i].msg_hdr.msg_namelen;
