@@ -158,11 +158,21 @@ int dname_cmp(const uint8_t *a, const uint8_t *b)
 
 uint32_t dname_hash(const uint8_t *name, size_t len)
 {
-	/* FNV-1a: names are short, and this is cheap and well spread for them. */
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ name[i]) * 16777619u;
-	return h ^ (h >> 15);
+	/* Eight bytes a step, each mixed by a multiply: names are 20-30 bytes, so a byte loop
+	 * was a tenth of the answer path. */
+	uint64_t h = 0x9E3779B97F4A7C15u ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, name + i, 8);
+		h = (h ^ w) * 0xBF58476D1CE4E5B9u;
+		h ^= h >> 31;
+	}
+	uint64_t w = 0;
+	memcpy(&w, name + i, len - i);
+	h = (h ^ w) * 0x94D049BB133111EBu;
+	h ^= h >> 29;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 int dname_to_text(const uint8_t *name, char *buf, size_t len)

@@ -21,7 +21,10 @@ void zone_free(zone_t *z)
 
 const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len)
 {
+	if (len < z->apex_len)
+		return NULL;
 	uint32_t h = dname_hash(lname, len);
+	size_t rel = len - z->apex_len; /* every node lies at or below the apex */
 	for (uint32_t i = h & z->mask;; i = (i + 1) & z->mask) {
 		const zone_slot_t *slot = &z->table[i];
 		if (slot->node == 0)
@@ -29,7 +32,11 @@ const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len)
 		if (slot->hash != h)
 			continue;
 		const zone_node_t *n = &z->nodes[slot->node - 1];
-		if (n->name_len == len && memcmp(n->name, lname, len) == 0)
+		if (n->name_len != len)
+			continue;
+		if (rel <= ZONE_NODE_HEAD ? memcmp(n->head, lname, rel) == 0 &&
+		                                memcmp(lname + rel, z->apex, z->apex_len) == 0
+		                          : memcmp(n->name, lname, len) == 0)
 			return n;
 	}
 }
@@ -173,6 +180,8 @@ static int node_get(zone_builder_t *b, const uint8_t *lname, size_t len, uint32_
 		return US_ENOMEM;
 	uint32_t i = z->nnodes++;
 	z->nodes[i] = (zone_node_t){.name = name, .parent = parent, .name_len = (uint8_t)len};
+	size_t rel = len - z->apex_len;
+	memcpy(z->nodes[i].head, name, rel < ZONE_NODE_HEAD ? rel : ZONE_NODE_HEAD);
 	table_put(z->table, z->mask, dname_hash(name, len), i + 1);
 	*idx = i;
 	return 0;

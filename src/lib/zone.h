@@ -26,8 +26,13 @@ enum {
 };
 
 /* A name in the zone, with data or an empty non-terminal. Every ancestor up to the apex exists. */
+#define ZONE_NODE_HEAD 16
+
 typedef struct zone_node {
 	const uint8_t *name; /* lower-cased wire form */
+	/* The name's first bytes (the part above the apex, when that is short), kept here so a
+	 * lookup compares names without touching another cache line. */
+	uint8_t head[ZONE_NODE_HEAD];
 	zone_rrset_t *rrsets;
 	uint32_t parent; /* index in zone_t.nodes; the apex is its own parent */
 	uint16_t nrrsets;

@@ -63,7 +63,9 @@ int zonedb_add(zonedb_t *db, const uint8_t *apex, zonedb_slot_t **out)
 	memset(slot, 0, sizeof(*slot));
 	memcpy(slot->apex, lname, len);
 	slot->apex_len = (uint8_t)len;
-	slot->apex_labels = (uint8_t)dname_labels(lname);
+		slot->apex_labels = (uint8_t)dname_labels(lname);
+	if (slot->apex_labels > db->max_labels)
+		db->max_labels = slot->apex_labels;
 	uint32_t i = dname_hash(lname, len) & db->mask;
 	while (db->table[i])
 		i = (i + 1) & db->mask;
@@ -75,7 +77,10 @@ int zonedb_add(zonedb_t *db, const uint8_t *apex, zonedb_slot_t **out)
 zonedb_slot_t *zonedb_find(const zonedb_t *db, const uint8_t *lname, size_t len,
                            const uint8_t *offs, int nlabels, int below_apex)
 {
-	for (int i = below_apex ? 1 : 0; i <= nlabels; i++) {
+		int first = nlabels - db->max_labels;
+	if (first < (below_apex ? 1 : 0))
+		first = below_apex ? 1 : 0;
+	for (int i = first; i <= nlabels; i++) {
 		size_t off = i < nlabels ? offs[i] : len - 1;
 		zonedb_slot_t *slot = lookup(db, lname + off, len - off);
 		if (slot)
