@@ -88,6 +88,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	}
 	server_zone_t *z = slot->user;
+	snprintf(zname, sizeof(zname), "%s", z->conf->domain); /* as the other log lines say it */
 	key = check_tsig(s, q, qlen, &v, &rr, &terr);
 	if (key == -3)
 		goto out;

@@ -57,6 +57,50 @@ static void job_fail(xfrin_job_t *j, const char *peer, const char *fmt, ...)
 	log_warning("zone %s: %s", j->z->conf->domain, j->error);
 }
 
+static const char *tsig_error_name(uint16_t e)
+{
+	switch (e) {
+	case TSIG_ERR_BADSIG:
+		return "BADSIG";
+	case TSIG_ERR_BADKEY:
+		return "BADKEY";
+	case TSIG_ERR_BADTIME:
+		return "BADTIME";
+	case TSIG_ERR_BADTRUNC:
+		return "BADTRUNC";
+	default:
+		return "none";
+	}
+}
+
+/*
+ * Checks a signed reply and strips its TSIG so the decoders see the message as unsigned.
+ * Returns 0 (or TSIG_UNSIGNED for an allowed unsigned message inside a transfer) with *len
+ * updated, or a negative error after logging why: our check, or the primary's refusal of our
+ * key (an error reply carries its reason in its own TSIG, RFC 8945 5.3.2).
+ */
+static int verify_reply(xfrin_job_t *j, const char *peer, const char *what, tsig_verify_t *v,
+                        uint8_t *msg, size_t *len)
+{
+	uint16_t terr = 0;
+	size_t stripped = *len;
+	int ret = tsig_verify_msg(v, msg, *len, now_epoch(), &terr, &stripped);
+	if (ret == 0 && tsig_strip(msg, *len, &stripped) < 0)
+		ret = US_EMALF;
+	if (ret < 0 && v->peer_error) {
+		job_fail(j, peer, "%s: the primary rejected our TSIG key: rcode %u, TSIG error %s",
+		         what, *len > 3 ? msg[3] & 0xF : 0, tsig_error_name(v->peer_error));
+		return ret;
+	}
+	if (ret < 0) {
+		job_fail(j, peer, "%s: the answer fails our TSIG check (%s%s%s)", what,
+		         us_strerror(ret), terr ? ", " : "", terr ? tsig_error_name(terr) : "");
+		return ret;
+	}
+	*len = stripped;
+	return ret;
+}
+
 /* Signs msg in place when there is a key; returns the new length or a negative error. */
 static int sign(const tsig_key_t *key, uint8_t *msg, size_t len, size_t cap, uint8_t *mac,
                 size_t *mac_len)
@@ -92,19 +136,13 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	}
 	if (key) {
 		tsig_verify_t v;
-		uint16_t terr = 0;
-		size_t stripped = (size_t)n;
+		size_t alen = (size_t)n;
 		tsig_verify_init(&v, key, mac, mac_len);
-		int ret = tsig_verify_msg(&v, a, (size_t)n, now_epoch(), &terr, &stripped);
+		int ret = verify_reply(j, peer, "SOA query", &v, a, &alen);
 		tsig_verify_deinit(&v);
-		if (ret == 0 && tsig_strip(a, (size_t)n, &stripped) < 0)
-			ret = US_EMALF;
-		if (ret != 0) {
-			job_fail(j, peer, "SOA answer fails TSIG (%s, error %u)", us_strerror(ret),
-			         terr);
-			return ret < 0 ? ret : US_EMALF;
-		}
-		n = (int)stripped;
+		if (ret != 0)
+			return ret < 0 ? ret : US_ETSIG;
+		n = (int)alen;
 	}
 	char err[XFR_ERRLEN];
 	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &j->serial, &j->has_expire,
@@ -163,25 +201,22 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			break;
 		}
 		if (key) {
-			uint16_t terr = 0;
-			size_t stripped = (size_t)n;
-			int t = tsig_verify_msg(&v, buf, (size_t)n, now_epoch(), &terr, &stripped);
-			/* The decoder wants the message as if unsigned: TSIG gone, ARCOUNT down. */
-			if (t == 0 && tsig_strip(buf, (size_t)n, &stripped) < 0)
-				t = US_EMALF;
+			size_t mlen = (size_t)n;
+			int t = verify_reply(j, peer, j->kind, &v, buf, &mlen);
 			if (t < 0) {
-				job_fail(j, peer, "%s: message fails TSIG (%s, error %u)", j->kind,
-				         us_strerror(t), terr);
 				ret = t;
 				break;
 			}
-			n = (int)stripped;
+			n = (int)mlen;
 		}
 		int fed = xfr_in_feed(x, buf, (size_t)n);
 		if (fed < 0) {
 			job_fail(j, peer, "%s: %s", j->kind, xfr_in_error(x));
-			/* A primary that cannot or will not do IXFR still gives AXFR. */
-			ret = ixfr ? US_EAGAIN : fed;
+			/* A primary that cannot do IXFR, or sent one we could not use, still gives
+			 * AXFR; one that refuses us will refuse that too. */
+			uint16_t rc = fed == XFR_ERCODE ? xfr_in_rcode(x) : 0;
+			bool refused = rc == WIRE_RCODE_REFUSED || rc == WIRE_RCODE_NOTAUTH;
+			ret = ixfr && !refused ? US_EAGAIN : fed;
 			break;
 		}
 		if (fed == XFR_DONE)
@@ -203,6 +238,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		} else if (res->kind == XFR_FULL) {
 			j->zone = xfr_in_take_zone(x);
 			j->outcome = JOB_NEW;
+			j->kind = "AXFR"; /* what the primary sent, whatever we asked for */
 		} else {
 			char err[200];
 			ret = zone_apply(j->current, res->changeset, &j->zone, err, sizeof(err));

@@ -509,7 +509,7 @@ def test_bootstrap_and_three_changes(pair):
         forms.append(form)
     out = backup.output()
     print(f"{primary.name}: bootstrap {boot:.2f} s, changes {times} s, IXFR offered {forms}")
-    assert "NOTIFY for example.com. from 127.0.0.1@" in out, out
+    assert "NOTIFY for example.com from 127.0.0.1@" in out, out
     assert "TSIG error" not in out and "refused" not in out and "warning" not in out, out
     got = transfers(out)
     want = [("AXFR", 0, SERIAL0)] + [("IXFR", SERIAL0 + n - 1, SERIAL0 + n) for n in (1, 2, 3)]
