@@ -118,12 +118,18 @@ bench: all $(BENCH_TOOLS)
 		REFLECTOR=$(abspath $(B)/bench/reflector) BENCH_OUT=$(abspath $(B)/bench) \
 		$(PYTHON) bench/run.py
 
+# Only the backup-role part of the bench (bench/propagation.py): BENCH_PROP_CHANGES, ...
+bench-propagation: all
+	UNDERSTUDY=$(abspath $(B)/understudy) BENCH_OUT=$(abspath $(B)/bench) \
+		$(PYTHON) bench/propagation.py
+
 demo: all
 	sh scripts/demo.sh
 
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz-replay system check format-check asan fuzz bench bench-tools demo clean FORCE
+.PHONY: all unit fuzz-replay system check format-check asan fuzz bench bench-tools \
+	bench-propagation demo clean FORCE
 FORCE:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

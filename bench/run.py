@@ -29,6 +29,10 @@ Environment (all optional):
   BENCH_LOAD_RUNS=3      starts per server on the big zone (median reported)
   BENCH_LOAD_TIMEOUT=300 seconds to wait for a server to answer after start
   BENCH_KEEP=1           keep the temporary directory with configs and logs
+  BENCH_PROP_CHANGES=20, BENCH_IXFR_CHANGES=10, ...  the backup-role part, bench/propagation.py
+
+At the end, bench/propagation.py measures the backup role: a knotd primary NOTIFYs understudy
+and a knotd secondary, and each change's propagation to both is timed (see that file).
 """
 
 import atexit
@@ -47,6 +51,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import propagation
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -637,6 +643,7 @@ def report(res, meta):
         L.append("'nsd: main' child; the PID started becomes xfrd). PSS tree: Pss summed over "
                  "all the server's")
         L.append("processes, so pages that nsd's forked processes share are counted once.")
+    L.extend(propagation.report_lines(res.get("propagation")))
     L.append("")
     L.append("ratios (understudy / peer): qps > 1 is better, CPU, load time and memory < 1 are "
              "better;")
@@ -681,6 +688,10 @@ def report(res, meta):
         row(f"load time, {BIG_RECORDS:,} RRs", lambda s: res["load"][s]["load_s"])
         row("VmRSS after load", lambda s: res["load"][s]["rss_kib"])
         row("PSS (process tree)", lambda s: res["load"][s]["pss_kib"])
+    for label, key, title in propagation.ratio_rows(res.get("propagation")):
+        # the backup part has knotd as the only peer
+        L.append(f"{title:<32}" + "".join(
+            f"{(propagation.ratio(*key) if p == 'knotd' else '-'):>18}" for p in peers))
     if not u_ok:
         L.append(f"(understudy not measured: {res.get('understudy_note', 'not selected')})")
     if meta.get("warnings"):
@@ -853,6 +864,17 @@ def main():
                 res["load"][name]["load_min"] = min(r["load_s"] for r in runs)
                 res["load"][name]["load_max"] = max(r["load_s"] for r in runs)
                 res["load"][name]["runs"] = runs
+
+        # 4. the backup role: propagation of changes from a knotd primary to understudy and
+        # to a knotd secondary, on the throughput zone and on the big zone
+        if "knotd" in SERVERS and "understudy" in SERVERS:
+            print("backup role: propagation from a knotd primary to understudy and knotd",
+                  flush=True)
+            res["propagation"] = propagation.measure(
+                sys.modules[__name__], tmp, zone, big if BIG_RECORDS else None, UNDERSTUDY,
+                meta["warnings"])
+        else:
+            res["propagation"] = {"note": "needs knotd and understudy in BENCH_SERVERS"}
     except SystemExit:  # a signal: clean up quietly
         stop_all()
         if not KEEP:
@@ -874,7 +896,8 @@ def main():
                 f"than {DISTURBED * 100:.0f}% of a core" + (
                     "; left out of the median" if r["runs_used"] < RUNS else
                     "; too few clean runs, all kept: figures are disturbed"))
-    keep = KEEP or any("error" in r for part in ("qps", "load") for r in res[part].values())
+    keep = KEEP or any("error" in r for part in ("qps", "load") for r in res[part].values()) or \
+        any("error" in r for r in res.get("propagation", {}).values() if isinstance(r, dict))
     text = report(res, meta)
     text += f"\n(bench took {time.monotonic() - t_begin:.0f} s; configs and logs in {tmp}" + (
         ")\n" if keep else ", removed)\n")
