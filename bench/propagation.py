@@ -13,7 +13,7 @@ answers and notes the time, so the same is also measured from the NOTIFY.
 
 Two zones: the 100k-name throughput zone (BENCH_PROP_CHANGES changes) and the 1M-record
 load zone (BENCH_IXFR_CHANGES changes). Each secondary's own log also says how long the
-IXFR took: understudy's "IXFR <zone> from <peer>: serial A -> B, N records in X ms,
+IXFR took: understudy's "IXFR <zone> from <peer>: serial A -> B, N records changed in X ms,
 finished" (transfer and apply) and knotd's "refresh, remote ..., zone updated, S seconds"
 (SOA check, transfer, apply, commit; its "IXFR, incoming ... finished" line rounds to 0.00
 seconds). The initial AXFR of each zone is timed the same way, from the secondaries' start
@@ -371,7 +371,7 @@ zones:
 # ---- logs --------------------------------------------------------------------------------------
 
 US_XFR = re.compile(r"^(\S+) \w+: (AXFR|IXFR) " + re.escape(ORIGIN) +
-                    r" from \S+: serial (\d+) -> (\d+), (\d+) records in (\d+) ms, finished")
+                    r" from \S+: serial (\d+) -> (\d+), (\d+) records(?: changed)? in (\d+) ms, finished")
 US_NOTIFY = re.compile(r"^(\S+) \w+: NOTIFY for " + re.escape(ORIGIN) + r"\.? from ")
 # knotd 3.2: "[bench.test.] IXFR, incoming, remote 127.0.0.1@P, finished, 0.01 seconds, ..."
 KNOT_XFR = re.compile(r"(AXFR|IXFR), incoming, remote \S+,? finished, ([\d.]+) seconds")

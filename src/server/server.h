@@ -69,6 +69,10 @@ void server_wake(server_t *s);
 /* Runs the daemon with the configuration at path until SIGTERM/SIGINT; returns an exit code. */
 int server_run(const char *conf_path);
 
+/* Zone manager only: makes nz (NULL: nothing) the zone's served version and frees the old one
+ * once no reader can hold it. */
+void server_publish(server_zone_t *z, zone_t *nz);
+
 /* Loads (or reloads) one zone from its file, publishing the new version only if it is whole
  * and valid. Logs every problem; returns 0 or a negative US_E* code. */
 int server_zone_load(server_t *s, server_zone_t *z);

@@ -34,6 +34,7 @@ struct xfrin_job {
 	bool has_expire;  /* the primary answered EDNS EXPIRE (RFC 7314) */
 	uint32_t expire;
 	int64_t ms;
+	size_t changed; /* IXFR: records removed and added */
 	char peer[80];
 	char error[256];
 };
@@ -241,6 +242,8 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			j->kind = "AXFR"; /* what the primary sent, whatever we asked for */
 		} else {
 			char err[200];
+			for (const zone_diff_t *d = res->changeset->first; d; d = d->next)
+				j->changed += d->nremoved + d->nadded;
 			ret = zone_apply(j->current, res->changeset, &j->zone, err, sizeof(err));
 			if (ret) {
 				job_fail(j, peer, "IXFR does not apply: %s", err);
@@ -404,17 +407,6 @@ static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j,
 	copy_text(z->primary, sizeof(z->primary), j->peer);
 }
 
-static void publish(server_zone_t *z, zone_t *nz)
-{
-	zone_t *old = z->slot->zone;
-	rcu_assign_pointer(z->slot->zone, nz);
-	z->loaded_at = time(NULL);
-	if (old) {
-		synchronize_rcu();
-		zone_free(old);
-	}
-}
-
 static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 {
 	time_t now = time(NULL);
@@ -436,10 +428,15 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 			zone_free(j->zone);
 			z->next_refresh = now + jitter(z->retry);
 		} else {
-			log_info("%s %s from %s: serial %u -> %u, %zu records in %lld ms, finished",
-			         j->kind, zc->domain, j->peer, from, j->zone->serial,
-			         j->zone->nrecords, (long long)j->ms);
-			publish(z, j->zone);
+			char what[64];
+			if (j->changed)
+				snprintf(what, sizeof(what), "%zu records changed", j->changed);
+			else
+				snprintf(what, sizeof(what), "%zu records", j->zone->nrecords);
+			log_info("%s %s from %s: serial %u -> %u, %s in %lld ms, finished", j->kind,
+			         zc->domain, j->peer, from, j->zone->serial, what,
+			         (long long)j->ms);
+			server_publish(z, j->zone);
 		}
 	} else if (j->outcome == JOB_UPTODATE) {
 		refreshed(z, z->slot->zone, j, now);
@@ -475,18 +472,13 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 /* RFC 1035 4.3.5 / 3.3.13: past expire, the copy is no longer authoritative. */
 static void expire(server_zone_t *z)
 {
-	zone_t *old = z->slot->zone;
 	log_error("zone %s: EXPIRED: no primary answered for longer than the expire interval; "
 	          "answering SERVFAIL until a transfer succeeds",
 	          z->conf->domain);
 	z->expired = true;
 	snprintf(z->error, sizeof(z->error), "expired");
 	z->error_at = time(NULL);
-	rcu_assign_pointer(z->slot->zone, NULL);
-	if (old) {
-		synchronize_rcu();
-		zone_free(old);
-	}
+	server_publish(z, NULL);
 	set_expire(z, 0);
 	z->force_axfr = true;
 }
@@ -527,7 +519,7 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 		z->next_refresh = (time_t)t.next_refresh;
 	log_info("zone %s: serving stored serial %u, expires in %lld s", z->conf->domain,
 	         saved->serial, (long long)(z->expire_at - now));
-	publish(z, saved);
+	server_publish(z, saved);
 }
 
 int xfrin_tick(server_t *s)
