@@ -137,9 +137,10 @@ int server_zone_load(server_t *s, server_zone_t *z)
 	z->error[0] = 0;
 	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
 	if (old) {
-		/* Readers finish their batch before the old version goes. */
+		/* Readers finish their batch before the old version goes; a transfer out that
+		 * pinned it keeps it until it ends. */
 		synchronize_rcu();
-		zone_free(old);
+		zone_unref(old);
 	}
 	return 0;
 }

@@ -375,7 +375,7 @@ static void publish(server_zone_t *z, zone_t *nz)
 	z->loaded_at = time(NULL);
 	if (old) {
 		synchronize_rcu();
-		zone_free(old);
+		zone_unref(old); /* freed here unless a transfer out pinned it */
 	}
 }
 
@@ -413,7 +413,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		snprintf(z->error, sizeof(z->error), "%s",
 		         j->error[0] ? j->error : "no primary could be reached");
 		z->error_at = now;
-				/* Without a copy there is no SOA retry to follow: back off from the minimum, so an
+		/* Without a copy there is no SOA retry to follow: back off from the minimum, so an
 		 * unreachable primary is asked every few minutes at most, not every second. */
 		uint32_t retry = z->retry;
 		if (!retry) {
@@ -449,7 +449,7 @@ static void expire(server_zone_t *z)
 	rcu_assign_pointer(z->slot->zone, NULL);
 	if (old) {
 		synchronize_rcu();
-		zone_free(old);
+		zone_unref(old); /* freed here unless a transfer out pinned it */
 	}
 	set_expire(z, 0);
 	z->force_axfr = true;
