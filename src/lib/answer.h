@@ -33,3 +33,10 @@ typedef struct answer_info {
  */
 size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
                     uint8_t *resp, bool tcp, answer_info_t *info);
+
+/*
+ * The EDNS EXPIRE value (RFC 7314) for version z of the zone in slot: a secondary counts down
+ * from its own expiry (slot->expire_at against conf->now), so a chain of backups never
+ * stretches it; a primary (expire_at 0) says its SOA expire.
+ */
+uint32_t answer_expire(const answer_conf_t *conf, const zonedb_slot_t *slot, const zone_t *z);

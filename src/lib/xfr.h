@@ -164,6 +164,24 @@ typedef struct xfr_request {
 } xfr_request_t;
 
 /*
+ * A quick look for the query path: true when msg[0..len) might be a transfer request, its
+ * question's type being AXFR or IXFR (the name walked, not checked). Cheap enough for every
+ * query; xfr_request_parse decides.
+ */
+static inline bool xfr_maybe_request(const uint8_t *msg, size_t len)
+{
+	size_t p = 12;
+	while (p < len && msg[p] && !(msg[p] & 0xC0))
+		p += 1 + (size_t)msg[p];
+	if (p < len && (msg[p] & 0xC0))
+		p++; /* a pointer: two bytes, the first of which the loop stopped at */
+	if (p + 3 > len)
+		return false;
+	uint16_t t = (uint16_t)(msg[p + 1] << 8 | msg[p + 2]);
+	return t == 251 || t == 252;
+}
+
+/*
  * Reads msg[0..len) as a request for a transfer out: a query (QR clear, opcode QUERY) with one
  * question of type AXFR or IXFR and class IN. Returns 0 and fills *req; XFR_NOT_REQUEST for any
  * other message, including malformed ones whose question cannot be read (the query path

@@ -32,9 +32,9 @@ typedef struct server_zone {
 	char primary[64];    /* the primary the last check reached */
 	uint32_t refresh, retry;
 	unsigned failures; /* checks failed in a row */
-	bool busy;       /* a check or transfer is running */
-	bool again;      /* asked for again meanwhile: check once more when it ends */
-	bool force_axfr; /* the next transfer is a full one */
+	bool busy;         /* a check or transfer is running */
+	bool again;        /* asked for again meanwhile: check once more when it ends */
+	bool force_axfr;   /* the next transfer is a full one */
 	bool expired;
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
 	atomic_bool notified;           /* a NOTIFY was accepted */
