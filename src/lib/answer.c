@@ -520,6 +520,13 @@ static size_t finish(qctx_t *c)
 size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
                     uint8_t *resp, bool tcp, answer_info_t *info)
 {
+	return answer_query_room(conf, db, q, qlen, resp, tcp, 0, info);
+}
+
+size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q,
+                         size_t qlen, uint8_t *resp, bool tcp, size_t reserve, answer_info_t *info)
+{
+	info->tsig = false;
 	if (qlen < WIRE_HDR_LEN)
 		return 0;
 	uint16_t qflags = wire_read16(q + WIRE_FLAGS);
@@ -590,6 +597,9 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 		max = udp < conf->max_udp ? udp : conf->max_udp;
 	if (c.edns)
 		max -= opt_size(&c);
+	/* Room kept back for the caller's TSIG; a key name so long that nothing else fits
+	 * leaves the question alone, and TC. */
+	max = max > c.w.len + reserve ? max - reserve : c.w.len;
 	c.w.limit = max;
 	if (c.edns && version != 0) {
 		c.rcode = WIRE_RCODE_BADVERS;
@@ -597,6 +607,7 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	}
 	if (c.tsig_rd) {
 		c.rcode = WIRE_RCODE_NOTAUTH;
+		info->tsig = true;
 		goto out;
 	}
 	set_name(&c, resp + WIRE_HDR_LEN);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "signed.h"
 #include "wire.h"
 #include "xfr.h"
 #include "xfrout.h"
@@ -163,7 +164,7 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 		if (c->in_len - off < 2 + mlen)
 			break;
 		answer_info_t info = {0};
-		const uint8_t *q = c->in + off + 2;
+		uint8_t *q = c->in + off + 2;
 		size_t len;
 		if (mlen >= WIRE_HDR_LEN &&
 		    WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
@@ -172,6 +173,9 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 		         xfrout_begin(s, q, mlen, &c->peer, true, w->resp + 2, WIRE_MAX_MSG, &len,
 		                      &info, &c->xfr) == XFROUT_QUERY)
 			len = answer_query(&s->answer, s->db, q, mlen, w->resp + 2, true, &info);
+		if (info.tsig)
+			len =
+			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
 		off += 2 + mlen;
 		atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
 		if (!len)

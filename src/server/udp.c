@@ -13,6 +13,7 @@
 #include "notify.h"
 #include "wire.h"
 #include "server.h"
+#include "signed.h"
 #include "xfr.h"
 #include "xfrout.h"
 
@@ -64,6 +65,9 @@ static void *udp_loop(void *arg)
 			                      &xfr) == XFROUT_QUERY)
 				len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
 				                   w->rbuf[nout], false, &info);
+			if (info.tsig)
+				len = signed_answer(s, w->qbuf[i], w->in[i].msg_len, false,
+				                    w->rbuf[nout], len, UDP_RECV_MAX, &info);
 			atomic_fetch_add_explicit(&w->stats->queries, 1, memory_order_relaxed);
 			if (!len)
 				continue;
