@@ -890,20 +890,19 @@ int xfr_request_parse(const uint8_t *m, size_t len, xfr_request_t *req)
 
 	unsigned an = wire_read16(m + WIRE_ANCOUNT), ns = wire_read16(m + WIRE_NSCOUNT);
 	unsigned ar = wire_read16(m + WIRE_ARCOUNT);
-	bool soa = false;
 	rr_view_t rr;
 	for (unsigned i = 0; i < an + ns + ar; i++) {
 		if (read_rr(m, len, &pos, &rr))
 			return US_EMALF;
 		if (rr.type == WIRE_T_SOA && i >= an && i < an + ns && qtype == WIRE_T_IXFR &&
-		    !soa) {
+		    !req->has_soa) {
 			uint8_t rd[2 * DNAME_MAXLEN + 20];
 			size_t rdlen;
 			if (rr.rclass != WIRE_CLASS_IN || !dname_equal(rr.owner, req->lname) ||
 			    unpack_rdata(m, &rr, rd, sizeof(rd), &rdlen) ||
 			    !soa_serial(rd, rdlen, &req->serial))
 				return US_EMALF;
-			soa = true;
+			req->has_soa = true;
 		} else if (rr.type == WIRE_T_OPT) {
 			/* One OPT, owned by the root, in the additional section (RFC 6891 6.1.1).
 			 */
@@ -912,7 +911,7 @@ int xfr_request_parse(const uint8_t *m, size_t len, xfr_request_t *req)
 				return US_EMALF;
 		}
 	}
-	if (pos != len || (qtype == WIRE_T_IXFR && !soa))
+	if (pos != len)
 		return US_EMALF;
 	return 0;
 }

@@ -156,7 +156,8 @@ typedef struct xfr_request {
 	size_t question_len;
 	uint8_t lname[DNAME_MAXLEN]; /* the question's name, lower-cased */
 	size_t lname_len;
-	uint32_t serial; /* IXFR: the serial of the client's SOA (RFC 1995 3) */
+	bool has_soa;    /* IXFR: the client's SOA came (RFC 1995 3) ... */
+	uint32_t serial; /* ... with this serial */
 	bool edns;       /* an OPT record came */
 	uint8_t edns_version;
 	uint16_t udp_size; /* the OPT's payload size, 0 without one */
@@ -186,9 +187,12 @@ static inline bool xfr_maybe_request(const uint8_t *msg, size_t len)
  * question of type AXFR or IXFR and class IN. Returns 0 and fills *req; XFR_NOT_REQUEST for any
  * other message, including malformed ones whose question cannot be read (the query path
  * answers them); or US_EMALF for a transfer request that breaks the protocol elsewhere: records
- * that do not parse, bytes after the last one, a misplaced or second OPT, an IXFR without the
- * client's SOA in the authority section. *req is then filled as far as the question, enough to
- * answer FORMERR with xfr_out_error. A TSIG record is skipped: tsig_find checks it.
+ * that do not parse, bytes after the last one, a misplaced or second OPT, an SOA for another
+ * name or with bad rdata in an IXFR's authority section. *req is then filled as far as the
+ * question, enough to answer FORMERR with xfr_out_error. An IXFR without the client's SOA
+ * parses, has_soa false: the caller answers FORMERR once it knows the zone is ours (for another
+ * name NOTAUTH comes first, as from knotd and nsd). A TSIG record is skipped: tsig_find checks
+ * it.
  */
 int xfr_request_parse(const uint8_t *msg, size_t len, xfr_request_t *req);
 

@@ -271,7 +271,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			ctl_fail(r, "%s: no secondary zone to %s\n", z ? z->conf->domain : "*",
 			         cmd);
 	} else if (strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
-		ctl_fail(r, "%s: not available in this version (transfers out come next)\n", cmd);
+		ctl_fail(r, "%s: not available in this version (NOTIFY out comes next)\n", cmd);
 	} else {
 		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
 	}

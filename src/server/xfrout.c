@@ -127,6 +127,11 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
 	}
 	server_zone_t *z = slot->user;
 	const char *zname = z->conf->domain;
+	if (req.qtype == WIRE_T_IXFR && !req.has_soa) {
+		log_notice("IXFR %s to %s: no SOA in the request, FORMERR", zname, from);
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
 	if (!acl_allows(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER)) {
 		rcode = WIRE_RCODE_REFUSED;
 		log_warning("%s %s to %s: refused by the zone's rules (key %s)", kind, zname, from,
