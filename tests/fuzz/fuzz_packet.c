@@ -364,6 +364,8 @@ static void transfer_out(const uint8_t *q, size_t qlen)
 	FUZZ_CHECK(ret == 0 || ret == XFR_NOT_REQUEST || ret == US_EMALF, "parse: %d", ret);
 	if (ret == XFR_NOT_REQUEST)
 		return;
+	/* The workers only parse what the quick look lets through. */
+	FUZZ_CHECK(xfr_maybe_request(q, qlen), "a transfer request the quick look misses");
 	FUZZ_CHECK(req.qtype == WIRE_T_AXFR || req.qtype == WIRE_T_IXFR, "qtype %u", req.qtype);
 	fuzz_msg_t m;
 	int n = xfr_out_error(&req, WIRE_RCODE_BADVERS, 0, udp_buf, WIRE_MAX_UDP_STD);
