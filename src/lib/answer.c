@@ -431,8 +431,10 @@ static void put_question(qctx_t *c, const uint8_t *q, size_t qend)
 }
 
 /*
- * Transfers are not served yet. AXFR over UDP is not a thing (RFC 5936 4.2: NOTIMP, as knotd
- * and nsd say); a transfer of a name that is no zone apex gets NOTAUTH as from both of them.
+ * The transfers the server does not take over from here (it serves AXFR and IXFR of class IN
+ * itself, see xfrout): AXFR over UDP is not a thing (RFC 5936 4.2: NOTIMP, as knotd and nsd
+ * say); a transfer of a name that is no zone apex gets NOTAUTH as from both of them, and the
+ * rest (other classes) REFUSED.
  */
 static void refuse_transfer(qctx_t *c, bool tcp)
 {
@@ -456,20 +458,24 @@ static size_t opt_size(const qctx_t *c)
  * RFC 7314: how long our copy stays valid. A secondary counts down from its own expiry so a
  * chain of backups never stretches it; a primary says its SOA expire.
  */
+uint32_t answer_expire(const answer_conf_t *conf, const zonedb_slot_t *slot, const zone_t *z)
+{
+	uint32_t at = __atomic_load_n(&slot->expire_at, __ATOMIC_RELAXED);
+	if (at) {
+		uint32_t now = __atomic_load_n(&conf->now, __ATOMIC_RELAXED);
+		return at > now ? at - now : 0;
+	}
+	const uint8_t *rd = z->soa->rdata + 2;
+	size_t p = dname_len(rd);
+	p += dname_len(rd + p);
+	return wire_read32(rd + p + 12);
+}
+
 static bool expire_value(const qctx_t *c, uint32_t *out)
 {
 	if (!c->expire || !c->slot || !c->zone || !(c->flags & WIRE_AA))
 		return false;
-	uint32_t at = __atomic_load_n(&c->slot->expire_at, __ATOMIC_RELAXED);
-	if (at) {
-		uint32_t now = __atomic_load_n(&c->conf->now, __ATOMIC_RELAXED);
-		*out = at > now ? at - now : 0;
-		return true;
-	}
-	const uint8_t *rd = c->zone->soa->rdata + 2;
-	size_t p = dname_len(rd);
-	p += dname_len(rd + p);
-	*out = wire_read32(rd + p + 12);
+	*out = answer_expire(c->conf, c->slot, c->zone);
 	return true;
 }
 
@@ -514,6 +520,13 @@ static size_t finish(qctx_t *c)
 size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
                     uint8_t *resp, bool tcp, answer_info_t *info)
 {
+	return answer_query_room(conf, db, q, qlen, resp, tcp, 0, info);
+}
+
+size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q,
+                         size_t qlen, uint8_t *resp, bool tcp, size_t reserve, answer_info_t *info)
+{
+	info->tsig = false;
 	if (qlen < WIRE_HDR_LEN)
 		return 0;
 	uint16_t qflags = wire_read16(q + WIRE_FLAGS);
@@ -584,6 +597,9 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 		max = udp < conf->max_udp ? udp : conf->max_udp;
 	if (c.edns)
 		max -= opt_size(&c);
+	/* Room kept back for the caller's TSIG; a key name so long that nothing else fits
+	 * leaves the question alone, and TC. */
+	max = max > c.w.len + reserve ? max - reserve : c.w.len;
 	c.w.limit = max;
 	if (c.edns && version != 0) {
 		c.rcode = WIRE_RCODE_BADVERS;
@@ -591,6 +607,7 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 	}
 	if (c.tsig_rd) {
 		c.rcode = WIRE_RCODE_NOTAUTH;
+		info->tsig = true;
 		goto out;
 	}
 	set_name(&c, resp + WIRE_HDR_LEN);

@@ -22,6 +22,9 @@ typedef struct answer_info {
 	uint16_t opcode;
 	uint16_t qtype;
 	uint8_t rcode;
+	/* The query is signed (TSIG) and was answered NOTAUTH, BADKEY, since this module knows
+	 * no keys: a caller that does verifies it, and answers it stripped of its TSIG record. */
+	bool tsig;
 } answer_info_t;
 
 /*
@@ -33,3 +36,15 @@ typedef struct answer_info {
  */
 size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q, size_t qlen,
                     uint8_t *resp, bool tcp, answer_info_t *info);
+
+/* answer_query keeping reserve bytes free at the end of the largest answer it may send, for a
+ * TSIG record the caller appends. */
+size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q,
+                         size_t qlen, uint8_t *resp, bool tcp, size_t reserve, answer_info_t *info);
+
+/*
+ * The EDNS EXPIRE value (RFC 7314) for version z of the zone in slot: a secondary counts down
+ * from its own expiry (slot->expire_at against conf->now), so a chain of backups never
+ * stretches it; a primary (expire_at 0) says its SOA expire.
+ */
+uint32_t answer_expire(const answer_conf_t *conf, const zonedb_slot_t *slot, const zone_t *z);

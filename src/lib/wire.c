@@ -10,6 +10,7 @@ void wire_writer_init(wire_writer_t *w, uint8_t *buf, size_t limit)
 	w->limit = limit;
 	w->len = 0;
 	w->ncomp = 0;
+	w->exact_case = false;
 }
 
 int wire_put(wire_writer_t *w, const void *data, size_t n)
@@ -46,9 +47,10 @@ static inline uint8_t lc(uint8_t c)
 
 /*
  * True if the (possibly compressed) name in the packet at off equals the uncompressed suffix,
- * ignoring case. Only positions we wrote ourselves are followed, so pointers always go back.
+ * ignoring case unless exact. Only positions we wrote ourselves are followed, so pointers
+ * always go back.
  */
-static bool suffix_equal(const uint8_t *pkt, size_t off, const uint8_t *suffix)
+static bool suffix_equal(const uint8_t *pkt, size_t off, const uint8_t *suffix, bool exact)
 {
 	for (;;) {
 		uint8_t l = pkt[off];
@@ -60,7 +62,9 @@ static bool suffix_equal(const uint8_t *pkt, size_t off, const uint8_t *suffix)
 			return false;
 		if (l == 0)
 			return true;
-		for (uint8_t i = 1; i <= l; i++)
+		if (exact && memcmp(pkt + off + 1, suffix + 1, l) != 0)
+			return false;
+		for (uint8_t i = 1; !exact && i <= l; i++)
 			if (lc(pkt[off + i]) != lc(suffix[i]))
 				return false;
 		off += l + 1;
@@ -109,7 +113,8 @@ int wire_put_name(wire_writer_t *w, const uint8_t *name, bool compress)
 		 * practice even for names of a hundred labels (a fuzzer found the quadratic). */
 		for (int k = dname_labels(name); *s; k--) {
 			for (int i = 0; i < w->ncomp; i++) {
-				if (w->comp_labels[i] != k || !suffix_equal(w->pkt, w->comp[i], s))
+				if (w->comp_labels[i] != k ||
+				    !suffix_equal(w->pkt, w->comp[i], s, w->exact_case))
 					continue;
 				size_t n = (size_t)(s - name);
 				if (w->len + n + 2 > w->limit)

@@ -113,6 +113,9 @@ typedef struct wire_writer {
 	uint16_t comp[WIRE_COMP_MAX];       /* where a remembered name suffix starts */
 	uint8_t comp_labels[WIRE_COMP_MAX]; /* how many labels that suffix has */
 	int ncomp;
+	/* Compress only against names of the same case, so that what a reader decompresses is
+	 * byte for byte what was written (zone transfers); answers compress across case. */
+	bool exact_case;
 } wire_writer_t;
 
 /* A point to roll back to when an RRset does not fit whole. */
@@ -132,7 +135,8 @@ static inline void wire_rollback(wire_writer_t *w, wire_mark_t m)
 	w->ncomp = m.ncomp;
 }
 
-/* Starts a writer on buf with room for limit bytes; nothing is written yet. */
+/* Starts a writer on buf with room for limit bytes; nothing is written yet. exact_case is
+ * false: set it after init for a byte-exact copy of names. */
 void wire_writer_init(wire_writer_t *w, uint8_t *buf, size_t limit);
 
 /* Appends n raw bytes; US_ETRUNC if they do not fit (nothing is written then). */

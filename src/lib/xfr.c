@@ -838,3 +838,255 @@ uint16_t xfr_in_rcode(const xfr_in_t *x)
 {
 	return x->state == ST_FAILED && x->error == XFR_ERCODE ? x->rcode : 0;
 }
+
+/* ---- transfers out ---- */
+
+/* Reads the OPT record of a request: version, payload size, and whether EXPIRE is asked. */
+static int read_request_opt(const uint8_t *m, const rr_view_t *rr, xfr_request_t *req)
+{
+	req->edns = true;
+	req->udp_size = rr->rclass;
+	req->edns_version = (uint8_t)(rr->ttl >> 16);
+	const uint8_t *o = m + rr->rdpos;
+	for (size_t p = 0; p < rr->rdlen;) {
+		if (p + 4 > rr->rdlen)
+			return US_EMALF;
+		uint16_t code = wire_read16(o + p), len = wire_read16(o + p + 2);
+		if (p + 4 + len > rr->rdlen)
+			return US_EMALF;
+		/* RFC 7314 2: empty in a query; a value there means nothing to us. */
+		if (code == XFR_EDNS_EXPIRE)
+			req->expire = true;
+		p += 4 + (size_t)len;
+	}
+	return 0;
+}
+
+int xfr_request_parse(const uint8_t *m, size_t len, xfr_request_t *req)
+{
+	memset(req, 0, sizeof(*req));
+	if (len < WIRE_HDR_LEN)
+		return XFR_NOT_REQUEST;
+	uint16_t flags = wire_read16(m + WIRE_FLAGS);
+	if ((flags & WIRE_QR) || WIRE_OPCODE(flags) != WIRE_OPCODE_QUERY ||
+	    wire_read16(m + WIRE_QDCOUNT) != 1)
+		return XFR_NOT_REQUEST;
+	size_t pos = WIRE_HDR_LEN, nlen;
+	uint8_t name[DNAME_MAXLEN];
+	if (dname_unpack(m, len, &pos, name, &nlen) < 0 || pos + 4 > len)
+		return XFR_NOT_REQUEST;
+	uint16_t qtype = wire_read16(m + pos), qclass = wire_read16(m + pos + 2);
+	if ((qtype != WIRE_T_AXFR && qtype != WIRE_T_IXFR) || qclass != WIRE_CLASS_IN)
+		return XFR_NOT_REQUEST;
+	pos += 4;
+	req->id = wire_read16(m + WIRE_ID);
+	req->flags = flags;
+	req->qtype = qtype;
+	memcpy(req->question, name, nlen);
+	memcpy(req->question + nlen, m + pos - 4, 4);
+	req->question_len = nlen + 4;
+	dname_lower(req->lname, name, nlen);
+	req->lname_len = nlen;
+
+	unsigned an = wire_read16(m + WIRE_ANCOUNT), ns = wire_read16(m + WIRE_NSCOUNT);
+	unsigned ar = wire_read16(m + WIRE_ARCOUNT);
+	rr_view_t rr;
+	for (unsigned i = 0; i < an + ns + ar; i++) {
+		if (read_rr(m, len, &pos, &rr))
+			return US_EMALF;
+		if (rr.type == WIRE_T_SOA && i >= an && i < an + ns && qtype == WIRE_T_IXFR &&
+		    !req->has_soa) {
+			uint8_t rd[2 * DNAME_MAXLEN + 20];
+			size_t rdlen;
+			if (rr.rclass != WIRE_CLASS_IN || !dname_equal(rr.owner, req->lname) ||
+			    unpack_rdata(m, &rr, rd, sizeof(rd), &rdlen) ||
+			    !soa_serial(rd, rdlen, &req->serial))
+				return US_EMALF;
+			req->has_soa = true;
+		} else if (rr.type == WIRE_T_OPT) {
+			/* One OPT, owned by the root, in the additional section (RFC 6891 6.1.1).
+			 */
+			if (i < an + ns || req->edns || rr.owner_len != 1 ||
+			    read_request_opt(m, &rr, req))
+				return US_EMALF;
+		}
+	}
+	if (pos != len)
+		return US_EMALF;
+	return 0;
+}
+
+/* Room an OPT record takes in our responses. */
+static size_t opt_len(bool expire)
+{
+	return 11 + (expire ? 8 : 0);
+}
+
+/* Appends our OPT record: payload size, the extended RCODE bits, EXPIRE if given. */
+static int put_opt(wire_writer_t *w, uint16_t udp, uint16_t rcode, const uint32_t *expire)
+{
+	uint8_t opt[11 + 8] = {0, 0, WIRE_T_OPT};
+	wire_write16(opt + 3, udp);
+	opt[5] = (uint8_t)(rcode >> 4);
+	if (expire) {
+		wire_write16(opt + 9, 8);
+		wire_write16(opt + 11, XFR_EDNS_EXPIRE);
+		wire_write16(opt + 13, 4);
+		wire_write32(opt + 15, *expire);
+	}
+	return wire_put(w, opt, opt_len(expire != NULL));
+}
+
+/* The header of a response to a request with id and flags; counts are filled in later. */
+static int put_header(wire_writer_t *w, uint16_t id, uint16_t flags)
+{
+	uint8_t h[WIRE_HDR_LEN] = {0};
+	wire_write16(h + WIRE_ID, id);
+	wire_write16(h + WIRE_FLAGS, flags);
+	return wire_put(w, h, sizeof(h));
+}
+
+/* Response flags: QR, the request's opcode (QUERY), RD and CD copied as RFC 1035 asks. */
+static uint16_t response_flags(uint16_t req_flags)
+{
+	return (uint16_t)(WIRE_QR | (req_flags & (0x7800 | WIRE_RD | WIRE_CD)));
+}
+
+/* Appends the question, uncompressed, and remembers its name for later records to point at. */
+static int put_question(wire_writer_t *w, const uint8_t *q, size_t qlen)
+{
+	size_t at = w->len;
+	int ret = wire_put(w, q, qlen);
+	if (ret == 0)
+		wire_remember_name(w, at);
+	return ret;
+}
+
+int xfr_out_error(const xfr_request_t *req, uint16_t rcode, uint16_t extra_flags, uint8_t *buf,
+                  size_t cap)
+{
+	wire_writer_t w;
+	wire_writer_init(&w, buf, cap < WIRE_MAX_MSG ? cap : WIRE_MAX_MSG);
+	uint16_t flags = (uint16_t)(response_flags(req->flags) | extra_flags | (rcode & 0xF));
+	int ret = put_header(&w, req->id, flags);
+	if (ret == 0)
+		ret = put_question(&w, req->question, req->question_len);
+	if (ret == 0 && req->edns)
+		ret = put_opt(&w, XFR_EDNS_UDP, rcode, NULL);
+	if (ret)
+		return ret;
+	wire_write16(buf + WIRE_QDCOUNT, 1);
+	wire_write16(buf + WIRE_ARCOUNT, req->edns ? 1 : 0);
+	return (int)w.len;
+}
+
+enum { OUT_FIRST_SOA, OUT_BODY, OUT_LAST_SOA, OUT_END };
+
+/* Moves the walk to the next record that is not the apex SOA, or to the closing SOA. */
+static void out_settle(xfr_out_t *x)
+{
+	const zone_t *z = x->zone;
+	while (x->node < z->nnodes) {
+		const zone_node_t *n = &z->nodes[x->node];
+		if (x->rrset >= n->nrrsets) {
+			x->node++;
+			x->rrset = 0;
+		} else if (&n->rrsets[x->rrset] == z->soa) {
+			x->rrset++;
+		} else {
+			return;
+		}
+	}
+	x->state = OUT_LAST_SOA;
+}
+
+static void out_advance(xfr_out_t *x)
+{
+	if (x->state == OUT_FIRST_SOA) {
+		x->state = OUT_BODY;
+		x->node = x->rrset = 0;
+		x->off = 0;
+		out_settle(x);
+	} else if (x->state == OUT_BODY) {
+		const zone_rrset_t *rs = &x->zone->nodes[x->node].rrsets[x->rrset];
+		x->off = zone_rr_next(rs, x->off);
+		if (!x->off) {
+			x->rrset++;
+			out_settle(x);
+		}
+	} else {
+		x->state = OUT_END;
+	}
+}
+
+void xfr_out_init(xfr_out_t *x, const zone_t *z, const xfr_request_t *req,
+                  const xfr_out_opts_t *opts)
+{
+	memset(x, 0, sizeof(*x));
+	x->zone = z;
+	x->opts = *opts;
+	if (!x->opts.target)
+		x->opts.target = XFR_OUT_TARGET;
+	x->opts.expire = opts->expire && req->expire;
+	x->id = req->id;
+	x->flags = (uint16_t)(response_flags(req->flags) | WIRE_AA);
+	memcpy(x->question, req->question, req->question_len);
+	x->question_len = req->question_len;
+	x->edns = req->edns;
+	x->state = opts->soa_only ? OUT_LAST_SOA : OUT_FIRST_SOA;
+}
+
+int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
+{
+	const zone_t *z = x->zone;
+	size_t opt = x->edns ? opt_len(x->opts.expire) : 0;
+	if (cap > WIRE_MAX_MSG)
+		cap = WIRE_MAX_MSG;
+	if (x->state == OUT_END || cap < WIRE_HDR_LEN + x->opts.reserve + opt)
+		return US_ELIMIT;
+	size_t hard = cap - x->opts.reserve - opt;
+	size_t soft = x->opts.target < hard ? x->opts.target : hard;
+	wire_writer_t w;
+	wire_writer_init(&w, buf, hard);
+	/* The secondary gets the zone's bytes, whatever case the question used. */
+	w.exact_case = true;
+	int ret = put_header(&w, x->id, x->flags);
+	bool first = x->messages == 0;
+	if (ret == 0 && first)
+		ret = put_question(&w, x->question, x->question_len);
+	if (ret)
+		return US_ELIMIT;
+	unsigned an = 0;
+	while (x->state != OUT_END && an < UINT16_MAX) {
+		const uint8_t *owner = z->apex;
+		const zone_rrset_t *rs = z->soa;
+		uint32_t off = 0;
+		if (x->state == OUT_BODY) {
+			const zone_node_t *n = &z->nodes[x->node];
+			owner = n->name;
+			rs = &n->rrsets[x->rrset];
+			off = x->off;
+		}
+		/* The first record of a message may use all the room; the others stop at soft. */
+		w.limit = an ? soft : hard;
+		if (wire_put_rr(&w, owner, rs->type, WIRE_CLASS_IN, rs->ttl, rs->rdata + off + 2,
+		                wire_read16(rs->rdata + off)) != 0) {
+			if (!an)
+				return US_ELIMIT;
+			break;
+		}
+		an++;
+		out_advance(x);
+	}
+	w.limit = hard + opt;
+	if (x->edns)
+		put_opt(&w, x->opts.edns_udp, 0, x->opts.expire ? &x->opts.expire_val : NULL);
+	wire_write16(buf + WIRE_QDCOUNT, first ? 1 : 0);
+	wire_write16(buf + WIRE_ANCOUNT, (uint16_t)an);
+	wire_write16(buf + WIRE_ARCOUNT, x->edns ? 1 : 0);
+	x->messages++;
+	x->records += an;
+	x->bytes += w.len;
+	*len = w.len;
+	return x->state == OUT_END ? XFR_DONE : XFR_MORE;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* xfr: zone transfers in (SOA check, AXFR, IXFR) as request builders and an I/O-free decoder. */
+/* xfr: zone transfers as I/O-free state machines: requests and a decoder in, an encoder out. */
 #pragma once
 
 #include <stdbool.h>
@@ -137,3 +137,118 @@ const char *xfr_in_error(const xfr_in_t *x);
 
 /* The RCODE (extended, with the OPT's bits) after XFR_ERCODE; 0 otherwise. */
 uint16_t xfr_in_rcode(const xfr_in_t *x);
+
+/* ---- transfers out ---- */
+
+/* xfr_request_parse: the message is not a transfer request; answer it as a query. */
+#define XFR_NOT_REQUEST 1
+
+/* Messages of a transfer out stop taking records at about this size (RFC 5936 2.2 leaves it
+ * to us): compression pointers reach only the first 16 KiB, and a client sees progress. */
+#define XFR_OUT_TARGET 16384
+
+/* A transfer request as xfr_request_parse reads it. */
+typedef struct xfr_request {
+	uint16_t id;
+	uint16_t flags;                     /* the request's header flags */
+	uint16_t qtype;                     /* WIRE_T_AXFR or WIRE_T_IXFR */
+	uint8_t question[DNAME_MAXLEN + 4]; /* name (uncompressed, case kept), type, class */
+	size_t question_len;
+	uint8_t lname[DNAME_MAXLEN]; /* the question's name, lower-cased */
+	size_t lname_len;
+	bool has_soa;    /* IXFR: the client's SOA came (RFC 1995 3) ... */
+	uint32_t serial; /* ... with this serial */
+	bool edns;       /* an OPT record came */
+	uint8_t edns_version;
+	uint16_t udp_size; /* the OPT's payload size, 0 without one */
+	bool expire;       /* EDNS EXPIRE (RFC 7314) was asked for */
+} xfr_request_t;
+
+/*
+ * A quick look for the query path: true when msg[0..len) might be a transfer request, its
+ * question's type being AXFR or IXFR (the name walked, not checked). Cheap enough for every
+ * query; xfr_request_parse decides.
+ */
+static inline bool xfr_maybe_request(const uint8_t *msg, size_t len)
+{
+	size_t p = 12;
+	while (p < len && msg[p] && !(msg[p] & 0xC0))
+		p += 1 + (size_t)msg[p];
+	if (p < len && (msg[p] & 0xC0))
+		p++; /* a pointer: two bytes, the first of which the loop stopped at */
+	if (p + 3 > len)
+		return false;
+	uint16_t t = (uint16_t)(msg[p + 1] << 8 | msg[p + 2]);
+	return t == 251 || t == 252;
+}
+
+/*
+ * Reads msg[0..len) as a request for a transfer out: a query (QR clear, opcode QUERY) with one
+ * question of type AXFR or IXFR and class IN. Returns 0 and fills *req; XFR_NOT_REQUEST for any
+ * other message, including malformed ones whose question cannot be read (the query path
+ * answers them); or US_EMALF for a transfer request that breaks the protocol elsewhere: records
+ * that do not parse, bytes after the last one, a misplaced or second OPT, an SOA for another
+ * name or with bad rdata in an IXFR's authority section. *req is then filled as far as the
+ * question, enough to answer FORMERR with xfr_out_error. An IXFR without the client's SOA
+ * parses, has_soa false: the caller answers FORMERR once it knows the zone is ours (for another
+ * name NOTAUTH comes first, as from knotd and nsd). A TSIG record is skipped: tsig_find checks
+ * it.
+ */
+int xfr_request_parse(const uint8_t *msg, size_t len, xfr_request_t *req);
+
+/*
+ * Writes into buf[0..cap) a complete response to req with rcode (extended RCODEs such as
+ * BADVERS go in the OPT record) and no records: the question echoed, an OPT record when the
+ * request had one, extra_flags (e.g. WIRE_AA, WIRE_TC) in the header. Returns the length, or
+ * US_ETRUNC when cap is too small (512 is always enough).
+ */
+int xfr_out_error(const xfr_request_t *req, uint16_t rcode, uint16_t extra_flags, uint8_t *buf,
+                  size_t cap);
+
+typedef struct xfr_out_opts {
+	bool soa_only;       /* one message with the SOA alone: an IXFR that is up to date, or over
+	                      * UDP (RFC 1995 2, 4) */
+	uint16_t edns_udp;   /* the payload size our OPT records offer */
+	bool expire;         /* send EDNS EXPIRE with ... */
+	uint32_t expire_val; /* ... this value (only when req asked for it) */
+	size_t reserve;      /* bytes each message keeps back, e.g. for the caller's TSIG */
+	size_t target;       /* records stop at about this message size; 0: XFR_OUT_TARGET */
+} xfr_out_opts_t;
+
+/*
+ * The encoder of one response stream. Its fields are readable: messages, records and bytes
+ * for the log line.
+ */
+typedef struct xfr_out {
+	const zone_t *zone; /* borrowed: the caller keeps the version alive (a reference) */
+	xfr_out_opts_t opts;
+	uint16_t id, flags;
+	uint8_t question[DNAME_MAXLEN + 4];
+	size_t question_len;
+	bool edns;
+	int state;
+	uint32_t node; /* the walk: node index, RRset index in it, record offset in that */
+	uint16_t rrset;
+	uint32_t off;
+	uint64_t messages, records, bytes;
+} xfr_out_t;
+
+/*
+ * Starts the response to req (copied from) from zone z: the SOA, every other record of the
+ * zone node by node (zone_foreach_rr's order), the SOA again, as an AXFR (RFC 5936 2.2) or an
+ * IXFR answered with the whole zone (RFC 1995 4); or, with opts->soa_only, the SOA alone.
+ * Every message is authoritative and carries an OPT record when the request had one; only the
+ * first carries the question (RFC 5936 2.2.1).
+ */
+void xfr_out_init(xfr_out_t *x, const zone_t *z, const xfr_request_t *req,
+                  const xfr_out_opts_t *opts);
+
+/*
+ * Renders the next message into buf (cap bytes; more than 65535 are not used), keeping
+ * opts.reserve bytes free at the end, and writes its length to *len. Records are added while the
+ * message stays within opts.target, and a record bigger than that goes alone in a message of
+ * its own. Returns XFR_MORE when messages remain, XFR_DONE when this was the last, or
+ * US_ELIMIT when a record does not fit in cap at all; nothing is written to *len then, and the
+ * caller ends the stream (its client sees it cut short, never a wrong zone).
+ */
+int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len);

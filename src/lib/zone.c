@@ -19,6 +19,19 @@ void zone_free(zone_t *z)
 	free(z);
 }
 
+void zone_ref(zone_t *z)
+{
+	__atomic_add_fetch(&z->refs, 1, __ATOMIC_RELAXED);
+}
+
+void zone_unref(zone_t *z)
+{
+	/* Release so this thread's reads happen before the free; acquire so the free happens
+	 * after every other thread's. */
+	if (z && __atomic_sub_fetch(&z->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		zone_free(z);
+}
+
 const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len)
 {
 	if (len < z->apex_len)
@@ -196,6 +209,7 @@ zone_builder_t *zone_builder_new(const uint8_t *apex, zone_report_fn report_fn, 
 	b->z = z;
 	b->report = report_fn;
 	b->ctx = ctx;
+	z->refs = 1;
 	arena_init(&z->arena);
 	z->apex_len = (uint8_t)dname_len(apex);
 	dname_lower(z->apex, apex, z->apex_len);

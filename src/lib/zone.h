@@ -58,6 +58,9 @@ typedef struct zone {
 	zone_slot_t *table; /* open addressing, linear probing */
 	uint32_t mask;
 	size_t nrecords;
+	/* References: 1 for being published (or held by whoever built it), plus one per long
+	 * reader (a transfer out) that pinned this version. Changed with atomics only. */
+	uint32_t refs;
 	arena_t arena;
 } zone_t;
 
@@ -68,7 +71,18 @@ typedef struct zone_lookup {
 	const zone_node_t *cut;      /* topmost delegation at/above, or DNAME above; or NULL */
 } zone_lookup_t;
 
+/* Frees z at once, whatever its references; for a version no one else can see. NULL is a
+ * no-op. */
 void zone_free(zone_t *z);
+
+/*
+ * A version starts with one reference, its owner's. zone_ref adds one for a reader that keeps
+ * the version beyond an RCU read section (it must take it inside one, or hold another
+ * reference); zone_unref drops one and frees the zone when it was the last. Safe from any
+ * thread. zone_unref(NULL) is a no-op.
+ */
+void zone_ref(zone_t *z);
+void zone_unref(zone_t *z);
 
 /* The node named by a lower-cased wire name, or NULL. */
 const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len);

@@ -30,7 +30,7 @@ void zonedb_free(zonedb_t *db)
 	if (!db)
 		return;
 	for (uint32_t i = 0; i < db->nslots; i++)
-		zone_free(db->slots[i].zone);
+		zone_unref(db->slots[i].zone);
 	free(db->slots);
 	free(db->table);
 	free(db);

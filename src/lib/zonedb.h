@@ -32,7 +32,7 @@ typedef struct zonedb {
 /* A database for up to n zones; NULL when out of memory. */
 zonedb_t *zonedb_new(uint32_t n);
 
-/* Frees the database and every zone version still published in it. */
+/* Frees the database and drops its reference to every zone version still published in it. */
 void zonedb_free(zonedb_t *db);
 
 /* Adds a zone (wire name, any case); US_EEXIST if present, US_ELIMIT when full. */

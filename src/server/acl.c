@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* acl: who may transfer a zone from us or NOTIFY us about it. */
+/* acl: who may transfer a zone from us or NOTIFY us about it, and the TSIG that says who. */
 #include <netinet/in.h>
 #include <string.h>
 
@@ -72,4 +72,22 @@ bool acl_allows(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_
 				return true;
 	}
 	return false;
+}
+
+int acl_check_tsig(const tsig_key_t *keys, size_t nkeys, const uint8_t *q, size_t qlen,
+                   uint64_t now, tsig_verify_t *v, tsig_rr_t *rr, uint16_t *terr)
+{
+	int found = tsig_find(q, qlen, rr);
+	if (found <= 0)
+		return found < 0 ? ACL_TSIG_MALFORMED : ACL_TSIG_NONE;
+	const tsig_key_t *k = tsig_key_find(keys, nkeys, rr->owner);
+	if (!k) {
+		*terr = TSIG_ERR_BADKEY;
+		return ACL_TSIG_BAD;
+	}
+	size_t stripped;
+	tsig_verify_init(v, k, NULL, 0);
+	if (tsig_verify_msg(v, q, qlen, now, terr, &stripped) != 0)
+		return ACL_TSIG_BAD;
+	return (int)(k - keys);
 }

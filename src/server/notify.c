@@ -28,28 +28,6 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	snprintf(buf, len, "%s@%u", a, port);
 }
 
-/*
- * Checks the NOTIFY's TSIG, if any. Returns the key's index, -1 when unsigned, or -2 when the
- * signature is bad: then *terr says why and rr describes the request's TSIG.
- */
-static int check_tsig(server_t *s, const uint8_t *q, size_t qlen, tsig_verify_t *v, tsig_rr_t *rr,
-                      uint16_t *terr)
-{
-	int found = tsig_find(q, qlen, rr);
-	if (found <= 0)
-		return found < 0 ? -3 : -1;
-	const tsig_key_t *k = tsig_key_find(s->keys, s->conf->nkeys, rr->owner);
-	if (!k) {
-		*terr = TSIG_ERR_BADKEY;
-		return -2;
-	}
-	size_t stripped;
-	tsig_verify_init(v, k, NULL, 0);
-	if (tsig_verify_msg(v, q, qlen, (uint64_t)time(NULL), terr, &stripped) != 0)
-		return -2;
-	return (int)(k - s->keys);
-}
-
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
                      const struct sockaddr_storage *addr, uint8_t *resp)
 {
@@ -89,10 +67,11 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	}
 	server_zone_t *z = slot->user;
 	snprintf(zname, sizeof(zname), "%s", z->conf->domain); /* as the other log lines say it */
-	key = check_tsig(s, q, qlen, &v, &rr, &terr);
-	if (key == -3)
+	key =
+	    acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, (uint64_t)time(NULL), &v, &rr, &terr);
+	if (key == ACL_TSIG_MALFORMED)
 		goto out;
-	if (key == -2) {
+	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
 		log_warning("NOTIFY for %s from %s: TSIG error %u", zname, from, terr);
 		goto out;
@@ -110,7 +89,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 out:
 	wire_write16(resp + WIRE_FLAGS, (uint16_t)(flags | rcode));
 	size_t out = len;
-	if (key == -2) {
+	if (key == ACL_TSIG_BAD) {
 		/* Unsigned for BADKEY and BADSIG, signed for BADTIME (RFC 8945 5.3.2). */
 		const tsig_key_t *k = v.key;
 		if (tsig_answer_error(k, &rr, terr, resp, len, 512, (uint64_t)time(NULL), &out))

@@ -109,9 +109,10 @@ void server_publish(server_zone_t *z, zone_t *nz)
 		z->loaded_at = time(NULL);
 	if (!old)
 		return;
-	/* Readers finish their batch before the old version goes. */
+	/* Readers finish their batch before the old version goes; a transfer out that pinned it
+	 * keeps it until it ends. */
 	synchronize_rcu();
-	zone_free(old);
+	zone_unref(old);
 	/* A whole zone just went back to the allocator, often from a transfer thread's arena:
 	 * return it to the system, or every version's peak would add up (seen: 4x on 1M RRs). */
 	malloc_trim(0);
@@ -281,7 +282,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			ctl_fail(r, "%s: no secondary zone to %s\n", z ? z->conf->domain : "*",
 			         cmd);
 	} else if (strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
-		ctl_fail(r, "%s: not available in this version (transfers out come next)\n", cmd);
+		ctl_fail(r, "%s: not available in this version (NOTIFY out comes next)\n", cmd);
 	} else {
 		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
 	}

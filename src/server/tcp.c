@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tcp: epoll loops answering DNS over TCP (RFC 7766): pipelining, idle timeout, connection cap. */
+/* tcp: epoll loops answering DNS over TCP (RFC 7766): pipelining, idle timeout, connection cap,
+ * and streaming transfers out. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -13,11 +14,17 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "signed.h"
 #include "wire.h"
+#include "xfr.h"
+#include "xfrout.h"
 
 #define TCP_EVENTS    64
 #define TCP_MSG_MAX   (2 + WIRE_MAX_MSG)
 #define TCP_OUT_PAUSE (256 * 1024) /* stop reading while this much output waits */
+/* A transfer out renders its next messages only when less than this waits to be sent, so a
+ * huge zone never sits whole in memory and each wake-up does a bounded share of the work. */
+#define TCP_XFR_LOW (64 * 1024)
 
 typedef struct tcp_conn {
 	int fd;
@@ -28,6 +35,8 @@ typedef struct tcp_conn {
 	size_t out_len, out_off, out_cap;
 	uint32_t events; /* what epoll watches for now */
 	struct sockaddr_storage peer;
+	/* A transfer out under way: until it ends, the messages pipelined after it wait. */
+	xfrout_t *xfr;
 	time_t last;
 	struct tcp_conn *prev, *next; /* least recently active first */
 } tcp_conn_t;
@@ -83,6 +92,7 @@ static void touch(tcp_worker_t *w, tcp_conn_t *c)
 
 static void conn_close(tcp_worker_t *w, tcp_conn_t *c)
 {
+	xfrout_free(c->xfr);
 	list_remove(w, c);
 	close(c->fd);
 	free(c->in);
@@ -119,12 +129,18 @@ static bool conn_flush(tcp_worker_t *w, tcp_conn_t *c)
 			return false;
 		}
 		c->out_off += (size_t)n;
+		/* A transfer the client keeps reading is activity, however long it takes. */
+		if (c->xfr)
+			touch(w, c);
 	}
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
-	/* A client that does not read its answers stops being read from. */
+	/* A client that does not read its answers stops being read from; so does one with a
+	 * transfer under way, whose next messages are made as the socket takes them. */
 	uint32_t events = EPOLLIN;
-	if (c->out_len)
+	if (c->xfr)
+		events = EPOLLOUT;
+	else if (c->out_len)
 		events = EPOLLOUT | (c->out_len > TCP_OUT_PAUSE ? 0 : EPOLLIN);
 	if (events != c->events) {
 		struct epoll_event ev = {.events = events, .data.ptr = c};
@@ -134,24 +150,32 @@ static bool conn_flush(tcp_worker_t *w, tcp_conn_t *c)
 	return true;
 }
 
-/* Answers every complete message in the input buffer; false when the connection must go. */
-static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
+/*
+ * Answers the complete messages in the input buffer, up to the first transfer request, which
+ * starts c->xfr. False when out of memory.
+ */
+static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 {
 	server_t *s = w->s;
 	size_t off = 0;
 	rcu_read_lock();
-	while (c->in_len - off >= 2 && c->out_len <= TCP_OUT_PAUSE) {
+	while (!c->xfr && c->in_len - off >= 2 && c->out_len <= TCP_OUT_PAUSE) {
 		size_t mlen = wire_read16(c->in + off);
 		if (c->in_len - off < 2 + mlen)
 			break;
 		answer_info_t info = {0};
-		const uint8_t *q = c->in + off + 2;
+		uint8_t *q = c->in + off + 2;
 		size_t len;
 		if (mlen >= WIRE_HDR_LEN &&
 		    WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
 			len = notify_answer(s, q, mlen, &c->peer, w->resp + 2);
-		else
+		else if (!xfr_maybe_request(q, mlen) ||
+		         xfrout_begin(s, q, mlen, &c->peer, true, w->resp + 2, WIRE_MAX_MSG, &len,
+		                      &info, &c->xfr) == XFROUT_QUERY)
 			len = answer_query(&s->answer, s->db, q, mlen, w->resp + 2, true, &info);
+		if (info.tsig)
+			len =
+			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
 		off += 2 + mlen;
 		stat_inc(&w->stats->queries);
 		if (!len)
@@ -168,6 +192,48 @@ static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
 	rcu_read_unlock();
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
+	return true;
+}
+
+/*
+ * Renders the transfer's next messages while little output waits. False when the connection
+ * must go: out of memory, or the transfer failed (the client learns it from the close).
+ */
+static bool conn_pump(tcp_conn_t *c)
+{
+	while (c->xfr && c->out_len < TCP_XFR_LOW) {
+		if (reserve(&c->out, &c->out_cap, c->out_len + 2 + WIRE_MAX_MSG))
+			return false;
+		size_t len;
+		int ret = xfrout_next(c->xfr, c->out + c->out_len + 2, &len);
+		if (ret < 0)
+			return false;
+		wire_write16(c->out + c->out_len, (uint16_t)len);
+		c->out_len += 2 + len;
+		if (ret == XFR_DONE) {
+			xfrout_free(c->xfr);
+			c->xfr = NULL;
+		}
+	}
+	return true;
+}
+
+/*
+ * Does what the connection has to do: streams its transfer, answers what was read, starts
+ * the next transfer when one comes up, then sends what it can. False when it must go.
+ */
+static bool conn_process(tcp_worker_t *w, tcp_conn_t *c)
+{
+	for (;;) {
+		if (!conn_pump(c))
+			return false;
+		if (c->xfr)
+			break; /* enough output waits: more when the socket takes it */
+		if (!conn_answer(w, c))
+			return false;
+		if (!c->xfr)
+			break;
+	}
 	return conn_flush(w, c);
 }
 
@@ -250,7 +316,8 @@ static void *tcp_loop(void *arg)
 			} else if (events[i].events & EPOLLOUT) {
 				if (!conn_flush(w, c))
 					conn_close(w, c);
-				else if (c->out_len == 0 && c->in_len && !conn_process(w, c))
+				else if ((c->xfr || (c->out_len == 0 && c->in_len)) &&
+				         !conn_process(w, c))
 					conn_close(w, c);
 			} else if (events[i].events & EPOLLIN) {
 				conn_read(w, c);

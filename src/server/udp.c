@@ -13,6 +13,9 @@
 #include "notify.h"
 #include "wire.h"
 #include "server.h"
+#include "signed.h"
+#include "xfr.h"
+#include "xfrout.h"
 
 #define UDP_BATCH    64
 #define UDP_RECV_MAX 4096
@@ -50,14 +53,21 @@ static void *udp_loop(void *arg)
 		for (int i = 0; i < n; i++) {
 			answer_info_t info = {0};
 			size_t len;
+			xfrout_t *xfr; /* never set over UDP: no transfer streams there */
 			/* NOTIFY is rare and not for the query path, which it only passes by. */
 			if (w->in[i].msg_len >= WIRE_HDR_LEN &&
 			    WIRE_OPCODE(wire_read16(w->qbuf[i] + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
 				len = notify_answer(s, w->qbuf[i], w->in[i].msg_len, &w->addr[i],
 				                    w->rbuf[nout]);
-			else
+			else if (!xfr_maybe_request(w->qbuf[i], w->in[i].msg_len) ||
+			         xfrout_begin(s, w->qbuf[i], w->in[i].msg_len, &w->addr[i], false,
+			                      w->rbuf[nout], UDP_RECV_MAX, &len, &info,
+			                      &xfr) == XFROUT_QUERY)
 				len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
 				                   w->rbuf[nout], false, &info);
+			if (info.tsig)
+				len = signed_answer(s, w->qbuf[i], w->in[i].msg_len, false,
+				                    w->rbuf[nout], len, UDP_RECV_MAX, &info);
 			stat_inc(&w->stats->queries);
 			if (!len)
 				continue;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_packet: any bytes as a query, answered over UDP and TCP from rich zones; checks replies. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "fuzz.h"
 #include "fuzz_answer.h"
 #include "wire.h"
+#include "xfr.h"
 #include "zone.h"
 #include "zonedb.h"
 
@@ -351,10 +353,60 @@ static void init(void)
 	FUZZ_CHECK(tcp_buf && udp_buf, "out of memory");
 }
 
+/*
+ * Reads the input as a transfer request too; one that parses gets its refusal rendered and,
+ * for a zone apex of ours, the whole response stream, every message walked and checked.
+ */
+static void transfer_out(const uint8_t *q, size_t qlen)
+{
+	xfr_request_t req;
+	int ret = xfr_request_parse(q, qlen, &req);
+	FUZZ_CHECK(ret == 0 || ret == XFR_NOT_REQUEST || ret == US_EMALF, "parse: %d", ret);
+	if (ret == XFR_NOT_REQUEST)
+		return;
+	/* The workers only parse what the quick look lets through. */
+	FUZZ_CHECK(xfr_maybe_request(q, qlen), "a transfer request the quick look misses");
+	FUZZ_CHECK(req.qtype == WIRE_T_AXFR || req.qtype == WIRE_T_IXFR, "qtype %u", req.qtype);
+	fuzz_msg_t m;
+	int n = xfr_out_error(&req, WIRE_RCODE_BADVERS, 0, udp_buf, WIRE_MAX_UDP_STD);
+	FUZZ_CHECK(n > 0, "xfr_out_error: %d", n);
+	fuzz_walk_response(udp_buf, (size_t)n, &m);
+	FUZZ_CHECK(m.qd == 1 && m.an == 0 && m.nopt == req.edns, "refusal: %u %u %d", m.qd, m.an,
+	           m.nopt);
+	uint8_t offs[DNAME_MAXLABELS];
+	int nl = dname_label_offsets(req.lname, offs);
+	const zonedb_slot_t *slot = zonedb_find(db, req.lname, req.lname_len, offs, nl, 0);
+	if (ret || !slot || slot->apex_len != req.lname_len)
+		return;
+	const zone_t *z = zonedb_zone(slot);
+	xfr_out_opts_t opts = {.soa_only = req.qtype == WIRE_T_IXFR && req.serial == z->serial,
+	                       .edns_udp = MAX_UDP,
+	                       .expire = true,
+	                       .expire_val = 60,
+	                       .reserve = 300,
+	                       .target = 1 + q[qlen - 1] * 64u};
+	xfr_out_t x;
+	xfr_out_init(&x, z, &req, &opts);
+	uint64_t records = 0;
+	for (ret = XFR_MORE; ret == XFR_MORE;) {
+		size_t len;
+		ret = xfr_out_next(&x, tcp_buf, WIRE_MAX_MSG, &len);
+		FUZZ_CHECK(ret == XFR_MORE || ret == XFR_DONE, "xfr_out_next: %d", ret);
+		FUZZ_CHECK(len + opts.reserve <= WIRE_MAX_MSG, "message of %zu bytes", len);
+		fuzz_walk_response(tcp_buf, len, &m);
+		FUZZ_CHECK(m.qd == (x.messages == 1) && m.an > 0 && m.nopt == req.edns,
+		           "message %" PRIu64 ": %u %u %d", x.messages, m.qd, m.an, m.nopt);
+		records += m.an;
+	}
+	FUZZ_CHECK(records == (opts.soa_only ? 1 : z->nrecords + 1), "%" PRIu64 " records",
+	           records);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!db)
 		init();
 	fuzz_answer(&conf, db, data, size, udp_buf, tcp_buf);
+	transfer_out(data, size);
 	return 0;
 }

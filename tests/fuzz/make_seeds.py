@@ -153,6 +153,17 @@ def packet_seeds():
     for t, name in ((252, "axfr"), (251, "ixfr"), (41, "opt"), (250, "tsig"), (0, "type0"),
                     (65535, "type65535"), (253, "mailb")):
         write("packet", "qtype-" + name, header() + question("example.com", t))
+    # Transfer requests, which the server also reads with xfr_request_parse.
+    expire = dns.edns.GenericOption(9, b"")
+    write("packet", "xfr-axfr-expire", query("example.com", "AXFR", edns=0, options=[expire]))
+    write("packet", "xfr-axfr-case", query("ExAmPlE.CoM", "AXFR", rd=False))
+    write("packet", "xfr-axfr-child", query("child.example.com", "AXFR", edns=0))
+    for serial, name in ((2024010101, "same"), (1, "old")):
+        soa = b"\xc0\x0c" + struct.pack("!HHIH", 6, 1, 0, 22) + b"\x00\x00" + \
+            struct.pack("!IIIII", serial, 0, 0, 0, 0)
+        write("packet", "xfr-ixfr-" + name, header(ns=1, ar=1) + question("example.com", 251) +
+              soa + opt_rr())
+    write("packet", "xfr-ixfr-no-soa", header() + question("example.com", 251))
     write("packet", "flags-all", header(flags=0x7FFF) + question("www.example.com"))
     write("packet", "flags-cd-ad", header(flags=0x0130) + question("www.example.com"))
 

@@ -227,6 +227,43 @@ static void truncation(void **state)
 	assert_int_equal(m.count[0], 1);
 }
 
+/* Room kept for a TSIG record comes off the limit; signed queries are flagged for the caller. */
+static void room_for_tsig(void **state)
+{
+	(void)state;
+	uint8_t q[512];
+	util_msg_t m;
+	answer_info_t info;
+	size_t qlen = util_query(q, "host.example.com", WIRE_T_A, WIRE_CLASS_IN, 0, false);
+	size_t full = answer_query(&conf, db, q, qlen, resp, false, &info);
+	assert_false(info.tsig);
+	size_t len = answer_query_room(&conf, db, q, qlen, resp, false, 512 - full, &info);
+	assert_int_equal(len, full);
+	util_parse(resp, len, &m);
+	assert_false(m.flags & WIRE_TC);
+	len = answer_query_room(&conf, db, q, qlen, resp, false, 512 - full + 1, &info);
+	util_parse(resp, len, &m);
+	assert_true(m.flags & WIRE_TC);
+	assert_int_equal(m.count[0], 0);
+	assert_true(len <= full);
+	/* Nothing but the question fits: TC, never a write past the limit. */
+	len = answer_query_room(&conf, db, q, qlen, resp, false, 600, &info);
+	util_parse(resp, len, &m);
+	assert_true(m.flags & WIRE_TC);
+	assert_int_equal(len, qlen);
+
+	/* A signed query: NOTAUTH BADKEY here, flagged so the server can answer it properly. */
+	uint8_t tsig[] = "\3key\0\0\xfa\0\xff\0\0\0\0\0\x1d"
+	                 "\13hmac-sha256\0\0\0\0\0\0\1\1\x2c\0\0\x12\x34\0\0\0\0";
+	memcpy(q + qlen, tsig, sizeof(tsig) - 1);
+	wire_write16(q + WIRE_ARCOUNT, 1);
+	len = answer_query(&conf, db, q, qlen + sizeof(tsig) - 1, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_true(info.tsig);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOTAUTH);
+	assert_int_equal(m.rr[m.nrr - 1].type, WIRE_T_TSIG);
+}
+
 static void additional(void **state)
 {
 	(void)state;
@@ -409,12 +446,19 @@ static void no_allocation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(exact_and_case),    cmocka_unit_test(cname_chain_and_loop),
-	    cmocka_unit_test(negative),          cmocka_unit_test(wildcards),
-	    cmocka_unit_test(referral_and_glue), cmocka_unit_test(parent_and_child),
-	    cmocka_unit_test(dname_synthesis),   cmocka_unit_test(truncation),
-	    cmocka_unit_test(additional),        cmocka_unit_test(refusals_and_errors),
-	    cmocka_unit_test(chaos_and_nsid),    cmocka_unit_test(any_is_one_rrset),
+	    cmocka_unit_test(exact_and_case),
+	    cmocka_unit_test(cname_chain_and_loop),
+	    cmocka_unit_test(negative),
+	    cmocka_unit_test(wildcards),
+	    cmocka_unit_test(referral_and_glue),
+	    cmocka_unit_test(parent_and_child),
+	    cmocka_unit_test(dname_synthesis),
+	    cmocka_unit_test(truncation),
+	    cmocka_unit_test(room_for_tsig),
+	    cmocka_unit_test(additional),
+	    cmocka_unit_test(refusals_and_errors),
+	    cmocka_unit_test(chaos_and_nsid),
+	    cmocka_unit_test(any_is_one_rrset),
 	    cmocka_unit_test(edns_expire),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(no_allocation),

@@ -1410,6 +1410,221 @@ static void mutations(void **state)
 		free(streams[i]);
 }
 
+/* ---- transfers out ---- */
+
+/* Encodes the response to req from z into messages; returns how many, each checked to parse. */
+static int encode_all(const zone_t *z, const xfr_request_t *req, const xfr_out_opts_t *opts,
+                      uint8_t (*msgs)[WIRE_MAX_MSG], size_t *lens, int max)
+{
+	xfr_out_t x;
+	xfr_out_init(&x, z, req, opts);
+	int n = 0, ret = XFR_MORE;
+	while (ret == XFR_MORE) {
+		assert_true(n < max);
+		ret = xfr_out_next(&x, msgs[n], WIRE_MAX_MSG, &lens[n]);
+		assert_true(ret == XFR_MORE || ret == XFR_DONE);
+		n++;
+	}
+	assert_int_equal(x.messages, (uint64_t)n);
+	assert_int_equal(x.records, opts->soa_only ? 1 : z->nrecords + 1);
+	assert_int_equal(xfr_out_next(&x, msgs[0], WIRE_MAX_MSG, &lens[0]), US_ELIMIT);
+	return n;
+}
+
+static void request_of(const uint8_t *q, int qlen, xfr_request_t *req)
+{
+	assert_true(qlen > 0);
+	assert_int_equal(xfr_request_parse(q, (size_t)qlen, req), 0);
+}
+
+static void transfer_requests(void **state)
+{
+	(void)state;
+	uint8_t q[512];
+	xfr_request_t req;
+	int n = xfr_build_axfr(q, sizeof(q), QID, (const uint8_t *)"\7EXAMPLE\3com");
+	request_of(q, n, &req);
+	assert_int_equal(req.id, QID);
+	assert_int_equal(req.qtype, WIRE_T_AXFR);
+	assert_memory_equal(req.lname, APEX, sizeof(APEX));
+	assert_memory_equal(req.question, "\7EXAMPLE\3com\0\0\xfc\0\1", req.question_len);
+	assert_true(req.edns && req.expire);
+	assert_int_equal(req.udp_size, XFR_EDNS_UDP);
+
+	n = xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 77);
+	request_of(q, n, &req);
+	assert_int_equal(req.qtype, WIRE_T_IXFR);
+	assert_true(req.has_soa);
+	assert_int_equal(req.serial, 77);
+
+	/* Not transfer requests: the query path answers them. */
+	n = xfr_build_soa_query(q, sizeof(q), QID, (const uint8_t *)APEX);
+	assert_int_equal(xfr_request_parse(q, (size_t)n, &req), XFR_NOT_REQUEST);
+	size_t len = util_query(q, "example.com", WIRE_T_AXFR, WIRE_CLASS_CH, 0, false);
+	assert_int_equal(xfr_request_parse(q, len, &req), XFR_NOT_REQUEST);
+	len = util_query(q, "example.com", WIRE_T_AXFR, WIRE_CLASS_IN, 0, false);
+	assert_int_equal(xfr_request_parse(q, len, &req), 0);
+	assert_false(req.edns);
+	assert_int_equal(xfr_request_parse(q, len - 1, &req), XFR_NOT_REQUEST);
+	q[2] |= 0x80; /* QR */
+	assert_int_equal(xfr_request_parse(q, len, &req), XFR_NOT_REQUEST);
+	q[2] = 0;
+	assert_int_equal(xfr_request_parse(q, 5, &req), XFR_NOT_REQUEST);
+
+	/* Transfer requests that break the protocol: FORMERR. */
+	q[len] = 0;
+	assert_int_equal(xfr_request_parse(q, len + 1, &req), US_EMALF);
+	assert_int_equal(req.qtype, WIRE_T_AXFR); /* enough to answer with */
+	len = util_query(q, "example.com", WIRE_T_IXFR, WIRE_CLASS_IN, 0, false);
+	assert_int_equal(xfr_request_parse(q, len, &req), 0); /* no SOA: FORMERR, but later */
+	assert_false(req.has_soa);
+	n = xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 77);
+	q[n - 15 - 22] = 5; /* the SOA rdata's names now leave 14 bytes, not 20 */
+	assert_int_equal(xfr_request_parse(q, (size_t)n, &req), US_EMALF);
+	len = util_query(q, "example.com", WIRE_T_AXFR, WIRE_CLASS_IN, 1232, false);
+	memcpy(q + len, q + len - 11, 11); /* two OPTs */
+	wire_write16(q + WIRE_ARCOUNT, 2);
+	assert_int_equal(xfr_request_parse(q, len + 11, &req), US_EMALF);
+
+	/* A refusal echoes the question and the OPT, with the extended RCODE bits there. */
+	n = xfr_build_axfr(q, sizeof(q), QID, (const uint8_t *)APEX);
+	request_of(q, n, &req);
+	uint8_t r[512];
+	util_msg_t m;
+	n = xfr_out_error(&req, WIRE_RCODE_BADVERS, 0, r, sizeof(r));
+	assert_true(n > 0);
+	util_parse(r, (size_t)n, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_BADVERS);
+	assert_int_equal(wire_read16(r), QID);
+	assert_int_equal(wire_read16(r + WIRE_QDCOUNT), 1);
+	assert_int_equal(m.nrr, 1);
+	assert_int_equal(m.rr[0].type, WIRE_T_OPT);
+	assert_false(m.flags & WIRE_AA);
+	assert_int_equal(xfr_out_error(&req, WIRE_RCODE_REFUSED, 0, r, 20), US_ETRUNC);
+}
+
+/* The stream our encoder writes is what our decoder (and RFC 5936) takes, message by message. */
+static void axfr_out_round_trip(void **state)
+{
+	(void)state;
+	static uint8_t msgs[64][WIRE_MAX_MSG];
+	size_t lens[64];
+	zone_t *z = zone_text(final4);
+	uint8_t q[512];
+	xfr_request_t req;
+	request_of(q, xfr_build_axfr(q, sizeof(q), QID, (const uint8_t *)APEX), &req);
+	xfr_out_opts_t opts = {
+	    .edns_udp = 1232, .expire = true, .expire_val = 3600, .reserve = 100, .target = 100};
+	int n = encode_all(z, &req, &opts, msgs, lens, 64);
+	assert_true(n > 3);
+	xfr_in_t *x = axfr_in();
+	for (int i = 0; i < n; i++) {
+		util_msg_t m;
+		util_parse(msgs[i], lens[i], &m);
+		assert_true(lens[i] + 100 <= WIRE_MAX_MSG);
+		assert_int_equal(wire_read16(msgs[i]), QID);
+		assert_int_equal(m.flags & 0xFFF0, WIRE_QR | WIRE_AA);
+		assert_int_equal(wire_read16(msgs[i] + WIRE_QDCOUNT), i == 0);
+		/* Each message holds what fits in the target, one record at least. */
+		assert_true(m.count[0] >= 1);
+		assert_true(m.count[0] == 1 || lens[i] <= 100 + 11 + 8);
+		assert_int_equal(m.rr[m.nrr - 1].type, WIRE_T_OPT);
+		if (i == 0)
+			assert_int_equal(m.rr[0].type, WIRE_T_SOA);
+		if (i == n - 1)
+			assert_int_equal(m.rr[m.count[0] - 1].type, WIRE_T_SOA);
+		assert_int_equal(xfr_in_feed(x, msgs[i], lens[i]),
+		                 i == n - 1 ? XFR_DONE : XFR_MORE);
+	}
+	const xfr_result_t *res = xfr_in_result(x);
+	assert_int_equal(res->kind, XFR_FULL);
+	assert_true(res->expire_present);
+	assert_int_equal(res->expire, 3600);
+	assert_zone_equal(res->zone, z);
+	xfr_in_free(x);
+
+	/* An IXFR from an older serial gets the whole zone, which the decoder takes as such. */
+	request_of(q, xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 3), &req);
+	opts = (xfr_out_opts_t){.edns_udp = 1232};
+	n = encode_all(z, &req, &opts, msgs, lens, 64);
+	assert_int_equal(n, 1);
+	x = ixfr_in(3);
+	assert_int_equal(xfr_in_feed(x, msgs[0], lens[0]), XFR_DONE);
+	assert_int_equal(xfr_in_result(x)->kind, XFR_FULL);
+	assert_zone_equal(xfr_in_result(x)->zone, z);
+	xfr_in_free(x);
+
+	/* Up to date: the SOA alone. */
+	opts.soa_only = true;
+	n = encode_all(z, &req, &opts, msgs, lens, 64);
+	assert_int_equal(n, 1);
+	util_msg_t m;
+	util_parse(msgs[0], lens[0], &m);
+	assert_int_equal(m.count[0], 1);
+	assert_int_equal(m.rr[0].type, WIRE_T_SOA);
+	x = ixfr_in(4);
+	assert_int_equal(xfr_in_feed(x, msgs[0], lens[0]), XFR_DONE);
+	assert_int_equal(xfr_in_result(x)->kind, XFR_UPTODATE);
+	xfr_in_free(x);
+
+	/* No room for a header, or for a record: the stream cannot go on. */
+	xfr_out_t o;
+	xfr_out_init(&o, z, &req, &opts);
+	size_t len;
+	assert_int_equal(xfr_out_next(&o, msgs[0], 40, &len), US_ELIMIT);
+	opts.reserve = 10;
+	xfr_out_init(&o, z, &req, &opts);
+	assert_int_equal(xfr_out_next(&o, msgs[0], 12 + 10 + 11, &len), US_ELIMIT);
+	zone_free(z);
+}
+
+/*
+ * A big zone goes out in messages of about 16 KiB, compressed, each its own context, and the
+ * names in rdata keep their case whatever the question's (the decoded zone is byte-equal).
+ */
+static void axfr_out_big(void **state)
+{
+	(void)state;
+	size_t cap = 40 * 20000 + 1024;
+	char *text = malloc(cap);
+	size_t used = (size_t)snprintf(text, cap,
+	                               "$TTL 300\n@ SOA ns1 h 9 1 1 1 1\n@ NS ns1\n"
+	                               "ns1 A 192.0.2.1\nx CNAME Ns1.Example.COM.\n");
+	for (int i = 0; i < 20000; i++)
+		used += (size_t)snprintf(text + used, cap - used, "h%d.sub A 10.0.%d.%d\n", i,
+		                         i / 256, i % 256);
+	zone_t *z = zone_text(text);
+	free(text);
+	uint8_t q[512];
+	xfr_request_t req;
+	size_t qlen = util_query(q, "Example.COM", WIRE_T_AXFR, WIRE_CLASS_IN, 0, false);
+	request_of(q, (int)qlen, &req);
+	xfr_out_opts_t opts = {.reserve = 200};
+	xfr_out_t o;
+	xfr_out_init(&o, z, &req, &opts);
+	static uint8_t buf[WIRE_MAX_MSG];
+	xfr_in_t *x = xfr_in_new((const uint8_t *)APEX, WIRE_T_AXFR, 0, NULL, 0x1234);
+	int ret = XFR_MORE;
+	uint64_t total = 0;
+	while (ret == XFR_MORE) {
+		size_t len;
+		ret = xfr_out_next(&o, buf, sizeof(buf), &len);
+		assert_true(len <= XFR_OUT_TARGET);
+		/* Well filled: another A record would not have fitted. */
+		if (ret == XFR_MORE)
+			assert_true(len > XFR_OUT_TARGET - 40);
+		total += len;
+		assert_int_equal(xfr_in_feed(x, buf, len), ret);
+	}
+	assert_int_equal(o.bytes, total);
+	/* Compressed: an owner takes its first label and a pointer, 23 bytes a record instead
+	 * of the 38 it would take uncompressed. */
+	assert_true(total < 20000 * 24);
+	assert_zone_equal(xfr_in_result(x)->zone, z);
+	xfr_in_free(x);
+	zone_free(z);
+}
+
 #ifndef __SANITIZE_ADDRESS__
 /* A failing allocator (ASan brings its own): the n-th allocation from now fails. */
 extern void *__libc_malloc(size_t);
@@ -1537,6 +1752,9 @@ int main(void)
 	    cmocka_unit_test(serial_arithmetic),
 	    cmocka_unit_test(foreach_rr),
 	    cmocka_unit_test(mutations),
+	    cmocka_unit_test(transfer_requests),
+	    cmocka_unit_test(axfr_out_round_trip),
+	    cmocka_unit_test(axfr_out_big),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(out_of_memory),
 #endif

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_zone: zone building, the checks an operator expects, and lookups. */
+#include <pthread.h>
+
 #include "util.h"
 #include "error.h"
+#include "zonedb.h"
 
 #define HEAD "$TTL 300\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n"
 
@@ -110,6 +113,52 @@ static void include_is_bounded(void **state)
 	assert_int_equal(zonefile_load(o, "/dev/zero", util_report, NULL, &z), US_ENOENT);
 }
 
+static void *ref_unref_many(void *arg)
+{
+	zone_t *z = arg;
+	for (int i = 0; i < 100000; i++) {
+		zone_ref(z);
+		zone_unref(z);
+	}
+	return NULL;
+}
+
+/* A pinned version outlives its publication; the last reference frees it (ASan checks). */
+static void references(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone("example.com", HEAD);
+	assert_non_null(z);
+	assert_int_equal(z->refs, 1);
+	zone_ref(z);
+	assert_int_equal(z->refs, 2);
+	zone_unref(z); /* the publisher lets go... */
+	assert_int_equal(z->refs, 1);
+	assert_int_equal(z->serial, 1); /* ...and the pinned reader still reads it */
+	zone_unref(z);
+	zone_unref(NULL);
+
+	/* Readers on other threads pinning and unpinning never free it under its owner. */
+	z = util_zone("example.com", HEAD);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, ref_unref_many, z), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(z->refs, 1);
+
+	/* The zone table drops its own reference only: a pinned version stays. */
+	zonedb_t *db = zonedb_new(1);
+	zonedb_slot_t *slot;
+	assert_int_equal(zonedb_add(db, z->apex, &slot), 0);
+	slot->zone = z;
+	zone_ref(z);
+	zonedb_free(db);
+	assert_int_equal(z->refs, 1);
+	assert_int_equal(z->nrecords, 3);
+	zone_unref(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +167,7 @@ int main(void)
 	    cmocka_unit_test(occluded_is_a_warning),
 	    cmocka_unit_test(include_reports_its_file),
 	    cmocka_unit_test(include_is_bounded),
+	    cmocka_unit_test(references),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

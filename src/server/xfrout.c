@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/* xfrout: transfers out: requests checked against TSIG and the zone's rules, pinned versions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acl.h"
+#include "error.h"
+#include "log.h"
+#include "net.h"
+#include "serial.h"
+#include "tsig.h"
+#include "wire.h"
+#include "xfr.h"
+#include "xfrout.h"
+
+struct xfrout {
+	server_t *s;
+	zone_t *zone; /* pinned: one reference, dropped by xfrout_free */
+	xfr_out_t enc;
+	const tsig_key_t *key;     /* NULL when the request was unsigned */
+	uint8_t mac[TSIG_MAC_MAX]; /* the MAC the next signature covers: the request's, then
+	                            * each message's in turn */
+	size_t mac_len;
+	bool timers_only; /* every message after the first (RFC 8945 5.3.1) */
+	bool ended;       /* finished or failed, and logged */
+	const char *kind; /* "AXFR" or "IXFR" */
+	uint32_t from;    /* IXFR: the client's serial */
+	int64_t start_ms;
+	char zone_name[CONF_DNAME_MAX * 4 + 2];
+	char peer[80];
+};
+
+static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	conf_addr_t a = {.ss = *ss};
+	conf_addr_str(&a, buf, len);
+}
+
+static const char *key_text(const server_t *s, int key)
+{
+	return key >= 0 ? s->conf->keys[key].id : "none";
+}
+
+/* Signs the answer in resp[0..len) to a request verified with v; returns the new length. */
+static size_t sign_answer(const tsig_key_t *k, const tsig_verify_t *v, uint8_t *resp, size_t len,
+                          size_t cap)
+{
+	size_t out;
+	if (tsig_sign(k, resp, len, cap, v->mac, v->mac_len, false, (uint64_t)time(NULL),
+	              TSIG_FUDGE_DEFAULT, &out, NULL, NULL) != 0)
+		return len; /* no room or no memory: unsigned, which the client will reject */
+	return out;
+}
+
+/* An error answer with no records, signed when the request was validly signed. */
+static size_t error_answer(const xfr_request_t *req, uint16_t rcode, uint16_t extra,
+                           const tsig_key_t *k, const tsig_verify_t *v, uint8_t *resp, size_t cap)
+{
+	int n = xfr_out_error(req, rcode, extra, resp, cap);
+	if (n < 0)
+		return 0;
+	return k ? sign_answer(k, v, resp, (size_t)n, cap) : (size_t)n;
+}
+
+int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockaddr_storage *peer,
+                 bool tcp, uint8_t *resp, size_t cap, size_t *len, answer_info_t *info,
+                 xfrout_t **out)
+{
+	xfr_request_t req;
+	int ret = xfr_request_parse(q, qlen, &req);
+	if (ret == XFR_NOT_REQUEST || (ret == 0 && !tcp && req.qtype == WIRE_T_AXFR))
+		return XFROUT_QUERY;
+	*out = NULL;
+	*len = 0;
+	info->opcode = WIRE_OPCODE_QUERY;
+	info->qtype = req.qtype;
+	const char *kind = req.qtype == WIRE_T_AXFR ? "AXFR" : "IXFR";
+	char from[80], name[DNAME_TEXT_MAX];
+	peer_text(peer, from, sizeof(from));
+	/* Without the final dot, as zone names are written in the configuration and logs. */
+	int nt = dname_to_text(req.lname, name, sizeof(name));
+	if (nt < 0)
+		snprintf(name, sizeof(name), "?");
+	else if (nt > 1 && name[nt - 1] == '.')
+		name[nt - 1] = 0;
+
+	uint16_t rcode = WIRE_RCODE_FORMERR, terr = 0;
+	tsig_verify_t v = {0};
+	tsig_rr_t rr;
+	const tsig_key_t *k = NULL;
+	uint64_t now = (uint64_t)time(NULL);
+	int key = ret ? ACL_TSIG_MALFORMED
+	              : acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, now, &v, &rr, &terr);
+	if (key == ACL_TSIG_MALFORMED) {
+		log_notice("%s for %s from %s: malformed request, FORMERR", kind, name, from);
+		*len = error_answer(&req, rcode, 0, NULL, NULL, resp, cap);
+		goto done;
+	}
+	if (key == ACL_TSIG_BAD) {
+		rcode = WIRE_RCODE_NOTAUTH;
+		log_warning("%s %s to %s: TSIG error %u (key %s), NOTAUTH", kind, name, from, terr,
+		            v.key ? key_text(s, (int)(v.key - s->keys)) : "unknown");
+		int n = xfr_out_error(&req, rcode, 0, resp, cap);
+		/* Unsigned for BADKEY and BADSIG, signed for BADTIME (RFC 8945 5.3.2). */
+		if (n > 0 && tsig_answer_error(v.key, &rr, terr, resp, (size_t)n, cap, now, len))
+			*len = (size_t)n;
+		goto done;
+	}
+	if (key >= 0)
+		k = &s->keys[key];
+	if (req.edns && req.edns_version != 0) {
+		rcode = WIRE_RCODE_BADVERS;
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
+
+	uint8_t offs[DNAME_MAXLABELS];
+	int nl = dname_label_offsets(req.lname, offs);
+	zonedb_slot_t *slot = zonedb_find(s->db, req.lname, req.lname_len, offs, nl, 0);
+	if (!slot || slot->apex_len != req.lname_len) {
+		rcode = WIRE_RCODE_NOTAUTH;
+		log_notice("%s for %s from %s: not a zone of ours, NOTAUTH", kind, name, from);
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
+	server_zone_t *z = slot->user;
+	const char *zname = z->conf->domain;
+	if (req.qtype == WIRE_T_IXFR && !req.has_soa) {
+		log_notice("IXFR %s to %s: no SOA in the request, FORMERR", zname, from);
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
+	if (!acl_allows(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER)) {
+		rcode = WIRE_RCODE_REFUSED;
+		log_warning("%s %s to %s: refused by the zone's rules (key %s)", kind, zname, from,
+		            key_text(s, key));
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
+	zone_t *cur = zonedb_zone(slot);
+	if (!cur) {
+		rcode = WIRE_RCODE_SERVFAIL;
+		log_notice("%s %s to %s: no copy of the zone to serve, SERVFAIL", kind, zname,
+		           from);
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
+
+	rcode = WIRE_RCODE_NOERROR;
+	xfr_out_opts_t opts = {
+	    .edns_udp = s->answer.max_udp,
+	    .expire = req.expire,
+	    .expire_val = req.expire ? answer_expire(&s->answer, slot, cur) : 0,
+	    .reserve = k ? tsig_space(k) : 0,
+	};
+	bool uptodate = req.qtype == WIRE_T_IXFR && serial_cmp(req.serial, cur->serial) >= 0;
+	if (req.qtype == WIRE_T_IXFR && (uptodate || !tcp)) {
+		/* Over UDP only what fits the client's buffer, or TC to send it to TCP. */
+		size_t room = tcp ? cap : WIRE_MAX_UDP_STD;
+		if (!tcp && req.edns && req.udp_size > room)
+			room = req.udp_size < s->answer.max_udp ? req.udp_size : s->answer.max_udp;
+		room = room < cap ? room : cap;
+		opts.soa_only = true;
+		xfr_out_t enc;
+		xfr_out_init(&enc, cur, &req, &opts);
+		if (xfr_out_next(&enc, resp, room, len) < 0) {
+			*len = error_answer(&req, rcode, WIRE_AA | WIRE_TC, k, &v, resp, room);
+			goto done;
+		}
+		if (k)
+			*len = sign_answer(k, &v, resp, *len, room);
+		if (uptodate)
+			log_info("IXFR %s to %s: serial %u, up to date", zname, from, cur->serial);
+		else
+			log_info("IXFR %s to %s over UDP: serial %u -> %u, answered with the SOA "
+			         "alone",
+			         zname, from, req.serial, cur->serial);
+		goto done;
+	}
+
+	xfrout_t *x = calloc(1, sizeof(*x));
+	if (!x) {
+		rcode = WIRE_RCODE_SERVFAIL;
+		log_error("%s %s to %s: out of memory, SERVFAIL", kind, zname, from);
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
+	/* Pinned inside the read section this version was found in: it outlives a publication
+	 * of a newer one, which never waits for us. */
+	zone_ref(cur);
+	x->s = s;
+	x->zone = cur;
+	xfr_out_init(&x->enc, cur, &req, &opts);
+	x->key = k;
+	if (k) {
+		memcpy(x->mac, v.mac, v.mac_len);
+		x->mac_len = v.mac_len;
+	}
+	x->kind = kind;
+	x->from = req.serial;
+	x->start_ms = net_now_ms();
+	snprintf(x->zone_name, sizeof(x->zone_name), "%s", zname);
+	snprintf(x->peer, sizeof(x->peer), "%s", from);
+	*out = x;
+	info->rcode = (uint8_t)rcode;
+	tsig_verify_deinit(&v);
+	return XFROUT_STREAM;
+done:
+	info->rcode = (uint8_t)rcode;
+	tsig_verify_deinit(&v);
+	return XFROUT_ANSWER;
+}
+
+/* "serial N" for an AXFR, "serial A -> B as a full zone" for an IXFR answered in full. */
+static void serials_text(const xfrout_t *x, char *buf, size_t len)
+{
+	if (x->kind[0] == 'I')
+		snprintf(buf, len, "serial %u -> %u as a full zone (no history kept)", x->from,
+		         x->zone->serial);
+	else
+		snprintf(buf, len, "serial %u", x->zone->serial);
+}
+
+int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
+{
+	size_t n;
+	int ret = xfr_out_next(&x->enc, buf, WIRE_MAX_MSG, &n);
+	if (ret >= 0 && x->key) {
+		uint8_t mac[TSIG_MAC_MAX];
+		size_t mac_len;
+		int sret =
+		    tsig_sign(x->key, buf, n, WIRE_MAX_MSG, x->mac, x->mac_len, x->timers_only,
+		              (uint64_t)time(NULL), TSIG_FUDGE_DEFAULT, &n, mac, &mac_len);
+		if (sret) {
+			ret = sret;
+		} else {
+			memcpy(x->mac, mac, mac_len);
+			x->mac_len = mac_len;
+			x->timers_only = true;
+		}
+	}
+	char serials[64];
+	serials_text(x, serials, sizeof(serials));
+	if (ret < 0) {
+		x->ended = true;
+		log_error("%s %s to %s: %s, cut short after %llu records: message %llu: %s",
+		          x->kind, x->zone_name, x->peer, serials,
+		          (unsigned long long)x->enc.records,
+		          (unsigned long long)x->enc.messages + 1,
+		          ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret));
+		return ret;
+	}
+	*len = n;
+	if (ret == XFR_DONE) {
+		x->ended = true;
+		log_info("%s %s to %s: %s, %llu records, %llu messages in %lld ms, finished",
+		         x->kind, x->zone_name, x->peer, serials,
+		         (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
+		         (long long)(net_now_ms() - x->start_ms));
+	}
+	return ret;
+}
+
+void xfrout_free(xfrout_t *x)
+{
+	if (!x)
+		return;
+	if (!x->ended) {
+		char serials[64];
+		serials_text(x, serials, sizeof(serials));
+		log_warning("%s %s to %s: %s, cut short after %llu records in %llu messages, "
+		            "%lld ms: the connection ended",
+		            x->kind, x->zone_name, x->peer, serials,
+		            (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
+		            (long long)(net_now_ms() - x->start_ms));
+	}
+	zone_unref(x->zone);
+	free(x);
+}
