@@ -63,7 +63,7 @@ int zonedb_add(zonedb_t *db, const uint8_t *apex, zonedb_slot_t **out)
 	memset(slot, 0, sizeof(*slot));
 	memcpy(slot->apex, lname, len);
 	slot->apex_len = (uint8_t)len;
-		slot->apex_labels = (uint8_t)dname_labels(lname);
+	slot->apex_labels = (uint8_t)dname_labels(lname);
 	if (slot->apex_labels > db->max_labels)
 		db->max_labels = slot->apex_labels;
 	uint32_t i = dname_hash(lname, len) & db->mask;
@@ -77,7 +77,7 @@ int zonedb_add(zonedb_t *db, const uint8_t *apex, zonedb_slot_t **out)
 zonedb_slot_t *zonedb_find(const zonedb_t *db, const uint8_t *lname, size_t len,
                            const uint8_t *offs, int nlabels, int below_apex)
 {
-		int first = nlabels - db->max_labels;
+	int first = nlabels - db->max_labels;
 	if (first < (below_apex ? 1 : 0))
 		first = below_apex ? 1 : 0;
 	for (int i = first; i <= nlabels; i++) {

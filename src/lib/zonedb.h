@@ -22,9 +22,9 @@ typedef struct zonedb_slot {
 
 typedef struct zonedb {
 	zonedb_slot_t *slots;
-		uint32_t nslots;
+	uint32_t nslots;
 	uint32_t cap;
-	int max_labels; /* of the deepest apex: longer suffixes need no lookup */
+	int max_labels;  /* of the deepest apex: longer suffixes need no lookup */
 	uint32_t *table; /* slot index + 1, 0 for empty */
 	uint32_t mask;
 } zonedb_t;
