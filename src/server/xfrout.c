@@ -241,7 +241,7 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 			x->timers_only = true;
 		}
 	}
-	char serials[64];
+	char serials[96];
 	serials_text(x, serials, sizeof(serials));
 	if (ret < 0) {
 		x->ended = true;
@@ -268,7 +268,7 @@ void xfrout_free(xfrout_t *x)
 	if (!x)
 		return;
 	if (!x->ended) {
-		char serials[64];
+		char serials[96];
 		serials_text(x, serials, sizeof(serials));
 		log_warning("%s %s to %s: %s, cut short after %llu records in %llu messages, "
 		            "%lld ms: the connection ended",
