@@ -512,3 +512,19 @@ int tsig_verify_done(const tsig_verify_t *v)
 {
 	return v->nmsg > 0 && !v->failed && v->nunsigned == 0 ? 0 : US_ETSIG;
 }
+
+const char *tsig_error_name(uint16_t e)
+{
+	switch (e) {
+	case TSIG_ERR_BADSIG:
+		return "BADSIG";
+	case TSIG_ERR_BADKEY:
+		return "BADKEY";
+	case TSIG_ERR_BADTIME:
+		return "BADTIME";
+	case TSIG_ERR_BADTRUNC:
+		return "BADTRUNC";
+	default:
+		return "none";
+	}
+}

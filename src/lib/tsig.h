@@ -193,3 +193,6 @@ void tsig_verify_deinit(tsig_verify_t *v);
  */
 int tsig_answer_error(const tsig_key_t *k, const tsig_rr_t *req, uint16_t tsig_error, uint8_t *buf,
                       size_t len, size_t cap, uint64_t now, size_t *out_len);
+
+/* The name of a TSIG error code (BADSIG, BADKEY, ...), or "none". */
+const char *tsig_error_name(uint16_t error);

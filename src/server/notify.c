@@ -73,7 +73,8 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_warning("NOTIFY for %s from %s: TSIG error %u", zname, from, terr);
+		log_warning("NOTIFY for %s from %s: TSIG error %s", zname, from,
+		            tsig_error_name(terr));
 		goto out;
 	}
 	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {

@@ -23,7 +23,7 @@ enum { JOB_FAILED, JOB_UPTODATE, JOB_NEW };
 struct xfrin_job {
 	server_t *s;
 	server_zone_t *z;
-	const zone_t *current; /* served when the job began; the manager keeps it alive */
+	zone_t *current; /* served when the job began, pinned by a reference */
 	bool force_axfr;
 	pthread_t thread;
 	/* What came of it. */
@@ -56,22 +56,6 @@ static void job_fail(xfrin_job_t *j, const char *peer, const char *fmt, ...)
 	va_end(ap);
 	snprintf(j->error, sizeof(j->error), "%s: %s", peer, msg);
 	log_warning("zone %s: %s", j->z->conf->domain, j->error);
-}
-
-static const char *tsig_error_name(uint16_t e)
-{
-	switch (e) {
-	case TSIG_ERR_BADSIG:
-		return "BADSIG";
-	case TSIG_ERR_BADKEY:
-		return "BADKEY";
-	case TSIG_ERR_BADTIME:
-		return "BADTIME";
-	case TSIG_ERR_BADTRUNC:
-		return "BADTRUNC";
-	default:
-		return "none";
-	}
 }
 
 /*
@@ -156,6 +140,29 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 }
 
 /*
+ * Judges a new version whole: max-zone-records bounds the zone, not only one transfer (small
+ * IXFRs must not grow it past it; max-zone-size counts transfer bytes, which the decoder
+ * bounds), and it must be newer than ours unless a full transfer was asked
+ * for (a stale primary behind a fresh SOA answer must not take the zone back in time).
+ */
+static bool acceptable(xfrin_job_t *j, const char *peer)
+{
+	const conf_zone_t *zc = j->z->conf;
+	if (j->zone->nrecords > (size_t)zc->max_zone_records) {
+		job_fail(j, peer, "%s: serial %u has %zu records, more than max-zone-records %d",
+		         j->kind, j->zone->serial, j->zone->nrecords, zc->max_zone_records);
+		return false;
+	}
+
+	if (j->current && !j->force_axfr && serial_cmp(j->zone->serial, j->current->serial) <= 0) {
+		job_fail(j, peer, "%s carries serial %u, not newer than ours %u; not taken",
+		         j->kind, j->zone->serial, j->current->serial);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Transfers the zone from one address. Returns 0 with the outcome in the job, US_EAGAIN when
  * an IXFR could not be used and AXFR should follow at once, or another negative error.
  */
@@ -197,8 +204,14 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			ret = n == 0 ? xfr_in_eof(x) : n;
 			if (ret == 0)
 				ret = US_EMALF;
-			job_fail(j, peer, "%s: %s", j->kind,
-			         n == 0 ? "the stream ended early" : strerror(-n));
+			if (n == 0)
+				job_fail(j, peer, "%s: %s", j->kind, xfr_in_error(x));
+			else if (n == -EPROTO)
+				job_fail(j, peer,
+				         "%s: the primary closed the connection inside a message",
+				         j->kind);
+			else
+				job_fail(j, peer, "%s: %s", j->kind, strerror(-n));
 			break;
 		}
 		if (key) {
@@ -251,6 +264,16 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			} else {
 				j->outcome = JOB_NEW;
 			}
+		}
+	}
+	if (ret == 0 && j->outcome == JOB_NEW) {
+		bool same = j->current && !j->force_axfr && j->zone->serial == j->current->serial;
+		if (same || !acceptable(j, peer)) {
+			/* The same serial sent whole is only news that we are up to date. */
+			zone_free(j->zone);
+			j->zone = NULL;
+			j->outcome = same ? JOB_UPTODATE : JOB_FAILED;
+			ret = same ? 0 : US_EZONE;
 		}
 	}
 	j->ms = net_now_ms() - start;
@@ -318,7 +341,10 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr)
 	}
 	j->s = s;
 	j->z = z;
+	/* Pinned: the zone may expire, and be unpublished, while the job still reads it. */
 	j->current = z->slot->zone;
+	if (j->current)
+		zone_ref(j->current);
 	j->force_axfr = force_axfr || z->force_axfr;
 	j->outcome = JOB_FAILED;
 	z->force_axfr = false;
@@ -326,6 +352,7 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr)
 	if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 		log_error("zone %s: cannot start a refresh thread", z->conf->domain);
 		z->busy = false;
+		zone_unref(j->current);
 		free(j);
 	}
 }
@@ -439,8 +466,18 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 			server_publish(z, j->zone);
 		}
 	} else if (j->outcome == JOB_UPTODATE) {
+		/* Expired while the check ran? The primary just vouched for our copy again. */
+		if (!z->slot->zone) {
+			zone_ref(j->current);
+			server_publish(z, j->current);
+		}
 		refreshed(z, z->slot->zone, j, now);
-		log_info("zone %s: %s has serial %u, up to date", zc->domain, j->peer, j->serial);
+		if (serial_cmp(j->serial, z->slot->zone->serial) < 0)
+			log_info("zone %s: %s has serial %u, older than ours %u; keeping ours",
+			         zc->domain, j->peer, j->serial, z->slot->zone->serial);
+		else
+			log_info("zone %s: %s has serial %u, up to date", zc->domain, j->peer,
+			         j->serial);
 		save_timers(s, z, z->slot->zone->serial);
 	} else {
 		snprintf(z->error, sizeof(z->error), "%s",
@@ -462,6 +499,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		if (z->slot->zone)
 			save_timers(s, z, z->slot->zone->serial);
 	}
+	zone_unref(j->current);
 	free(j);
 	if (z->again) {
 		z->again = false;
@@ -535,7 +573,7 @@ int xfrin_tick(server_t *s)
 			finish(s, z, j);
 		if (atomic_exchange(&z->notified, false))
 			xfrin_start(s, z, false);
-		if (z->expire_at && now >= z->expire_at && !z->busy)
+		if (z->expire_at && now >= z->expire_at)
 			expire(z);
 		if (!z->busy && z->next_refresh <= now)
 			xfrin_start(s, z, false);
@@ -560,6 +598,7 @@ void xfrin_shutdown(server_t *s)
 			}
 			pthread_join(j->thread, NULL);
 			zone_free(j->zone);
+			zone_unref(j->current);
 			free(j);
 			z->busy = false;
 		}
