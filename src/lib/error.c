@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* error: names for the project's error codes. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -28,4 +30,14 @@ const char *us_strerror(int err)
 	default:
 		return err < 0 && err > -1000 ? strerror(-err) : "unknown error";
 	}
+}
+
+void us_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 
 /* System errors are negative errno values; DNS-level errors sit below -1000. */
 enum {
@@ -26,3 +27,6 @@ enum {
 
 /* Returns a static string naming err; never NULL. */
 const char *us_strerror(int err);
+
+/* Writes a formatted message into err (errlen bytes, cut to fit); errlen 0 writes nothing. */
+void us_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

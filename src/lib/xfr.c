@@ -74,19 +74,6 @@ int xfr_build_ixfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, u
 
 /* ---- reading messages ---- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *name_text(const uint8_t *name, char *buf)
 {
 	if (dname_to_text(name, buf, DNAME_TEXT_MAX) < 0)
@@ -264,7 +251,7 @@ static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char 
 		if (code == XFR_EDNS_EXPIRE) {
 			/* RFC 7314 2: a response's option holds the 32-bit expire value. */
 			if (len != 4) {
-				set_err(err, errlen, "EDNS EXPIRE option of %u bytes, not 4", len);
+				us_errf(err, errlen, "EDNS EXPIRE option of %u bytes, not 4", len);
 				return US_EMALF;
 			}
 			mi->expire = true;
@@ -275,7 +262,7 @@ static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char 
 	mi->rcode |= (uint16_t)((rr->ttl >> 24) << 4);
 	return 0;
 malformed:
-	set_err(err, errlen, "malformed OPT record");
+	us_errf(err, errlen, "malformed OPT record");
 	return US_EMALF;
 }
 
@@ -288,35 +275,35 @@ static int scan_msg(const uint8_t *m, size_t len, uint16_t id, msg_info_t *mi, c
 {
 	memset(mi, 0, sizeof(*mi));
 	if (len < WIRE_HDR_LEN) {
-		set_err(err, errlen, "a message of %zu bytes, shorter than a header", len);
+		us_errf(err, errlen, "a message of %zu bytes, shorter than a header", len);
 		return US_EMALF;
 	}
 	if (wire_read16(m + WIRE_ID) != id) {
-		set_err(err, errlen, "message ID %u does not match the query's %u",
+		us_errf(err, errlen, "message ID %u does not match the query's %u",
 		        wire_read16(m + WIRE_ID), id);
 		return US_EMALF;
 	}
 	mi->flags = wire_read16(m + WIRE_FLAGS);
 	mi->rcode = mi->flags & 0xF;
 	if (!(mi->flags & WIRE_QR)) {
-		set_err(err, errlen, "the message is not a response (QR clear)");
+		us_errf(err, errlen, "the message is not a response (QR clear)");
 		return US_EMALF;
 	}
 	if (WIRE_OPCODE(mi->flags) != WIRE_OPCODE_QUERY) {
-		set_err(err, errlen, "response with opcode %u", WIRE_OPCODE(mi->flags));
+		us_errf(err, errlen, "response with opcode %u", WIRE_OPCODE(mi->flags));
 		return US_EMALF;
 	}
 	mi->qd = wire_read16(m + WIRE_QDCOUNT);
 	mi->an = wire_read16(m + WIRE_ANCOUNT);
 	unsigned ns = wire_read16(m + WIRE_NSCOUNT), ar = wire_read16(m + WIRE_ARCOUNT);
 	if (mi->qd > 1) {
-		set_err(err, errlen, "response with %u questions", mi->qd);
+		us_errf(err, errlen, "response with %u questions", mi->qd);
 		return US_EMALF;
 	}
 	size_t pos = WIRE_HDR_LEN, qlen;
 	if (mi->qd) {
 		if (dname_unpack(m, len, &pos, mi->qname, &qlen) < 0 || pos + 4 > len) {
-			set_err(err, errlen, "malformed question");
+			us_errf(err, errlen, "malformed question");
 			return US_EMALF;
 		}
 		mi->qtype = wire_read16(m + pos);
@@ -328,14 +315,14 @@ static int scan_msg(const uint8_t *m, size_t len, uint16_t id, msg_info_t *mi, c
 	rr_view_t rr;
 	for (unsigned i = 0; i < mi->an + ns + ar; i++) {
 		if (read_rr(m, len, &pos, &rr)) {
-			set_err(err, errlen, "malformed record %u of the message", i + 1);
+			us_errf(err, errlen, "malformed record %u of the message", i + 1);
 			return US_EMALF;
 		}
 		if (rr.type != WIRE_T_OPT)
 			continue;
 		/* One OPT, owned by the root, in the additional section (RFC 6891 6.1.1). */
 		if (i < mi->an + ns || opt || rr.owner_len != 1) {
-			set_err(err, errlen, "misplaced OPT record");
+			us_errf(err, errlen, "misplaced OPT record");
 			return US_EMALF;
 		}
 		opt = true;
@@ -344,7 +331,7 @@ static int scan_msg(const uint8_t *m, size_t len, uint16_t id, msg_info_t *mi, c
 			return ret;
 	}
 	if (pos != len) {
-		set_err(err, errlen, "%zu bytes after the last record", len - pos);
+		us_errf(err, errlen, "%zu bytes after the last record", len - pos);
 		return US_EMALF;
 	}
 	return 0;
@@ -359,22 +346,22 @@ static int check_msg(const msg_info_t *mi, const uint8_t *apex, uint16_t qtype, 
 {
 	char t[DNAME_TEXT_MAX];
 	if (mi->rcode != WIRE_RCODE_NOERROR) {
-		set_err(err, errlen, "the primary answered %s",
+		us_errf(err, errlen, "the primary answered %s",
 		        rcode_text(mi->rcode, t, sizeof(t)));
 		return XFR_ERCODE;
 	}
 	if (mi->flags & WIRE_TC) {
-		set_err(err, errlen, "the response is truncated (TC)");
+		us_errf(err, errlen, "the response is truncated (TC)");
 		return US_ETRUNC;
 	}
 	if (!mi->qd && !need_question)
 		return 0;
 	if (!mi->qd) {
-		set_err(err, errlen, "the response has no question");
+		us_errf(err, errlen, "the response has no question");
 		return US_EMALF;
 	}
 	if (!dname_equal(mi->qname, apex) || mi->qtype != qtype || mi->qclass != WIRE_CLASS_IN) {
-		set_err(err, errlen, "the response's question (%s type %u class %u) is not ours",
+		us_errf(err, errlen, "the response's question (%s type %u class %u) is not ours",
 		        name_text(mi->qname, t), mi->qtype, mi->qclass);
 		return US_EMALF;
 	}
@@ -393,7 +380,7 @@ int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const ui
 	if (ret)
 		return ret;
 	if (!(mi.flags & WIRE_AA)) {
-		set_err(err, errlen, "the answer is not authoritative (AA clear)");
+		us_errf(err, errlen, "the answer is not authoritative (AA clear)");
 		return US_EMALF;
 	}
 	size_t pos = mi.an_pos;
@@ -407,7 +394,7 @@ int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const ui
 		size_t rdlen;
 		uint32_t s;
 		if (unpack_rdata(msg, &rr, rd, sizeof(rd), &rdlen) || !soa_serial(rd, rdlen, &s)) {
-			set_err(err, errlen, "malformed SOA record");
+			us_errf(err, errlen, "malformed SOA record");
 			return US_EMALF;
 		}
 		*serial = s;
@@ -415,7 +402,7 @@ int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const ui
 		*expire = mi.expire ? mi.expire_val : 0;
 		return 0;
 	}
-	set_err(err, errlen, "no SOA record for %s in the answer", name_text(apex, t));
+	us_errf(err, errlen, "no SOA record for %s in the answer", name_text(apex, t));
 	return US_EMALF;
 }
 
@@ -477,10 +464,10 @@ static void on_report(void *ctx, const char *file, unsigned long line, bool erro
 		return;
 	x->builder_failed = true;
 	if (line)
-		set_err(x->err, sizeof(x->err),
+		us_errf(x->err, sizeof(x->err),
 		        "the transferred zone fails a check: record %lu: %s", line, msg);
 	else
-		set_err(x->err, sizeof(x->err), "the transferred zone fails a check: %s", msg);
+		us_errf(x->err, sizeof(x->err), "the transferred zone fails a check: %s", msg);
 }
 
 xfr_in_t *xfr_in_new(const uint8_t *apex, uint16_t qtype, uint32_t our_serial,

@@ -687,19 +687,6 @@ static int aset_add_old(void *ctx, const uint8_t *owner, uint16_t type, uint32_t
 	return 0;
 }
 
-static void apply_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void apply_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 typedef struct apply_report {
 	char *err;
 	size_t errlen;
@@ -715,7 +702,7 @@ static void apply_report(void *ctx, const char *file, unsigned long line, bool e
 	if (!error || r->have)
 		return;
 	r->have = true;
-	apply_err(r->err, r->errlen, "the changed zone fails a check: %s", msg);
+	us_errf(r->err, r->errlen, "the changed zone fails a check: %s", msg);
 }
 
 /* Checks that the diffs chain from the old serial to cs->to; counts the additions. */
@@ -725,21 +712,20 @@ static int apply_check_chain(const zone_t *old, const zone_changeset_t *cs, size
 	uint32_t serial = old->serial;
 	*nadded = 0;
 	if (!cs->first) {
-		apply_err(err, errlen, "the changeset is empty");
+		us_errf(err, errlen, "the changeset is empty");
 		return US_EINVAL;
 	}
 	for (const zone_diff_t *d = cs->first; d; d = d->next) {
 		if (!d->soa_from || !d->soa_to || d->from != serial) {
-			apply_err(err, errlen,
-			          "a change from serial %u does not apply to serial %u", d->from,
-			          serial);
+			us_errf(err, errlen, "a change from serial %u does not apply to serial %u",
+			        d->from, serial);
 			return US_EINVAL;
 		}
 		serial = d->to;
 		*nadded += d->nadded;
 	}
 	if (serial != cs->to) {
-		apply_err(err, errlen, "the changes end at serial %u, not at %u", serial, cs->to);
+		us_errf(err, errlen, "the changes end at serial %u, not at %u", serial, cs->to);
 		return US_EINVAL;
 	}
 	return 0;
@@ -753,10 +739,10 @@ static int apply_diff(aset_t *s, const zone_diff_t *d, char *err, size_t errlen)
 		uint32_t h = rr_hash(r->owner, r->type, r->rdata, r->rdlen);
 		aset_ent_t *e = aset_find(s, r->owner, r->type, r->rdata, r->rdlen, h, &slot);
 		if (!e || !e->present) {
-			apply_err(err, errlen,
-			          "change %u -> %u deletes a type %u record at %s that the zone "
-			          "does not hold",
-			          d->from, d->to, r->type, name_text(r->owner, t));
+			us_errf(err, errlen,
+			        "change %u -> %u deletes a type %u record at %s that the zone "
+			        "does not hold",
+			        d->from, d->to, r->type, name_text(r->owner, t));
 			return US_ENOENT;
 		}
 		e->present = false;
@@ -765,10 +751,10 @@ static int apply_diff(aset_t *s, const zone_diff_t *d, char *err, size_t errlen)
 		uint32_t h = rr_hash(r->owner, r->type, r->rdata, r->rdlen);
 		aset_ent_t *e = aset_find(s, r->owner, r->type, r->rdata, r->rdlen, h, &slot);
 		if (e && e->present) {
-			apply_err(err, errlen,
-			          "change %u -> %u adds a type %u record at %s that the zone holds "
-			          "already",
-			          d->from, d->to, r->type, name_text(r->owner, t));
+			us_errf(err, errlen,
+			        "change %u -> %u adds a type %u record at %s that the zone holds "
+			        "already",
+			        d->from, d->to, r->type, name_text(r->owner, t));
 			return US_EEXIST;
 		}
 		if (e) {
@@ -836,7 +822,7 @@ int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char
 	if (ret == 0)
 		ret = zone_builder_finish(b, &z);
 	if (ret == 0 && z->serial != cs->to) {
-		apply_err(err, errlen, "the new SOA has serial %u, not %u", z->serial, cs->to);
+		us_errf(err, errlen, "the new SOA has serial %u, not %u", z->serial, cs->to);
 		zone_free(z);
 		ret = US_EINVAL;
 	} else if (ret == 0) {
@@ -846,7 +832,7 @@ int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char
 		goto nomem;
 	goto cleanup;
 nomem:
-	apply_err(err, errlen, "out of memory");
+	us_errf(err, errlen, "out of memory");
 cleanup:
 	zone_builder_free(b);
 	free(s.ents);
