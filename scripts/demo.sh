@@ -41,6 +41,7 @@ keys:
   - {id: demo-xfr, algorithm: hmac-sha256, secret: "$secret"}
 remotes:
   - {id: upstream, address: "127.0.0.1@$(($2 - 1))", key: demo-xfr}
+  - {id: downstream, address: "127.0.0.1@$(($2 + 1))", key: demo-xfr}
 acls:
   - {id: downstream, address: [127.0.0.0/8], key: demo-xfr, action: transfer}
 zones:
@@ -48,8 +49,8 @@ $3
 EOC
 }
 cp etc/zones/example.com.zone "$demo/primary/"
-conf primary "$PORT" "  - {domain: example.com, role: primary, file: \"$demo/primary/example.com.zone\", acl: [downstream]}"
-conf backup1 $((PORT + 1)) "  - {domain: example.com, role: secondary, primaries: [upstream], acl: [downstream]}"
+conf primary "$PORT" "  - {domain: example.com, role: primary, file: \"$demo/primary/example.com.zone\", acl: [downstream], notify: [downstream]}"
+conf backup1 $((PORT + 1)) "  - {domain: example.com, role: secondary, primaries: [upstream], acl: [downstream], notify: [downstream]}"
 conf backup2 $((PORT + 2)) "  - {domain: example.com, role: secondary, primaries: [upstream]}"
 build/understudy check-zone example.com "$demo/primary/example.com.zone"
 
@@ -98,17 +99,15 @@ next=$((first + 1))
 sed -i "s/$first/$next/" "$demo/primary/example.com.zone"
 echo 'news	TXT	"hello from the primary"' >> "$demo/primary/example.com.zone"
 build/understudy ctl -s "$demo/primary/ctl.sock" reload example.com
-# NOTIFY out comes next; until then the backups are asked to check their upstream now.
-build/understudy ctl -s "$demo/backup1/ctl.sock" refresh example.com >/dev/null
+# The primary NOTIFYs backup1, which transfers and NOTIFYs backup2 in turn.
 wait_serial $((PORT + 1)) "$next" backup1
-build/understudy ctl -s "$demo/backup2/ctl.sock" refresh example.com >/dev/null
 wait_serial $((PORT + 2)) "$next" backup2
 show $((PORT + 2)) news.example.com TXT
 for n in primary backup1 backup2; do
 	printf '%-8s ' "$n"
 	build/understudy ctl -s "$demo/$n/ctl.sock" zone-status example.com
 done
-grep -h "finished" "$demo"/*/understudy.log | sed 's/^/  /'
+grep -h "finished\|NOTIFY" "$demo"/*/understudy.log | sort | sed 's/^/  /'
 cat <<EOM
 
 Running on 127.0.0.1 and ::1: the primary on port $PORT, backup1 on $((PORT + 1)) (a backup
@@ -116,8 +115,7 @@ of the primary), backup2 on $((PORT + 2)) (a backup of backup1).
   query one:   dig @127.0.0.1 -p $((PORT + 2)) example.com ANY
   change it:   edit $demo/primary/example.com.zone, bump the serial, then
                build/understudy ctl -s $demo/primary/ctl.sock reload
-               build/understudy ctl -s $demo/backup1/ctl.sock refresh
-               build/understudy ctl -s $demo/backup2/ctl.sock refresh
+               (the primary NOTIFYs backup1, which NOTIFYs backup2)
   logs:        $demo/*/understudy.log
   stop them:   for n in primary backup1 backup2; do
                  build/understudy ctl -s $demo/\$n/ctl.sock stop; done

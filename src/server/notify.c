@@ -3,12 +3,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "acl.h"
 #include "log.h"
+#include "net.h"
 #include "notify.h"
+#include "xfr.h"
 #include "tsig.h"
 #include "wire.h"
 
@@ -104,4 +108,110 @@ out:
 	}
 	tsig_verify_deinit(&v);
 	return out;
+}
+
+/* ---- NOTIFY out ---- */
+
+typedef struct notify_job {
+	server_t *s;
+	const conf_zone_t *zone;
+	const conf_remote_t *remote;
+	uint32_t serial;
+} notify_job_t;
+
+/* Sends one NOTIFY to one address and reads the answer; 0 when it was answered. */
+static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
+{
+	server_t *s = j->s;
+	const conf_remote_t *r = j->remote;
+	const tsig_key_t *key = r->key >= 0 ? &s->keys[r->key] : NULL;
+	uint8_t q[512], a[4096], mac[TSIG_MAC_MAX];
+	size_t mac_len = 0, len;
+	uint16_t id = (uint16_t)arc4random();
+	int n = xfr_build_soa_query(q, sizeof(q), id, j->zone->name);
+	if (n < 0)
+		return n;
+	wire_write16(q + WIRE_FLAGS, (uint16_t)(WIRE_OPCODE_NOTIFY << 11 | WIRE_AA));
+	len = (size_t)n;
+	if (key && tsig_sign(key, q, len, sizeof(q), NULL, 0, false, (uint64_t)time(NULL),
+	                     TSIG_FUDGE_DEFAULT, &len, mac, &mac_len))
+		return US_EINVAL;
+	n = net_udp_exchange(to, r->has_via ? &r->via : NULL, q, len, a, sizeof(a),
+	                     net_now_ms() + 2000);
+	if (n < WIRE_HDR_LEN)
+		return n < 0 ? n : US_EMALF;
+	if (key) {
+		tsig_verify_t v;
+		uint16_t terr = 0;
+		size_t stripped;
+		tsig_verify_init(&v, key, mac, mac_len);
+		int ret = tsig_verify_msg(&v, a, (size_t)n, (uint64_t)time(NULL), &terr, &stripped);
+		uint16_t peer_error = v.peer_error;
+		tsig_verify_deinit(&v);
+		if (ret != 0) {
+			log_warning("NOTIFY for %s to %s: answer fails TSIG (%s)", j->zone->domain,
+			            peer, tsig_error_name(peer_error ? peer_error : terr));
+			return US_ETSIG;
+		}
+	}
+	uint8_t rcode = a[3] & 0xF;
+	if (rcode != WIRE_RCODE_NOERROR) {
+		log_warning("NOTIFY for %s serial %u to %s: answered with rcode %u",
+		            j->zone->domain, j->serial, peer, rcode);
+		return US_EINVAL;
+	}
+	log_info("NOTIFY for %s serial %u to %s: answered", j->zone->domain, j->serial, peer);
+	return 0;
+}
+
+static void *notify_run(void *arg)
+{
+	notify_job_t *j = arg;
+	char peer[80] = "";
+	/* RFC 1996 4.2: repeat until answered, with growing intervals; then leave it to the
+	 * secondary's own refresh timer. */
+	int64_t wait_ms = 1000;
+	bool done = false;
+	for (int attempt = 0; attempt < 5 && !done && !atomic_load(&net_cancel); attempt++) {
+		if (attempt && net_sleep_ms(wait_ms) < 0)
+			break;
+		wait_ms *= 2;
+		for (size_t i = 0; i < j->remote->naddr && !done; i++) {
+			conf_addr_str(&j->remote->addr[i], peer, sizeof(peer));
+			done = notify_send(j, &j->remote->addr[i], peer) == 0;
+		}
+	}
+	if (!done && !atomic_load(&net_cancel))
+		log_warning("NOTIFY for %s serial %u to %s: no answer after 5 tries, giving up",
+		            j->zone->domain, j->serial, peer);
+	atomic_fetch_sub(&j->s->notifying, 1);
+	free(j);
+	return NULL;
+}
+
+void notify_out(server_t *s, const conf_zone_t *z, uint32_t serial)
+{
+	for (size_t i = 0; i < z->nnotify; i++) {
+		notify_job_t *j = malloc(sizeof(*j));
+		pthread_t t;
+		pthread_attr_t attr;
+		if (!j)
+			return;
+		*j = (notify_job_t){s, z, &s->conf->remotes[z->notify[i]], serial};
+		atomic_fetch_add(&s->notifying, 1);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, notify_run, j) != 0) {
+			atomic_fetch_sub(&s->notifying, 1);
+			free(j);
+		}
+		pthread_attr_destroy(&attr);
+	}
+}
+
+void notify_shutdown(server_t *s)
+{
+	atomic_store(&net_cancel, true);
+	while (atomic_load(&s->notifying) > 0)
+		usleep(10000);
 }

@@ -16,3 +16,13 @@
  */
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
                      const struct sockaddr_storage *addr, uint8_t *resp);
+
+/*
+ * Tells the zone's `notify` remotes that serial is out (RFC 1996), each from its own thread:
+ * TSIG-signed when the remote has a key, from its `via` address, repeated with growing
+ * intervals until answered (5 tries). Logged either way.
+ */
+void notify_out(server_t *s, const conf_zone_t *z, uint32_t serial);
+
+/* Stops NOTIFYs under way and waits for their threads to end. */
+void notify_shutdown(server_t *s);

@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "error.h"
 #include "log.h"
+#include "notify.h"
 #include "serial.h"
 #include "server.h"
 #include "store.h"
@@ -120,7 +121,6 @@ void server_publish(server_zone_t *z, zone_t *nz)
 
 int server_zone_load(server_t *s, server_zone_t *z)
 {
-	(void)s;
 	const conf_zone_t *zc = z->conf;
 	if (!zc->file) {
 		log_error("zone %s: no zone file configured", zc->domain);
@@ -152,7 +152,12 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		            zc->domain, old->serial, nz->serial);
 	z->error[0] = 0;
 	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
+	/* At start the secondaries' own timers catch up; a reload is news to tell them. */
+	bool reload = old != NULL;
+	uint32_t serial = nz->serial;
 	server_publish(z, nz);
+	if (reload)
+		notify_out(s, zc, serial);
 	return 0;
 }
 
@@ -281,8 +286,19 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		if (!n)
 			ctl_fail(r, "%s: no secondary zone to %s\n", z ? z->conf->domain : "*",
 			         cmd);
-	} else if (strcmp(cmd, "notify") == 0 || strcmp(cmd, "sync") == 0) {
-		ctl_fail(r, "%s: not available in this version (NOTIFY out comes next)\n", cmd);
+	} else if (strcmp(cmd, "notify") == 0) {
+		for (size_t i = 0; i < s->conf->nzones; i++) {
+			server_zone_t *x = &s->zones[i];
+			if ((z && z != x) || !x->slot->zone || !x->conf->nnotify)
+				continue;
+			notify_out(s, x->conf, x->slot->zone->serial);
+			ctl_printf(r, "%s: NOTIFY sent to %zu remotes\n", x->conf->domain,
+			           x->conf->nnotify);
+		}
+		if (!r->len)
+			ctl_fail(r, "notify: no zone with a copy and notify remotes\n");
+	} else if (strcmp(cmd, "sync") == 0) {
+		ctl_fail(r, "sync: not available in this version\n");
 	} else {
 		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
 	}
@@ -465,6 +481,7 @@ cleanup:
 	atomic_store(&s.stop, true);
 	if (s.conf)
 		xfrin_shutdown(&s);
+	notify_shutdown(&s);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);

@@ -61,6 +61,7 @@ typedef struct server {
 	struct store *store;
 	struct tsig_key *keys; /* conf->keys, ready for signing; same indexes */
 	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
+	atomic_int notifying;  /* NOTIFY threads under way */
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "serial.h"
 #include "store.h"
 #include "tsig.h"
@@ -463,7 +464,9 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 			log_info("%s %s from %s: serial %u -> %u, %s in %lld ms, finished", j->kind,
 			         zc->domain, j->peer, from, j->zone->serial, what,
 			         (long long)j->ms);
+			uint32_t serial = j->zone->serial;
 			server_publish(z, j->zone);
+			notify_out(s, zc, serial); /* a backup tells its own backups */
 		}
 	} else if (j->outcome == JOB_UPTODATE) {
 		/* Expired while the check ran? The primary just vouched for our copy again. */

@@ -99,12 +99,14 @@ def log_lines(srv, *words):
 class Primary(servers.Understudy):
     """understudy serving example.com from a zone file, with transfer rules."""
 
-    def __init__(self, workdir, binary, zone_path, acl=ACL_KEYED, name="primary", opts=()):
+    def __init__(self, workdir, binary, zone_path, acl=ACL_KEYED, name="primary", opts=(),
+                 notify_port=None):
         self.name = name
         super().__init__(workdir, zones=[], binary=binary)
         self.zones = [(ZONE, zone_path)]
         self.acl = acl
         self.opts = list(opts)
+        self.notify_port = notify_port
 
     def write_config(self):
         opts = "".join(f"  {o}\n" for o in self.opts)
@@ -116,13 +118,21 @@ class Primary(servers.Understudy):
 {opts}log: {{target: stderr, level: info}}
 keys:
   - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}
-acls:
+{self.remotes()}acls:
 {self.acl}zones:
   - domain: {ZONE}
     role: primary
     file: "{self.zones[0][1]}"
     acl: [xfr]
+{"    notify: [down]" if self.notify_port else ""}
 """)
+
+    def remotes(self):
+        if not self.notify_port:
+            return ""
+        return f"""remotes:
+  - {{id: down, address: "127.0.0.1@{self.notify_port}", key: {KEY}}}
+"""
 
     def publish(self, text):
         """Rewrites the zone file and reloads it; returns once the new version serves."""
@@ -283,6 +293,22 @@ def primary(tmp_path, understudy_binary):
     p.start()
     yield p
     p.stop()
+
+
+def test_knotd_follows_understudy_by_notify(tmp_path, understudy_binary):
+    """NOTIFY out: a reload alone brings knotd the new serial (RFC 1996), signed."""
+    zpath = tmp_path / "example.com.zone"
+    zpath.write_text(zone_text(1))
+    port = servers.free_port()
+    with Primary(tmp_path, understudy_binary, zpath, notify_port=port) as primary:
+        knot = KnotSecondary(tmp_path, primary.port)
+        knot.fixed_port = port
+        with knot:
+            follows(primary, knot, lambda: None)
+            code, out = primary.ctl("notify", ZONE)
+            assert code == 0 and "NOTIFY sent to 1 remotes" in out, out
+            wait_for(lambda: len(log_lines(primary, f"serial 3 to 127.0.0.1@{port}",
+                                           "answered")) >= 2, what="the NOTIFY ctl sent")
 
 
 def test_knotd_follows_understudy(tmp_path, primary):
