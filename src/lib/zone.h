@@ -144,6 +144,9 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out);
 typedef int (*zone_rr_fn)(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
                           const uint8_t *rdata, uint16_t rdlen);
 
+/* True if a and b hold the same records with the same TTLs, whatever their order. */
+bool zone_same(const zone_t *a, const zone_t *b);
+
 /*
  * Visits every record of z, the apex SOA first, then node by node with parents before their
  * children (not canonical order), each RRset's records together. Returns 0 after the last

@@ -140,9 +140,19 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		return ret;
 	}
 	if (old && serial_cmp(nz->serial, old->serial) == 0) {
+		/* Secondaries only look at the serial: new contents under the old one would
+		 * never reach them, so such a file is refused until the serial is bumped. */
+		bool same = zone_same(nz, old);
+		zone_free(nz);
+		if (!same) {
+			set_error(z, "%s: contents changed but serial %u did not; bump the serial",
+			          zc->file, old->serial);
+			log_error("zone %s: %s; serial %u keeps serving", zc->domain, z->error,
+			          old->serial);
+			return US_EZONE;
+		}
 		log_info("zone %s: serial %u unchanged, keeping the loaded version", zc->domain,
 		         old->serial);
-		zone_free(nz);
 		z->error[0] = 0;
 		return 0;
 	}

@@ -80,6 +80,16 @@ def test_reload_publishes_new_serial(tmp_path, binary):
         wait_for(lambda: soa_serial(srv) == 3, what="serial 3 after SIGHUP")
         code, out = srv.ctl("zone-status", "example.com")
         assert code == 0 and "serial=3" in out and "role=primary" in out, out
+        # New contents under the same serial would never reach a secondary: refused.
+        zone_path(srv, "example.com").write_text(zone_text(3) + "new A 192.0.2.99\n")
+        code, out = srv.ctl("reload", "example.com")
+        assert code == 1 and "bump the serial" in out, out
+        r = srv.query(dns.message.make_query("new.example.com", "A"))
+        assert r.rcode() == dns.rcode.NXDOMAIN
+        # The same contents again are no news, and no error.
+        zone_path(srv, "example.com").write_text(zone_text(3))
+        code, out = srv.ctl("reload", "example.com")
+        assert code == 0 and "serial 3" in out, out
     finally:
         srv.stop()
 

@@ -159,6 +159,24 @@ static void references(void **state)
 	zone_unref(z);
 }
 
+static void same_contents(void **state)
+{
+	(void)state;
+	zone_t *a = util_zone("example.com", HEAD "x A 192.0.2.2\ny TXT hi\n");
+	zone_t *b = util_zone("example.com", HEAD "y TXT hi\nx A 192.0.2.2\n");
+	zone_t *c = util_zone("example.com", HEAD "x 60 A 192.0.2.2\ny TXT hi\n");
+	zone_t *d = util_zone("example.com", HEAD "x A 192.0.2.2\ny TXT hi\ny TXT ho\n");
+	assert_true(a && b && c && d);
+	assert_true(zone_same(a, b));
+	assert_false(zone_same(a, c)); /* a TTL differs */
+	assert_false(zone_same(a, d));
+	assert_false(zone_same(d, a));
+	zone_free(a);
+	zone_free(b);
+	zone_free(c);
+	zone_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +185,7 @@ int main(void)
 	    cmocka_unit_test(occluded_is_a_warning),
 	    cmocka_unit_test(include_reports_its_file),
 	    cmocka_unit_test(include_is_bounded),
+	    cmocka_unit_test(same_contents),
 	    cmocka_unit_test(references),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
