@@ -139,10 +139,9 @@ int wire_put_name(wire_writer_t *w, const uint8_t *name, bool compress)
 	return 0;
 }
 
-/* Writes the names of a well-known type's rdata compressed and the rest as is. */
-static int put_rdata(wire_writer_t *w, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+bool wire_rdata_layout(uint16_t type, wire_rdata_layout_t *l)
 {
-	size_t names = 0, skip = 0, rest;
+	*l = (wire_rdata_layout_t){.names = 1};
 	switch (type) {
 	case WIRE_T_NS:
 	case WIRE_T_MD:
@@ -152,29 +151,59 @@ static int put_rdata(wire_writer_t *w, uint16_t type, const uint8_t *rd, uint16_
 	case WIRE_T_MG:
 	case WIRE_T_MR:
 	case WIRE_T_PTR:
-		names = 1;
-		break;
+		l->compress = true;
+		return true;
 	case WIRE_T_SOA:
+		l->post = 20;
+		/* fall through */
 	case WIRE_T_MINFO:
-		names = 2;
-		break;
+		l->names = 2;
+		l->compress = true;
+		return true;
 	case WIRE_T_MX:
-		skip = 2;
-		names = 1;
-		break;
+		l->pre = 2;
+		l->compress = true;
+		return true;
+	case WIRE_T_DNAME:
+		return true;
+	case WIRE_T_RP:
+		l->names = 2;
+		return true;
+	case WIRE_T_AFSDB:
+	case WIRE_T_RT:
+	case WIRE_T_KX:
+		l->pre = 2;
+		return true;
+	case WIRE_T_PX:
+		l->pre = 2;
+		l->names = 2;
+		return true;
+	case WIRE_T_SRV:
+		l->pre = 6;
+		return true;
+	case WIRE_T_NAPTR:
+		l->pre = 4;
+		l->strings = 3;
+		return true;
 	default:
-		return wire_put(w, rd, rdlen);
+		return false;
 	}
+}
+
+/* Writes the names of an RFC 1035 type's rdata compressed and the rest as is. */
+static int put_rdata(wire_writer_t *w, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+{
+	wire_rdata_layout_t l;
+	if (!wire_rdata_layout(type, &l) || !l.compress)
+		return wire_put(w, rd, rdlen);
 	/* Zone data was checked at load, so the names here are well formed. */
-	size_t p = 0;
-	int ret = wire_put(w, rd, skip);
-	p += skip;
-	for (size_t i = 0; ret == 0 && i < names; i++) {
+	size_t p = l.pre;
+	int ret = wire_put(w, rd, l.pre);
+	for (size_t i = 0; ret == 0 && i < l.names; i++) {
 		ret = wire_put_name(w, rd + p, true);
 		p += dname_len(rd + p);
 	}
-	rest = rdlen - p;
-	return ret ? ret : wire_put(w, rd + p, rest);
+	return ret ? ret : wire_put(w, rd + p, rdlen - p);
 }
 
 int wire_put_rr(wire_writer_t *w, const uint8_t *owner, uint16_t type, uint16_t rclass,

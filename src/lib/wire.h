@@ -50,8 +50,14 @@ enum {
 	WIRE_T_MINFO = 14,
 	WIRE_T_MX = 15,
 	WIRE_T_TXT = 16,
+	WIRE_T_RP = 17,
+	WIRE_T_AFSDB = 18,
+	WIRE_T_RT = 21,
+	WIRE_T_PX = 26,
 	WIRE_T_AAAA = 28,
 	WIRE_T_SRV = 33,
+	WIRE_T_NAPTR = 35,
+	WIRE_T_KX = 36,
 	WIRE_T_DNAME = 39,
 	WIRE_T_OPT = 41,
 	WIRE_T_DS = 43,
@@ -92,6 +98,20 @@ static inline void wire_write32(uint8_t *p, uint32_t v)
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
 }
+
+/*
+ * Where the domain names sit in a type's rdata: pre fixed bytes, then strings
+ * character-strings, then names names, then exactly post bytes. compress marks the RFC 1035
+ * types, whose names may be sent compressed (RFC 3597 4); receivers also decompress the
+ * others listed, as senders of old did compress them.
+ */
+typedef struct wire_rdata_layout {
+	uint8_t pre, strings, names, post;
+	bool compress;
+} wire_rdata_layout_t;
+
+/* Fills l for a type with names in its rdata and returns true; false for any other type. */
+bool wire_rdata_layout(uint16_t type, wire_rdata_layout_t *l);
 
 /* Header fields by offset. */
 #define WIRE_ID      0

@@ -11,16 +11,6 @@
 #include "wire.h"
 #include "xfr.h"
 
-/* Types whose rdata names a sender may compress (RFC 3597 4), beyond those in wire.h. */
-enum {
-	T_RP = 17,
-	T_AFSDB = 18,
-	T_RT = 21,
-	T_PX = 26,
-	T_NAPTR = 35,
-	T_KX = 36,
-};
-
 /* Decompressed rdata is at most this long before the 16-bit length check. */
 #define RDBUF (UINT16_MAX + 2 * DNAME_MAXLEN)
 
@@ -125,51 +115,6 @@ static int read_rr(const uint8_t *m, size_t len, size_t *pos, rr_view_t *rr)
 	return 0;
 }
 
-/* The layout of rdata with names: fixed bytes, character strings, then names, then the rest. */
-typedef struct rdata_layout {
-	uint8_t pre, strings, names;
-} rdata_layout_t;
-
-static bool rdata_layout(uint16_t type, rdata_layout_t *l)
-{
-	*l = (rdata_layout_t){0, 0, 1};
-	switch (type) {
-	case WIRE_T_NS:
-	case WIRE_T_MD:
-	case WIRE_T_MF:
-	case WIRE_T_CNAME:
-	case WIRE_T_MB:
-	case WIRE_T_MG:
-	case WIRE_T_MR:
-	case WIRE_T_PTR:
-		return true;
-	case WIRE_T_SOA:
-	case WIRE_T_MINFO:
-	case T_RP:
-		l->names = 2;
-		return true;
-	case WIRE_T_MX:
-	case T_AFSDB:
-	case T_RT:
-	case T_KX:
-		l->pre = 2;
-		return true;
-	case T_PX:
-		l->pre = 2;
-		l->names = 2;
-		return true;
-	case WIRE_T_SRV:
-		l->pre = 6;
-		return true;
-	case T_NAPTR:
-		l->pre = 4;
-		l->strings = 3;
-		return true;
-	default:
-		return false;
-	}
-}
-
 /*
  * Copies a record's rdata into out (cap bytes, at least RDBUF for any record) with the names of
  * the types that may carry compressed names (RFC 3597 4) decompressed. US_EMALF when the rdata
@@ -179,8 +124,8 @@ static int unpack_rdata(const uint8_t *m, const rr_view_t *rr, uint8_t *out, siz
                         size_t *outlen)
 {
 	size_t p = rr->rdpos, end = rr->rdpos + rr->rdlen, o = 0;
-	rdata_layout_t l;
-	if (!rdata_layout(rr->type, &l)) {
+	wire_rdata_layout_t l;
+	if (!wire_rdata_layout(rr->type, &l)) {
 		if (rr->rdlen > cap)
 			return US_EMALF;
 		memcpy(out, m + p, rr->rdlen);

@@ -246,43 +246,20 @@ void zone_builder_free(zone_builder_t *b)
  */
 static bool rdata_valid(uint16_t type, const uint8_t *rd, size_t len)
 {
-	size_t pre = 0, names = 0, post = 0;
-	switch (type) {
-	case WIRE_T_A:
+	wire_rdata_layout_t l;
+	if (type == WIRE_T_A)
 		return len == 4;
-	case WIRE_T_AAAA:
+	if (type == WIRE_T_AAAA)
 		return len == 16;
-	case WIRE_T_NS:
-	case WIRE_T_CNAME:
-	case WIRE_T_DNAME:
-	case WIRE_T_PTR:
-	case WIRE_T_MD:
-	case WIRE_T_MF:
-	case WIRE_T_MB:
-	case WIRE_T_MG:
-	case WIRE_T_MR:
-		names = 1;
-		break;
-	case WIRE_T_MINFO:
-		names = 2;
-		break;
-	case WIRE_T_SOA:
-		names = 2;
-		post = 20;
-		break;
-	case WIRE_T_MX:
-		pre = 2;
-		names = 1;
-		break;
-	case WIRE_T_SRV:
-		pre = 6;
-		names = 1;
-		break;
-	default:
+	if (!wire_rdata_layout(type, &l))
 		return true;
+	size_t p = l.pre;
+	for (size_t i = 0; i < l.strings; i++) {
+		if (p >= len || p + 1 + rd[p] > len)
+			return false;
+		p += 1 + (size_t)rd[p];
 	}
-	size_t p = pre;
-	for (size_t i = 0; i < names; i++) {
+	for (size_t i = 0; i < l.names; i++) {
 		if (p >= len)
 			return false;
 		int n = dname_check(rd + p, len - p);
@@ -290,7 +267,7 @@ static bool rdata_valid(uint16_t type, const uint8_t *rd, size_t len)
 			return false;
 		p += (size_t)n;
 	}
-	return p + post == len;
+	return p + l.post == len;
 }
 
 int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
