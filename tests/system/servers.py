@@ -53,6 +53,17 @@ class ServerError(Exception):
     pass
 
 
+def wait_for(cond, timeout=20.0, what="condition", srv=None):
+    """Polls cond() until it holds; on timeout fails, with srv's latest output if given."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)  # poll interval, not a wait for an event
+    tail = f"\n--- {srv.name} output:\n" + srv.output()[-4000:] if srv is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{tail}")
+
+
 _ipv6 = None
 
 

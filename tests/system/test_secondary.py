@@ -16,6 +16,7 @@ import dns.zone
 import pytest
 
 import servers
+from servers import wait_for
 
 SECRET = base64.b64encode(b"understudy-secondary-test-key-32").decode()
 WRONG = base64.b64encode(b"not-the-right-secret-for-xfr-000").decode()
@@ -128,15 +129,6 @@ def serial(srv, timeout=0.5):
     if r.rcode() != dns.rcode.NOERROR or not r.answer:
         return ("rcode", r.rcode())
     return r.answer[0][0].serial
-
-
-def wait_for(cond, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import dns.rcode
 import pytest
 
 import servers
+from servers import wait_for
 from fakeprimary import Blackhole, FakePrimary, notify
 
 ALG = "hmac-sha256"
@@ -153,16 +154,6 @@ def serves_version(srv, n):
     r = srv.query(dns.message.make_query("www.example.com", "A"))
     assert [rd.to_text() for rrs in r.answer for rd in rrs] == [f"192.0.2.{n % 250 + 1}"]
     return True
-
-
-def wait_for(cond, timeout=10.0, what="condition", srv=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)  # poll interval
-    tail = ("\n--- understudy output:\n" + srv.output()[-4000:]) if srv else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}{tail}")
 
 
 @pytest.fixture

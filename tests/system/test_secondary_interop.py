@@ -47,6 +47,7 @@ import dns.zone
 import pytest
 
 import servers
+from servers import wait_for
 
 ORIGIN = "example.com"
 KEY = "xfr-key"
@@ -359,16 +360,6 @@ def serial(srv, timeout=0.5):
     return r.answer[0][0].serial
 
 
-def wait_for(cond, timeout=15.0, what="condition", srv=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)  # poll interval
-    tail = "\n" + srv.output()[-3000:] if srv is not None else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}{tail}")
-
-
 def keyed_axfr(srv):
     """{(name, type): (ttl, {rdata text})} from the primary's AXFR, signed with the key."""
     out = {}
@@ -474,8 +465,6 @@ def pair(request, tmp_path, understudy_binary):
         backup.stop()
     finally:
         primary.stop()
-
-
 
 
 # --- the tests

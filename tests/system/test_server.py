@@ -15,6 +15,7 @@ import dns.rdatatype
 import pytest
 
 import servers
+from servers import wait_for
 
 ZONE = """$TTL 300
 @ SOA ns1 hostmaster {serial} 3600 600 86400 60
@@ -49,15 +50,6 @@ def soa_serial(srv, name="example.com", tcp=False):
     r = srv.query(dns.message.make_query(name, "SOA"), tcp=tcp)
     assert r.rcode() == dns.rcode.NOERROR, r
     return r.answer[0][0].serial
-
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def zone_path(srv, origin):

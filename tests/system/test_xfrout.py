@@ -23,6 +23,7 @@ import dns.zone
 import pytest
 
 import servers
+from servers import wait_for
 
 KEY = "xfr-key"
 SECRET = base64.b64encode(b"understudy-xfrout-test-key-32byt").decode()
@@ -60,15 +61,6 @@ def zone_text(serial, hosts=3000, net=10):
     ]
     lines += [f"h{i} A {net}.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(hosts)]
     return "\n".join(lines) + "\n"
-
-
-def wait_for(cond, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)  # poll interval
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def serial(srv, timeout=0.5):
