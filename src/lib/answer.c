@@ -4,6 +4,7 @@
 
 #include "answer.h"
 #include "error.h"
+#include "tsig.h"
 #include "wire.h"
 
 #define CHAIN_MAX 16 /* CNAME/DNAME hops followed before the answer is cut short */
@@ -24,8 +25,8 @@ typedef struct qctx {
 	uint16_t an, ns, ar;
 	bool edns, dobit, nsid, expire;
 	const zonedb_slot_t *slot; /* the zone answering, once known */
-	const uint8_t *tsig_rd; /* the query's TSIG rdata: answered BADKEY, no keys serve queries */
-	uint8_t tsig_owner[DNAME_MAXLEN];
+	bool tsig;         /* signed: answered BADKEY here, verified by the caller if it has keys */
+	tsig_rr_t tsig_rr; /* borrows from the query */
 	const zone_t *zone;
 	addl_req_t addl[ADDL_MAX];
 	int naddl;
@@ -343,49 +344,6 @@ static bool read_opt(qctx_t *c, const uint8_t *rr, uint16_t *udp, uint8_t *versi
 	return true;
 }
 
-/* Checks the layout of a TSIG RR's rdata (RFC 8945 4.2), rr pointing at its type field. */
-static bool tsig_valid(const uint8_t *rr)
-{
-	size_t rdlen = wire_read16(rr + 8);
-	const uint8_t *rd = rr + 10;
-	int alg = dname_check(rd, rdlen);
-	if (alg < 0 || (size_t)alg + 10 > rdlen)
-		return false;
-	size_t p = (size_t)alg + 8;
-	size_t mac = wire_read16(rd + p);
-	p += 2 + mac;
-	if (p + 6 > rdlen)
-		return false;
-	p += 4;
-	return p + 2 + wire_read16(rd + p) == rdlen;
-}
-
-/*
- * Appends the unsigned BADKEY answer to a signed query (RFC 8945 5.2.1): key name, algorithm
- * and times as the client sent them, no MAC, error 17.
- */
-static void put_badkey(qctx_t *c)
-{
-	const uint8_t *rd = c->tsig_rd;
-	size_t alg = dname_len(rd);
-	size_t mac = wire_read16(rd + alg + 8);
-	uint8_t tail[16];
-	memcpy(tail, rd + alg, 8);                 /* time signed, fudge */
-	wire_write16(tail + 8, 0);                 /* MAC size */
-	memcpy(tail + 10, rd + alg + 10 + mac, 2); /* original ID */
-	wire_write16(tail + 12, 17);               /* BADKEY */
-	wire_write16(tail + 14, 0);                /* other length */
-	wire_mark_t m = wire_mark(&c->w);
-	if (wire_put_name(&c->w, c->tsig_owner, false) || wire_put16(&c->w, WIRE_T_TSIG) ||
-	    wire_put16(&c->w, WIRE_CLASS_ANY) || wire_put32(&c->w, 0) ||
-	    wire_put16(&c->w, (uint16_t)(alg + sizeof(tail))) || wire_put(&c->w, rd, alg) ||
-	    wire_put(&c->w, tail, sizeof(tail))) {
-		wire_rollback(&c->w, m);
-		return;
-	}
-	c->ar++;
-}
-
 /*
  * Parses everything after the question. Returns the rcode to answer with when the query
  * is malformed, or 0.
@@ -403,10 +361,10 @@ static int parse_rest(qctx_t *c, const uint8_t *q, size_t qlen, size_t pos, uint
 			return WIRE_RCODE_FORMERR;
 		if (wire_read16(rr) == WIRE_T_TSIG) {
 			/* The last record, in the additional section (RFC 8945 5.1). */
-			if (i != an + ns + ar - 1 || i < an + ns || !tsig_valid(rr))
+			if (i != an + ns + ar - 1 || i < an + ns ||
+			    tsig_find(q, qlen, &c->tsig_rr) != 1)
 				return WIRE_RCODE_FORMERR;
-			c->tsig_rd = rr + 10;
-			memcpy(c->tsig_owner, owner, olen);
+			c->tsig = true;
 			continue;
 		}
 		if (wire_read16(rr) != WIRE_T_OPT)
@@ -505,15 +463,17 @@ static size_t finish(qctx_t *c)
 		}
 		c->ar++;
 	}
-	if (c->tsig_rd) {
-		w->limit = w->len + 16 + 2 * DNAME_MAXLEN + 10;
-		put_badkey(c);
-	}
 	uint8_t *h = w->pkt;
 	wire_write16(h + WIRE_FLAGS, (uint16_t)(c->flags | (c->rcode & 0xF)));
 	wire_write16(h + WIRE_ANCOUNT, c->an);
 	wire_write16(h + WIRE_NSCOUNT, c->ns);
 	wire_write16(h + WIRE_ARCOUNT, c->ar);
+	size_t out;
+	/* Unsigned BADKEY (RFC 8945 5.3.2): the response is a header, question and OPT, so this
+	 * room is there in any buffer answer_query may be given. */
+	if (c->tsig && tsig_answer_error(NULL, &c->tsig_rr, TSIG_ERR_BADKEY, w->pkt, w->len,
+	                                 w->len + 16 + 2 * DNAME_MAXLEN + 10, 0, &out) == 0)
+		w->len = out;
 	return w->len;
 }
 
@@ -542,7 +502,7 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 	c.edns = c.dobit = c.nsid = c.expire = false;
 	c.slot = NULL;
 	c.zone = NULL;
-	c.tsig_rd = NULL;
+	c.tsig = false;
 	c.naddl = c.nseen = 0;
 	c.qtype = 0;
 	memset(resp, 0, WIRE_HDR_LEN);
@@ -587,7 +547,7 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 	if (c.rcode) {
 		/* An OPT or TSIG we could not read is not one to answer with. */
 		c.edns = false;
-		c.tsig_rd = NULL;
+		c.tsig = false;
 		goto out;
 	}
 	size_t max = WIRE_MAX_UDP_STD;
@@ -605,7 +565,7 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 		c.rcode = WIRE_RCODE_BADVERS;
 		goto out;
 	}
-	if (c.tsig_rd) {
+	if (c.tsig) {
 		c.rcode = WIRE_RCODE_NOTAUTH;
 		info->tsig = true;
 		goto out;
