@@ -918,12 +918,11 @@ enum { OUT_FIRST_SOA, OUT_BODY, OUT_LAST_SOA, OUT_END };
 static void out_settle(xfr_out_t *x)
 {
 	const zone_t *z = x->zone;
-	while (x->node < z->nnodes) {
-		const zone_node_t *n = &z->nodes[x->node];
-		if (x->rrset >= n->nrrsets) {
-			x->node++;
+	while (x->node) {
+		if (x->rrset >= x->node->nrrsets) {
+			x->node = zone_next_node(z, &x->pos);
 			x->rrset = 0;
-		} else if (&n->rrsets[x->rrset] == z->soa) {
+		} else if (&x->node->rrsets[x->rrset] == z->soa) {
 			x->rrset++;
 		} else {
 			return;
@@ -936,11 +935,13 @@ static void out_advance(xfr_out_t *x)
 {
 	if (x->state == OUT_FIRST_SOA) {
 		x->state = OUT_BODY;
-		x->node = x->rrset = 0;
+		x->pos = 0;
+		x->node = zone_next_node(x->zone, &x->pos);
+		x->rrset = 0;
 		x->off = 0;
 		out_settle(x);
 	} else if (x->state == OUT_BODY) {
-		const zone_rrset_t *rs = &x->zone->nodes[x->node].rrsets[x->rrset];
+		const zone_rrset_t *rs = &x->node->rrsets[x->rrset];
 		x->off = zone_rr_next(rs, x->off);
 		if (!x->off) {
 			x->rrset++;
@@ -994,7 +995,7 @@ int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 		const zone_rrset_t *rs = z->soa;
 		uint32_t off = 0;
 		if (x->state == OUT_BODY) {
-			const zone_node_t *n = &z->nodes[x->node];
+			const zone_node_t *n = x->node;
 			owner = n->name;
 			rs = &n->rrsets[x->rrset];
 			off = x->off;

@@ -227,7 +227,10 @@ typedef struct xfr_out {
 	size_t question_len;
 	bool edns;
 	int state;
-	uint32_t node; /* the walk: node index, RRset index in it, record offset in that */
+	/* The walk: zone_next_node's position, its node, the RRset index in it, the record
+	 * offset in that. */
+	uint32_t pos;
+	const zone_node_t *node;
 	uint16_t rrset;
 	uint32_t off;
 	uint64_t messages, records, bytes;

@@ -54,6 +54,11 @@ const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len)
 	}
 }
 
+const zone_node_t *zone_next_node(const zone_t *z, uint32_t *pos)
+{
+	return *pos < z->nnodes ? &z->nodes[(*pos)++] : NULL;
+}
+
 const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type)
 {
 	for (uint16_t i = 0; i < n->nrrsets; i++)
@@ -585,8 +590,8 @@ int zone_foreach_rr(const zone_t *z, zone_rr_fn fn, void *ctx)
 	int ret = 0;
 	if (z->soa)
 		ret = foreach_rrset(&z->nodes[0], z->soa, fn, ctx);
-	for (uint32_t i = 0; ret == 0 && i < z->nnodes; i++) {
-		const zone_node_t *n = &z->nodes[i];
+	uint32_t pos = 0;
+	for (const zone_node_t *n; ret == 0 && (n = zone_next_node(z, &pos));) {
 		for (uint16_t j = 0; ret == 0 && j < n->nrrsets; j++)
 			if (&n->rrsets[j] != z->soa)
 				ret = foreach_rrset(n, &n->rrsets[j], fn, ctx);

@@ -87,6 +87,12 @@ void zone_unref(zone_t *z);
 /* The node named by a lower-cased wire name, or NULL. */
 const zone_node_t *zone_find(const zone_t *z, const uint8_t *lname, size_t len);
 
+/*
+ * Walks a version's nodes (names with data, and empty non-terminals), in no particular order:
+ * start with *pos = 0; returns the next node, or NULL after the last.
+ */
+const zone_node_t *zone_next_node(const zone_t *z, uint32_t *pos);
+
 /* The node's RRset of type, or NULL. */
 const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type);
 
@@ -148,8 +154,8 @@ typedef int (*zone_rr_fn)(void *ctx, const uint8_t *owner, uint16_t type, uint32
 bool zone_same(const zone_t *a, const zone_t *b);
 
 /*
- * Visits every record of z, the apex SOA first, then node by node with parents before their
- * children (not canonical order), each RRset's records together. Returns 0 after the last
+ * Visits every record of z, the apex SOA first, then node by node in zone_next_node's order,
+ * each RRset's records together. Returns 0 after the last
  * record, or the first non-zero value fn returned.
  */
 int zone_foreach_rr(const zone_t *z, zone_rr_fn fn, void *ctx);
