@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnssec.h"
 #include "error.h"
 #include "wire.h"
 #include "zone.h"
@@ -15,6 +16,7 @@ void zone_free(zone_t *z)
 		return;
 	free(z->nodes);
 	free(z->table);
+	dnssec_index_free(z->dnssec);
 	arena_deinit(&z->arena);
 	free(z);
 }
@@ -563,6 +565,10 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	zone_node_t *shrunk = realloc(z->nodes, z->nnodes * sizeof(zone_node_t));
 	if (shrunk)
 		z->nodes = shrunk;
+	/* Last, once node pointers are final: the index points at nodes. */
+	ret = dnssec_index_build(z, b->report, b->ctx);
+	if (ret)
+		goto cleanup;
 	*out = z;
 	b->z = NULL;
 	ret = 0;

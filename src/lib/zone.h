@@ -62,6 +62,7 @@ typedef struct zone {
 	 * reader (a transfer out) that pinned this version. Changed with atomics only. */
 	uint32_t refs;
 	arena_t arena;
+	struct dnssec_index *dnssec; /* NSEC/NSEC3 chains of a signed zone, or NULL (dnssec.h) */
 } zone_t;
 
 /* What a name resolves to inside a zone. */
