@@ -3,12 +3,14 @@
 #include <string.h>
 
 #include "answer.h"
+#include "dnssec.h"
 #include "error.h"
 #include "tsig.h"
 #include "wire.h"
 
 #define CHAIN_MAX 16 /* CNAME/DNAME hops followed before the answer is cut short */
 #define ADDL_MAX  32 /* names whose addresses may go in the additional section */
+#define PROOF_MAX 8  /* NSEC/NSEC3 RRsets of one answer: at most 3 per name, with chains */
 
 typedef struct addl_req {
 	const uint8_t *name;    /* target name as it stands in zone rdata */
@@ -38,6 +40,9 @@ typedef struct qctx {
 	size_t len;
 	uint8_t synth[2][DNAME_MAXLEN]; /* names built by DNAME substitution, alternately */
 	uint8_t wild[DNAME_MAXLEN];
+	const dnssec_index_t *dnssec; /* the zone's chains when DO is set and it is signed */
+	const zone_node_t *proofs[PROOF_MAX]; /* denial RRsets already in the answer */
+	int nproofs;
 } qctx_t;
 
 /* Makes name the current one: lower-cased, measured and split into labels. */
@@ -67,6 +72,77 @@ static int put_rrset(qctx_t *c, const uint8_t *owner, const zone_rrset_t *rs, ui
 	}
 	*count += rs->count;
 	return 0;
+}
+
+/* The RRSIG TTL is the covered RRset's (RFC 4034 3), whatever TTL the zone file gave it. */
+static uint32_t sig_ttl(const zone_node_t *n, const uint8_t *sig, uint32_t fallback)
+{
+	const zone_rrset_t *rs = zone_node_rrset(n, wire_read16(sig));
+	return rs ? rs->ttl : fallback;
+}
+
+/*
+ * Appends an RRset of node n and, when DO is set, the RRSIGs at n that cover it (RFC 4035
+ * 3.1.1), all or nothing: a signed RRset without its signatures fails validation, so when they
+ * do not fit the reply is truncated instead. ttl overrides the RRset's own (negative SOA).
+ */
+static int put_signed_ttl(qctx_t *c, const uint8_t *owner, const zone_node_t *n,
+                          const zone_rrset_t *rs, uint32_t ttl, uint16_t *count)
+{
+	wire_mark_t m = wire_mark(&c->w);
+	uint16_t before = *count;
+	zone_rrset_t copy = *rs;
+	copy.ttl = ttl;
+	int ret = put_rrset(c, owner, &copy, count);
+	const zone_rrset_t *sigs = c->dobit && n ? zone_node_rrset(n, WIRE_T_RRSIG) : NULL;
+	if (ret || !sigs || rs->type == WIRE_T_RRSIG)
+		return ret;
+	for (uint32_t off = 0;;) {
+		const uint8_t *rr = sigs->rdata + off;
+		/* The builder checked every RRSIG holds its fixed fields (dnssec.c). */
+		if (wire_read16(rr + 2) == rs->type) {
+			ret = wire_put_rr(&c->w, owner, WIRE_T_RRSIG, WIRE_CLASS_IN, ttl, rr + 2,
+			                  wire_read16(rr));
+			if (ret) {
+				wire_rollback(&c->w, m);
+				*count = before;
+				c->flags |= WIRE_TC;
+				return ret;
+			}
+			(*count)++;
+		}
+		off = zone_rr_next(sigs, off);
+		if (!off)
+			return 0;
+	}
+}
+
+static int put_signed(qctx_t *c, const uint8_t *owner, const zone_node_t *n, const zone_rrset_t *rs,
+                      uint16_t *count)
+{
+	return put_signed_ttl(c, owner, n, rs, rs->ttl, count);
+}
+
+/* Answers QTYPE=RRSIG: every signature at the node, each with its covered RRset's TTL. */
+static void put_all_sigs(qctx_t *c, const uint8_t *owner, const zone_node_t *n,
+                         const zone_rrset_t *sigs)
+{
+	wire_mark_t m = wire_mark(&c->w);
+	uint16_t before = c->an;
+	for (uint32_t off = 0;;) {
+		const uint8_t *rr = sigs->rdata + off;
+		if (wire_put_rr(&c->w, owner, WIRE_T_RRSIG, WIRE_CLASS_IN,
+		                sig_ttl(n, rr + 2, sigs->ttl), rr + 2, wire_read16(rr))) {
+			wire_rollback(&c->w, m);
+			c->an = before;
+			c->flags |= WIRE_TC;
+			return;
+		}
+		c->an++;
+		off = zone_rr_next(sigs, off);
+		if (!off)
+			return;
+	}
 }
 
 /* Remembers the names in an RRset whose addresses belong in the additional section. */
@@ -127,7 +203,7 @@ static void put_addl(qctx_t *c)
 			if (!rs)
 				continue;
 			uint16_t flags = c->flags;
-			if (put_rrset(c, n->name, rs, &c->ar) && !required)
+			if (put_signed(c, n->name, n, rs, &c->ar) && !required)
 				c->flags = flags;
 		}
 	}
@@ -137,9 +213,114 @@ static void put_addl(qctx_t *c)
 static void put_negative(qctx_t *c)
 {
 	const zone_t *z = c->zone;
-	zone_rrset_t soa = *z->soa;
-	soa.ttl = z->neg_ttl;
-	put_rrset(c, z->apex, &soa, &c->ns);
+	const zone_node_t *apex = c->dnssec ? zone_find(z, z->apex, z->apex_len) : NULL;
+	put_signed_ttl(c, z->apex, apex, z->soa, z->neg_ttl, &c->ns);
+}
+
+/* ---- denial of existence (RFC 4035 3.1.3, RFC 5155 7.2) ---- */
+
+/* Adds the NSEC or NSEC3 RRset at n with its signatures, once per answer. */
+static void put_proof(qctx_t *c, const zone_node_t *n, uint16_t type)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < c->nproofs; i++)
+		if (c->proofs[i] == n)
+			return;
+	const zone_rrset_t *rs = zone_node_rrset(n, type);
+	if (!rs || c->nproofs == PROOF_MAX)
+		return;
+	c->proofs[c->nproofs++] = n;
+	put_signed(c, n->name, n, rs, &c->ns);
+}
+
+/* The NSEC covering "*.ce": no wildcard could have answered (RFC 4035 3.1.3.2). */
+static void put_nsec_wild_cover(qctx_t *c, const zone_node_t *ce)
+{
+	if (ce->name_len + 2 > DNAME_MAXLEN)
+		return;
+	c->wild[0] = 1;
+	c->wild[1] = '*';
+	memcpy(c->wild + 2, ce->name, ce->name_len);
+	put_proof(c, dnssec_nsec_cover(c->dnssec, c->wild), WIRE_T_NSEC);
+}
+
+/* The NSEC3 covering the next closer name of the current name below ce (RFC 5155 7.2.1). */
+static void put_nsec3_next_closer(qctx_t *c, const zone_node_t *ce)
+{
+	for (int i = 1; i < c->nlabels; i++) {
+		if (c->len - c->offs[i] == ce->name_len) {
+			size_t at = c->offs[i - 1];
+			put_proof(c, dnssec_nsec3_cover(c->dnssec, c->lname + at, c->len - at),
+			          WIRE_T_NSEC3);
+			return;
+		}
+	}
+}
+
+/*
+ * The current name does not exist; ce is its closest encloser. NSEC: one covering the name and
+ * one covering the wildcard at ce. NSEC3: the closest (provable) encloser, the next closer
+ * name's cover and the wildcard's cover (RFC 5155 7.2.2).
+ */
+static void prove_nxdomain(qctx_t *c, const zone_node_t *ce)
+{
+	if (dnssec_has_nsec(c->dnssec)) {
+		put_proof(c, dnssec_nsec_cover(c->dnssec, c->lname), WIRE_T_NSEC);
+		put_nsec_wild_cover(c, ce);
+	} else if (dnssec_has_nsec3(c->dnssec)) {
+		const dnssec_n3_t *e = dnssec_nsec3_of(c->dnssec, ce);
+		if (!e)
+			return;
+		put_proof(c, e->encloser, WIRE_T_NSEC3);
+		if (e->match)
+			put_nsec3_next_closer(c, ce);
+		else
+			put_proof(c, e->next_cover, WIRE_T_NSEC3);
+		put_proof(c, e->wild_cover, WIRE_T_NSEC3);
+	}
+}
+
+/*
+ * Node n has no data of the type asked; wildce is the closest encloser when n is the wildcard
+ * that stands in for the current name. Without a matching NSEC3 (opt-out, RFC 5155 7.2.4) the
+ * closest provable encloser proof shows the name is in an insecure span.
+ */
+static void prove_nodata(qctx_t *c, const zone_node_t *n, const zone_node_t *wildce)
+{
+	if (dnssec_has_nsec(c->dnssec)) {
+		if (zone_node_rrset(n, WIRE_T_NSEC))
+			put_proof(c, n, WIRE_T_NSEC);
+		else /* an empty non-terminal: the NSEC before it shows a name below */
+			put_proof(c, dnssec_nsec_cover(c->dnssec, c->lname), WIRE_T_NSEC);
+		if (wildce)
+			put_proof(c, dnssec_nsec_cover(c->dnssec, c->lname), WIRE_T_NSEC);
+	} else if (dnssec_has_nsec3(c->dnssec)) {
+		const dnssec_n3_t *e = dnssec_nsec3_of(c->dnssec, n);
+		if (!e)
+			return;
+		if (wildce) { /* RFC 5155 7.2.5 */
+			const dnssec_n3_t *ce = dnssec_nsec3_of(c->dnssec, wildce);
+			if (ce)
+				put_proof(c, ce->encloser, WIRE_T_NSEC3);
+			put_nsec3_next_closer(c, wildce);
+			put_proof(c, e->match, WIRE_T_NSEC3);
+		} else if (e->match) {
+			put_proof(c, e->match, WIRE_T_NSEC3);
+		} else {
+			put_proof(c, e->encloser, WIRE_T_NSEC3);
+			put_proof(c, e->next_cover, WIRE_T_NSEC3);
+		}
+	}
+}
+
+/* A wildcard answered for the current name: prove the name itself does not exist. */
+static void prove_wildcard(qctx_t *c, const zone_node_t *ce)
+{
+	if (dnssec_has_nsec(c->dnssec))
+		put_proof(c, dnssec_nsec_cover(c->dnssec, c->lname), WIRE_T_NSEC);
+	else if (dnssec_has_nsec3(c->dnssec)) /* RFC 5155 7.2.6 */
+		put_nsec3_next_closer(c, ce);
 }
 
 static void put_referral(qctx_t *c, const zone_node_t *cut)
@@ -150,6 +331,14 @@ static void put_referral(qctx_t *c, const zone_node_t *cut)
 	const zone_rrset_t *ns = zone_node_rrset(cut, WIRE_T_NS);
 	if (put_rrset(c, cut->name, ns, &c->ns) == 0)
 		want_addl(c, ns, cut);
+	if (!c->dnssec)
+		return;
+	/* The child is signed (DS) or provably not (RFC 4035 3.1.4, RFC 5155 7.2.7). */
+	const zone_rrset_t *ds = zone_node_rrset(cut, WIRE_T_DS);
+	if (ds)
+		put_signed(c, cut->name, cut, ds, &c->ns);
+	else
+		prove_nodata(c, cut, NULL);
 }
 
 /*
@@ -159,7 +348,7 @@ static void put_referral(qctx_t *c, const zone_node_t *cut)
 static const uint8_t *put_dname(qctx_t *c, const uint8_t *qname, const zone_node_t *cut, int hop)
 {
 	const zone_rrset_t *dn = zone_node_rrset(cut, WIRE_T_DNAME);
-	if (put_rrset(c, cut->name, dn, &c->an))
+	if (put_signed(c, cut->name, cut, dn, &c->an))
 		return NULL;
 	const uint8_t *target = dn->rdata + 2;
 	size_t prefix = c->len - cut->name_len, tlen = dname_len(target);
@@ -182,10 +371,11 @@ static const uint8_t *put_dname(qctx_t *c, const uint8_t *qname, const zone_node
 }
 
 /*
- * Answers from an existing node (or a wildcard standing in for qname). Returns the CNAME target
- * to follow, or NULL when the answer is complete.
+ * Answers from an existing node, or from the wildcard n standing in for qname below wildce.
+ * Returns the CNAME target to follow, or NULL when the answer is complete.
  */
-static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_node_t *n)
+static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_node_t *n,
+                                  const zone_node_t *wildce)
 {
 	for (int i = 0; i < c->nseen; i++)
 		if (c->seen[i] == n)
@@ -199,18 +389,28 @@ static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_no
 	} else {
 		rs = zone_node_rrset(n, c->qtype);
 	}
+	if (rs && rs->type == WIRE_T_RRSIG) {
+		put_all_sigs(c, owner, n, rs);
+		return NULL;
+	}
 	if (rs) {
-		if (put_rrset(c, owner, rs, &c->an) == 0)
+		if (put_signed(c, owner, n, rs, &c->an) == 0)
 			want_addl(c, rs, NULL);
+		if (wildce && c->dnssec)
+			prove_wildcard(c, wildce);
 		return NULL;
 	}
 	const zone_rrset_t *cname = zone_node_rrset(n, WIRE_T_CNAME);
 	if (cname) {
-		if (put_rrset(c, owner, cname, &c->an))
+		if (put_signed(c, owner, n, cname, &c->an))
 			return NULL;
+		if (wildce && c->dnssec)
+			prove_wildcard(c, wildce);
 		return cname->rdata + 2;
 	}
 	put_negative(c);
+	if (c->dnssec)
+		prove_nodata(c, n, wildce);
 	return NULL;
 }
 
@@ -236,6 +436,7 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 		c->rcode = WIRE_RCODE_SERVFAIL;
 		return;
 	}
+	c->dnssec = c->dobit ? c->zone->dnssec : NULL;
 	if (!any_class)
 		c->flags |= WIRE_AA;
 
@@ -251,6 +452,12 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 		}
 		zone_lookup_t lk;
 		zone_lookup(z, c->lname, c->len, c->offs, c->nlabels, &lk);
+		if (z->dnssec && dnssec_nsec3_owner_only(z->dnssec, lk.encloser)) {
+			/* Hashed owner names are not names of the zone (RFC 5155 7.2.8); they sit
+			 * right below the apex. */
+			lk.node = NULL;
+			lk.encloser = zone_find(z, z->apex, z->apex_len);
+		}
 		if (lk.cut && (lk.cut->flags & ZONE_NODE_DELEG) &&
 		    !(c->qtype == WIRE_T_DS && lk.cut == lk.node)) {
 			put_referral(c, lk.cut);
@@ -270,9 +477,11 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 		if (!n) {
 			c->rcode = WIRE_RCODE_NXDOMAIN;
 			put_negative(c);
+			if (c->dnssec)
+				prove_nxdomain(c, lk.encloser);
 			break;
 		}
-		qname = answer_node(c, qname, n);
+		qname = answer_node(c, qname, n, n == lk.node ? NULL : lk.encloser);
 	}
 	if (c->naddl)
 		put_addl(c);
@@ -503,7 +712,8 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 	c.slot = NULL;
 	c.zone = NULL;
 	c.tsig = false;
-	c.naddl = c.nseen = 0;
+	c.naddl = c.nseen = c.nproofs = 0;
+	c.dnssec = NULL;
 	c.qtype = 0;
 	memset(resp, 0, WIRE_HDR_LEN);
 	memcpy(resp, q, 2);
