@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "dnssec.h"
 #include "error.h"
 #include "wire.h"
@@ -65,17 +63,85 @@ static const char *text(const uint8_t *name, char *buf)
 
 /* ---- hashing (RFC 5155 5) ---- */
 
-static void nsec3_hash(const uint8_t *salt, size_t salt_len, uint16_t iterations,
+/*
+ * SHA-1 (FIPS 180-4 6.1) of at most two blocks' worth of input, written here because OpenSSL
+ * 3's one-shot SHA1() goes through EVP and allocates, and the query path must not. NSEC3
+ * inputs are a name plus salt: at most 510 bytes.
+ */
+static inline uint32_t rol(uint32_t x, int n)
+{
+	return x << n | x >> (32 - n);
+}
+
+static void sha1_block(uint32_t h[5], const uint8_t *p)
+{
+	uint32_t w[80];
+	for (int i = 0; i < 16; i++)
+		w[i] = wire_read32(p + 4 * i);
+	for (int i = 16; i < 80; i++)
+		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+	for (int i = 0; i < 80; i++) {
+		uint32_t f, k;
+		if (i < 20) {
+			f = (b & c) | (~b & d);
+			k = 0x5A827999;
+		} else if (i < 40) {
+			f = b ^ c ^ d;
+			k = 0x6ED9EBA1;
+		} else if (i < 60) {
+			f = (b & c) | (b & d) | (c & d);
+			k = 0x8F1BBCDC;
+		} else {
+			f = b ^ c ^ d;
+			k = 0xCA62C1D6;
+		}
+		uint32_t t = rol(a, 5) + f + e + k + w[i];
+		e = d;
+		d = c;
+		c = rol(b, 30);
+		b = a;
+		a = t;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+}
+
+static void sha1(const uint8_t *data, size_t len, uint8_t out[DNSSEC_HASH_MAX])
+{
+	uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+	size_t full = len / 64 * 64;
+	for (size_t i = 0; i < full; i += 64)
+		sha1_block(h, data + i);
+	uint8_t tail[128] = {0};
+	size_t rest = len - full;
+	memcpy(tail, data + full, rest);
+	tail[rest] = 0x80;
+	size_t tlen = rest + 9 <= 64 ? 64 : 128;
+	uint64_t bits = (uint64_t)len * 8;
+	wire_write32(tail + tlen - 8, (uint32_t)(bits >> 32));
+	wire_write32(tail + tlen - 4, (uint32_t)bits);
+	sha1_block(h, tail);
+	if (tlen == 128)
+		sha1_block(h, tail + 64);
+	for (int i = 0; i < 5; i++)
+		wire_write32(out + 4 * i, h[i]);
+}
+
+void dnssec_nsec3_hash(const uint8_t *salt, size_t salt_len, uint16_t iterations,
                        const uint8_t *lname, size_t len, uint8_t out[DNSSEC_HASH_MAX])
 {
 	uint8_t buf[DNAME_MAXLEN + 255];
 	memcpy(buf, lname, len);
 	memcpy(buf + len, salt, salt_len);
-	SHA1(buf, len + salt_len, out);
+	sha1(buf, len + salt_len, out);
 	for (uint16_t i = 0; i < iterations; i++) {
 		memcpy(buf, out, DNSSEC_HASH_MAX);
 		memcpy(buf + DNSSEC_HASH_MAX, salt, salt_len);
-		SHA1(buf, DNSSEC_HASH_MAX + salt_len, out);
+		sha1(buf, DNSSEC_HASH_MAX + salt_len, out);
 	}
 }
 
@@ -190,7 +256,7 @@ bool dnssec_nsec3_owner_only(const dnssec_index_t *x, const zone_node_t *n)
 const zone_node_t *dnssec_nsec3_cover(const dnssec_index_t *x, const uint8_t *lname, size_t len)
 {
 	uint8_t h[DNSSEC_HASH_MAX];
-	nsec3_hash(x->salt, x->salt_len, x->iterations, lname, len, h);
+	dnssec_nsec3_hash(x->salt, x->salt_len, x->iterations, lname, len, h);
 	return n3_floor(x, h)->node;
 }
 
@@ -413,7 +479,7 @@ static void map_node(build_t *b, const zone_node_t *n)
 	char t[DNAME_TEXT_MAX];
 	uint8_t h[DNSSEC_HASH_MAX];
 	dnssec_n3_t *e = map_put(x, n);
-	nsec3_hash(x->salt, x->salt_len, x->iterations, n->name, n->name_len, h);
+	dnssec_nsec3_hash(x->salt, x->salt_len, x->iterations, n->name, n->name_len, h);
 	const n3hash_t *f = n3_floor(x, h);
 	const uint8_t *enc = n->name;
 	size_t enc_len = n->name_len;
@@ -433,7 +499,7 @@ static void map_node(build_t *b, const zone_node_t *n)
 		for (;;) {
 			const uint8_t *parent = enc + enc[0] + 1;
 			size_t plen = enc_len - enc[0] - 1;
-			nsec3_hash(x->salt, x->salt_len, x->iterations, parent, plen, h);
+			dnssec_nsec3_hash(x->salt, x->salt_len, x->iterations, parent, plen, h);
 			f = n3_floor(x, h);
 			if (memcmp(f->hash, h, DNSSEC_HASH_MAX) == 0 || plen <= z->apex_len) {
 				e->encloser = f->node;

@@ -62,6 +62,10 @@ const dnssec_n3_t *dnssec_nsec3_of(const dnssec_index_t *x, const zone_node_t *n
  */
 const zone_node_t *dnssec_nsec3_cover(const dnssec_index_t *x, const uint8_t *lname, size_t len);
 
+/* The RFC 5155 5 hash of a lower-cased wire name with SHA-1; allocation-free. */
+void dnssec_nsec3_hash(const uint8_t *salt, size_t salt_len, uint16_t iterations,
+                       const uint8_t *lname, size_t len, uint8_t out[DNSSEC_HASH_MAX]);
+
 /*
  * Reports (as warnings, since a backup must still serve what its primary signed) signatures of
  * z that have expired or are not yet valid at now (Unix seconds), one line per kind with a
