@@ -33,6 +33,23 @@ static const char *parent_zone =
     "0123456789012345678901234567890123456789\"\n"
     "srv SRV 0 0 53 host\n";
 
+/* The same names signed with NSEC, with NSEC3, and with NSEC3 opt-out. */
+static const util_rec_t signed_recs[] = {
+    {"@", "SOA", "ns1 hostmaster 1 7200 3600 1209600 300"},
+    {"@", "NS", "ns1"},
+    {"@", "DNSKEY", "257 3 13 AAAA"},
+    {"ns1", "A", "192.0.2.53"},
+    {"www", "A", "192.0.2.80"},
+    {"www", "TXT", "\"www\""},
+    {"*.wild", "TXT", "\"w\""},
+    {"a.b.ent", "A", "192.0.2.1"},
+    {"sub", "NS", "ns.sub"},
+    {"ns.sub", "A", "192.0.2.77"},
+    {"sec", "NS", "ns.sub"},
+    {"sec", "DS", "12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2BAB6A9A93A37A6E5B3E6DBA"},
+    {NULL, NULL, NULL},
+};
+
 static zonedb_t *db;
 static answer_conf_t conf = {.identity = "ns-test",
                              .version = "v9",
@@ -48,7 +65,7 @@ static int setup(void **state)
 	for (int i = 1; i < 40; i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 		              "big TXT \"%02d34567890123456789012345678901234567890\"\n", i);
-	db = zonedb_new(4);
+	db = zonedb_new(8);
 	zonedb_slot_t *s;
 	uint8_t name[DNAME_MAXLEN];
 	dname_from_text("example.com", name);
@@ -61,6 +78,21 @@ static int setup(void **state)
 	                                         "@ 300 NS ns1\nns1 300 A 192.0.2.88\n"
 	                                         "www 300 A 192.0.2.99\n");
 	assert_non_null(s->zone);
+	static const struct {
+		const char *origin;
+		bool nsec3, optout;
+	} variants[] = {
+	    {"nsec.test", false, false}, {"nsec3.test", true, false}, {"optout.test", true, true}};
+	for (size_t i = 0; i < 3; i++) {
+		dname_from_text(variants[i].origin, name);
+		assert_int_equal(zonedb_add(db, name, &s), 0);
+		const char *zt = util_signed_zone(variants[i].origin, signed_recs,
+		                                  variants[i].nsec3, variants[i].optout);
+		s->zone = util_zone(variants[i].origin, zt);
+		if (!s->zone)
+			fail_msg("%s: %s\n%s", variants[i].origin, util_last_error, zt);
+		assert_non_null(s->zone->dnssec);
+	}
 	dname_from_text("broken.test", name);
 	assert_int_equal(zonedb_add(db, name, &s), 0); /* never loaded */
 	return 0;
@@ -403,6 +435,141 @@ static void any_is_one_rrset(void **state)
 		assert_int_equal(m.rr[i].type, m.rr[0].type);
 }
 
+static size_t ask_do(const char *name, uint16_t type, bool dobit, util_msg_t *m)
+{
+	uint8_t q[512];
+	size_t qlen = util_query(q, name, type, WIRE_CLASS_IN, 4096, dobit);
+	answer_info_t info;
+	size_t len = answer_query(&conf, db, q, qlen, resp, true, &info);
+	util_parse(resp, len, m);
+	return len;
+}
+
+/* Every RRset in the answer and authority sections has its RRSIG beside it (the NS of a
+ * referral aside: the parent does not sign it). */
+static void assert_signed(const util_msg_t *m)
+{
+	for (int i = 0; i < m->nrr; i++) {
+		const util_rr_t *r = &m->rr[i];
+		if (r->section == 2 || r->type == WIRE_T_RRSIG ||
+		    (r->type == WIRE_T_NS && r->section == 1))
+			continue;
+		bool found = false;
+		for (int j = 0; j < m->nrr; j++)
+			found |= m->rr[j].section == r->section && m->rr[j].type == WIRE_T_RRSIG &&
+			         strcasecmp(m->rr[j].owner, r->owner) == 0 &&
+			         wire_read16(m->rr[j].rdata) == r->type;
+		if (!found)
+			fail_msg("%s type %u has no RRSIG", r->owner, r->type);
+	}
+}
+
+static int count_type(const util_msg_t *m, int s, uint16_t type)
+{
+	return util_count(m, s, NULL, type);
+}
+
+static void signed_answers(void **state)
+{
+	(void)state;
+	static const char *zones[] = {"nsec.test", "nsec3.test", "optout.test"};
+	char n[256];
+	util_msg_t m;
+	for (int z = 0; z < 3; z++) {
+		const char *zone = zones[z];
+		uint16_t deny = z == 0 ? WIRE_T_NSEC : WIRE_T_NSEC3;
+		snprintf(n, sizeof(n), "www.%s", zone);
+		ask_do(n, WIRE_T_A, false, &m);
+		assert_int_equal(m.count[0], 1);
+		assert_int_equal(count_type(&m, 0, WIRE_T_RRSIG), 0);
+		ask_do(n, WIRE_T_A, true, &m);
+		assert_int_equal(count_type(&m, 0, WIRE_T_RRSIG), 1);
+		assert_signed(&m);
+
+		/* NXDOMAIN: the name and the wildcard denied (NSEC3: three RRsets at most). */
+		snprintf(n, sizeof(n), "nx.%s", zone);
+		ask_do(n, WIRE_T_A, true, &m);
+		assert_int_equal(m.rcode, WIRE_RCODE_NXDOMAIN);
+		assert_true(count_type(&m, 1, deny) >= (z == 0 ? 1 : 2));
+		assert_signed(&m);
+		ask_do(n, WIRE_T_A, false, &m);
+		assert_int_equal(count_type(&m, 1, deny), 0);
+
+		/* NODATA at a name, at an empty non-terminal, at a wildcard. */
+		snprintf(n, sizeof(n), "www.%s", zone);
+		ask_do(n, WIRE_T_MX, true, &m);
+		assert_int_equal(count_type(&m, 1, deny), 1);
+		assert_signed(&m);
+		snprintf(n, sizeof(n), "b.ent.%s", zone);
+		ask_do(n, WIRE_T_A, true, &m);
+		assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+		assert_true(count_type(&m, 1, deny) >= 1);
+		assert_signed(&m);
+		snprintf(n, sizeof(n), "x.wild.%s", zone);
+		ask_do(n, WIRE_T_MX, true, &m);
+		/* NSEC: the wildcard's own NSEC also covers x.wild, so it is there once. */
+		assert_true(count_type(&m, 1, deny) >= (z == 0 ? 1 : 2));
+		assert_signed(&m);
+
+		/* A wildcard answer: the expanded owner, and the proof that it does not exist. */
+		snprintf(n, sizeof(n), "x.wild.%s", zone);
+		ask_do(n, WIRE_T_TXT, true, &m);
+		assert_int_equal(util_count(&m, 0, NULL, WIRE_T_RRSIG), 1);
+		assert_int_equal(count_type(&m, 1, deny), 1);
+		assert_signed(&m);
+
+		/* Referrals: to a signed child with its DS, to an unsigned one with a proof. */
+		snprintf(n, sizeof(n), "www.sec.%s", zone);
+		ask_do(n, WIRE_T_A, true, &m);
+		assert_false(m.flags & WIRE_AA);
+		assert_int_equal(count_type(&m, 1, WIRE_T_DS), 1);
+		assert_int_equal(count_type(&m, 1, deny), 0);
+		assert_signed(&m);
+		snprintf(n, sizeof(n), "www.sub.%s", zone);
+		ask_do(n, WIRE_T_A, true, &m);
+		assert_int_equal(count_type(&m, 1, WIRE_T_DS), 0);
+		assert_int_equal(count_type(&m, 1, deny), z == 2 ? 2 : 1);
+		assert_signed(&m);
+		snprintf(n, sizeof(n), "sub.%s", zone);
+		ask_do(n, WIRE_T_DS, true, &m);
+		assert_true(m.flags & WIRE_AA);
+		assert_int_equal(count_type(&m, 1, deny), z == 2 ? 2 : 1);
+		assert_signed(&m);
+	}
+	/* An NSEC3 owner is not a name of the zone. */
+	ask_do("nx.nsec3.test", WIRE_T_A, true, &m);
+	for (int i = 0; i < m.nrr; i++)
+		if (m.rr[i].type == WIRE_T_NSEC3) {
+			util_msg_t h;
+			ask_do(m.rr[i].owner, WIRE_T_NSEC3, true, &h);
+			assert_int_equal(h.rcode, WIRE_RCODE_NXDOMAIN);
+		}
+	/* QTYPE=RRSIG: every signature at the name. */
+	ask_do("www.nsec.test", WIRE_T_RRSIG, false, &m);
+	assert_int_equal(count_type(&m, 0, WIRE_T_RRSIG), 3);
+}
+
+/* A signed RRset never goes without its signatures: TC instead. */
+static void signed_truncation(void **state)
+{
+	(void)state;
+	uint8_t q[512];
+	answer_info_t info;
+	util_msg_t m;
+	for (size_t room = 0; room < 400; room += 7) {
+		size_t qlen = util_query(q, "nx.nsec3.test", WIRE_T_A, WIRE_CLASS_IN, 4096, true);
+		size_t len = answer_query_room(&conf, db, q, qlen, resp, false, room, &info);
+		util_parse(resp, len, &m);
+		assert_signed(&m);
+		qlen = util_query(q, "x.wild.nsec.test", WIRE_T_TXT, WIRE_CLASS_IN, 4096, true);
+		len = answer_query_room(&conf, db, q, qlen, resp, false, room + 800, &info);
+		util_parse(resp, len, &m);
+		assert_signed(&m);
+		if (!(m.flags & WIRE_TC))
+			assert_int_equal(m.count[0], 2);
+	}
+}
+
 #ifndef __SANITIZE_ADDRESS__
 /* Counting allocator: answering must never allocate. */
 extern void *__libc_malloc(size_t);
@@ -439,7 +606,24 @@ static void no_allocation(void **state)
 		assert_true(answer_query(&conf, db, q, qlen, resp, false, &info) > 0);
 		assert_true(answer_query(&conf, db, q, qlen, resp, true, &info) > 0);
 	}
-	assert_int_equal(allocs, before);
+	/* With DO, from zones signed with NSEC, NSEC3 (a hash per query) and opt-out. */
+	static const char *signed_names[] = {"www",     "nx",      "b.ent", "x.wild",
+	                                     "www.sub", "www.sec", "sub",   "a.b.c.d"};
+	static const char *zones[] = {"nsec.test", "nsec3.test", "optout.test"};
+	static const uint16_t types[] = {WIRE_T_A, WIRE_T_TXT, WIRE_T_DS, WIRE_T_RRSIG};
+	for (size_t z = 0; z < 3; z++)
+		for (size_t i = 0; i < sizeof(signed_names) / sizeof(signed_names[0]); i++)
+			for (size_t t = 0; t < 4; t++) {
+				char n[256];
+				snprintf(n, sizeof(n), "%s.%s", signed_names[i], zones[z]);
+				size_t qlen = util_query(q, n, types[t], WIRE_CLASS_IN, 1232, true);
+				before = allocs;
+				assert_true(answer_query(&conf, db, q, qlen, resp, false, &info) >
+				            0);
+				assert_true(answer_query(&conf, db, q, qlen, resp, true, &info) >
+				            0);
+				assert_int_equal(allocs, before);
+			}
 }
 #endif
 
@@ -460,6 +644,8 @@ int main(void)
 	    cmocka_unit_test(chaos_and_nsid),
 	    cmocka_unit_test(any_is_one_rrset),
 	    cmocka_unit_test(edns_expire),
+	    cmocka_unit_test(signed_answers),
+	    cmocka_unit_test(signed_truncation),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(no_allocation),
 #endif
