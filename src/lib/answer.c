@@ -391,6 +391,8 @@ static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_no
 	}
 	if (rs && rs->type == WIRE_T_RRSIG) {
 		put_all_sigs(c, owner, n, rs);
+		if (wildce && c->dnssec)
+			prove_wildcard(c, wildce);
 		return NULL;
 	}
 	if (rs) {
