@@ -61,7 +61,8 @@ def load_zones(zones):
 
 
 class _Builder:
-    def __init__(self, seed):
+    def __init__(self, seed, do=False):
+        self.do = do  # DO on every query with EDNS (the signed-zone runs)
         self.rng = random.Random(seed)
         self.cases = []
         self.seen = set()
@@ -94,6 +95,7 @@ class _Builder:
             tag=""):
         if isinstance(qname, str):
             qname = dns.name.from_text(qname)
+        do = do or self.do
         try:
             wire_len = len(qname.to_wire())
         except dns.name.NameTooLong:
@@ -416,12 +418,15 @@ def _gen_malformed(b):
                                 wire, tcp, 0, {"raw": True}))
 
 
-def generate(zones, seed=20240101):
-    """All cases for [(origin, path)] (the zones every server under test serves)."""
-    b = _Builder(seed)
+def generate(zones, seed=20240101, do=False, zone_only=False):
+    """All cases for [(origin, path)] (the zones every server under test serves). do sets
+    the DO bit on every query with EDNS; zone_only leaves out the zone-independent groups."""
+    b = _Builder(seed, do)
     loaded = load_zones(zones)
     for origin in sorted(loaded):
         _gen_zone(b, loaded[origin])
+    if zone_only:
+        return b.cases
     _gen_refused(b, loaded)
     _gen_classes(b, loaded)
     _gen_malformed(b)

@@ -247,7 +247,8 @@ def _rule_additional(case, v):
 
 def _rule_authority_positive(case, v):
     if "authority" in v and _positive(case, v):
-        v["authority"] = [rr for rr in v["authority"] if rr[3] not in (T.NS, T.SOA)]
+        v["authority"] = [rr for rr in v["authority"] if rr[3] not in (T.NS, T.SOA) and not (
+            rr[3] == T.RRSIG and rr[4] is not None and rr[4].type_covered in (T.NS, T.SOA))]
 
 
 def _rule_dname_ttl(case, v):
@@ -328,7 +329,7 @@ ALLOWED_DIFFERENCES = [
             "omitted without TC); RFC 9471 3 (only in-domain glue is mandatory)",
             _rule_additional),
     Allowed("authority-on-positive",
-            "NS or SOA RRsets in the authority section of a positive answer "
+            "NS or SOA RRsets (and their RRSIGs) in the authority section of a positive answer "
             "(knotd adds none, nsd adds the apex NS, BIND too unless minimal-responses)",
             "RFC 1034 4.3.2 step 3a (an exact match fills the answer section, then "
             "additional data; authority data is optional); RFC 2181 9",
