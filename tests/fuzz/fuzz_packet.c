@@ -5,16 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "answer.h"
 #include "dname.h"
 #include "error.h"
 #include "fuzz.h"
 #include "fuzz_answer.h"
+#include "fuzz_signed.h"
 #include "wire.h"
 #include "xfr.h"
 #include "zone.h"
 #include "zonedb.h"
+#include "zonefile.h"
 
 #define MAX_UDP 1232
 
@@ -328,6 +331,22 @@ static zone_t *build(const char *origin, const rec_t *recs)
 static zonedb_t *db;
 static uint8_t *tcp_buf, *udp_buf;
 
+/* A signed zone from its text (fuzz_signed.h), through the zone file loader as served. */
+static zone_t *load_signed(const uint8_t *apex, const char *text)
+{
+	char path[] = "/tmp/fuzz-signed-XXXXXX";
+	int fd = mkstemp(path);
+	FUZZ_CHECK(fd >= 0, "mkstemp");
+	size_t len = strlen(text);
+	FUZZ_CHECK(write(fd, text, len) == (ssize_t)len, "write");
+	close(fd);
+	zone_t *z = NULL;
+	int ret = zonefile_load(apex, path, on_report, NULL, &z);
+	unlink(path);
+	FUZZ_CHECK(ret == 0 && z && z->dnssec, "signed zone does not load: %d", ret);
+	return z;
+}
+
 static void init(void)
 {
 	static const struct {
@@ -338,8 +357,16 @@ static void init(void)
 	    {"child.example.com.", child_example_com},
 	    {"example.net.", example_net},
 	};
-	db = zonedb_new(3);
+	size_t nsigned = sizeof(fuzz_signed_zones) / sizeof(fuzz_signed_zones[0]);
+	db = zonedb_new(3 + nsigned);
 	FUZZ_CHECK(db, "out of memory");
+	for (size_t i = 0; i < nsigned; i++) {
+		uint8_t apex[DNAME_MAXLEN];
+		zonedb_slot_t *slot;
+		FUZZ_CHECK(dname_from_text(fuzz_signed_zones[i][0], apex) > 0, "bad origin");
+		FUZZ_CHECK(zonedb_add(db, apex, &slot) == 0, "zonedb_add");
+		slot->zone = load_signed(apex, fuzz_signed_zones[i][1]);
+	}
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
 		uint8_t apex[DNAME_MAXLEN];
 		zonedb_slot_t *slot;

@@ -167,6 +167,22 @@ def packet_seeds():
     write("packet", "flags-all", header(flags=0x7FFF) + question("www.example.com"))
     write("packet", "flags-cd-ad", header(flags=0x0130) + question("www.example.com"))
 
+    # Signed zones (fuzz_signed.h) with DO: every kind of proof, and truncation of them.
+    for zone in ("nsec.example", "optout.example", "secure.optout.example"):
+        for rel, qtype in (("www", "A"), ("nx", "A"), ("a.nx", "TXT"), ("www", "MX"),
+                           ("b.ent", "A"), ("x.wild", "A"), ("x.wild", "MX"), ("alias", "A"),
+                           ("x.dn", "A"), ("www.insecure", "A"), ("www.remote", "A"),
+                           ("insecure", "DS"), ("remote", "DS"), ("secure", "DS"),
+                           ("www.secure", "A"), ("big", "TXT"), ("www", "RRSIG"),
+                           ("@", "DNSKEY"), ("@", "NSEC3PARAM"), ("@", "ANY"), ("www", "NSEC")):
+            name = zone if rel == "@" else rel + "." + zone
+            write("packet", "do-%s-%s-%s" % (zone, rel, qtype),
+                  query(name, qtype, edns=0, payload=512 if rel == "big" else 1232, do=True))
+    write("packet", "do-nsec3-owner", query("l2tqehua37o5eju88f7d9clgee987m5d.optout.example",
+                                            "NSEC3", edns=0, do=True))
+    write("packet", "do-cd", header(flags=0x0110, ar=1) + question("nx.nsec.example") +
+          opt_rr(do=True))
+
     # Malformed queries.
     good = query("www.example.com", "A", edns=0)
     write("packet", "bad-empty", b"")
