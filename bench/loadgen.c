@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,7 @@ static struct {
 	unsigned window; /* closed loop: outstanding queries per thread */
 	uint32_t timeout_us;
 	int edns; /* EDNS buffer size, 0 = no OPT record */
+	bool dobit; /* DNSSEC OK in the OPT record */
 	int bufsize;
 	const char *qfile;
 } cfg = {
@@ -296,6 +298,8 @@ static int lg_load_queries(const char *path)
 			    0, 0, 41, (uint8_t)(cfg.edns >> 8), (uint8_t)cfg.edns, 0, 0, 0,
 			    0, 0, 0};
 			memcpy(p + o, opt, sizeof(opt));
+			if (cfg.dobit)
+				p[o + 7] = 0x80;
 			o += sizeof(opt);
 		}
 		lg_queries[lg_nqueries++] =
@@ -575,6 +579,7 @@ static void lg_usage(FILE *f)
 	        "  -b BATCH     datagrams per sendmmsg/recvmmsg (default 64, max %d)\n"
 	        "  -T MS        a query is lost after MS milliseconds (default 100)\n"
 	        "  -e BUFSIZE   EDNS buffer size, 0 sends no OPT record (default 1232)\n"
+	        "  -D           set the DO bit (DNSSEC OK) in the OPT record\n"
 	        "QUERYFILE holds 'name type' per line, as for dnsperf.\n",
 	        LG_MAX_BATCH);
 }
@@ -583,7 +588,7 @@ int main(int argc, char **argv)
 {
 	const char *host = NULL, *port = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "s:p:q:d:t:S:w:Q:b:T:e:h")) != -1) {
+	while ((c = getopt(argc, argv, "s:p:q:d:t:S:w:Q:b:T:e:Dh")) != -1) {
 		switch (c) {
 		case 's':
 			host = optarg;
@@ -614,6 +619,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			cfg.timeout_us = (uint32_t)(atof(optarg) * 1000);
+			break;
+		case 'D':
+			cfg.dobit = true;
 			break;
 		case 'e':
 			cfg.edns = atoi(optarg);

@@ -29,6 +29,7 @@ Environment (all optional):
   BENCH_LOAD_RUNS=3      starts per server on the big zone (median reported)
   BENCH_LOAD_TIMEOUT=300 seconds to wait for a server to answer after start
   BENCH_KEEP=1           keep the temporary directory with configs and logs
+  BENCH_DO=1             0 skips the DO=1 run on the signed (NSEC3) copy of the throughput zone
   BENCH_PROP_CHANGES=20, BENCH_IXFR_CHANGES=10, ...  the backup-role part, bench/propagation.py
 
 At the end, bench/propagation.py measures the backup role: a knotd primary NOTIFYs understudy
@@ -81,6 +82,7 @@ SERVERS = os.environ.get("BENCH_SERVERS", "knotd nsd understudy").split()
 LOAD_TIMEOUT = env_int("BENCH_LOAD_TIMEOUT", 300)
 LOAD_RUNS = max(1, env_int("BENCH_LOAD_RUNS", 3))
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0")
+DO = env_int("BENCH_DO", 1)
 NCPU = os.cpu_count() or 1
 
 # ---- processes: everything we start is tracked here and stopped by PID ----------------------
@@ -445,10 +447,10 @@ def layout(workers):
     return allc, allc, workers  # not enough cores to keep them apart: share, and say so
 
 
-def run_loadgen(port, queries, seconds, threads, cpus, server_pid=None):
+def run_loadgen(port, queries, seconds, threads, cpus, server_pid=None, dobit=False):
     argv = [LOADGEN, "-s", "127.0.0.1", "-p", str(port), "-q", queries, "-d", str(seconds),
             "-t", str(threads), "-S", str(SOCKETS), "-w", str(max(1, WINDOW // threads)),
-            "-T", str(TIMEOUT_MS)]
+            "-T", str(TIMEOUT_MS)] + (["-D"] if dobit else [])
     if cpus and shutil.which("taskset"):
         argv = ["taskset", "-c", cpus] + argv
     c0 = cpu_times()
@@ -487,9 +489,9 @@ def gen_cpu_seconds():
     return ru.children_user + ru.children_system
 
 
-def run_once(label, port, queries, threads, gen_cpus, server_pid, tag):
+def run_once(label, port, queries, threads, gen_cpus, server_pid, tag, dobit=False):
     g0 = gen_cpu_seconds()
-    r = run_loadgen(port, queries, SECONDS, threads, gen_cpus, server_pid)
+    r = run_loadgen(port, queries, SECONDS, threads, gen_cpus, server_pid, dobit)
     r["gen_cores"] = (gen_cpu_seconds() - g0) / r["wall"]
     r["other_cores"] = max(0.0, r["box_busy_cores"] - r["gen_cores"] - r["srv_cores"])
     print(f"  {tag} {label}: {r['qps_answered']:,.0f} qps answered, loss {r['loss_pct']:.2f}%,"
@@ -542,6 +544,68 @@ def ensure_data():
         subprocess.run([sys.executable, gen, "--records", str(BIG_RECORDS), "--zone", big],
                        check=True)
     return zone, queries, big
+
+
+def sign_zone(zone):
+    """The throughput zone signed with NSEC3 (no salt, no extra iterations: RFC 9276), keys
+    made fresh next to it; redone when the zone changes. None when the tools are missing."""
+    if not (shutil.which("dnssec-keygen") and shutil.which("dnssec-signzone")):
+        return None
+    signed = zone + ".signed"
+    if os.path.exists(signed) and os.path.getmtime(signed) >= os.path.getmtime(zone):
+        return signed
+    keys = zone + ".keys"
+    shutil.rmtree(keys, ignore_errors=True)
+    os.makedirs(keys)
+    for extra in (["-f", "KSK"], []):
+        subprocess.run(["dnssec-keygen", "-q", "-K", keys, "-a", "ECDSAP256SHA256", *extra,
+                        ORIGIN], check=True, capture_output=True, cwd=keys)
+    t0 = time.monotonic()
+    subprocess.run(["dnssec-signzone", "-q", "-P", "-S", "-K", keys, "-o", ORIGIN, "-3", "-",
+                    "-H", "0", "-n", str(NCPU), "-f", signed + ".tmp", zone], check=True,
+                   capture_output=True, cwd=keys)
+    os.replace(signed + ".tmp", signed)
+    print(f"bench: signed the zone in {time.monotonic() - t0:.1f} s", flush=True)
+    return signed
+
+
+def measure_do(servers, signed, queries, tmp, res, meta):
+    """UDP qps with DO=1 against the signed zone, 1 worker, RUNS rounds round-robin."""
+    srv_cpus, gen_cpus, threads = layout(1)
+    live = []
+    for s in servers:
+        port = free_port()
+        argv, d = s.prepare(signed, port, 1, "do")
+        p = start(argv, os.path.join(d, "server.log"), srv_cpus)
+        c = {"key": s.name, "port": port, "proc": p, "dir": d, "runs": []}
+        try:
+            wait_ready(p, port, LOAD_TIMEOUT)
+            if WARMUP > 0:
+                run_loadgen(port, queries, WARMUP, threads, gen_cpus, dobit=True)
+            live.append(c)
+        except Exception as e:
+            res["do"][s.name] = {"error": str(e)}
+            meta["warnings"].append(f"{s.name} DO=1: {e} (log in {d})")
+            stop(p)
+    for i in range(RUNS):
+        for c in list(live):
+            try:
+                if c["proc"].poll() is not None:
+                    raise RuntimeError(f"exited with status {c['proc'].returncode}")
+                c["runs"].append(run_once(c["key"] + " DO=1", c["port"], queries, threads,
+                                          gen_cpus, c["proc"].pid, f"round {i + 1}/{RUNS}",
+                                          dobit=True))
+            except Exception as e:
+                res["do"][c["key"]] = {"error": str(e)}
+                meta["warnings"].append(f"{c['key']} DO=1: {e} (log in {c['dir']})")
+                live.remove(c)
+    for c in live:
+        stop(c["proc"])
+        r = res["do"][c["key"]] = summarize(c["runs"])
+        if r["bad"] or r["rcode_servfail"] + r["rcode_refused"] + r["rcode_other"]:
+            meta["warnings"].append(f"{c['key']} DO=1: SERVFAIL {r['rcode_servfail']}, "
+                                    f"REFUSED {r['rcode_refused']}, other {r['rcode_other']}, "
+                                    f"bad {r['bad']}")
 
 
 def count_zone(path):
@@ -643,6 +707,26 @@ def report(res, meta):
         L.append("'nsd: main' child; the PID started becomes xfrd). PSS tree: Pss summed over "
                  "all the server's")
         L.append("processes, so pages that nsd's forked processes share are counted once.")
+    if res.get("do"):
+        L.append("")
+        L.append(f"UDP throughput with DO=1, the same zone signed (NSEC3, ECDSA P-256), "
+                 f"1 worker")
+        hdr = (f"{'server':<12} {'qps answered':>13} {'range':>13} {'runs':>4} {'loss%':>6} "
+               f"{'NXD%':>5} {'TC':>8} {'p50us':>6} {'srv us/q':>8}")
+        L.append(hdr)
+        L.append("-" * len(hdr))
+        for name in SERVERS:
+            r = res["do"].get(name)
+            if r is None:
+                continue
+            if "error" in r:
+                L.append(f"{name:<12} failed: {r['error']}")
+                continue
+            nx = 100.0 * r["rcode_nxdomain"] / max(r["answered"], 1)
+            rng = f"{r['qps_min'] / 1000:.0f}k-{r['qps_max'] / 1000:.0f}k"
+            L.append(f"{name:<12} {fmt_qps(r['qps_median']):>13} {rng:>13} {r['runs_used']:>4} "
+                     f"{r['loss_pct']:>6.2f} {nx:>5.1f} {r.get('truncated', 0):>8} "
+                     f"{r['latency_p50_us']:>6} {r['srv_us_per_q']:>8.2f}")
     L.extend(propagation.report_lines(res.get("propagation")))
     L.append("")
     L.append("ratios (understudy / peer): qps > 1 is better, CPU, load time and memory < 1 are "
@@ -684,6 +768,20 @@ def report(res, meta):
     for w in WORKERS:
         L.append(f"{f'UDP qps, {w} worker(s)':<32}" + paired(w, "qps_answered"))
         L.append(f"{f'server CPU/query, {w} worker(s)':<32}" + paired(w, "srv_us_per_q"))
+    if res.get("do"):
+        def do_paired(field):
+            def cell(p):
+                try:
+                    ra, rb = res["do"]["understudy"]["runs"], res["do"][p]["runs"]
+                except KeyError:
+                    return "n/a"
+                use = [(x, y) for x, y in zip(ra, rb) if x[field] and y[field]]
+                if not use:
+                    return "n/a"
+                return f"{statistics.median(x[field] / y[field] for x, y in use):.2f}"
+            return "".join(f"{cell(p) if u_ok else 'n/a':>18}" for p in peers)
+        L.append(f"{'UDP qps DO=1 signed, 1 worker':<32}" + do_paired("qps_answered"))
+        L.append(f"{'server CPU/query DO=1':<32}" + do_paired("srv_us_per_q"))
     if res.get("load"):
         row(f"load time, {BIG_RECORDS:,} RRs", lambda s: res["load"][s]["load_s"])
         row("VmRSS after load", lambda s: res["load"][s]["rss_kib"])
@@ -736,7 +834,7 @@ def main():
     print(f"bench: before start, other processes use {meta['idle_load_cores'] * 100:.0f}% of a "
           f"core", flush=True)
     tmp = tempfile.mkdtemp(prefix="understudy-bench-")
-    res = {"qps": {}, "load": {}}
+    res = {"qps": {}, "load": {}, "do": {}}
     classes = {"knotd": Knot, "nsd": Nsd, "understudy": Understudy}
     servers = []
     for name in SERVERS:
@@ -827,6 +925,15 @@ def main():
                     f"other {r['rcode_other']}, bad {r['bad']}")
             if r["loss_pct"] > 1.0:
                 meta["warnings"].append(f"{key}: {r['loss_pct']:.2f}% of queries lost")
+
+        # 2b. the same with DO=1 on a signed copy of the zone: RRSIGs and denial proofs
+        if DO:
+            signed = sign_zone(zone)
+            if signed:
+                print("DO=1 on the signed zone", flush=True)
+                measure_do(servers, signed, queries, tmp, res, meta)
+            else:
+                meta["warnings"].append("DO=1 run skipped: dnssec-signzone not installed")
 
         # 3. load time and memory for the big zone, LOAD_RUNS times round-robin
         if BIG_RECORDS:
