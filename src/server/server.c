@@ -18,6 +18,7 @@
 #include <urcu.h>
 
 #include "ctl.h"
+#include "dnssec.h"
 #include "error.h"
 #include "log.h"
 #include "notify.h"
@@ -161,6 +162,8 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		            "follow",
 		            zc->domain, old->serial, nz->serial);
 	z->error[0] = 0;
+	/* Served all the same: a backup passes on what its primary signed. */
+	dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
 	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
 	/* At start the secondaries' own timers catch up; a reload is news to tell them. */
 	bool reload = old != NULL;
