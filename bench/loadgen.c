@@ -97,7 +97,7 @@ static struct {
 	double rate;     /* open loop: total queries per second; 0 = closed loop */
 	unsigned window; /* closed loop: outstanding queries per thread */
 	uint32_t timeout_us;
-	int edns; /* EDNS buffer size, 0 = no OPT record */
+	int edns;   /* EDNS buffer size, 0 = no OPT record */
 	bool dobit; /* DNSSEC OK in the OPT record */
 	int bufsize;
 	const char *qfile;
