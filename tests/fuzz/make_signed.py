@@ -3,7 +3,8 @@
 # make_signed: writes tests/fuzz/fuzz_signed.h, signed zones (NSEC; NSEC3 opt-out with salt and
 # iterations; each with a signed child) that fuzz_packet answers from, so the fuzzers reach the
 # DO paths. The zones are signed once with throwaway keys (the private keys are not kept);
-# signatures may expire, which does not matter to a fuzzer. Re-run to refresh.
+# signatures may expire, which does not matter to a fuzzer. Re-run to refresh. It also writes
+# signed copies of example.com as fuzz_zonefile seeds (corpus/zonefile/ok-signed-*).
 
 import os
 import sys
@@ -38,6 +39,13 @@ def main():
         parts += ["};", ""]
     with open(os.path.join(HERE, "fuzz_signed.h"), "w") as f:
         f.write("\n".join(parts))
+    for name, extra in (("nsec", []), ("nsec3", ["-3", "ab", "-H", "1"]),
+                        ("nsec3-optout", ["-3", "-", "-H", "0", "-A"])):
+        with tempfile.TemporaryDirectory() as d:
+            s = signzones.make(d, variants=[("example.com", extra)], big=20)
+            text = dict(s.zones)["example.com"].read_text()
+        with open(os.path.join(HERE, "corpus", "zonefile", "ok-signed-" + name), "w") as f:
+            f.write(text)
 
 
 if __name__ == "__main__":
