@@ -341,6 +341,14 @@ static bool read_param(build_t *b, const zone_node_t *apex)
 		return false;
 	}
 	b->x->iterations = wire_read16(rd + 2);
+	/* Each NXDOMAIN hashes its next closer name iterations + 1 times, and validators may
+	 * call such a zone insecure anyway (RFC 9276 3.2). */
+	if (b->x->iterations > 100)
+		say(b, false,
+		    "NSEC3PARAM with %u iterations: RFC 9276 advises 0; every negative answer "
+		    "costs "
+		    "that many hashes and validators may treat the zone as insecure",
+		    b->x->iterations);
 	b->x->salt_len = rd[4];
 	memcpy(b->x->salt, rd + 5, rd[4]);
 	return true;

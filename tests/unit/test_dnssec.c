@@ -111,12 +111,65 @@ static void broken_chains(void **state)
 	zone_free(z);
 }
 
+/* An incremental change goes through the same checks: one that breaks the chain fails, so the
+ * secondary falls back to a full transfer instead of serving bad proofs. */
+static void changes_keep_the_chain(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone("t.test", util_signed_zone("t.test", recs, true, false));
+	assert_non_null(z);
+	const zone_node_t *n3 = NULL;
+	uint32_t pos = 0;
+	for (const zone_node_t *n; !n3 && (n = zone_next_node(z, &pos));)
+		if (zone_node_rrset(n, WIRE_T_NSEC3))
+			n3 = n;
+	assert_non_null(n3);
+	const zone_rrset_t *rs = zone_node_rrset(n3, WIRE_T_NSEC3);
+	uint8_t soa_to[512];
+	size_t soa_len = wire_read16(z->soa->rdata);
+	memcpy(soa_to, z->soa->rdata + 2, soa_len);
+	size_t p = dname_len(soa_to);
+	p += dname_len(soa_to + p);
+	wire_write32(soa_to + p, z->serial + 1);
+	zone_rr_t from = {.owner = z->apex,
+	                  .rdata = z->soa->rdata + 2,
+	                  .rdlen = (uint16_t)soa_len,
+	                  .ttl = z->soa->ttl,
+	                  .type = WIRE_T_SOA};
+	zone_rr_t to = from;
+	to.rdata = soa_to;
+	zone_rr_t gone = {.owner = n3->name,
+	                  .rdata = rs->rdata + 2,
+	                  .rdlen = wire_read16(rs->rdata),
+	                  .ttl = rs->ttl,
+	                  .type = WIRE_T_NSEC3};
+	zone_diff_t d = {.soa_from = &from,
+	                 .soa_to = &to,
+	                 .removed = &gone,
+	                 .from = z->serial,
+	                 .to = z->serial + 1,
+	                 .nremoved = 1};
+	zone_changeset_t cs = {.first = &d, .ndiffs = 1, .from = z->serial, .to = z->serial + 1};
+	zone_t *nz = NULL;
+	char err[512] = "";
+	assert_int_equal(zone_apply(z, &cs, &nz, err, sizeof(err)), US_EZONE);
+	assert_non_null(strstr(err, "broken NSEC3 chain"));
+	/* The SOA alone changes: the new version has its own index. */
+	d.removed = NULL;
+	d.nremoved = 0;
+	assert_int_equal(zone_apply(z, &cs, &nz, err, sizeof(err)), 0);
+	assert_true(dnssec_has_nsec3(nz->dnssec) && nz->dnssec != z->dnssec);
+	zone_free(nz);
+	zone_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(nsec3_hash_vectors),
 	    cmocka_unit_test(nsec_cover),
 	    cmocka_unit_test(broken_chains),
+	    cmocka_unit_test(changes_keep_the_chain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
