@@ -457,6 +457,38 @@ static void apply_matches_rebuild(void **state)
 	zone_unref(cur);
 }
 
+/* A zone written out and read back holds the same records, whatever their types and bytes. */
+static void write_round_trip(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone(
+	    "example.com",
+	    HEAD "www 600 A 192.0.2.80\nwww AAAA 2001:db8::1\n@ MX 10 mail\nmail A 192.0.2.25\n"
+	         "t TXT \"with space\" \"quote\\\"d\" \"\\255\\000\"\n*.w CNAME www\n"
+	         "_sip._tcp SRV 1 2 5060 sip.example.net.\n@ CAA 0 issue \"ca.example\"\n"
+	         "odd\\.label\\032x A 192.0.2.9\nu TYPE65000 \\# 3 abcdef\ne TYPE65001 \\# 0\n"
+	         "sub NS ns.sub\nns.sub A 192.0.2.53\nd DNAME example.net.\n");
+	assert_non_null(z);
+	char path[] = "/tmp/us-unit-write-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char err[256];
+	assert_int_equal(zonefile_write(z, path, err, sizeof(err)), 0);
+	uint8_t o[DNAME_MAXLEN];
+	dname_from_text("example.com", o);
+	zone_t *back = NULL;
+	assert_int_equal(zonefile_load(o, path, util_report, NULL, &back), 0);
+	assert_true(zone_same(z, back));
+	assert_int_equal(back->serial, z->serial);
+	/* No temporary file is left beside it. */
+	assert_int_equal(unlink(path), 0);
+	assert_true(zonefile_write(z, "/nonexistent/dir/zone", err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/dir/zone"));
+	zone_free(back);
+	zone_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +500,7 @@ int main(void)
 	    cmocka_unit_test(same_contents),
 	    cmocka_unit_test(references),
 	    cmocka_unit_test(apply_matches_rebuild),
+	    cmocka_unit_test(write_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
