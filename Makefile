@@ -8,7 +8,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wformat=2 -Wno-format-nonliteral
 CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
-PKGS    := libzscanner liburcu-memb yaml-0.1 lmdb libcrypto
+PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 PYTHON  ?= /usr/bin/python3

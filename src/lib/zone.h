@@ -23,6 +23,8 @@ enum {
 	ZONE_NODE_DNAME = 1 << 1,     /* has a DNAME: its descendants are redirected */
 	ZONE_NODE_OCCLUDED = 1 << 2,  /* below a zone cut or a DNAME: glue or hidden data */
 	ZONE_NODE_WILDCHILD = 1 << 3, /* "*" child exists */
+	ZONE_NODE_GONE = 1 << 4,      /* in an overlay: the name no longer exists */
+	ZONE_NODE_PRIVATE = 1 << 5,   /* only while zone_apply builds: not shared yet */
 };
 
 /* A name in the zone, with data or an empty non-terminal. Every ancestor up to the apex exists. */
@@ -34,7 +36,7 @@ typedef struct zone_node {
 	 * lookup compares names without touching another cache line. */
 	uint8_t head[ZONE_NODE_HEAD];
 	zone_rrset_t *rrsets;
-	uint32_t parent; /* index in zone_t.nodes; the apex is its own parent */
+	uint32_t children; /* nodes directly below */
 	uint16_t nrrsets;
 	uint8_t name_len;
 	uint8_t flags;
@@ -46,6 +48,22 @@ typedef struct zone_slot {
 	uint32_t node; /* node index + 1, 0 for empty */
 } zone_slot_t;
 
+/* An overlay slot: a node that replaces, removes or adds to the base's nodes. */
+typedef struct zone_ovslot {
+	uint32_t hash;
+	uint32_t base; /* index of the replaced node in the base's nodes, or ZONE_NOT_IN_BASE */
+	const zone_node_t *node; /* NULL for an empty slot */
+} zone_ovslot_t;
+
+#define ZONE_NOT_IN_BASE UINT32_MAX
+
+/*
+ * A version is either a base, with its own node array and table, or derived from one by
+ * zone_apply: it shares the base's array and table and keeps the nodes that differ in a small
+ * overlay table consulted first. The overlay's nodes and data live in the base's `shared`
+ * arena, appended to by one zone_apply at a time, so a change costs in proportion to its size
+ * rather than the zone's; when the overlay grows large, zone_apply builds a new base.
+ */
 typedef struct zone {
 	uint8_t apex[DNAME_MAXLEN];
 	uint8_t apex_len;
@@ -53,15 +71,20 @@ typedef struct zone {
 	uint32_t serial;
 	uint32_t neg_ttl; /* RFC 2308 5: min(SOA TTL, SOA MINIMUM) */
 	const zone_rrset_t *soa;
-	zone_node_t *nodes; /* nodes[0] is the apex */
+	zone_node_t *nodes; /* the base's; nodes[0] is the apex unless the overlay replaces it */
 	uint32_t nnodes;
 	zone_slot_t *table; /* open addressing, linear probing */
 	uint32_t mask;
+	zone_ovslot_t *ov; /* NULL in a base */
+	uint32_t ov_mask, ov_used;
+	uint64_t *hidden;  /* bit per base node that the overlay replaces or removes */
+	struct zone *base; /* NULL in a base; a reference otherwise */
 	size_t nrecords;
 	/* References: 1 for being published (or held by whoever built it), plus one per long
 	 * reader (a transfer out) that pinned this version. Changed with atomics only. */
 	uint32_t refs;
 	arena_t arena;
+	arena_t shared; /* in a base: the nodes and data of the versions derived from it */
 	struct dnssec_index *dnssec; /* NSEC/NSEC3 chains of a signed zone, or NULL (dnssec.h) */
 } zone_t;
 
@@ -96,11 +119,6 @@ const zone_node_t *zone_next_node(const zone_t *z, uint32_t *pos);
 
 /* The node's RRset of type, or NULL. */
 const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type);
-
-static inline const zone_node_t *zone_node_parent(const zone_t *z, const zone_node_t *n)
-{
-	return &z->nodes[n->parent];
-}
 
 /*
  * Looks up a lower-cased name that lies at or below the apex; offs and nlabels come from
@@ -194,6 +212,10 @@ typedef struct zone_changeset {
 
 /*
  * Builds a new version from old plus the changeset, leaving old untouched (readers may hold it).
+ * The cost is in proportion to the change (and the RRsets it touches), except when the versions
+ * derived from one base have changed many nodes, or a zone cut or DNAME appears or goes above
+ * existing names: then the whole zone is rebuilt and checked. Only one zone_apply may run at a
+ * time on the versions that share a base.
  * The diffs must chain: the first starts at old's serial, each starts where the previous ended,
  * the last ends at cs->to. Deleting a record the zone does not hold, or adding one it already
  * holds (same owner, type and rdata; TTL aside), fails. On success returns 0 with *out owning
@@ -204,3 +226,6 @@ typedef struct zone_changeset {
  */
 int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char *err,
                size_t errlen);
+
+/* Overlay slots after which zone_apply builds a new base; 0 for the default. For the tests. */
+extern uint32_t zone__overlay_limit;

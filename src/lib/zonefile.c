@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* zonefile: RFC 1035 zone files in, through libzscanner. */
+/* zonefile: RFC 1035 zone files in (libzscanner) and out (libknot's presentation format). */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <libknot/rrset-dump.h>
+#include <libknot/rrset.h>
 #include <libzscanner/scanner.h>
 
 #include "error.h"
+#include "wire.h"
 #include "zonefile.h"
 
 #define ZONEFILE_MAX_FILES 64
@@ -164,4 +170,104 @@ cleanup:
 	for (int i = 0; i < l.nfiles; i++)
 		free(l.files[i]);
 	return ret;
+}
+
+/* ---- out ---- */
+
+typedef struct write_ctx {
+	FILE *f;
+	char *buf; /* libknot's text buffer, grown by it */
+	size_t buflen;
+} write_ctx_t;
+
+static int node_cmp(const void *a, const void *b)
+{
+	return dname_cmp((*(const zone_node_t *const *)a)->name,
+	                 (*(const zone_node_t *const *)b)->name);
+}
+
+static int write_rrset(write_ctx_t *w, const uint8_t *owner, const zone_rrset_t *rs)
+{
+	knot_rrset_t rr;
+	knot_rrset_init(&rr, (knot_dname_t *)owner, rs->type, KNOT_CLASS_IN, rs->ttl);
+	int ret = 0;
+	for (uint32_t off = 0; ret == 0;) {
+		ret = knot_rrset_add_rdata(&rr, rs->rdata + off + 2, wire_read16(rs->rdata + off),
+		                           NULL);
+		off = zone_rr_next(rs, off);
+		if (!off)
+			break;
+	}
+	if (ret == 0 && knot_rrset_txt_dump(&rr, &w->buf, &w->buflen, &KNOT_DUMP_STYLE_DEFAULT) < 0)
+		ret = -1;
+	knot_rdataset_clear(&rr.rrs, NULL);
+	if (ret)
+		return US_ENOMEM;
+	return fputs(w->buf, w->f) < 0 ? -errno : 0;
+}
+
+static int write_all(write_ctx_t *w, const zone_t *z)
+{
+	char apex[DNAME_TEXT_MAX];
+	dname_to_text(z->apex, apex, sizeof(apex));
+	if (fprintf(w->f, "; %s serial %u, %zu records, written by understudy\n", apex, z->serial,
+	            z->nrecords) < 0)
+		return -errno;
+	int ret = write_rrset(w, z->apex, z->soa);
+	uint32_t n = 0, pos = 0;
+	while (zone_next_node(z, &pos))
+		n++;
+	const zone_node_t **nodes = malloc((n + 1) * sizeof(*nodes)); /* and the NULL at the end */
+	if (!nodes)
+		return US_ENOMEM;
+	n = 0;
+	for (pos = 0; (nodes[n] = zone_next_node(z, &pos));)
+		n++;
+	qsort(nodes, n, sizeof(*nodes), node_cmp);
+	for (uint32_t i = 0; ret == 0 && i < n; i++)
+		for (uint16_t j = 0; ret == 0 && j < nodes[i]->nrrsets; j++)
+			if (&nodes[i]->rrsets[j] != z->soa)
+				ret = write_rrset(w, nodes[i]->name, &nodes[i]->rrsets[j]);
+	free(nodes);
+	return ret;
+}
+
+int zonefile_write(const zone_t *z, const char *path, char *err, size_t errlen)
+{
+	char tmp[4096 + 16], dir[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp) ||
+	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		us_errf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		int ret = -errno;
+		us_errf(err, errlen, "%s: cannot create a file beside it: %s", path,
+		        strerror(errno));
+		return ret;
+	}
+	/* libknot grows the buffer by doubling, so it must not start empty. */
+	write_ctx_t w = {.f = fdopen(fd, "w"), .buf = malloc(4096), .buflen = 4096};
+	int ret = !w.f ? -errno : !w.buf ? US_ENOMEM : write_all(&w, z);
+	if (ret == 0 && fflush(w.f) != 0)
+		ret = -errno;
+	if (ret == 0 && (fchmod(fd, 0644) != 0 || fsync(fd) != 0))
+		ret = -errno;
+	if (w.f ? fclose(w.f) != 0 : close(fd) != 0)
+		ret = ret ? ret : -errno;
+	free(w.buf);
+	if (ret == 0 && rename(tmp, path) != 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		us_errf(err, errlen, "%s: cannot write: %s", path, us_strerror(ret));
+		return ret;
+	}
+	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }

@@ -247,6 +247,32 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 	           (unsigned long long)q, (unsigned long long)refused);
 }
 
+/*
+ * Writes a secondary zone's current copy to its `file`, for operators and tools that read zone
+ * files (as named and knotd keep their secondaries' files). The stored copy in LMDB stays the
+ * one a restart serves. A primary's file is its source and is never written.
+ */
+static void sync_zone(server_zone_t *z, bool named, ctl_reply_t *r)
+{
+	const conf_zone_t *zc = z->conf;
+	const zone_t *cur = z->slot->zone;
+	char err[512];
+	if (zc->role == CONF_ROLE_PRIMARY) {
+		ctl_printf(r, "%s: primary, its zone file is the source\n", zc->domain);
+	} else if (!zc->file) {
+		(named ? ctl_fail : ctl_printf)(r, "%s: no file configured to write to\n",
+		                                zc->domain);
+	} else if (!cur) {
+		(named ? ctl_fail : ctl_printf)(r, "%s: no copy to write yet\n", zc->domain);
+	} else if (zonefile_write(cur, zc->file, err, sizeof(err)) != 0) {
+		log_error("zone %s: sync: %s", zc->domain, err);
+		ctl_fail(r, "%s: %s\n", zc->domain, err);
+	} else {
+		log_info("zone %s: serial %u written to %s", zc->domain, cur->serial, zc->file);
+		ctl_printf(r, "%s: serial %u written to %s\n", zc->domain, cur->serial, zc->file);
+	}
+}
+
 static void reload_zone(server_t *s, server_zone_t *z, ctl_reply_t *r)
 {
 	if (z->conf->role != CONF_ROLE_PRIMARY) {
@@ -311,7 +337,9 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		if (!r->len)
 			ctl_fail(r, "notify: no zone with a copy and notify remotes\n");
 	} else if (strcmp(cmd, "sync") == 0) {
-		ctl_fail(r, "sync: not available in this version\n");
+		for (size_t i = 0; i < s->conf->nzones; i++)
+			if (!z || z == &s->zones[i])
+				sync_zone(&s->zones[i], z != NULL, r);
 	} else {
 		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
 	}

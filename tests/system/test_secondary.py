@@ -202,3 +202,51 @@ def test_wrong_secret_is_refused_and_nothing_served(tmp_path, understudy_binary)
     finally:
         backup.stop()
         knot.stop()
+
+
+def test_sync_writes_the_copy_to_its_file(tmp_path, understudy_binary):
+    """`ctl sync` writes a secondary's copy to its `file`, whole and loadable; a secondary
+    without a file, and a primary, are told apart."""
+    zpath = tmp_path / "example.com.zone"
+    zpath.write_text(zone_text(7, 'txt TXT "a b" "c\\"d"\n*.w CNAME www\nsub NS ns.sub\n'
+                              'ns.sub A 192.0.2.7\nu TYPE65000 \\# 2 abcd\n'))
+    knot = KnotPrimary(tmp_path, zpath, servers.free_port())
+    knot.start()
+    copy = tmp_path / "copy" / "example.com.zone"
+    copy.parent.mkdir()
+    backup = Backup(tmp_path, understudy_binary, knot.port,
+                    extra=f'    file: "{copy}"\n')
+    backup.wait_ready = lambda timeout=30.0: wait_for(
+        lambda: backup.proc.poll() is None and serial(backup) == 7, timeout, "bootstrap")
+    try:
+        backup.start()
+        assert not copy.exists()
+        code, text = backup.ctl("sync", "example.com")
+        assert code == 0 and f"serial 7 written to {copy}" in text, text
+        written = dns.zone.from_file(str(copy), "example.com", relativize=False)
+        got = {(str(n), rds.rdtype, str(rd)) for n, rds in written.nodes.items()
+               for rds in rds.rdatasets for rd in rds}
+        assert got == axfr(knot, keyed=True)
+        assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # no temporary left
+        r = subprocess.run([backup.binary, "check-zone", "example.com", str(copy)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        copy.parent.chmod(0o500)  # unwritable: a clear error, the old file kept
+        try:
+            code, text = backup.ctl("sync")
+        finally:
+            copy.parent.chmod(0o700)
+        if os.geteuid() != 0:
+            assert code != 0 and str(copy) in text, text
+    finally:
+        backup.stop()
+        knot.stop()
+
+
+def test_sync_without_a_file(pair):
+    _, backup, _ = pair
+    backup.start()
+    code, text = backup.ctl("sync", "example.com")
+    assert code != 0 and "no file configured" in text, text
+    code, text = backup.ctl("sync")
+    assert code == 0 and "no file configured" in text, text

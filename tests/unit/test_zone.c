@@ -177,6 +177,318 @@ static void same_contents(void **state)
 	zone_free(d);
 }
 
+/*
+ * Random changes applied one version after another must give, at every step, the zone a full
+ * build of the same records gives: the same records, nodes, flags and lookups, and the same
+ * verdict when a change is refused.
+ */
+enum { RN_NAMES = 39, RN_TYPES = 5, RN_VALUES = 3 };
+
+static const uint16_t rn_types[RN_TYPES] = {WIRE_T_A, WIRE_T_TXT, WIRE_T_NS, WIRE_T_CNAME,
+                                            WIRE_T_DNAME};
+
+typedef struct rn_rec {
+	uint8_t name, type, value;
+} rn_rec_t;
+
+/* Names 0..38: a, b, * and two and three labels of them, below example.com. */
+static void rn_name_text(int i, char *buf, size_t len)
+{
+	static const char *l[] = {"a", "b", "*"};
+	if (i < 3)
+		snprintf(buf, len, "%s.example.com.", l[i]);
+	else if (i < 12)
+		snprintf(buf, len, "%s.%s.example.com.", l[(i - 3) % 3], l[(i - 3) / 3]);
+	else
+		snprintf(buf, len, "%s.%s.%s.example.com.", l[(i - 12) % 3], l[(i - 12) / 3 % 3],
+		         l[(i - 12) / 9]);
+}
+
+static void rn_rdata_text(const rn_rec_t *r, char *buf, size_t len)
+{
+	switch (rn_types[r->type]) {
+	case WIRE_T_A:
+		snprintf(buf, len, "A 192.0.2.%u", r->value + 10);
+		break;
+	case WIRE_T_TXT:
+		snprintf(buf, len, "TXT t%u", r->value);
+		break;
+	case WIRE_T_NS:
+		snprintf(buf, len, "NS ns%u.example.org.", r->value);
+		break;
+	case WIRE_T_CNAME:
+		snprintf(buf, len, "CNAME c%u.example.org.", r->value);
+		break;
+	default:
+		snprintf(buf, len, "DNAME d%u.example.org.", r->value);
+		break;
+	}
+}
+
+/* Wire rdata of a record, into buf; returns its length. */
+static uint16_t rn_rdata(const rn_rec_t *r, uint8_t *buf)
+{
+	char t[64];
+	uint16_t type = rn_types[r->type];
+	if (type == WIRE_T_A) {
+		memcpy(buf, (uint8_t[]){192, 0, 2, (uint8_t)(r->value + 10)}, 4);
+		return 4;
+	}
+	if (type == WIRE_T_TXT) {
+		buf[0] = 2;
+		buf[1] = 't';
+		buf[2] = (uint8_t)('0' + r->value);
+		return 3;
+	}
+	snprintf(t, sizeof(t), "%c%u.example.org.", "nncd"[r->type - 1], r -> value);
+	if (type == WIRE_T_NS)
+		snprintf(t, sizeof(t), "ns%u.example.org.", r->value);
+	return (uint16_t)dname_from_text(t, buf);
+}
+
+static zone_t *rn_build(const bool *present, uint32_t serial)
+{
+	static char text[65536];
+	size_t len =
+	    (size_t)snprintf(text, sizeof(text),
+	                     "$TTL 300\n@ SOA ns h %u 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n", serial);
+	for (int i = 0; i < RN_NAMES * RN_TYPES * RN_VALUES; i++) {
+		if (!present[i])
+			continue;
+		rn_rec_t r = {(uint8_t)(i / (RN_TYPES * RN_VALUES)),
+		              (uint8_t)(i / RN_VALUES % RN_TYPES), (uint8_t)(i % RN_VALUES)};
+		char owner[64], rd[64];
+		rn_name_text(r.name, owner, sizeof(owner));
+		rn_rdata_text(&r, rd, sizeof(rd));
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %s\n", owner, rd);
+	}
+	return util_zone("example.com", text);
+}
+
+static void rn_same_node(const zone_node_t *a, const zone_node_t *b, const char *name)
+{
+	if (!a || !b) {
+		if (a != b)
+			fail_msg("%s: exists in one version only", name);
+		return;
+	}
+	if (a->nrrsets != b->nrrsets || a->flags != b->flags || a->children != b->children)
+		fail_msg("%s: rrsets %u/%u flags %x/%x children %u/%u", name, a->nrrsets,
+		         b->nrrsets, a->flags, b->flags, a->children, b->children);
+	for (uint16_t i = 0; i < a->nrrsets; i++)
+		assert_int_equal(a->rrsets[i].type, b->rrsets[i].type);
+}
+
+static void rn_compare(const zone_t *got, const zone_t *want)
+{
+	assert_true(zone_same(got, want));
+	assert_int_equal(got->serial, want->serial);
+	assert_int_equal(got->nrecords, want->nrecords);
+	uint32_t pos = 0, ngot = 0, nwant = 0;
+	while (zone_next_node(got, &pos))
+		ngot++;
+	for (pos = 0; zone_next_node(want, &pos);)
+		nwant++;
+	assert_int_equal(ngot, nwant);
+	for (int i = -1; i < RN_NAMES; i++) {
+		char text[64];
+		uint8_t n[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
+		if (i < 0)
+			snprintf(text, sizeof(text), "x.a.b.a.example.com.");
+		else
+			rn_name_text(i, text, sizeof(text));
+		int len = dname_from_text(text, n);
+		rn_same_node(zone_find(got, n, (size_t)len), zone_find(want, n, (size_t)len), text);
+		zone_lookup_t lg, lw;
+		int nl = dname_label_offsets(n, offs);
+		zone_lookup(got, n, (size_t)len, offs, nl, &lg);
+		zone_lookup(want, n, (size_t)len, offs, nl, &lw);
+		rn_same_node(lg.encloser, lw.encloser, text);
+		rn_same_node(lg.cut, lw.cut, text);
+		if (lg.cut && lw.cut)
+			assert_memory_equal(lg.cut->name, lw.cut->name, lw.cut->name_len);
+		if (lg.encloser && lw.encloser)
+			assert_int_equal(lg.encloser->name_len, lw.encloser->name_len);
+	}
+}
+
+static void apply_matches_rebuild(void **state)
+{
+	(void)state;
+	enum { NRECS = RN_NAMES * RN_TYPES * RN_VALUES, STEPS = 1500 };
+	bool present[NRECS] = {0}, next[NRECS];
+	uint32_t seed = 12345;
+	zone_t *cur = rn_build(present, 1);
+	assert_non_null(cur);
+	unsigned ok = 0, refused = 0;
+	for (int step = 0; step < STEPS; step++) {
+		/* Exercise new bases too: a small overlay limit in the second half. */
+		zone__overlay_limit = step < STEPS / 2 ? 0 : 8;
+		uint32_t serial = cur->serial + 1;
+		zone_rr_t rrs[8];
+		uint8_t rdata[8][64], owners[8][DNAME_MAXLEN], soa_rd[2][64];
+		zone_rr_t soa[2];
+		zone_diff_t d = {.from = cur->serial, .to = serial};
+		memcpy(next, present, sizeof(next));
+		int expect = 0, nops = 1 + (int)((seed = seed * 1103515245 + 12345) >> 16) % 6;
+		for (int k = 0; k < nops; k++) {
+			seed = seed * 1103515245 + 12345;
+			uint32_t x = seed >> 8;
+			int idx = (int)(x % NRECS);
+			/* Mostly records that keep the zone valid: few CNAMEs and DNAMEs. */
+			int t = idx / RN_VALUES % RN_TYPES;
+			if ((t == 3 || t == 4) && (x >> 20) % 64)
+				idx -= (t - (int)(x >> 12) % 3) * RN_VALUES;
+			bool del = (x >> 24) % 2 == 1;
+			/* Mostly a held record to delete, an absent one to add; now and then
+			 * the other way round, which must be refused. */
+			if ((x >> 4) % 16) {
+				int j = 0;
+				for (; j < NRECS; j++) {
+					/* Another name, same type and value, for additions. */
+					int at =
+					    (idx + j * (del ? 1 : RN_TYPES * RN_VALUES)) % NRECS;
+					if (present[at] == del) {
+						idx = at;
+						break;
+					}
+				}
+				if (j == NRECS)
+					continue;
+			}
+			rn_rec_t r = {(uint8_t)(idx / (RN_TYPES * RN_VALUES)),
+			              (uint8_t)(idx / RN_VALUES % RN_TYPES),
+			              (uint8_t)(idx % RN_VALUES)};
+			char owner[64];
+			rn_name_text(r.name, owner, sizeof(owner));
+			dname_from_text(owner, owners[k]);
+			rrs[k] = (zone_rr_t){.owner = owners[k],
+			                     .rdata = rdata[k],
+			                     .rdlen = rn_rdata(&r, rdata[k]),
+			                     .ttl = 300,
+			                     .type = rn_types[r.type]};
+			if (del) {
+				rrs[k].next = d.removed;
+				d.removed = &rrs[k];
+				d.nremoved++;
+			} else {
+				rrs[k].next = d.added;
+				d.added = &rrs[k];
+				d.nadded++;
+			}
+		}
+		/* The model: deletions, then additions. */
+		for (int pass = 0; pass < 2; pass++) {
+			for (const zone_rr_t *r = pass ? d.added : d.removed; r; r = r->next) {
+				int k = (int)(r - rrs);
+				/* Recover the record's index from the generated parts. */
+				int found = -1;
+				for (int j = 0; j < NRECS && found < 0; j++) {
+					rn_rec_t q = {(uint8_t)(j / (RN_TYPES * RN_VALUES)),
+					              (uint8_t)(j / RN_VALUES % RN_TYPES),
+					              (uint8_t)(j % RN_VALUES)};
+					uint8_t qn[DNAME_MAXLEN], qr[64];
+					char o[64];
+					rn_name_text(q.name, o, sizeof(o));
+					dname_from_text(o, qn);
+					uint16_t ql = rn_rdata(&q, qr);
+					if (rn_types[q.type] == r->type && ql == r->rdlen &&
+					    memcmp(qr, r->rdata, ql) == 0 &&
+					    dname_equal(qn, owners[k]))
+						found = j;
+				}
+				assert_true(found >= 0);
+				if (pass == 0 && !next[found])
+					expect = US_ENOENT;
+				else if (pass == 1 && next[found])
+					expect = expect ? expect : US_EEXIST;
+				next[found] = pass == 1;
+			}
+		}
+		for (int i = 0; i < 2; i++) {
+			soa_rd[i][0] = 0;
+			int n = dname_from_text("ns.example.com.", soa_rd[i]);
+			n += dname_from_text("h.example.com.", soa_rd[i] + n);
+			uint32_t vals[5] = {i ? serial : cur->serial, 1, 1, 1, 1};
+			for (int v = 0; v < 5; v++)
+				wire_write32(soa_rd[i] + n + 4 * v, vals[v]);
+			soa[i] = (zone_rr_t){.owner = cur->apex,
+			                     .rdata = soa_rd[i],
+			                     .rdlen = (uint16_t)(n + 20),
+			                     .ttl = 300,
+			                     .type = WIRE_T_SOA};
+		}
+		d.soa_from = &soa[0];
+		d.soa_to = &soa[1];
+		zone_changeset_t cs = {.first = &d, .ndiffs = 1, .from = d.from, .to = serial};
+		zone_t *got = NULL;
+		char err[256];
+		int ret = zone_apply(cur, &cs, &got, err, sizeof(err));
+		if (getenv("RN_DEBUG"))
+			fprintf(stderr, "step %d expect %d ret %d %s / %s\n", step, expect, ret,
+			        ret ? err : "", util_last_error);
+		if (expect) {
+			if (ret == 0)
+				fail_msg("step %d: applied, but the model expected %d", step,
+				         expect);
+			refused++;
+			continue;
+		}
+		zone_t *want = rn_build(next, serial);
+		if (!want) {
+			if (ret != US_EZONE)
+				fail_msg("step %d: the build fails (%s), apply gave %d", step,
+				         util_last_error, ret);
+			refused++;
+			continue;
+		}
+		if (ret)
+			fail_msg("step %d: apply failed: %s", step, err);
+		rn_compare(got, want);
+		zone_free(want);
+		zone_unref(cur);
+		cur = got;
+		memcpy(present, next, sizeof(present));
+		ok++;
+	}
+	zone__overlay_limit = 0;
+	print_message("%u changes applied, %u refused\n", ok, refused);
+	assert_true(ok > STEPS / 3);
+	zone_unref(cur);
+}
+
+/* A zone written out and read back holds the same records, whatever their types and bytes. */
+static void write_round_trip(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone(
+	    "example.com",
+	    HEAD "www 600 A 192.0.2.80\nwww AAAA 2001:db8::1\n@ MX 10 mail\nmail A 192.0.2.25\n"
+	         "t TXT \"with space\" \"quote\\\"d\" \"\\255\\000\"\n*.w CNAME www\n"
+	         "_sip._tcp SRV 1 2 5060 sip.example.net.\n@ CAA 0 issue \"ca.example\"\n"
+	         "odd\\.label\\032x A 192.0.2.9\nu TYPE65000 \\# 3 abcdef\ne TYPE65001 \\# 0\n"
+	         "sub NS ns.sub\nns.sub A 192.0.2.53\nd DNAME example.net.\n");
+	assert_non_null(z);
+	char path[] = "/tmp/us-unit-write-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char err[256];
+	assert_int_equal(zonefile_write(z, path, err, sizeof(err)), 0);
+	uint8_t o[DNAME_MAXLEN];
+	dname_from_text("example.com", o);
+	zone_t *back = NULL;
+	assert_int_equal(zonefile_load(o, path, util_report, NULL, &back), 0);
+	assert_true(zone_same(z, back));
+	assert_int_equal(back->serial, z->serial);
+	/* No temporary file is left beside it. */
+	assert_int_equal(unlink(path), 0);
+	assert_true(zonefile_write(z, "/nonexistent/dir/zone", err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/dir/zone"));
+	zone_free(back);
+	zone_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +499,8 @@ int main(void)
 	    cmocka_unit_test(include_is_bounded),
 	    cmocka_unit_test(same_contents),
 	    cmocka_unit_test(references),
+	    cmocka_unit_test(apply_matches_rebuild),
+	    cmocka_unit_test(write_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
