@@ -1238,6 +1238,15 @@ static int rebuild(zone_t **z, char *err, size_t errlen)
 	return ret;
 }
 
+/* True when the apex holds DNSSEC data, so a version needs the proofs' index. */
+static bool zone_signed(const zone_t *z)
+{
+	const zone_node_t *apex = zone_find(z, z->apex, z->apex_len);
+	return apex &&
+	       (zone_node_rrset(apex, WIRE_T_RRSIG) || zone_node_rrset(apex, WIRE_T_DNSKEY) ||
+	        zone_node_rrset(apex, WIRE_T_NSEC3PARAM));
+}
+
 uint32_t zone__overlay_limit;
 
 /* When the versions of a base have changed this much, a new base is cheaper to keep. */
@@ -1273,8 +1282,15 @@ int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char
 		soa = d->soa_to;
 	}
 	ret = apply_finish(&a, soa);
-	if (ret == 0 && (a.rebuild || overlay_full(a.z)))
+	bool rebuilt = ret == 0 && (a.rebuild || overlay_full(a.z));
+	if (rebuilt)
 		ret = rebuild(&a.z, err, errlen);
+	if (ret == 0 && !rebuilt && (old->dnssec || zone_signed(a.z))) {
+		/* A rebuilt base has its proofs' index from the builder; an overlay gets a new
+		 * one, built whole for now: in proportion to the zone, not the change. */
+		apply_report_t rep = {err, errlen, false};
+		ret = dnssec_index_build(a.z, apply_report, &rep);
+	}
 	if (ret == 0 && a.z->serial != cs->to) {
 		us_errf(err, errlen, "the new SOA has serial %u, not %u", a.z->serial, cs->to);
 		ret = US_EINVAL;
