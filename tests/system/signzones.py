@@ -99,6 +99,28 @@ def _sign(d, origin, text, extra):
     return out, d / f"{ksk}.key"
 
 
+def anchor_text(ksks):
+    """delv's trust-anchors clause for {origin: path of the KSK .key file}."""
+    anchors = []
+    for origin, path in ksks.items():
+        parts = Path(path).read_text().split()
+        # "<name> [ttl] IN DNSKEY flags proto alg key...": the fields after DNSKEY.
+        i = parts.index("DNSKEY")
+        flags, proto, alg = parts[i + 1:i + 4]
+        key = "".join(parts[i + 4:])
+        anchors.append(f'  "{origin}." static-key {flags} {proto} {alg} "{key}";')
+    return "trust-anchors {\n" + "\n".join(anchors) + "\n};\n"
+
+
+def resign(d, origin, signed_text, extra, out):
+    """Signs signed_text again with the keys already in d: dnssec-signzone keeps the
+    signatures still good, so only what changed gets new ones (a small IXFR)."""
+    src = Path(d) / f"{origin}.resign"
+    src.write_text(signed_text)
+    _run(["dnssec-signzone", "-q", "-K", str(d), "-S", "-o", origin, "-s", "now-3600",
+          "-e", "now+2592000", "-f", str(out), *extra, str(src)], d)
+
+
 @dataclass
 class Signed:
     dir: Path
@@ -119,7 +141,6 @@ def make(workdir, variants=VARIANTS, big=200):
     d = Path(workdir) / "signed"
     d.mkdir(parents=True, exist_ok=True)
     s = Signed(d)
-    anchors = []
     for origin, extra in variants:
         child = f"secure.{origin}"
         cpath, cksk = _sign(d, child, CHILD, extra)
@@ -130,12 +151,6 @@ def make(workdir, variants=VARIANTS, big=200):
         s.zones += [(origin, ppath), (child, cpath)]
         s.ksk[origin] = pksk
         s.ksk[child] = cksk
-        parts = pksk.read_text().split()
-        # "<name> [ttl] IN DNSKEY flags proto alg key...": the fields after DNSKEY.
-        i = parts.index("DNSKEY")
-        flags, proto, alg = parts[i + 1:i + 4]
-        key = "".join(parts[i + 4:])
-        anchors.append(f'  "{origin}." static-key {flags} {proto} {alg} "{key}";')
     s.anchor_file = d / "anchors.conf"
-    s.anchor_file.write_text("trust-anchors {\n" + "\n".join(anchors) + "\n};\n")
+    s.anchor_file.write_text(anchor_text({o: s.ksk[o] for o, _ in variants}))
     return s

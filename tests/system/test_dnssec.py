@@ -275,3 +275,52 @@ def test_check_zone_warns_on_expired_signatures_and_nsec_gaps(tmp_path, understu
     (d / "gap.signed").write_text(gap)
     rc, text = check_zone(understudy_binary, "old.test", d / "gap.signed")
     assert "NSEC chain gap" in text, text
+
+
+def test_signed_secondary_follows_ixfr_and_validates(tmp_path, understudy_binary):
+    """understudy as the backup of a knotd primary serving a signed NSEC3 zone: the AXFR'd
+    copy and the version an IXFR derives from it (an overlay on the first) both validate."""
+    import re
+
+    from test_secondary import Backup, KnotPrimary, serial
+
+    d = tmp_path / "keys"
+    d.mkdir()
+    extra = ["-3", "ab", "-H", "1"]
+    path, ksk = signzones._sign(d, "example.com", signzones.PARENT.format(big="x"), extra)
+    anchors = tmp_path / "anchors.conf"
+    anchors.write_text(signzones.anchor_text({"example.com": ksk}))
+    backup_port = servers.free_port()
+    knot = KnotPrimary(tmp_path, path, backup_port)
+    knot.start()
+    backup = Backup(tmp_path, understudy_binary, knot.port)
+    backup.fixed_port = backup_port
+    backup.wait_ready = lambda timeout=30.0: servers.wait_for(
+        lambda: backup.proc.poll() is None and serial(backup) == 1, timeout, "bootstrap")
+
+    class Anchored:
+        anchor_file = anchors
+
+    try:
+        backup.start()
+        for name, rdtype, expect in (("www.example.com", "A", "192.0.2.80"),
+                                     ("nx.example.com", "A", "NXDOMAIN")):
+            out = delv(backup, Anchored, "example.com", name, rdtype)
+            assert "fully validated" in out and expect in out, out
+        kzone = dict(knot.zones)["example.com"]
+        text = kzone.read_text()
+        text = re.sub(r"\b1(\s+); serial", r"2\1; serial", text, count=1)
+        text += 'new2.example.com. 3600 IN TXT "change 2"\n'
+        signzones.resign(d, "example.com", text, extra, kzone)
+        knot.reload()
+        servers.wait_for(lambda: serial(backup) == 2, what="serial 2 on the backup", srv=backup)
+        assert "IXFR example.com" in backup.output(), backup.output()
+        for name, rdtype, expect in (("new2.example.com", "TXT", "change 2"),
+                                     ("new3.example.com", "TXT", "NXDOMAIN"),
+                                     ("new2.example.com", "A", "NXRRSET"),
+                                     ("x.wild.example.com", "A", "192.0.2.99")):
+            out = delv(backup, Anchored, "example.com", name, rdtype)
+            assert "fully validated" in out and expect in out, out
+    finally:
+        backup.stop()
+        knot.stop()
