@@ -74,13 +74,6 @@ static int put_rrset(qctx_t *c, const uint8_t *owner, const zone_rrset_t *rs, ui
 	return 0;
 }
 
-/* The RRSIG TTL is the covered RRset's (RFC 4034 3), whatever TTL the zone file gave it. */
-static uint32_t sig_ttl(const zone_node_t *n, const uint8_t *sig, uint32_t fallback)
-{
-	const zone_rrset_t *rs = zone_node_rrset(n, wire_read16(sig));
-	return rs ? rs->ttl : fallback;
-}
-
 /*
  * Appends an RRset of node n and, when DO is set, the RRSIGs at n that cover it (RFC 4035
  * 3.1.1), all or nothing: a signed RRset without its signatures fails validation, so when they
@@ -131,8 +124,8 @@ static void put_all_sigs(qctx_t *c, const uint8_t *owner, const zone_node_t *n,
 	uint16_t before = c->an;
 	for (uint32_t off = 0;;) {
 		const uint8_t *rr = sigs->rdata + off;
-		if (wire_put_rr(&c->w, owner, WIRE_T_RRSIG, WIRE_CLASS_IN,
-		                sig_ttl(n, rr + 2, sigs->ttl), rr + 2, wire_read16(rr))) {
+		if (wire_put_rr(&c->w, owner, WIRE_T_RRSIG, WIRE_CLASS_IN, zone_rr_ttl(n, sigs, rr),
+		                rr + 2, wire_read16(rr))) {
 			wire_rollback(&c->w, m);
 			c->an = before;
 			c->flags |= WIRE_TC;

@@ -993,16 +993,17 @@ int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 	while (x->state != OUT_END && an < UINT16_MAX) {
 		const uint8_t *owner = z->apex;
 		const zone_rrset_t *rs = z->soa;
-		uint32_t off = 0;
+		uint32_t off = 0, ttl = rs->ttl;
 		if (x->state == OUT_BODY) {
 			const zone_node_t *n = x->node;
 			owner = n->name;
 			rs = &n->rrsets[x->rrset];
 			off = x->off;
+			ttl = zone_rr_ttl(n, rs, rs->rdata + off);
 		}
 		/* The first record of a message may use all the room; the others stop at soft. */
 		w.limit = an ? soft : hard;
-		if (wire_put_rr(&w, owner, rs->type, WIRE_CLASS_IN, rs->ttl, rs->rdata + off + 2,
+		if (wire_put_rr(&w, owner, rs->type, WIRE_CLASS_IN, ttl, rs->rdata + off + 2,
 		                wire_read16(rs->rdata + off)) != 0) {
 			if (!an)
 				return US_ELIMIT;

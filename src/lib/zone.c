@@ -631,7 +631,8 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 		b->first[k] = r;
 		for (size_t m = i; m < j; m++) {
 			const brec_t *x = &b->recs[m];
-			if (x->ttl != rs->ttl)
+			/* Signatures take their covered RRset's TTL (zone_rr_ttl). */
+			if (x->ttl != rs->ttl && r->type != WIRE_T_RRSIG)
 				report(b, x, false,
 				       "TTL %u differs from the RRset's TTL %u; using %u", x->ttl,
 				       rs->ttl, rs->ttl);
@@ -702,8 +703,9 @@ cleanup:
 static int foreach_rrset(const zone_node_t *n, const zone_rrset_t *rs, zone_rr_fn fn, void *ctx)
 {
 	for (uint32_t off = 0;;) {
-		int ret = fn(ctx, n->name, rs->type, rs->ttl, rs->rdata + off + 2,
-		             wire_read16(rs->rdata + off));
+		const uint8_t *rr = rs->rdata + off;
+		int ret =
+		    fn(ctx, n->name, rs->type, zone_rr_ttl(n, rs, rr), rr + 2, wire_read16(rr));
 		if (ret)
 			return ret;
 		off = zone_rr_next(rs, off);

@@ -135,6 +135,20 @@ static inline uint32_t zone_rr_next(const zone_rrset_t *rs, uint32_t off)
 }
 
 /*
+ * The TTL of the record at rdata (as in an RRset's rdata: length first) of RRset rs at node n.
+ * A zone keeps one TTL per RRset, but the signatures at a name cover RRsets of different TTLs,
+ * and each has its covered RRset's (RFC 4034 3, RFC 4035 2.2), which is what signers write.
+ */
+static inline uint32_t zone_rr_ttl(const zone_node_t *n, const zone_rrset_t *rs,
+                                   const uint8_t *rdata)
+{
+	if (rs->type != 46 /* RRSIG */ || (rdata[0] << 8 | rdata[1]) < 2)
+		return rs->ttl;
+	const zone_rrset_t *covered = zone_node_rrset(n, (uint16_t)(rdata[2] << 8 | rdata[3]));
+	return covered && covered != rs ? covered->ttl : rs->ttl;
+}
+
+/*
  * The builder collects records in any order, then checks and freezes them into a zone.
  * Problems go to report, with the source file and line given to zone_builder_add.
  */

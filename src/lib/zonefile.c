@@ -186,18 +186,20 @@ static int node_cmp(const void *a, const void *b)
 	                 (*(const zone_node_t *const *)b)->name);
 }
 
-static int write_rrset(write_ctx_t *w, const uint8_t *owner, const zone_rrset_t *rs)
+/* Writes the records of rs at node n from offset *off: all of them, or for signatures (whose
+ * TTLs differ, zone_rr_ttl) the next one. */
+static int write_records(write_ctx_t *w, const zone_node_t *n, const zone_rrset_t *rs,
+                         uint32_t *off)
 {
 	knot_rrset_t rr;
-	knot_rrset_init(&rr, (knot_dname_t *)owner, rs->type, KNOT_CLASS_IN, rs->ttl);
+	knot_rrset_init(&rr, (knot_dname_t *)n->name, rs->type, KNOT_CLASS_IN,
+	                zone_rr_ttl(n, rs, rs->rdata + *off));
 	int ret = 0;
-	for (uint32_t off = 0; ret == 0;) {
-		ret = knot_rrset_add_rdata(&rr, rs->rdata + off + 2, wire_read16(rs->rdata + off),
+	do {
+		ret = knot_rrset_add_rdata(&rr, rs->rdata + *off + 2, wire_read16(rs->rdata + *off),
 		                           NULL);
-		off = zone_rr_next(rs, off);
-		if (!off)
-			break;
-	}
+		*off = zone_rr_next(rs, *off);
+	} while (ret == 0 && *off && rs->type != WIRE_T_RRSIG);
 	if (ret == 0 && knot_rrset_txt_dump(&rr, &w->buf, &w->buflen, &KNOT_DUMP_STYLE_DEFAULT) < 0)
 		ret = -1;
 	knot_rdataset_clear(&rr.rrs, NULL);
@@ -206,14 +208,24 @@ static int write_rrset(write_ctx_t *w, const uint8_t *owner, const zone_rrset_t 
 	return fputs(w->buf, w->f) < 0 ? -errno : 0;
 }
 
+static int write_rrset(write_ctx_t *w, const zone_node_t *n, const zone_rrset_t *rs)
+{
+	int ret = 0;
+	uint32_t off = 0;
+	do
+		ret = write_records(w, n, rs, &off);
+	while (ret == 0 && off);
+	return ret;
+}
+
 static int write_all(write_ctx_t *w, const zone_t *z)
 {
-	char apex[DNAME_TEXT_MAX];
-	dname_to_text(z->apex, apex, sizeof(apex));
-	if (fprintf(w->f, "; %s serial %u, %zu records, written by understudy\n", apex, z->serial,
+	char name[DNAME_TEXT_MAX];
+	dname_to_text(z->apex, name, sizeof(name));
+	if (fprintf(w->f, "; %s serial %u, %zu records, written by understudy\n", name, z->serial,
 	            z->nrecords) < 0)
 		return -errno;
-	int ret = write_rrset(w, z->apex, z->soa);
+	int ret = write_rrset(w, zone_find(z, z->apex, z->apex_len), z->soa);
 	uint32_t n = 0, pos = 0;
 	while (zone_next_node(z, &pos))
 		n++;
@@ -227,7 +239,7 @@ static int write_all(write_ctx_t *w, const zone_t *z)
 	for (uint32_t i = 0; ret == 0 && i < n; i++)
 		for (uint16_t j = 0; ret == 0 && j < nodes[i]->nrrsets; j++)
 			if (&nodes[i]->rrsets[j] != z->soa)
-				ret = write_rrset(w, nodes[i]->name, &nodes[i]->rrsets[j]);
+				ret = write_rrset(w, nodes[i], &nodes[i]->rrsets[j]);
 	free(nodes);
 	return ret;
 }

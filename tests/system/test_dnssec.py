@@ -17,9 +17,11 @@ import dns.dnssec
 import dns.flags
 import dns.message
 import dns.name
+import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import dns.zone
 import pytest
 
 import servers
@@ -324,3 +326,37 @@ def test_signed_secondary_follows_ixfr_and_validates(tmp_path, understudy_binary
     finally:
         backup.stop()
         knot.stop()
+
+
+class OpenUnderstudy(servers.Understudy):
+    """understudy that lets 127.0.0.1 transfer its zones."""
+
+    def write_config(self):
+        super().write_config()
+        text = self.conf.read_text().replace(
+            "zones:\n", "acls:\n  - {id: lo, address: [127.0.0.1], action: transfer}\nzones:\n")
+        self.conf.write_text(text.replace("    role: primary\n",
+                                          "    role: primary\n    acl: [lo]\n"))
+
+
+def test_axfr_out_keeps_each_signature_ttl(tmp_path, signed, understudy_binary):
+    """The signatures at a name cover RRsets of different TTLs; an AXFR out carries each
+    with the TTL the signer gave it, so a secondary's copy is the primary's, TTLs and all."""
+    origin, path = signed.zones[0]
+    srv = OpenUnderstudy(tmp_path, zones=[(origin, path)], binary=understudy_binary)
+    srv.start()
+    try:
+        want = dns.zone.from_file(str(path), origin=origin, relativize=False)
+        got = dns.zone.from_xfr(dns.query.xfr(srv.addr, origin, port=srv.port, timeout=10,
+                                              relativize=False), relativize=False)
+
+        def records(z):
+            return {(str(n), rds.rdtype, rds.covers, rds.ttl, rd.to_text())
+                    for n, node in z.nodes.items() for rds in node.rdatasets for rd in rds}
+
+        w = records(want)
+        assert records(got) == w
+        ttls = {r[3] for r in w if r[1] == T.RRSIG}
+        assert len(ttls) > 1, ttls  # the test zone does sign RRsets of different TTLs
+    finally:
+        srv.stop()
