@@ -272,7 +272,7 @@ static void fmt_time(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void zone_status(server_zone_t *z, ctl_reply_t *r)
+static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r)
 {
 	const zone_t *cur = z->slot->zone;
 	char loaded[32], errat[32];
@@ -292,6 +292,10 @@ static void zone_status(server_zone_t *z, ctl_reply_t *r)
 		ctl_printf(r, " primary=%s last-refresh=%s next-refresh=%s expires=%s",
 		           z->primary[0] ? z->primary : "none", t1, z->busy ? "running" : t2, t3);
 	}
+	store_journal_info_t ji;
+	if (s->store && store_journal_info(s->store, z->conf->name, &ji) == 0)
+		ctl_printf(r, " journal-changes=%u journal-bytes=%llu journal-from=%u", ji.entries,
+		           (unsigned long long)ji.bytes, ji.oldest);
 	if (z->error[0]) {
 		fmt_time(z->error_at, errat, sizeof(errat));
 		ctl_printf(r, " last-error=\"%s\" error-at=%s", z->error, errat);
@@ -345,7 +349,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	} else if (strcmp(cmd, "zone-status") == 0) {
 		for (size_t i = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
-				zone_status(&s->zones[i], r);
+				zone_status(s, &s->zones[i], r);
 	} else if (strcmp(cmd, "reload") == 0) {
 		log_info("control: reload %s", z ? z->conf->domain : "all zones");
 		for (size_t i = 0; i < s->conf->nzones; i++)
