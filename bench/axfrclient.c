@@ -21,7 +21,8 @@
 
 static void die(const char *what)
 {
-	fprintf(stderr, "axfrclient: %s%s%s\n", what, errno ? ": " : "", errno ? strerror(errno) : "");
+	fprintf(stderr, "axfrclient: %s%s%s\n", what, errno ? ": " : "",
+	        errno ? strerror(errno) : "");
 	exit(1);
 }
 
