@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -1122,6 +1124,76 @@ static void journal_kill_nine(void **state)
 	tdir_remove(&d);
 }
 
+/* IXFR out reads the journal on TCP worker threads while the zone manager writes to it. */
+typedef struct reader_shared {
+	store_t *s;
+	atomic_bool stop;
+	atomic_uint_fast32_t latest; /* the newest serial committed so far */
+} reader_shared_t;
+
+typedef struct reader_arg {
+	reader_shared_t *sh;
+	unsigned reads, found, errors; /* this thread's own */
+} reader_arg_t;
+
+static void *reader(void *p)
+{
+	reader_arg_t *r = p;
+	reader_shared_t *sh = r->sh;
+	while (!atomic_load(&sh->stop)) {
+		uint32_t to = (uint32_t)atomic_load(&sh->latest);
+		arena_t a;
+		arena_init(&a);
+		zone_changeset_t cs;
+		char err[256];
+		int ret = store_journal_read(sh->s, APEX, to > 3 ? to - 3 : 1, to, 0, &a, &cs, err,
+		                             sizeof(err));
+		r->reads++;
+		/* Found whole, or not found because a newer version got in meanwhile. */
+		if (ret == 0 && cs.to == to && cs.first->nadded == (to > 3 ? 3 : to - 1))
+			r->found++;
+		else if (ret != US_ENOENT)
+			r->errors++;
+		arena_deinit(&a);
+	}
+	return NULL;
+}
+
+static void journal_concurrent_reads(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *prev = step_zone(1, 200, 0);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, prev, &t), 0);
+	reader_shared_t sh = {.s = s};
+	atomic_store(&sh.latest, 1);
+	reader_arg_t r[2] = {{.sh = &sh}, {.sh = &sh}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &r[i]), 0);
+	for (uint32_t serial = 2; serial <= 150; serial++) {
+		zone_t *cur = step_zone(serial, 200, serial - 1);
+		assert_int_equal(save_step(s, prev, cur, NULL, serial), 0);
+		atomic_store(&sh.latest, serial);
+		zone_free(prev);
+		prev = cur;
+	}
+	atomic_store(&sh.stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	printf("concurrent journal reads: %u reads, %u found whole, %u errors\n",
+	       r[0].reads + r[1].reads, r[0].found + r[1].found, r[0].errors + r[1].errors);
+	assert_int_equal(r[0].errors + r[1].errors, 0);
+	assert_true(r[0].found + r[1].found > 0);
+	expect_loads(s, prev);
+	store_close(s);
+	zone_free(prev);
+	tdir_remove(&d);
+}
+
 static void large_zone(void **state)
 {
 	(void)state;
@@ -1177,7 +1249,7 @@ int main(void)
 	    cmocka_unit_test(kill_nine),         cmocka_unit_test(large_zone),
 	    cmocka_unit_test(journal_replay),    cmocka_unit_test(journal_bounds),
 	    cmocka_unit_test(journal_full_map),  cmocka_unit_test(journal_damage),
-	    cmocka_unit_test(journal_kill_nine),
+	    cmocka_unit_test(journal_kill_nine), cmocka_unit_test(journal_concurrent_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

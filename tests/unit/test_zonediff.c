@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_zonediff: the changeset between two versions, and condensing chains of diffs. */
+#include <time.h>
+
 #include "util.h"
 #include "error.h"
 #include "zonediff.h"
@@ -77,6 +79,43 @@ static void large_rrsets(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	check_diff(a, b, 100, 10);
+	zone_free(a);
+	zone_free(b);
+	free(ta);
+	free(tb);
+}
+
+/* Linear time: two 200k-record versions differ by 200 records; the time is printed, for the
+ * eye (tests never assert times). */
+static void large_zone(void **state)
+{
+	(void)state;
+	size_t cap = 200000 * 40;
+	char *ta = malloc(cap), *tb = malloc(cap);
+	int la = snprintf(ta, cap, HEAD("1")), lb = snprintf(tb, cap, HEAD("2"));
+	for (int i = 0; i < 200000; i++) {
+		la += snprintf(ta + la, cap - (size_t)la, "h%d A 10.%d.%d.%d\n", i, i >> 16,
+		               (i >> 8) & 255, i & 255);
+		lb += snprintf(tb + lb, cap - (size_t)lb, "h%d A 10.%d.%d.%d\n", i, i >> 16,
+		               (i >> 8) & 255, (i % 1000 == 0 ? i + 1 : i) & 255);
+	}
+	zone_t *a = util_zone("example.com", ta), *b = util_zone("example.com", tb);
+	assert_non_null(a);
+	assert_non_null(b);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	arena_t ar;
+	arena_init(&ar);
+	zone_changeset_t cs;
+	assert_int_equal(zonediff_compute(a, b, &ar, &cs), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(cs.first->nremoved, 200);
+	assert_int_equal(cs.first->nadded, 200);
+	print_message("zonediff of two 200k-record versions: %.1f ms\n",
+	              (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	arena_deinit(&ar);
+	check_diff(a, b, 200, 200);
 	zone_free(a);
 	zone_free(b);
 	free(ta);
@@ -187,6 +226,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(differences),
 	    cmocka_unit_test(large_rrsets),
+	    cmocka_unit_test(large_zone),
 	    cmocka_unit_test(condensing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
