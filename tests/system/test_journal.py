@@ -230,3 +230,22 @@ def test_ixfr_fallbacks(tmp_path, understudy_binary):
                            keyring=KEYRING, keyname=KEY, keyalgorithm="hmac-sha256",
                            timeout=10))
         assert log_lines(primary, "serial 1 -> 3 as a full zone")
+
+
+def test_ttl_change_and_removal_by_ixfr(tmp_path, understudy_binary):
+    """A changed TTL goes as the record removed and added again; a removed name goes too;
+    knotd ends up with exactly our zone, by IXFR."""
+    primary, knot = make_pair(tmp_path, understudy_binary, KnotSecondary)
+    with primary, knot:
+        text = version(2).replace("www 600 CNAME host", "www 1200 CNAME host")
+        text = text.replace("h17 A ", "; h17 A ")
+        primary.publish(text)
+        wait_for(lambda: serial(knot) == 2, timeout=10, what="serial 2 on knotd", srv=knot)
+        want = axfr(primary, keyed=True)
+        assert (f"www.{ZONE}.", dns.rdatatype.CNAME, 1200, f"host.{ZONE}.") in want
+        assert not any(name == f"h17.{ZONE}." for name, *_ in want)
+        assert axfr(knot) == want
+        # The TXT and the CNAME each removed and added, h17 removed, h3001 added.
+        line = our_ixfr(primary, 1, 2)
+        assert line and "6 records changed" in line[-1], primary.output()[-2000:]
+        assert len(knot_ixfrs(knot)) == 1
