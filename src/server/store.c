@@ -1071,7 +1071,9 @@ static int jreplay(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, zo
 	if (ret)
 		return fail(s, ret, "stored journal of %s: %s", name, err);
 	if (nz) {
-		zone_free(*z);
+		/* A version built by zone_apply may share the snapshot's data and hold a
+		 * reference to it: dropping ours frees it only when that is gone. */
+		zone_unref(*z);
 		*z = nz;
 	}
 	return 0;
