@@ -104,7 +104,7 @@ fuzz: $(FUZZ_BIN)
 	done; exit $$rc
 
 # The bench tools build with the project's warnings but without sanitizers: they must be fast.
-BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector
+BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread
@@ -115,8 +115,8 @@ bench-tools: $(BENCH_TOOLS)
 # (see bench/run.py). A missing understudy binary is skipped with a note.
 bench: all $(BENCH_TOOLS)
 	UNDERSTUDY=$(abspath $(B)/understudy) LOADGEN=$(abspath $(B)/bench/loadgen) \
-		REFLECTOR=$(abspath $(B)/bench/reflector) BENCH_OUT=$(abspath $(B)/bench) \
-		$(PYTHON) bench/run.py
+		REFLECTOR=$(abspath $(B)/bench/reflector) AXFRCLIENT=$(abspath $(B)/bench/axfrclient) \
+		BENCH_OUT=$(abspath $(B)/bench) $(PYTHON) bench/run.py
 
 # Only the backup-role part of the bench (bench/propagation.py): BENCH_PROP_CHANGES, ...
 bench-propagation: all

@@ -33,7 +33,9 @@ Environment (all optional):
   BENCH_PROP_CHANGES=20, BENCH_IXFR_CHANGES=10, ...  the backup-role part, bench/propagation.py
 
 At the end, bench/propagation.py measures the backup role: a knotd primary NOTIFYs understudy
-and a knotd secondary, and each change's propagation to both is timed (see that file).
+and a knotd secondary, and each change's propagation to both is timed (see that file); and
+bench/transfer.py times an AXFR of the big zone out of knotd and understudy in the same run,
+and the journal's disk use per one-record change (BENCH_XFR_RUNS=5, BENCH_JOURNAL_CHANGES=20).
 """
 
 import atexit
@@ -54,6 +56,7 @@ import tempfile
 import time
 
 import propagation
+import transfer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -68,6 +71,7 @@ def env_int(name, default):
 OUT = os.path.abspath(os.environ.get("BENCH_OUT") or os.path.join(ROOT, "build", "bench"))
 LOADGEN = os.environ.get("LOADGEN") or os.path.join(OUT, "loadgen")
 REFLECTOR = os.environ.get("REFLECTOR") or os.path.join(OUT, "reflector")
+AXFRCLIENT = os.environ.get("AXFRCLIENT") or os.path.join(OUT, "axfrclient")
 UNDERSTUDY = os.environ.get("UNDERSTUDY", "")
 SECONDS = env_int("BENCH_SECONDS", 4)
 RUNS = max(1, env_int("BENCH_RUNS", 5))
@@ -972,6 +976,15 @@ def main():
                 res["load"][name]["load_max"] = max(r["load_s"] for r in runs)
                 res["load"][name]["runs"] = runs
 
+        # 5. transfers out: AXFR of the big zone from knotd and understudy; the journal's size
+        if "knotd" in SERVERS and "understudy" in SERVERS and os.access(AXFRCLIENT, os.X_OK):
+            res["transfer"] = transfer.measure(sys.modules[__name__], tmp,
+                                               big if BIG_RECORDS else None, zone, UNDERSTUDY,
+                                               AXFRCLIENT, meta["warnings"])
+        else:
+            res["transfer"] = {}
+            print("bench: transfers out need knotd, understudy and axfrclient", flush=True)
+
         # 4. the backup role: propagation of changes from a knotd primary to understudy and
         # to a knotd secondary, on the throughput zone and on the big zone
         if "knotd" in SERVERS and "understudy" in SERVERS:
@@ -1006,6 +1019,7 @@ def main():
     keep = KEEP or any("error" in r for part in ("qps", "load") for r in res[part].values()) or \
         any("error" in r for r in res.get("propagation", {}).values() if isinstance(r, dict))
     text = report(res, meta)
+    text += "\n" + transfer.report(res.get("transfer", {}))
     text += f"\n(bench took {time.monotonic() - t_begin:.0f} s; configs and logs in {tmp}" + (
         ")\n" if keep else ", removed)\n")
     sys.stdout.write("\n" + text)

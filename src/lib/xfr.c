@@ -912,7 +912,21 @@ int xfr_out_error(const xfr_request_t *req, uint16_t rcode, uint16_t extra_flags
 	return (int)w.len;
 }
 
-enum { OUT_FIRST_SOA, OUT_BODY, OUT_LAST_SOA, OUT_END };
+/*
+ * The stream's states, in order. An AXFR (or an IXFR answered in full) goes FIRST_SOA, BODY,
+ * LAST_SOA; an IXFR carrying a diff goes FIRST_SOA, OLD_SOA, REMOVED, MID_SOA, ADDED,
+ * LAST_SOA (RFC 1995 4).
+ */
+enum {
+	OUT_FIRST_SOA,
+	OUT_BODY,
+	OUT_OLD_SOA,
+	OUT_REMOVED,
+	OUT_MID_SOA,
+	OUT_ADDED,
+	OUT_LAST_SOA,
+	OUT_END
+};
 
 /* Moves the walk to the next record that is not the apex SOA, or to the closing SOA. */
 static void out_settle(xfr_out_t *x)
@@ -931,32 +945,86 @@ static void out_settle(xfr_out_t *x)
 	x->state = OUT_LAST_SOA;
 }
 
+/* Enters a list of the diff: its first record, or the state after it when it is empty. */
+static void out_list(xfr_out_t *x, int state, const zone_rr_t *first, int after)
+{
+	x->cell = first;
+	x->state = first ? state : after;
+}
+
 static void out_advance(xfr_out_t *x)
 {
-	if (x->state == OUT_FIRST_SOA) {
+	switch (x->state) {
+	case OUT_FIRST_SOA:
+		if (x->diff) {
+			x->state = OUT_OLD_SOA;
+			break;
+		}
 		x->state = OUT_BODY;
 		x->pos = 0;
 		x->node = zone_next_node(x->zone, &x->pos);
 		x->rrset = 0;
 		x->off = 0;
 		out_settle(x);
-	} else if (x->state == OUT_BODY) {
+		break;
+	case OUT_BODY: {
 		const zone_rrset_t *rs = &x->node->rrsets[x->rrset];
 		x->off = zone_rr_next(rs, x->off);
 		if (!x->off) {
 			x->rrset++;
 			out_settle(x);
 		}
-	} else {
+		break;
+	}
+	case OUT_OLD_SOA:
+		out_list(x, OUT_REMOVED, x->diff->removed, OUT_MID_SOA);
+		break;
+	case OUT_REMOVED:
+		out_list(x, OUT_REMOVED, x->cell->next, OUT_MID_SOA);
+		break;
+	case OUT_MID_SOA:
+		out_list(x, OUT_ADDED, x->diff->added, OUT_LAST_SOA);
+		break;
+	case OUT_ADDED:
+		out_list(x, OUT_ADDED, x->cell->next, OUT_LAST_SOA);
+		break;
+	default:
 		x->state = OUT_END;
+		break;
 	}
 }
 
-void xfr_out_init(xfr_out_t *x, const zone_t *z, const xfr_request_t *req,
-                  const xfr_out_opts_t *opts)
+/* The record the walk stands on. */
+typedef struct out_rr {
+	const uint8_t *owner;
+	const uint8_t *rdata;
+	uint32_t ttl;
+	uint16_t type, rdlen;
+} out_rr_t;
+
+static void out_current(const xfr_out_t *x, out_rr_t *r)
+{
+	const zone_t *z = x->zone;
+	const zone_rr_t *c = x->state == OUT_OLD_SOA ? x->diff->soa_from : x->cell;
+	if (x->state == OUT_BODY) {
+		const zone_rrset_t *rs = &x->node->rrsets[x->rrset];
+		*r = (out_rr_t){x->node->name, rs->rdata + x->off + 2,
+		                zone_rr_ttl(x->node, rs, rs->rdata + x->off), rs->type,
+		                wire_read16(rs->rdata + x->off)};
+	} else if (x->state == OUT_OLD_SOA || x->state == OUT_REMOVED || x->state == OUT_ADDED) {
+		*r = (out_rr_t){c->owner, c->rdata, c->ttl, c->type, c->rdlen};
+	} else {
+		*r = (out_rr_t){z->apex, z->soa->rdata + 2, z->soa->ttl, WIRE_T_SOA,
+		                wire_read16(z->soa->rdata)};
+	}
+}
+
+static void out_init(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
+                     const xfr_request_t *req, const xfr_out_opts_t *opts)
 {
 	memset(x, 0, sizeof(*x));
 	x->zone = z;
+	x->diff = diff;
 	x->opts = *opts;
 	if (!x->opts.target)
 		x->opts.target = XFR_OUT_TARGET;
@@ -969,9 +1037,22 @@ void xfr_out_init(xfr_out_t *x, const zone_t *z, const xfr_request_t *req,
 	x->state = opts->soa_only ? OUT_LAST_SOA : OUT_FIRST_SOA;
 }
 
+void xfr_out_init(xfr_out_t *x, const zone_t *z, const xfr_request_t *req,
+                  const xfr_out_opts_t *opts)
+{
+	out_init(x, z, NULL, req, opts);
+}
+
+void xfr_out_init_ixfr(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
+                       const xfr_request_t *req, const xfr_out_opts_t *opts)
+{
+	xfr_out_opts_t o = *opts;
+	o.soa_only = false;
+	out_init(x, z, diff, req, &o);
+}
+
 int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 {
-	const zone_t *z = x->zone;
 	size_t opt = x->edns ? opt_len(x->opts.expire) : 0;
 	if (cap > WIRE_MAX_MSG)
 		cap = WIRE_MAX_MSG;
@@ -991,20 +1072,11 @@ int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 		return US_ELIMIT;
 	unsigned an = 0;
 	while (x->state != OUT_END && an < UINT16_MAX) {
-		const uint8_t *owner = z->apex;
-		const zone_rrset_t *rs = z->soa;
-		uint32_t off = 0, ttl = rs->ttl;
-		if (x->state == OUT_BODY) {
-			const zone_node_t *n = x->node;
-			owner = n->name;
-			rs = &n->rrsets[x->rrset];
-			off = x->off;
-			ttl = zone_rr_ttl(n, rs, rs->rdata + off);
-		}
+		out_rr_t r;
+		out_current(x, &r);
 		/* The first record of a message may use all the room; the others stop at soft. */
 		w.limit = an ? soft : hard;
-		if (wire_put_rr(&w, owner, rs->type, WIRE_CLASS_IN, ttl, rs->rdata + off + 2,
-		                wire_read16(rs->rdata + off)) != 0) {
+		if (wire_put_rr(&w, r.owner, r.type, WIRE_CLASS_IN, r.ttl, r.rdata, r.rdlen) != 0) {
 			if (!an)
 				return US_ELIMIT;
 			break;

@@ -220,7 +220,8 @@ typedef struct xfr_out_opts {
  * for the log line.
  */
 typedef struct xfr_out {
-	const zone_t *zone; /* borrowed: the caller keeps the version alive (a reference) */
+	const zone_t *zone;      /* borrowed: the caller keeps the version alive (a reference) */
+	const zone_diff_t *diff; /* an IXFR's diff, borrowed; NULL for a whole zone */
 	xfr_out_opts_t opts;
 	uint16_t id, flags;
 	uint8_t question[DNAME_MAXLEN + 4];
@@ -233,6 +234,7 @@ typedef struct xfr_out {
 	const zone_node_t *node;
 	uint16_t rrset;
 	uint32_t off;
+	const zone_rr_t *cell; /* the diff's record the walk stands on */
 	uint64_t messages, records, bytes;
 } xfr_out_t;
 
@@ -245,6 +247,17 @@ typedef struct xfr_out {
  */
 void xfr_out_init(xfr_out_t *x, const zone_t *z, const xfr_request_t *req,
                   const xfr_out_opts_t *opts);
+
+/*
+ * Starts an IXFR response (RFC 1995 4) carrying one diff (e.g. zonediff_condense's) that takes
+ * the client to z: z's SOA, diff->soa_from, diff->removed, z's SOA, diff->added, z's SOA.
+ * diff->to must be z's serial; diff and its records are borrowed until the stream ends. The
+ * rest is as xfr_out_init (opts->soa_only is ignored). The stream is a pure function of z and
+ * diff: what to send instead when the diff is unknown or larger than the zone is the
+ * caller's choice.
+ */
+void xfr_out_init_ixfr(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
+                       const xfr_request_t *req, const xfr_out_opts_t *opts);
 
 /*
  * Renders the next message into buf (cap bytes; more than 65535 are not used), keeping

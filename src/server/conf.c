@@ -800,6 +800,8 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	    {"transfer-timeout", 1, 86400, offsetof(conf_zone_t, transfer_timeout)},
 	    {"transfer-idle-timeout", 1, 3600, offsetof(conf_zone_t, transfer_idle)},
 	    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
+	    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
+	    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
 	};
 	enum {
 		DOMAIN,
@@ -902,6 +904,10 @@ static void set_defaults(ctx_t *c)
 		z->transfer_timeout = z->transfer_timeout ? z->transfer_timeout : 900;
 		z->transfer_idle = z->transfer_idle ? z->transfer_idle : 15;
 		z->primary_timeout = z->primary_timeout ? z->primary_timeout : 2;
+		/* Knot DNS keeps 20 changes too; the byte bound keeps one busy zone from filling
+		 * the storage every other zone shares. */
+		z->journal_max_depth = z->journal_max_depth ? z->journal_max_depth : 20;
+		z->journal_max_size = z->journal_max_size ? z->journal_max_size : 64 << 20;
 	}
 }
 

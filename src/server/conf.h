@@ -86,6 +86,9 @@ typedef struct conf_zone {
 	int transfer_timeout; /* seconds for a whole transfer */
 	int transfer_idle;    /* seconds without data before a transfer is dropped */
 	int primary_timeout;  /* seconds to connect or to get a SOA answer */
+	/* Bounds on the zone's journal (changes kept for IXFR out), oldest dropped first. */
+	int journal_max_depth; /* changes */
+	int journal_max_size;  /* bytes */
 	int line;
 } conf_zone_t;
 

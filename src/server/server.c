@@ -27,6 +27,7 @@
 #include "store.h"
 #include "tsig.h"
 #include "xfrin.h"
+#include "zonediff.h"
 #include "zonefile.h"
 
 void server_wake(server_t *s)
@@ -120,6 +121,46 @@ void server_publish(server_zone_t *z, zone_t *nz)
 	malloc_trim(0);
 }
 
+/*
+ * At start, the version stored before the restart stands in for the one a reload would
+ * compare against: it tells whether the file changed while we were down. NULL when there is
+ * none or it cannot be read (logged).
+ */
+static zone_t *stored_version(server_t *s, server_zone_t *z)
+{
+	zone_t *stored = NULL;
+	int ret = store_load_zone(s->store, z->conf->name, &stored, NULL);
+	if (ret && ret != US_ENOENT)
+		log_warning("zone %s: the stored copy is unusable (%s: %s); its journal starts "
+		            "afresh",
+		            z->conf->domain, us_strerror(ret), store_errmsg(s->store));
+	return ret ? NULL : stored;
+}
+
+/*
+ * Stores nz, the change from prev (NULL: none known) going to the journal, so IXFR out can
+ * serve it and a restart knows what it last served. Returns 0 or the store's error.
+ */
+static int journal_version(server_t *s, server_zone_t *z, const zone_t *prev, const zone_t *nz)
+{
+	const conf_zone_t *zc = z->conf;
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t diff, *cs = NULL;
+	if (prev && serial_cmp(prev->serial, nz->serial) < 0 &&
+	    zonediff_compute(prev, nz, &a, &diff) == 0)
+		cs = &diff;
+	store_timers_t t = {.serial = nz->serial};
+	store_journal_limits_t lim = {.max_depth = (uint32_t)zc->journal_max_depth,
+	                              .max_size = (uint64_t)zc->journal_max_size};
+	int ret = store_save_change(s->store, nz, cs, &lim, &t);
+	if (ret == 0 && cs)
+		log_info("zone %s: serial %u -> %u, %u records changed", zc->domain, prev->serial,
+		         nz->serial, cs->first->nremoved + cs->first->nadded);
+	arena_deinit(&a);
+	return ret;
+}
+
 int server_zone_load(server_t *s, server_zone_t *z)
 {
 	const conf_zone_t *zc = z->conf;
@@ -140,36 +181,68 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		          old ? "; the previous version keeps serving" : "");
 		return ret;
 	}
-	if (old && serial_cmp(nz->serial, old->serial) == 0) {
+	zone_t *stored = !old && s->store ? stored_version(s, z) : NULL;
+	const zone_t *prev = old ? old : stored;
+	bool journal = s->store != NULL;
+	if (prev && serial_cmp(nz->serial, prev->serial) == 0) {
 		/* Secondaries only look at the serial: new contents under the old one would
 		 * never reach them, so such a file is refused until the serial is bumped. */
-		bool same = zone_same(nz, old);
-		zone_free(nz);
-		if (!same) {
-			set_error(z, "%s: contents changed but serial %u did not; bump the serial",
-			          zc->file, old->serial);
-			log_error("zone %s: %s; serial %u keeps serving", zc->domain, z->error,
-			          old->serial);
-			return US_EZONE;
+		bool same = zone_same(nz, prev);
+		if (old) {
+			zone_free(nz);
+			if (!same) {
+				set_error(z,
+				          "%s: contents changed but serial %u did not; bump the "
+				          "serial",
+				          zc->file, old->serial);
+				log_error("zone %s: %s; serial %u keeps serving", zc->domain,
+				          z->error, old->serial);
+				return US_EZONE;
+			}
+			log_info("zone %s: serial %u unchanged, keeping the loaded version",
+			         zc->domain, old->serial);
+			z->error[0] = 0;
+			return 0;
 		}
-		log_info("zone %s: serial %u unchanged, keeping the loaded version", zc->domain,
-		         old->serial);
-		z->error[0] = 0;
-		return 0;
-	}
-	if (old && serial_cmp(nz->serial, old->serial) < 0)
+		/* At start there is nothing else to serve: the file wins, and its history starts
+		 * over, since the stored changes no longer lead to it. */
+		if (!same)
+			log_warning(
+			    "zone %s: %s changed while we were stopped but serial %u did "
+			    "not; secondaries that have it will not see the change until the "
+			    "serial is bumped",
+			    zc->domain, zc->file, nz->serial);
+		journal = !same;
+		prev = NULL;
+	} else if (prev && serial_cmp(nz->serial, prev->serial) < 0) {
 		log_warning("zone %s: serial went backwards from %u to %u; secondaries will not "
 		            "follow",
-		            zc->domain, old->serial, nz->serial);
+		            zc->domain, prev->serial, nz->serial);
+	}
+	if (journal && (ret = journal_version(s, z, prev, nz)) != 0) {
+		if (old) {
+			/* A version we cannot keep must not be served: a restart would lose it,
+			 * and IXFR out would have no history for it. */
+			set_error(z, "cannot store serial %u: %s", nz->serial, us_strerror(ret));
+			log_error("zone %s: %s (%s); serial %u keeps serving", zc->domain, z->error,
+			          store_errmsg(s->store), old->serial);
+			zone_free(nz);
+			return ret;
+		}
+		log_error("zone %s: cannot store serial %u: %s (%s); serving it without history",
+		          zc->domain, nz->serial, us_strerror(ret), store_errmsg(s->store));
+	}
 	z->error[0] = 0;
 	/* Served all the same: a backup passes on what its primary signed. */
 	dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
 	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
-	/* At start the secondaries' own timers catch up; a reload is news to tell them. */
-	bool reload = old != NULL;
+	/* A reload is news to tell the secondaries, and so is a serial that changed while we
+	 * were stopped; an unchanged one at start is not. */
+	bool tell = old != NULL || (stored && stored->serial != nz->serial);
+	zone_free(stored);
 	uint32_t serial = nz->serial;
 	server_publish(z, nz);
-	if (reload)
+	if (tell)
 		notify_out(s, zc, serial);
 	return 0;
 }
@@ -202,7 +275,7 @@ static void fmt_time(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void zone_status(server_zone_t *z, ctl_reply_t *r)
+static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r)
 {
 	const zone_t *cur = z->slot->zone;
 	char loaded[32], errat[32];
@@ -222,6 +295,10 @@ static void zone_status(server_zone_t *z, ctl_reply_t *r)
 		ctl_printf(r, " primary=%s last-refresh=%s next-refresh=%s expires=%s",
 		           z->primary[0] ? z->primary : "none", t1, z->busy ? "running" : t2, t3);
 	}
+	store_journal_info_t ji;
+	if (s->store && store_journal_info(s->store, z->conf->name, &ji) == 0)
+		ctl_printf(r, " journal-changes=%u journal-bytes=%llu journal-from=%u", ji.entries,
+		           (unsigned long long)ji.bytes, ji.oldest);
 	if (z->error[0]) {
 		fmt_time(z->error_at, errat, sizeof(errat));
 		ctl_printf(r, " last-error=\"%s\" error-at=%s", z->error, errat);
@@ -301,7 +378,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	} else if (strcmp(cmd, "zone-status") == 0) {
 		for (size_t i = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
-				zone_status(&s->zones[i], r);
+				zone_status(s, &s->zones[i], r);
 	} else if (strcmp(cmd, "reload") == 0) {
 		log_info("control: reload %s", z ? z->conf->domain : "all zones");
 		for (size_t i = 0; i < s->conf->nzones; i++)
@@ -439,14 +516,20 @@ int server_run(const char *conf_path)
 	int ret = setup(&s, conf_path);
 	if (ret)
 		goto cleanup;
-	for (size_t i = 0; i < s.conf->nzones && !s.store; i++) {
-		if (s.zones[i].conf->role != CONF_ROLE_SECONDARY)
-			continue;
-		if ((ret = store_open(s.conf->storage, 0, &s.store)) < 0) {
+	/* Secondaries cannot work without the storage; primaries only lose their journals
+	 * (IXFR out, and knowing at start what changed while we were down). */
+	bool need_store = false;
+	for (size_t i = 0; i < s.conf->nzones; i++)
+		need_store |= s.zones[i].conf->role == CONF_ROLE_SECONDARY;
+	if (s.conf->nzones && (ret = store_open(s.conf->storage, 0, &s.store)) < 0) {
+		if (need_store) {
 			log_error("cannot open the storage in %s: %s", s.conf->storage,
 			          us_strerror(ret));
 			goto cleanup;
 		}
+		log_warning("cannot open the storage in %s: %s; primary zones are served without "
+		            "journals, and IXFR out sends whole zones",
+		            s.conf->storage, us_strerror(ret));
 	}
 	for (size_t i = 0; i < s.conf->nzones; i++) {
 		if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* store: durable zone snapshots and refresh timers of secondary zones, in LMDB. */
+/* store: durable zone snapshots, journals of changes and refresh timers, in LMDB. */
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -15,7 +15,9 @@
 
 #include "error.h"
 #include "store.h"
+#include "serial.h"
 #include "wire.h"
+#include "zonediff.h"
 
 /*
  * Snapshot value, big-endian:
@@ -58,6 +60,8 @@ struct store {
 	MDB_env *env;
 	MDB_dbi zones;
 	MDB_dbi timers;
+	MDB_dbi journal; /* key: apex + u64 sequence number; value: one entry */
+	MDB_dbi jmeta;   /* key: apex; value: the journal's bounds and sizes */
 	char errmsg[512];
 };
 
@@ -255,6 +259,10 @@ int store_open(const char *dir, size_t map_size_bytes, store_t **out)
 		rc = mdb_dbi_open(txn, "zones", MDB_CREATE, &s->zones);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "timers", MDB_CREATE, &s->timers);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "journal", MDB_CREATE, &s->journal);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "jmeta", MDB_CREATE, &s->jmeta);
 	if (rc == 0) {
 		/* Commit frees the transaction whether it succeeds or not. */
 		rc = mdb_txn_commit(txn);
@@ -467,30 +475,22 @@ static int snap_put_rr(void *ctx, const uint8_t *owner, uint16_t type, uint32_t 
 	return 0;
 }
 
-int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t)
+/* Writes z's snapshot under key inside txn, replacing the one there; *size gets its length. */
+static int snap_put(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const zone_t *z,
+                    uint64_t *size)
 {
 	char name[DNAME_TEXT_MAX];
-	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, z->apex, key);
-	if (klen < 0)
-		return klen;
 	snap_writer_t *w = calloc(1, sizeof(*w));
 	if (!w)
 		return fail(s, US_ENOMEM, "out of memory");
 	zone_foreach_rr(z, snap_put_rr, w);
 	size_t body = w->len;
 	uint64_t count = w->count;
-
-	MDB_txn *txn;
-	int ret = 0, rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc) {
-		free(w);
-		return lmdb_fail(s, rc, "starting a write");
-	}
+	int ret = 0;
 	/* MDB_RESERVE hands out the value's pages to write into, sparing a copy of a zone that
 	 * may be tens of megabytes. */
-	MDB_val k = {(size_t)klen, key}, v = {SNAP_HDR_LEN + body, NULL};
-	rc = mdb_put(txn, s->zones, &k, &v, MDB_RESERVE);
+	MDB_val k = {klen, (void *)key}, v = {SNAP_HDR_LEN + body, NULL};
+	int rc = mdb_put(txn, s->zones, &k, &v, MDB_RESERVE);
 	if (rc) {
 		ret = lmdb_fail(s, rc, "saving the zone");
 		if (ret == US_ENOSPC)
@@ -512,10 +512,15 @@ int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t)
 	wire_write32(hdr + 12, store__crc32c(0, hdr + SNAP_HDR_LEN, body));
 	put64(hdr + 16, count);
 	put64(hdr + 24, body);
-	ret = timers_put(s, txn, key, (size_t)klen, t);
+	*size = v.mv_size;
 cleanup:
 	free(w);
-	return finish_write(s, txn, ret);
+	return ret;
+}
+
+int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t)
+{
+	return store_save_change(s, z, NULL, NULL, t);
 }
 
 typedef struct snap_reader {
@@ -630,6 +635,450 @@ cleanup:
 	return ret;
 }
 
+/* ---- the journal ---- */
+
+/*
+ * A zone's journal is a run of entries under apex + u64 sequence number (big-endian, so LMDB
+ * keeps them in order), each the change from one serial to the next, and one meta value under
+ * the apex in "jmeta". The entries from meta.snap on lead from the stored snapshot to the
+ * latest version, so a load replays them; the older ones are history kept for IXFR only.
+ *
+ * Entry value, big-endian:
+ *
+ *   0  magic "USJE"
+ *   4  u16 format version (1)
+ *   6  u16 header length (28)
+ *   8  u32 serial from, 12 u32 serial to
+ *  16  u32 CRC-32C of the body
+ *  20  u32 records removed, 24 u32 records added
+ *  28  body: the old SOA, the new SOA, the removed records, the added records, each encoded
+ *      as in a snapshot (an owner or 0xFF for the previous one, type, TTL, rdata length,
+ *      rdata)
+ *
+ * Meta value: u8 version (1), u64 first, u64 next, u64 snap, u64 bytes, u64 tail_bytes,
+ * u64 snap_bytes, u32 count, u32 serial.
+ */
+#define JENT_MAGIC    "USJE"
+#define JENT_VERSION  1
+#define JENT_HDR_LEN  28
+#define JMETA_VERSION 1
+#define JMETA_LEN     (1 + 6 * 8 + 4 + 4)
+#define JKEY_MAX      (DNAME_MAXLEN + 8)
+
+typedef struct jmeta {
+	uint64_t first;      /* the oldest entry kept */
+	uint64_t next;       /* the sequence number the next entry gets */
+	uint64_t snap;       /* the first entry after the snapshot: a load replays from here */
+	uint64_t bytes;      /* all entries kept */
+	uint64_t tail_bytes; /* the entries a load replays */
+	uint64_t snap_bytes; /* the snapshot */
+	uint32_t count;      /* entries kept: next - first */
+	uint32_t serial;     /* the latest version's */
+} jmeta_t;
+
+static size_t jkey(uint8_t *out, const uint8_t *key, size_t klen, uint64_t seq)
+{
+	memcpy(out, key, klen);
+	put64(out + klen, seq);
+	return klen + 8;
+}
+
+static void jmeta_encode(const jmeta_t *m, uint8_t *buf)
+{
+	buf[0] = JMETA_VERSION;
+	put64(buf + 1, m->first);
+	put64(buf + 9, m->next);
+	put64(buf + 17, m->snap);
+	put64(buf + 25, m->bytes);
+	put64(buf + 33, m->tail_bytes);
+	put64(buf + 41, m->snap_bytes);
+	wire_write32(buf + 49, m->count);
+	wire_write32(buf + 53, m->serial);
+}
+
+/* Reads the meta under key: 0, US_ENOENT, US_EMALF (damaged), or an LMDB error. No message. */
+static int jmeta_get(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, jmeta_t *m,
+                     int *lmdb_rc)
+{
+	MDB_val k = {klen, (void *)key}, v;
+	int rc = mdb_get(txn, s->jmeta, &k, &v);
+	*lmdb_rc = rc;
+	if (rc == MDB_NOTFOUND)
+		return US_ENOENT;
+	if (rc)
+		return map_err(rc);
+	const uint8_t *b = v.mv_data;
+	if (v.mv_size != JMETA_LEN || b[0] != JMETA_VERSION)
+		return US_EMALF;
+	*m = (jmeta_t){.first = get64(b + 1),
+	               .next = get64(b + 9),
+	               .snap = get64(b + 17),
+	               .bytes = get64(b + 25),
+	               .tail_bytes = get64(b + 33),
+	               .snap_bytes = get64(b + 41),
+	               .count = wire_read32(b + 49),
+	               .serial = wire_read32(b + 53)};
+	if (m->first > m->next || m->snap < m->first || m->snap > m->next ||
+	    m->next - m->first != m->count || m->tail_bytes > m->bytes)
+		return US_EMALF;
+	return 0;
+}
+
+static int jmeta_put(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const jmeta_t *m)
+{
+	uint8_t buf[JMETA_LEN];
+	jmeta_encode(m, buf);
+	MDB_val k = {klen, (void *)key}, v = {sizeof(buf), buf};
+	int rc = mdb_put(txn, s->jmeta, &k, &v, 0);
+	return rc ? lmdb_fail(s, rc, "saving the journal's bounds") : 0;
+}
+
+/* Removes every entry of the zone, whatever the meta says (it may be the damaged part). */
+static int jdrop_entries(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, s->journal, &c);
+	if (rc)
+		return lmdb_fail(s, rc, "clearing the journal");
+	uint8_t kb[JKEY_MAX];
+	MDB_val k = {jkey(kb, key, klen, 0), kb}, v;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != klen + 8 || memcmp(k.mv_data, key, klen) != 0)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_fail(s, rc, "clearing the journal");
+	return 0;
+}
+
+static void jput_cell(snap_writer_t *w, const zone_rr_t *r)
+{
+	snap_put_rr(w, r->owner, r->type, r->ttl, r->rdata, r->rdlen);
+}
+
+static void jentry_body(snap_writer_t *w, const zone_diff_t *d)
+{
+	jput_cell(w, d->soa_from);
+	jput_cell(w, d->soa_to);
+	for (const zone_rr_t *r = d->removed; r; r = r->next)
+		jput_cell(w, r);
+	for (const zone_rr_t *r = d->added; r; r = r->next)
+		jput_cell(w, r);
+}
+
+/* Writes one diff as the entry numbered seq; *size gets the value's length. */
+static int jentry_put(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, uint64_t seq,
+                      const zone_diff_t *d, uint64_t *size)
+{
+	char name[DNAME_TEXT_MAX];
+	snap_writer_t *w = calloc(1, sizeof(*w));
+	if (!w)
+		return fail(s, US_ENOMEM, "out of memory");
+	jentry_body(w, d);
+	size_t body = w->len;
+	uint8_t kb[JKEY_MAX];
+	MDB_val k = {jkey(kb, key, klen, seq), kb}, v = {JENT_HDR_LEN + body, NULL};
+	int ret = 0, rc = mdb_put(txn, s->journal, &k, &v, MDB_RESERVE);
+	if (rc) {
+		ret = lmdb_fail(s, rc, "saving a journal entry");
+		if (ret == US_ENOSPC)
+			fail(s, ret,
+			     "no room for the %zu-byte journal entry of %s (serial %u -> %u): %s",
+			     v.mv_size, name_text(key, name), d->from, d->to, mdb_strerror(rc));
+		goto cleanup;
+	}
+	uint8_t *hdr = v.mv_data;
+	*w = (snap_writer_t){.buf = hdr + JENT_HDR_LEN, .cap = body};
+	jentry_body(w, d);
+	memcpy(hdr, JENT_MAGIC, 4);
+	wire_write16(hdr + 4, JENT_VERSION);
+	wire_write16(hdr + 6, JENT_HDR_LEN);
+	wire_write32(hdr + 8, d->from);
+	wire_write32(hdr + 12, d->to);
+	wire_write32(hdr + 16, store__crc32c(0, hdr + JENT_HDR_LEN, body));
+	wire_write32(hdr + 20, d->nremoved);
+	wire_write32(hdr + 24, d->nadded);
+	*size = v.mv_size;
+cleanup:
+	free(w);
+	return ret;
+}
+
+/* Reads an entry's header: false when it is not one. */
+static bool jentry_head(const uint8_t *b, size_t len, uint32_t *from, uint32_t *to,
+                        uint64_t *nrecords)
+{
+	if (len < JENT_HDR_LEN || memcmp(b, JENT_MAGIC, 4) != 0 ||
+	    wire_read16(b + 4) != JENT_VERSION || wire_read16(b + 6) != JENT_HDR_LEN)
+		return false;
+	*from = wire_read32(b + 8);
+	*to = wire_read32(b + 12);
+	*nrecords = (uint64_t)wire_read32(b + 20) + wire_read32(b + 24);
+	return true;
+}
+
+/*
+ * Decodes an entry, treated as untrusted bytes, into a diff whose cells and bytes are copied
+ * into arena (the value lives in the map only as long as the transaction). US_EMALF with a
+ * message in err when damaged, US_ENOMEM.
+ */
+static int jentry_decode(const uint8_t *val, size_t len, arena_t *a, zone_diff_t **out, char *err,
+                         size_t errlen)
+{
+	uint32_t from, to;
+	uint64_t n;
+	if (!jentry_head(val, len, &from, &to, &n)) {
+		us_errf(err, errlen, "a journal entry has no valid header");
+		return US_EMALF;
+	}
+	if (store__crc32c(0, val + JENT_HDR_LEN, len - JENT_HDR_LEN) != wire_read32(val + 16)) {
+		us_errf(err, errlen, "the journal entry %u -> %u fails its checksum", from, to);
+		return US_EMALF;
+	}
+	uint32_t nrm = wire_read32(val + 20);
+	uint8_t *b = arena_dup(a, val, len);
+	zone_diff_t *d = arena_alloc(a, sizeof(*d));
+	if (!b || !d)
+		return US_ENOMEM;
+	*d = (zone_diff_t){.from = from, .to = to};
+	const zone_rr_t **rm_at = &d->removed, **add_at = &d->added;
+	const uint8_t *owner = NULL;
+	uint64_t i = 0;
+	size_t pos = JENT_HDR_LEN;
+	for (; pos < len && i < n + 2; i++) {
+		if (b[pos] == SNAP_SAME_OWNER) {
+			if (!owner)
+				break;
+			pos++;
+		} else {
+			size_t room = len - pos < DNAME_MAXLEN ? len - pos : DNAME_MAXLEN;
+			int olen = dname_check(b + pos, room);
+			if (olen < 0)
+				break;
+			owner = b + pos;
+			pos += (size_t)olen;
+		}
+		if (len - pos < 8)
+			break;
+		zone_rr_t *r = arena_alloc(a, sizeof(*r));
+		if (!r)
+			return US_ENOMEM;
+		*r = (zone_rr_t){.owner = owner,
+		                 .type = wire_read16(b + pos),
+		                 .ttl = wire_read32(b + pos + 2),
+		                 .rdlen = wire_read16(b + pos + 6)};
+		pos += 8;
+		if (len - pos < r->rdlen)
+			break;
+		r->rdata = b + pos;
+		pos += r->rdlen;
+		if (i < 2) {
+			if (r->type != WIRE_T_SOA)
+				break;
+			if (i == 0)
+				d->soa_from = r;
+			else
+				d->soa_to = r;
+			continue;
+		}
+		if (i < 2 + nrm) {
+			*rm_at = r;
+			rm_at = &r->next;
+		} else {
+			*add_at = r;
+			add_at = &r->next;
+		}
+	}
+	if (i != n + 2 || pos != len) {
+		us_errf(err, errlen,
+		        "the journal entry %u -> %u is truncated or malformed at record %llu", from,
+		        to, (unsigned long long)i + 1);
+		return US_EMALF;
+	}
+	d->nremoved = nrm;
+	d->nadded = (uint32_t)(n - nrm);
+	*out = d;
+	return 0;
+}
+
+/* A new snapshot of z: the entries so far become history, none is needed to load. */
+static int jsnapshot(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const zone_t *z,
+                     jmeta_t *m)
+{
+	int ret = snap_put(s, txn, key, klen, z, &m->snap_bytes);
+	if (ret == 0) {
+		m->snap = m->next;
+		m->tail_bytes = 0;
+	}
+	return ret;
+}
+
+/* Drops the oldest entries past the bounds, first taking a snapshot if a load needs them. */
+static int jtrim(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const zone_t *z,
+                 const store_journal_limits_t *lim, jmeta_t *m)
+{
+	uint32_t depth = lim && lim->max_depth ? lim->max_depth : STORE_JOURNAL_DEPTH;
+	uint64_t size = lim && lim->max_size ? lim->max_size : STORE_JOURNAL_SIZE;
+	while (m->count && (m->count > depth || m->bytes > size)) {
+		int ret;
+		if (m->first >= m->snap && (ret = jsnapshot(s, txn, key, klen, z, m)) != 0)
+			return ret;
+		uint8_t kb[JKEY_MAX];
+		MDB_val k = {jkey(kb, key, klen, m->first), kb}, v;
+		int rc = mdb_get(txn, s->journal, &k, &v);
+		if (rc == 0) {
+			uint64_t n = v.mv_size < m->bytes ? v.mv_size : m->bytes;
+			m->bytes -= n;
+			rc = mdb_del(txn, s->journal, &k, NULL);
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			return lmdb_fail(s, rc, "trimming the journal");
+		m->first++;
+		m->count--;
+	}
+	if (!m->count)
+		m->bytes = 0;
+	return 0;
+}
+
+int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
+                      const store_journal_limits_t *lim, const store_timers_t *t)
+{
+	uint8_t key[DNAME_MAXLEN];
+	int klen = apex_key(s, z->apex, key);
+	if (klen < 0)
+		return klen;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_fail(s, rc, "starting a write");
+	jmeta_t m = {0};
+	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	if (ret && ret != US_ENOENT && ret != US_EMALF) {
+		ret = lmdb_fail(s, rc, "reading the journal's bounds");
+		goto cleanup;
+	}
+	/* The change continues the stored history only if it starts at its latest serial and
+	 * moves forward; anything else starts the journal afresh from a snapshot. */
+	bool chains = ret == 0 && cs && cs->first && cs->from == m.serial && cs->to == z->serial &&
+	              serial_cmp(cs->from, cs->to) < 0;
+	for (const zone_diff_t *d = chains ? cs->first : NULL, *p = NULL; d; p = d, d = d->next)
+		if (serial_cmp(d->from, d->to) >= 0 || (p && p->to != d->from) ||
+		    (!d->next && d->to != cs->to))
+			chains = false;
+	if (!chains) {
+		uint64_t next = ret == 0 ? m.next : 0;
+		if ((ret = jdrop_entries(s, txn, key, (size_t)klen)) != 0)
+			goto cleanup;
+		m = (jmeta_t){.first = next, .next = next, .snap = next};
+		ret = jsnapshot(s, txn, key, (size_t)klen, z, &m);
+	} else {
+		ret = 0;
+		for (const zone_diff_t *d = cs->first; d && ret == 0; d = d->next) {
+			uint64_t size = 0;
+			ret = jentry_put(s, txn, key, (size_t)klen, m.next, d, &size);
+			m.next++;
+			m.count++;
+			m.bytes += size;
+			m.tail_bytes += size;
+		}
+		/* Loading replays what came after the snapshot: once that outweighs the snapshot,
+		 * a fresh one loads faster and costs no more room. */
+		if (ret == 0 && m.tail_bytes > m.snap_bytes)
+			ret = jsnapshot(s, txn, key, (size_t)klen, z, &m);
+		if (ret == 0)
+			ret = jtrim(s, txn, key, (size_t)klen, z, lim, &m);
+	}
+	m.serial = z->serial;
+	if (ret == 0)
+		ret = jmeta_put(s, txn, key, (size_t)klen, &m);
+	if (ret == 0)
+		ret = timers_put(s, txn, key, (size_t)klen, t);
+cleanup:
+	return finish_write(s, txn, ret);
+}
+
+/*
+ * Reads the entries from sequence number `from_seq` to the end into one changeset (cells in
+ * arena) and checks that they chain from serial `from`. 0 with *cs empty when there are none.
+ */
+static int jread_tail(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const jmeta_t *m,
+                      uint32_t from, arena_t *a, zone_changeset_t *cs, char *err, size_t errlen)
+{
+	zone_diff_t *last = NULL;
+	*cs = (zone_changeset_t){.from = from, .to = from};
+	for (uint64_t seq = m->snap; seq < m->next; seq++) {
+		uint8_t kb[JKEY_MAX];
+		MDB_val k = {jkey(kb, key, klen, seq), kb}, v;
+		int rc = mdb_get(txn, s->journal, &k, &v);
+		if (rc) {
+			us_errf(err, errlen, "journal entry %llu: %s", (unsigned long long)seq,
+			        mdb_strerror(rc));
+			return rc == MDB_NOTFOUND ? US_EMALF : map_err(rc);
+		}
+		zone_diff_t *d;
+		int ret = jentry_decode(v.mv_data, v.mv_size, a, &d, err, errlen);
+		if (ret)
+			return ret;
+		if (d->from != cs->to) {
+			us_errf(err, errlen, "the journal entry %u -> %u does not follow serial %u",
+			        d->from, d->to, cs->to);
+			return US_EMALF;
+		}
+		if (last)
+			last->next = d;
+		else
+			cs->first = d;
+		last = d;
+		cs->ndiffs++;
+		cs->to = d->to;
+	}
+	return 0;
+}
+
+/* Brings *z, the snapshot, to the latest version with the journal entries after it. */
+static int jreplay(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, zone_t **z)
+{
+	char name[DNAME_TEXT_MAX], err[256] = "";
+	name_text(key, name);
+	jmeta_t m;
+	int rc, ret = jmeta_get(s, txn, key, klen, &m, &rc);
+	if (ret == US_ENOENT)
+		return 0; /* a snapshot saved before journals existed */
+	if (ret == US_EMALF)
+		return fail(s, ret, "the stored journal bounds of %s are damaged", name);
+	if (ret)
+		return lmdb_fail(s, rc, "reading the journal's bounds");
+	if (m.snap == m.next)
+		return 0;
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t cs;
+	zone_t *nz = NULL;
+	ret = jread_tail(s, txn, key, klen, &m, (*z)->serial, &a, &cs, err, sizeof(err));
+	if (ret == 0 && cs.first) {
+		ret = zone_apply(*z, &cs, &nz, err, sizeof(err));
+		if (ret && ret != US_ENOMEM)
+			ret = US_EMALF;
+	}
+	arena_deinit(&a);
+	if (ret == US_ENOMEM)
+		return fail(s, ret, "out of memory");
+	if (ret)
+		return fail(s, ret, "stored journal of %s: %s", name, err);
+	if (nz) {
+		/* A version built by zone_apply may share the snapshot's data and hold a
+		 * reference to it: dropping ours frees it only when that is gone. */
+		zone_unref(*z);
+		*z = nz;
+	}
+	return 0;
+}
+
 int store_load_zone(store_t *s, const uint8_t *apex, zone_t **zp, store_timers_t *tp)
 {
 	char name[DNAME_TEXT_MAX];
@@ -655,6 +1104,8 @@ int store_load_zone(store_t *s, const uint8_t *apex, zone_t **zp, store_timers_t
 	}
 	/* v points into the map, valid until the transaction ends; the builder copies. */
 	ret = snap_decode(s, key, v.mv_data, v.mv_size, &z);
+	if (ret == 0)
+		ret = jreplay(s, txn, key, (size_t)klen, &z);
 	if (ret || !tp)
 		goto cleanup;
 	ret = timers_get(s, txn, key, (size_t)klen, &t);
@@ -689,7 +1140,129 @@ int store_drop_zone(store_t *s, const uint8_t *apex)
 	rc = mdb_del(txn, s->zones, &k, NULL);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		rc = mdb_del(txn, s->timers, &k, NULL);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_del(txn, s->jmeta, &k, NULL);
 	if (rc && rc != MDB_NOTFOUND)
 		ret = lmdb_fail(s, rc, "dropping the zone");
+	if (ret == 0)
+		ret = jdrop_entries(s, txn, key, (size_t)klen);
 	return finish_write(s, txn, ret);
+}
+
+/* ---- reading the journal from any thread ---- */
+
+int store_journal_read(store_t *s, const uint8_t *apex, uint32_t from, uint32_t to,
+                       uint64_t max_records, arena_t *a, zone_changeset_t *out, char *err,
+                       size_t errlen)
+{
+	uint8_t key[DNAME_MAXLEN];
+	int klen = dname_check(apex, DNAME_MAXLEN);
+	if (klen < 0) {
+		us_errf(err, errlen, "malformed zone name");
+		return US_ENAME;
+	}
+	dname_lower(key, apex, (size_t)klen);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		us_errf(err, errlen, "starting a read: %s", mdb_strerror(rc));
+		return map_err(rc);
+	}
+	jmeta_t m = {0};
+	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	if (ret == US_ENOENT || (ret == 0 && m.serial != to))
+		us_errf(err, errlen, "no journal up to serial %u", to);
+	if (ret == US_EMALF)
+		us_errf(err, errlen, "the journal's bounds are damaged");
+	if (ret == 0 && m.serial != to)
+		ret = US_ENOENT;
+	zone_changeset_t cs = {.from = from, .to = from};
+	const zone_diff_t **at = &cs.first;
+	uint64_t records = 0;
+	/* Entries are few (the depth bound): a look at each header finds where `from` starts. */
+	for (uint64_t seq = m.first; ret == 0 && seq < m.next && cs.to != to; seq++) {
+		uint8_t kb[JKEY_MAX];
+		MDB_val k = {jkey(kb, key, (size_t)klen, seq), kb}, v;
+		if ((rc = mdb_get(txn, s->journal, &k, &v)) != 0) {
+			us_errf(err, errlen, "journal entry %llu: %s", (unsigned long long)seq,
+			        mdb_strerror(rc));
+			ret = rc == MDB_NOTFOUND ? US_EMALF : map_err(rc);
+			break;
+		}
+		uint32_t ef, et;
+		uint64_t n;
+		if (!jentry_head(v.mv_data, v.mv_size, &ef, &et, &n)) {
+			us_errf(err, errlen, "journal entry %llu has no valid header",
+			        (unsigned long long)seq);
+			ret = US_EMALF;
+			break;
+		}
+		if (!cs.first && ef != from)
+			continue;
+		if (ef != cs.to) {
+			us_errf(err, errlen, "the journal breaks at serial %u", cs.to);
+			ret = US_EMALF;
+			break;
+		}
+		records += n;
+		if (max_records && records > max_records) {
+			us_errf(err, errlen, "the changes since serial %u outweigh the zone", from);
+			ret = US_ELIMIT;
+			break;
+		}
+		zone_diff_t *d;
+		ret = jentry_decode(v.mv_data, v.mv_size, a, &d, err, errlen);
+		if (ret)
+			break;
+		*at = d;
+		at = &d->next;
+		cs.ndiffs++;
+		cs.to = d->to;
+	}
+	mdb_txn_abort(txn);
+	if (ret == 0 && (!cs.first || cs.to != to)) {
+		us_errf(err, errlen, "serial %u is not in the journal", from);
+		ret = US_ENOENT;
+	}
+	if (ret == 0 && (ret = zonediff_condense(&cs, a, out)) != 0)
+		us_errf(err, errlen, "%s", us_strerror(ret));
+	return ret;
+}
+
+int store_journal_info(store_t *s, const uint8_t *apex, store_journal_info_t *info)
+{
+	uint8_t key[DNAME_MAXLEN];
+	int klen = apex_key(s, apex, key);
+	if (klen < 0)
+		return klen;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return lmdb_fail(s, rc, "starting a read");
+	jmeta_t m = {0};
+	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	if (ret == US_ENOENT)
+		fail(s, ret, "no journal stored");
+	else if (ret == US_EMALF)
+		fail(s, ret, "the journal's bounds are damaged");
+	else if (ret)
+		lmdb_fail(s, rc, "reading the journal's bounds");
+	store_journal_info_t i = {.entries = m.count,
+	                          .replay = (uint32_t)(m.next - m.snap),
+	                          .bytes = m.bytes,
+	                          .snapshot_bytes = m.snap_bytes,
+	                          .serial = m.serial,
+	                          .oldest = m.serial};
+	if (ret == 0 && m.count) {
+		uint8_t kb[JKEY_MAX];
+		MDB_val k = {jkey(kb, key, (size_t)klen, m.first), kb}, v;
+		uint32_t to;
+		uint64_t n;
+		if (mdb_get(txn, s->journal, &k, &v) == 0)
+			jentry_head(v.mv_data, v.mv_size, &i.oldest, &to, &n);
+	}
+	mdb_txn_abort(txn);
+	if (ret == 0)
+		*info = i;
+	return ret;
 }

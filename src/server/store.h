@@ -1,23 +1,32 @@
 /* SPDX-License-Identifier: MIT */
-/* store: durable zone snapshots and refresh timers of secondary zones, in LMDB. */
+/* store: durable zone snapshots, journals of changes and refresh timers, in LMDB. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "zone.h"
 
 /*
  * One LMDB environment in the directory server.storage (data.mdb and lock.mdb), with the
- * named databases "zones" (key: lower-cased wire apex, value: a snapshot) and "timers" (same
- * key). A transfer's zone version and its timers are committed in one write transaction, with
- * LMDB's default fsync on commit, so what store_save_zone reported saved survives kill -9 and
- * power loss, and a crash mid-save leaves the previous snapshot whole.
+ * named databases "zones" (key: lower-cased wire apex, value: a snapshot), "timers" (same
+ * key), "journal" (key: apex and a sequence number, value: the change from one serial to the
+ * next) and "jmeta" (key: apex, value: the journal's bounds). A zone is stored as a snapshot
+ * plus the journal entries after it: a new version costs one entry, in proportion to the
+ * change, and a fresh snapshot is written only when the entries a load would replay outweigh
+ * the snapshot, or when trimming the journal to its bounds would drop one of them. A new
+ * version's entry (or snapshot) and its timers are committed in one write transaction, with
+ * LMDB's default fsync on commit, so what store_save_change reported saved survives kill -9
+ * and power loss, and a crash mid-save leaves the previous version whole.
  *
- * A store_t is used by one thread at a time (the zone manager; the loads at start may come
- * from another thread before it runs). Every call that fails leaves a message for
- * store_errmsg. Functions that take an apex fail with US_ENAME when it is not a well-formed
- * wire name.
+ * Every call but store_journal_read is made by one thread at a time (the zone manager; the
+ * loads at start may come from another thread before it runs). store_journal_read may run on
+ * any number of other threads at the same time, each in its own short LMDB read transaction
+ * (a thread holds at most one at a time, as LMDB's default thread-local reader slots
+ * require); it reports through its own err buffer, never store_errmsg. Every other call that
+ * fails leaves a message for store_errmsg. Functions that take an apex fail with US_ENAME
+ * when it is not a well-formed wire name.
  */
 typedef struct store store_t;
 
@@ -63,15 +72,35 @@ typedef struct store_timers {
 	char last_error[160];  /* NUL-terminated; "" when no error */
 } store_timers_t;
 
+/* Bounds on one zone's journal; 0 means the default. */
+typedef struct store_journal_limits {
+	uint32_t max_depth; /* entries (changes from one serial to the next) kept */
+	uint64_t max_size;  /* bytes of entries kept */
+} store_journal_limits_t;
+
+#define STORE_JOURNAL_DEPTH 20                   /* as Knot DNS's journal-max-depth */
+#define STORE_JOURNAL_SIZE  ((uint64_t)64 << 20) /* 64 MiB */
+
 /*
- * Saves z (a snapshot of every record) and t under z's apex in one write transaction,
- * replacing the zone's previous snapshot and timers; call it before publishing z. Strings in
- * t are cut at their array size minus one if not terminated. z and t are only read.
+ * Saves the new version z and t under z's apex in one write transaction; call it before
+ * publishing z. cs, when not NULL, is the change from the stored version to z (an IXFR as
+ * received, or zonediff_compute's): each of its diffs becomes a journal entry, and the oldest
+ * entries go while the journal is past lim's bounds (NULL: the defaults). When cs is NULL,
+ * or does not start at the stored serial, or does not move the serial forward (RFC 1982),
+ * the journal starts afresh: a snapshot of z and no history. A snapshot is also written when
+ * the entries since the last one outweigh it, or when trimming would drop an entry a load
+ * needs. Strings in t are cut at their array size minus one if not terminated. Everything
+ * passed is only read.
  *
  * Returns 0 once the transaction is committed and synced. On any failure the transaction is
- * aborted and the previous snapshot and timers stay as they were: US_ENOSPC when the map or
- * the disk is full, US_ENOMEM, US_ELIMIT (LMDB's own limits), or a negative errno from I/O.
+ * aborted and the previous version, journal and timers stay as they were: US_ENOSPC when the
+ * map or the disk is full, US_ENOMEM, US_ELIMIT (LMDB's own limits), or a negative errno from
+ * I/O.
  */
+int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
+                      const store_journal_limits_t *lim, const store_timers_t *t);
+
+/* store_save_change with no changeset: a snapshot of z, the journal emptied. */
 int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t);
 
 /*
@@ -82,15 +111,17 @@ int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t);
 int store_save_timers(store_t *s, const uint8_t *apex, const store_timers_t *t);
 
 /*
- * Loads the snapshot of the zone named apex (wire form, any case) and rebuilds it through
- * zone_builder, so it passes the same checks as any new version. t may be NULL; otherwise it
+ * Loads the latest version of the zone named apex (wire form, any case): its snapshot,
+ * rebuilt through zone_builder so it passes the same checks as any new version, then the
+ * journal entries after it applied with zone_apply. t may be NULL; otherwise it
  * receives the zone's timers, read in the same transaction (all zero, serial = the zone's,
  * when none are stored).
  *
  * Returns 0 with *z owning the zone (zone_free); US_ENOENT when no snapshot is stored;
- * US_EMALF when the snapshot or the timers are damaged (bad header, checksum, lengths or
- * names); US_EZONE when its records fail the zone checks; US_ENOMEM; a negative errno from
- * LMDB. Damage is an error, never a crash. On failure *z and *t are untouched.
+ * US_EMALF when the snapshot, the journal or the timers are damaged (bad header, checksum,
+ * lengths or names, entries that do not chain or apply); US_EZONE when its records fail the zone
+ * checks; US_ENOMEM; a negative errno from LMDB. Damage is an error, never a crash. On failure *z
+ * and *t are untouched.
  */
 int store_load_zone(store_t *s, const uint8_t *apex, zone_t **z, store_timers_t *t);
 
@@ -98,8 +129,34 @@ int store_load_zone(store_t *s, const uint8_t *apex, zone_t **z, store_timers_t 
 int store_load_timers(store_t *s, const uint8_t *apex, store_timers_t *t);
 
 /*
- * Removes the snapshot and the timers of the zone named apex in one transaction. Returns 0
- * (also when nothing was stored), or fails like store_save_zone.
+ * Reads the history of the zone named apex from serial `from` to serial `to` (the latest
+ * stored version) and condenses it into one diff (zonediff_condense) in *out, its cells and
+ * record bytes in arena. Safe from any thread, concurrently with the zone manager's writes
+ * (see above). Returns 0; US_ENOENT when the journal does not hold a chain from `from` to
+ * `to` (too old, never seen, or `to` is not the latest); US_ELIMIT when the entries carry more
+ * than max_records records (0: no bound) before condensing, where a whole zone is cheaper;
+ * US_EMALF when an entry is damaged; US_ENOMEM; an LMDB error. err (errlen bytes) says why.
+ */
+int store_journal_read(store_t *s, const uint8_t *apex, uint32_t from, uint32_t to,
+                       uint64_t max_records, arena_t *arena, zone_changeset_t *out, char *err,
+                       size_t errlen);
+
+/* What a zone's journal holds, for tests, the bench and operators. */
+typedef struct store_journal_info {
+	uint32_t entries;        /* changes kept */
+	uint32_t replay;         /* of which a load applies to the snapshot */
+	uint64_t bytes;          /* the entries' size */
+	uint64_t snapshot_bytes; /* the snapshot's size */
+	uint32_t serial;         /* the latest version's */
+	uint32_t oldest;         /* the oldest serial an IXFR can start from */
+} store_journal_info_t;
+
+/* Fills *info: 0, US_ENOENT when the zone has no journal, US_EMALF, or an LMDB error. */
+int store_journal_info(store_t *s, const uint8_t *apex, store_journal_info_t *info);
+
+/*
+ * Removes the snapshot, the journal and the timers of the zone named apex in one transaction.
+ * Returns 0 (also when nothing was stored), or fails like store_save_zone.
  */
 int store_drop_zone(store_t *s, const uint8_t *apex);
 

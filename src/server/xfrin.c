@@ -18,6 +18,7 @@
 #include "wire.h"
 #include "xfr.h"
 #include "xfrin.h"
+#include "zonediff.h"
 
 enum { JOB_FAILED, JOB_UPTODATE, JOB_NEW };
 
@@ -36,6 +37,12 @@ struct xfrin_job {
 	uint32_t expire;
 	int64_t ms;
 	size_t changed; /* IXFR: records removed and added */
+	/* JOB_NEW: the change from current to zone, for the journal; NULL when unknown. It
+	 * lives in xin (an IXFR as received) or in arena (computed after an AXFR). */
+	const zone_changeset_t *cs;
+	xfr_in_t *xin;
+	arena_t arena;
+	zone_changeset_t diff;
 	char peer[80];
 	char error[256];
 };
@@ -279,6 +286,12 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	}
 	j->ms = net_now_ms() - start;
 	tsig_verify_deinit(&v);
+	if (ret == 0 && j->outcome == JOB_NEW && xfr_in_result(x)->kind == XFR_INCREMENTAL) {
+		/* The IXFR as received is the journal's entry: keep it until it is stored. */
+		j->cs = xfr_in_result(x)->changeset;
+		j->xin = x;
+		x = NULL;
+	}
 	xfr_in_free(x);
 	free(buf);
 	close(fd);
@@ -322,6 +335,12 @@ static void *job_run(void *arg)
 				transfer(j, r, &r->addr[a], key, j->peer, false);
 		}
 	}
+	/* After a whole zone, the journal's entry is computed here, off the manager thread; a
+	 * serial that did not move forward starts the journal afresh instead. */
+	if (j->outcome == JOB_NEW && !j->cs && j->current &&
+	    serial_cmp(j->current->serial, j->zone->serial) < 0 &&
+	    zonediff_compute(j->current, j->zone, &j->arena, &j->diff) == 0)
+		j->cs = &j->diff;
 	rcu_unregister_thread();
 	atomic_store(&j->z->done, j);
 	server_wake(s);
@@ -348,14 +367,30 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr)
 		zone_ref(j->current);
 	j->force_axfr = force_axfr || z->force_axfr;
 	j->outcome = JOB_FAILED;
+	arena_init(&j->arena);
 	z->force_axfr = false;
 	z->busy = true;
 	if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 		log_error("zone %s: cannot start a refresh thread", z->conf->domain);
 		z->busy = false;
 		zone_unref(j->current);
+		arena_deinit(&j->arena);
 		free(j);
 	}
+}
+
+static void job_free(xfrin_job_t *j)
+{
+	zone_unref(j->current);
+	xfr_in_free(j->xin);
+	arena_deinit(&j->arena);
+	free(j);
+}
+
+static store_journal_limits_t journal_limits(const conf_zone_t *zc)
+{
+	return (store_journal_limits_t){.max_depth = (uint32_t)zc->journal_max_depth,
+	                                .max_size = (uint64_t)zc->journal_max_size};
 }
 
 /* SOA refresh/retry/expire of a zone version, as the primary set them. */
@@ -446,13 +481,17 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		refreshed(z, j->zone, j, now);
 		store_timers_t t;
 		timers_of(z, j->zone->serial, &t);
-		/* Durable first: a copy we serve must survive a crash the moment after. */
-		int ret = store_save_zone(s->store, j->zone, &t);
+		/* Durable first: a copy we serve must survive a crash the moment after. The
+		 * change goes to the journal, which IXFR out reads, and a full snapshot is
+		 * written only when the store needs one. */
+		store_journal_limits_t lim = journal_limits(zc);
+		int ret = store_save_change(s->store, j->zone, j->cs, &lim, &t);
 		if (ret) {
 			snprintf(z->error, sizeof(z->error), "cannot store serial %u: %s",
 			         j->zone->serial, us_strerror(ret));
 			z->error_at = now;
-			log_error("zone %s: %s; keeping serial %u", zc->domain, z->error, from);
+			log_error("zone %s: %s (%s); keeping serial %u", zc->domain, z->error,
+			          store_errmsg(s->store), from);
 			zone_free(j->zone);
 			z->next_refresh = now + jitter(z->retry);
 		} else {
@@ -502,8 +541,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		if (z->slot->zone)
 			save_timers(s, z, z->slot->zone->serial);
 	}
-	zone_unref(j->current);
-	free(j);
+	job_free(j);
 	if (z->again) {
 		z->again = false;
 		xfrin_start(s, z, false);
@@ -601,8 +639,7 @@ void xfrin_shutdown(server_t *s)
 			}
 			pthread_join(j->thread, NULL);
 			zone_free(j->zone);
-			zone_unref(j->current);
-			free(j);
+			job_free(j);
 			z->busy = false;
 		}
 	}

@@ -10,10 +10,12 @@
 #include "log.h"
 #include "net.h"
 #include "serial.h"
+#include "store.h"
 #include "tsig.h"
 #include "wire.h"
 #include "xfr.h"
 #include "xfrout.h"
+#include "zonediff.h"
 
 struct xfrout {
 	server_t *s;
@@ -27,7 +29,17 @@ struct xfrout {
 	bool ended;       /* finished or failed, and logged */
 	const char *kind; /* "AXFR" or "IXFR" */
 	uint32_t from;    /* IXFR: the client's serial */
+	/* IXFR over TCP: the journal is read on the first xfrout_next, outside the RCU read
+	 * section xfrout_begin runs in; until then the request and options wait here. */
+	bool journal_pending;
+	xfr_request_t req;
+	xfr_out_opts_t opts;
+	arena_t arena;    /* the condensed diff */
+	bool incremental; /* the diff is what goes out */
+	uint64_t changed; /* its records */
+	char why[160];    /* why an IXFR goes out as a whole zone */
 	int64_t start_ms;
+	uint8_t zone_apex[DNAME_MAXLEN];
 	char zone_name[CONF_DNAME_MAX * 4 + 2];
 	char peer[80];
 };
@@ -192,6 +204,15 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
 	zone_ref(cur);
 	x->s = s;
 	x->zone = cur;
+	arena_init(&x->arena);
+	if (req.qtype == WIRE_T_IXFR && s->store) {
+		x->journal_pending = true;
+		x->req = req;
+		x->opts = opts;
+		memcpy(x->zone_apex, slot->apex, slot->apex_len);
+	} else {
+		snprintf(x->why, sizeof(x->why), "no history kept");
+	}
 	xfr_out_init(&x->enc, cur, &req, &opts);
 	x->key = k;
 	if (k) {
@@ -213,19 +234,60 @@ done:
 	return XFROUT_ANSWER;
 }
 
-/* "serial N" for an AXFR, "serial A -> B as a full zone" for an IXFR answered in full. */
+/*
+ * "serial N" for an AXFR; "serial A -> B, N records changed" for an IXFR from the journal;
+ * "serial A -> B as a full zone (why)" for an IXFR answered in full.
+ */
 static void serials_text(const xfrout_t *x, char *buf, size_t len)
 {
-	if (x->kind[0] == 'I')
-		snprintf(buf, len, "serial %u -> %u as a full zone (no history kept)", x->from,
-		         x->zone->serial);
-	else
+	if (x->kind[0] != 'I')
 		snprintf(buf, len, "serial %u", x->zone->serial);
+	else if (x->incremental)
+		snprintf(buf, len, "serial %u -> %u, %llu records changed", x->from,
+		         x->zone->serial, (unsigned long long)x->changed);
+	else
+		snprintf(buf, len, "serial %u -> %u as a full zone (%s)", x->from, x->zone->serial,
+		         x->why);
+}
+
+/*
+ * Looks up the client's serial in the journal and, when the condensed difference is smaller
+ * than the zone, switches the stream to it (RFC 1995 4: otherwise the whole zone goes).
+ */
+static void use_journal(xfrout_t *x)
+{
+	const zone_t *z = x->zone;
+	zone_changeset_t cs;
+	char err[200];
+	/* A chain with twice the zone's records will hardly condense below the zone. */
+	int ret =
+	    store_journal_read(x->s->store, x->zone_apex, x->from, z->serial,
+	                       2 * (uint64_t)z->nrecords + 2, &x->arena, &cs, err, sizeof(err));
+	if (ret) {
+		snprintf(x->why, sizeof(x->why), "%.150s", err);
+		if (ret != US_ENOENT && ret != US_ELIMIT)
+			log_warning("IXFR %s to %s: the journal cannot be read: %s", x->zone_name,
+			            x->peer, err);
+		return;
+	}
+	uint64_t changed = zonediff_size(cs.first);
+	if (changed >= z->nrecords) {
+		snprintf(x->why, sizeof(x->why), "%llu records changed, the zone has %zu",
+		         (unsigned long long)changed, z->nrecords);
+		return;
+	}
+	x->incremental = true;
+	x->changed = changed;
+	xfr_out_init_ixfr(&x->enc, z, cs.first, &x->req, &x->opts);
 }
 
 int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 {
 	size_t n;
+	if (x->journal_pending) {
+		x->journal_pending = false;
+		use_journal(x);
+	}
 	int ret = xfr_out_next(&x->enc, buf, WIRE_MAX_MSG, &n);
 	if (ret >= 0 && x->key) {
 		uint8_t mac[TSIG_MAC_MAX];
@@ -241,7 +303,7 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 			x->timers_only = true;
 		}
 	}
-	char serials[96];
+	char serials[256];
 	serials_text(x, serials, sizeof(serials));
 	if (ret < 0) {
 		x->ended = true;
@@ -268,7 +330,7 @@ void xfrout_free(xfrout_t *x)
 	if (!x)
 		return;
 	if (!x->ended) {
-		char serials[96];
+		char serials[256];
 		serials_text(x, serials, sizeof(serials));
 		log_warning("%s %s to %s: %s, cut short after %llu records in %llu messages, "
 		            "%lld ms: the connection ended",
@@ -277,5 +339,6 @@ void xfrout_free(xfrout_t *x)
 		            (long long)(net_now_ms() - x->start_ms));
 	}
 	zone_unref(x->zone);
+	arena_deinit(&x->arena);
 	free(x);
 }

@@ -32,11 +32,14 @@ enum {
  *   REFUSED   a peer or key the zone's `transfer` rules do not allow (acl_allows), logged;
  *   SERVFAIL  a zone with no version to serve (a secondary without a copy yet, or expired).
  * An IXFR that is up to date (its serial not older than ours), or any IXFR over UDP (RFC 1995
- * 2), is answered with the SOA alone, also XFROUT_ANSWER. Everything else is a transfer of the
- * whole zone: XFROUT_STREAM, and *out holds it, with the zone's current version pinned (a
- * reference). Answers to a validly signed request are signed. Call inside an RCU read section:
- * the version is read and pinned there. info gets the opcode, qtype and RCODE for statistics.
- * Never fails otherwise: out of memory is answered SERVFAIL.
+ * 2), is answered with the SOA alone, also XFROUT_ANSWER. Everything else is a transfer:
+ * XFROUT_STREAM, and *out holds it, with the zone's current version pinned (a reference). An
+ * IXFR over TCP gets the condensed difference from its serial out of the zone's journal when
+ * the journal holds it and it is smaller than the zone (read by the first xfrout_next, not
+ * here, to keep the RCU read section short), and the whole zone otherwise (RFC 1995 4). Answers to
+ * a validly signed request are signed. Call inside an RCU read section: the version is read and
+ * pinned there. info gets the opcode, qtype and RCODE for statistics. Never fails otherwise: out of
+ * memory is answered SERVFAIL.
  */
 int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockaddr_storage *peer,
                  bool tcp, uint8_t *resp, size_t cap, size_t *len, answer_info_t *info,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_xfr: the SOA check, the AXFR/IXFR decoder and zone_apply on a stream of messages. */
+/* fuzz_xfr: the SOA check, the AXFR/IXFR decoder, zone_apply, and IXFR out of what applied. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include "error.h"
 #include "wire.h"
 #include "xfr.h"
+#include "zonediff.h"
 #include "../unit/xfr_vectors.h"
 
 /*
@@ -14,6 +15,10 @@
  * past the end takes what is left). The responses answer queries for example.com with ID
  * XFR_VEC_ID; the IXFR query carried serial 1, the serial of the vectors' base zone, to which
  * every decoded changeset is applied. tests/fuzz/corpus/xfr/ holds the vectors as seeds.
+ *
+ * A changeset that applies then goes the way a journal sends it out: condensed, it must
+ * still give the same zone; diffed afresh (zonediff) and encoded as an IXFR (the encoder's
+ * changeset mode, in small messages), our decoder must take it back and give the same zone.
  */
 #define APEX ((const uint8_t *)"\7example\3com")
 
@@ -49,6 +54,65 @@ static int touch(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl, c
 	return 0;
 }
 
+/* Applies cs to base; the zone, or NULL when it does not apply. */
+static zone_t *applied(const zone_changeset_t *cs)
+{
+	zone_t *z = NULL;
+	char err[XFR_ERRLEN];
+	return zone_apply(base, cs, &z, err, sizeof(err)) == 0 ? z : NULL;
+}
+
+/* Encodes diff as an IXFR from base's serial to z, decodes it, applies it: z again. */
+static void ixfr_round_trip(const zone_t *z, const zone_diff_t *diff)
+{
+	static uint8_t q[512], msg[WIRE_MAX_MSG];
+	int qlen = xfr_build_ixfr(q, sizeof(q), XFR_VEC_ID, APEX, base->serial);
+	xfr_request_t req;
+	if (qlen < 0 || xfr_request_parse(q, (size_t)qlen, &req) != 0)
+		abort();
+	xfr_out_opts_t opts = {.edns_udp = 1232, .target = 200, .reserve = 64};
+	xfr_out_t out;
+	xfr_out_init_ixfr(&out, z, diff, &req, &opts);
+	xfr_in_t *x = xfr_in_new(APEX, WIRE_T_IXFR, base->serial, NULL, XFR_VEC_ID);
+	if (!x)
+		abort();
+	int ret = XFR_MORE, fed = XFR_MORE;
+	while (ret == XFR_MORE) {
+		size_t len;
+		ret = xfr_out_next(&out, msg, sizeof(msg), &len);
+		if (ret < 0)
+			abort();
+		fed = xfr_in_feed(x, msg, len);
+		if (fed != (ret == XFR_DONE ? XFR_DONE : XFR_MORE))
+			abort();
+	}
+	const xfr_result_t *r = xfr_in_result(x);
+	if (!r || r->kind != XFR_INCREMENTAL)
+		abort();
+	zone_t *back = applied(r->changeset);
+	if (!back || !zone_same(back, z))
+		abort();
+	zone_free(back);
+	xfr_in_free(x);
+}
+
+static void journal_paths(const zone_changeset_t *cs, const zone_t *z)
+{
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t c, d;
+	/* Condensing a chain that applies gives one diff that applies to the same zone. */
+	if (zonediff_condense(cs, &a, &c) == 0) {
+		zone_t *zc = applied(&c);
+		if (!zc || !zone_same(zc, z))
+			abort();
+		zone_free(zc);
+	}
+	if (zonediff_compute(base, z, &a, &d) == 0 && base->serial != z->serial)
+		ixfr_round_trip(z, d.first);
+	arena_deinit(&a);
+}
+
 static void run(uint16_t qtype, const uint8_t *data, size_t size)
 {
 	xfr_limits_t lim = {.max_records = 20000, .max_bytes = 4u << 20};
@@ -82,6 +146,7 @@ static void run(uint16_t qtype, const uint8_t *data, size_t size)
 		char err[XFR_ERRLEN];
 		if (zone_apply(base, r->changeset, &z, err, sizeof(err)) == 0) {
 			zone_foreach_rr(z, touch, &sum);
+			journal_paths(r->changeset, z);
 			zone_free(z);
 		}
 	}

@@ -308,8 +308,8 @@ def test_knotd_follows_understudy(tmp_path, primary):
         follows(primary, knot, knot.refresh)
     finished = log_lines(primary, "to 127.0.0.1@", "finished")
     assert any(line.split()[2] == "AXFR" and " example.com " in line for line in finished)
-    # knotd asks for IXFR once it has a copy; with no history kept it gets the whole zone.
-    assert any(" IXFR example.com " in line and "as a full zone" in line for line in finished)
+    # knotd asks for IXFR once it has a copy, and gets the difference from the journal.
+    assert any(" IXFR example.com " in line and "records changed" in line for line in finished)
     assert not log_lines(primary, "refused")
 
 
@@ -341,9 +341,10 @@ def test_chain_understudy_understudy_knotd(tmp_path, understudy_binary):
                 knot.refresh()
                 wait_for(lambda: serial(knot) == 2, what="serial 2 on knotd")
                 assert axfr(knot) == axfr(middle, keyed=True) == axfr(first, keyed=True)
-        # The middle asked for IXFR; with no history upstream the whole zone came, and the
-        # log names what came.
-        assert log_lines(middle, "AXFR example.com from 127.0.0.1@", "1 -> 2", "finished")
+        # The middle asked for IXFR and got the difference from the first's journal (500
+        # hosts gone, the serial TXT replaced); the log names what came.
+        assert log_lines(middle, "IXFR example.com from 127.0.0.1@", "1 -> 2",
+                         "502 records changed", "finished")
         assert log_lines(middle, "XFR example.com to 127.0.0.1@", "finished")
         assert log_lines(first, "IXFR example.com to 127.0.0.1@", "1 -> 2", "finished")
 

@@ -238,6 +238,27 @@ static void test_secondary_timer_and_limit_options(void **state)
 	             "x.yaml:7:", "primary-timeout: expected an integer from 1 to 60");
 }
 
+static void test_journal_bounds(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("remotes:\n  - {id: p, address: 127.0.0.1@5300}\n"
+	                    "zones:\n  - domain: a.test\n    role: secondary\n    primaries: p\n"
+	                    "    journal-max-depth: 5\n    journal-max-size: 1000000\n"
+	                    "  - domain: b.test\n    file: b.zone\n");
+	assert_int_equal(c->zones[0].journal_max_depth, 5);
+	assert_int_equal(c->zones[0].journal_max_size, 1000000);
+	/* Defaults, for primaries as for secondaries. */
+	assert_int_equal(c->zones[1].journal_max_depth, 20);
+	assert_int_equal(c->zones[1].journal_max_size, 64 << 20);
+	conf_free(c);
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    journal-max-depth: 0\n",
+	             "x.yaml:4:", "journal-max-depth: expected an integer from 1 to 1000000");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    journal-max-size: 100\n",
+	             "x.yaml:4:", "journal-max-size: expected an integer from 4096 to");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    journal-max-size: big\n",
+	             "x.yaml:4:", "journal-max-size");
+}
+
 static void test_comments_and_empty_sections_are_defaults(void **state)
 {
 	(void)state;
@@ -1179,6 +1200,7 @@ int main(void)
 	    cmocka_unit_test(test_design_example_verbatim_needs_remotes),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_secondary_timer_and_limit_options),
+	    cmocka_unit_test(test_journal_bounds),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_directory_is_an_error),

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* test_store: LMDB snapshots and timers: round trips, replacement, full map, damage, kill -9. */
+/* test_store: LMDB snapshots, journals and timers: round trips, bounds, full map, damage, kill -9.
+ */
 #include <dirent.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -12,6 +15,7 @@
 #include "util.h"
 #include "error.h"
 #include "store.h"
+#include "zonediff.h"
 
 /* ---- scratch directories ---- */
 
@@ -708,6 +712,488 @@ static void kill_nine(void **state)
 	tdir_remove(&d);
 }
 
+/* ---- the journal ---- */
+
+/* gen_zone(serial, n, 0) plus `extras` TXT records: consecutive steps differ by one record. */
+static zone_t *step_zone(uint32_t serial, size_t n, size_t extras)
+{
+	zone_t *base = gen_zone(serial, n, 0);
+	zone_builder_t *b = zone_builder_new(APEX, NULL, NULL);
+	assert_non_null(b);
+	rrlist_t l;
+	rrlist_of(base, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		const uint8_t *it = l.items[i] + 2;
+		size_t ol = dname_len(it);
+		add(b, it, wire_read16(it + ol), wire_read32(it + ol + 2), it + ol + 8,
+		    wire_read16(it + ol + 6));
+	}
+	rrlist_free(&l);
+	zone_free(base);
+	uint8_t owner[DNAME_MAXLEN], rd[64];
+	owner_name(owner, "extra");
+	for (size_t i = 0; i < extras; i++) {
+		rd[0] = (uint8_t)snprintf((char *)rd + 1, 60, "extra record %zu", i);
+		add(b, owner, WIRE_T_TXT, 300, rd, 1 + rd[0]);
+	}
+	zone_t *z = NULL;
+	assert_int_equal(zone_builder_finish(b, &z), 0);
+	zone_builder_free(b);
+	return z;
+}
+
+/* Saves cur as the change from prev (computed with zonediff). */
+static int save_step(store_t *s, const zone_t *prev, const zone_t *cur,
+                     const store_journal_limits_t *lim, int64_t k)
+{
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t cs;
+	assert_int_equal(zonediff_compute(prev, cur, &a, &cs), 0);
+	store_timers_t t = make_timers(cur->serial, k);
+	int ret = store_save_change(s, cur, &cs, lim, &t);
+	arena_deinit(&a);
+	return ret;
+}
+
+static void expect_loads(store_t *s, const zone_t *want)
+{
+	zone_t *got = NULL;
+	store_timers_t tg;
+	int ret = store_load_zone(s, APEX, &got, &tg);
+	if (ret)
+		fail_msg("load: %s: %s", us_strerror(ret), store_errmsg(s));
+	assert_same_zone(want, got);
+	assert_int_equal(tg.serial, want->serial);
+	zone_free(got);
+}
+
+static void expect_history(store_t *s, uint32_t from, uint32_t to, uint32_t nrm, uint32_t nadd)
+{
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t cs;
+	char err[256];
+	int ret = store_journal_read(s, APEX, from, to, 0, &a, &cs, err, sizeof(err));
+	if (ret)
+		fail_msg("journal %u -> %u: %s: %s", from, to, us_strerror(ret), err);
+	assert_int_equal(cs.ndiffs, 1);
+	assert_int_equal(cs.from, from);
+	assert_int_equal(cs.to, to);
+	assert_int_equal(cs.first->nremoved, nrm);
+	assert_int_equal(cs.first->nadded, nadd);
+	assert_int_equal(cs.first->soa_from->type, WIRE_T_SOA);
+	arena_deinit(&a);
+}
+
+static int history_error(store_t *s, uint32_t from, uint32_t to, uint64_t max)
+{
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t cs;
+	char err[256] = "";
+	int ret = store_journal_read(s, APEX, from, to, max, &a, &cs, err, sizeof(err));
+	if (ret)
+		assert_true(strlen(err) > 0);
+	arena_deinit(&a);
+	return ret;
+}
+
+static void journal_replay(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *prev = step_zone(1, 400, 0);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, prev, &t), 0);
+	store_journal_info_t ji;
+	for (uint32_t serial = 2; serial <= 10; serial++) {
+		zone_t *cur = step_zone(serial, 400, serial - 1);
+		assert_int_equal(save_step(s, prev, cur, NULL, serial), 0);
+		zone_free(prev);
+		prev = cur;
+		/* Reopened, as after a restart: snapshot + replay give the latest version. */
+		store_close(s);
+		s = open_store(&d, 0);
+		expect_loads(s, cur);
+		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+		/* One small entry per change; the snapshot of serial 1 stays. */
+		assert_int_equal(ji.entries, serial - 1);
+		assert_int_equal(ji.replay, serial - 1);
+		assert_int_equal(ji.serial, serial);
+		assert_int_equal(ji.oldest, 1);
+	}
+	printf("journal: 9 one-record changes take %llu bytes (%llu per change); snapshot %llu\n",
+	       (unsigned long long)ji.bytes, (unsigned long long)ji.bytes / 9,
+	       (unsigned long long)ji.snapshot_bytes);
+	/* One record and two SOAs per change, not a copy of the zone. */
+	assert_true(ji.bytes / 9 < 300);
+	/* Condensed: each serial's SOA change vanishes into one, the extras add up. */
+	expect_history(s, 1, 10, 0, 9);
+	expect_history(s, 5, 10, 0, 5);
+	expect_history(s, 9, 10, 0, 1);
+	assert_int_equal(history_error(s, 77, 10, 0), US_ENOENT);
+	assert_int_equal(history_error(s, 10, 10, 0), US_ENOENT);
+	assert_int_equal(history_error(s, 1, 9, 0), US_ENOENT); /* 9 is not the latest */
+	assert_int_equal(history_error(s, 1, 10, 5), US_ELIMIT);
+
+	/* Back to fewer extras: removals, and a condensed history that cancels out. */
+	zone_t *cur = step_zone(11, 400, 2);
+	assert_int_equal(save_step(s, prev, cur, NULL, 11), 0);
+	expect_history(s, 10, 11, 7, 0);
+	expect_history(s, 3, 11, 0, 0);
+	expect_loads(s, cur);
+	zone_free(prev);
+	prev = cur;
+
+	/* A change that does not start at the stored serial restarts the journal. */
+	zone_t *other = step_zone(20, 400, 1);
+	cur = step_zone(21, 400, 3);
+	assert_int_equal(save_step(s, other, cur, NULL, 21), 0);
+	assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+	assert_int_equal(ji.entries, 0);
+	assert_int_equal(ji.oldest, 21);
+	expect_loads(s, cur);
+	assert_int_equal(history_error(s, 11, 21, 0), US_ENOENT);
+
+	/* A change as large as the zone: the snapshot is rewritten, nothing left to replay. */
+	zone_t *big = gen_zone(22, 400, 1);
+	assert_int_equal(save_step(s, cur, big, NULL, 22), 0);
+	assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+	assert_int_equal(ji.entries, 1);
+	assert_int_equal(ji.replay, 0);
+	expect_loads(s, big);
+
+	/* Dropping the zone drops its journal. */
+	assert_int_equal(store_drop_zone(s, APEX), 0);
+	assert_int_equal(store_journal_info(s, APEX, &ji), US_ENOENT);
+	assert_int_equal(history_error(s, 21, 22, 0), US_ENOENT);
+	store_close(s);
+	zone_free(prev);
+	zone_free(other);
+	zone_free(cur);
+	zone_free(big);
+	tdir_remove(&d);
+}
+
+static void journal_bounds(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *prev = step_zone(1, 100, 0);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, prev, &t), 0);
+	store_journal_limits_t depth = {.max_depth = 3};
+	store_journal_info_t ji;
+	for (uint32_t serial = 2; serial <= 10; serial++) {
+		zone_t *cur = step_zone(serial, 100, serial - 1);
+		assert_int_equal(save_step(s, prev, cur, &depth, serial), 0);
+		zone_free(prev);
+		prev = cur;
+		expect_loads(s, cur);
+		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+		assert_true(ji.entries <= 3);
+	}
+	/* The oldest went first; what is left still serves IXFR, and loads. */
+	assert_int_equal(ji.entries, 3);
+	assert_int_equal(ji.oldest, 7);
+	expect_history(s, 7, 10, 0, 3);
+	assert_int_equal(history_error(s, 6, 10, 0), US_ENOENT);
+	store_close(s);
+	s = open_store(&d, 0);
+	expect_loads(s, prev);
+
+	/* A byte bound smaller than one entry: no history, but every version still loads. */
+	store_journal_limits_t tiny = {.max_size = 1};
+	for (uint32_t serial = 11; serial <= 14; serial++) {
+		zone_t *cur = step_zone(serial, 100, serial % 3);
+		assert_int_equal(save_step(s, prev, cur, &tiny, serial), 0);
+		zone_free(prev);
+		prev = cur;
+		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+		assert_int_equal(ji.entries, 0);
+		assert_int_equal(ji.bytes, 0);
+		store_close(s);
+		s = open_store(&d, 0);
+		expect_loads(s, cur);
+	}
+	/* A byte bound of three entries' worth keeps about three. */
+	store_journal_limits_t some = {.max_size = 3 * 400};
+	for (uint32_t serial = 15; serial <= 25; serial++) {
+		zone_t *cur = step_zone(serial, 100, serial % 5);
+		assert_int_equal(save_step(s, prev, cur, &some, serial), 0);
+		zone_free(prev);
+		prev = cur;
+		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+		assert_true(ji.bytes <= some.max_size);
+	}
+	assert_true(ji.entries >= 2);
+	expect_loads(s, prev);
+	store_close(s);
+	zone_free(prev);
+	tdir_remove(&d);
+}
+
+static void journal_full_map(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 1 << 20);
+	zone_t *a = step_zone(1, 200, 0), *b = step_zone(2, 200, 1), *huge = gen_zone(3, 60000, 1);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, a, &t), 0);
+	assert_int_equal(save_step(s, a, b, NULL, 2), 0);
+	/* A change too big for the map fails alone; the stored version and history stay. */
+	assert_int_equal(save_step(s, b, huge, NULL, 3), US_ENOSPC);
+	printf("journal, full map: %s\n", store_errmsg(s));
+	expect_loads(s, b);
+	expect_history(s, 1, 2, 0, 1);
+	zone_t *c = step_zone(3, 200, 2);
+	assert_int_equal(save_step(s, b, c, NULL, 3), 0);
+	expect_loads(s, c);
+	store_close(s);
+	zone_free(a);
+	zone_free(b);
+	zone_free(c);
+	zone_free(huge);
+	tdir_remove(&d);
+}
+
+static void journal_damage(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *a = step_zone(1, 50, 0), *b = step_zone(2, 50, 1), *c = step_zone(3, 50, 2);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, a, &t), 0);
+	assert_int_equal(save_step(s, a, b, NULL, 2), 0);
+	assert_int_equal(save_step(s, b, c, NULL, 3), 0);
+	store_close(s);
+	/* The second entry: apex + sequence number 1. */
+	uint8_t key[sizeof(APEX) + 8];
+	memcpy(key, APEX, sizeof(APEX));
+	memset(key + sizeof(APEX), 0, 8);
+	key[sizeof(APEX) + 7] = 1;
+	size_t len;
+	uint8_t *good = raw_get(&d, "journal", key, sizeof(key), &len);
+	uint8_t *v = malloc(len);
+	int outcomes[2] = {0, 0};
+	srand(11);
+	for (int round = 0; round < 120; round++) {
+		memcpy(v, good, len);
+		size_t vlen = len;
+		if (round == 0)
+			vlen = 10; /* truncated header */
+		else if (round == 1)
+			v[len - 1] ^= 1; /* the checksum catches it */
+		else {
+			/* Edits behind a fixed checksum reach the decoder itself. */
+			for (int e = 0; e < 1 + round % 4; e++)
+				v[rand() % len] = (uint8_t)rand();
+			if (round % 3)
+				vlen = 28 + (size_t)rand() % (len - 28);
+			wire_write32(v + 16, store__crc32c(0, v + 28, vlen - 28));
+		}
+		raw_put(&d, "journal", key, sizeof(key), v, vlen);
+		s = open_store(&d, 0);
+		zone_t *got = NULL;
+		int ret = store_load_zone(s, APEX, &got, NULL);
+		if (ret) {
+			assert_true(strlen(store_errmsg(s)) > 0);
+			assert_null(got);
+		}
+		outcomes[ret == 0]++;
+		zone_free(got);
+		history_error(s, 1, 3, 0);
+		store_close(s);
+	}
+	printf("damaged journal entries: %d rejected, %d still applied\n", outcomes[0],
+	       outcomes[1]);
+	assert_true(outcomes[0] > 0);
+	/* A missing entry and damaged bounds are errors too. */
+	raw_put(&d, "journal", key, sizeof(key), NULL, 0);
+	s = open_store(&d, 0);
+	zone_t *got = NULL;
+	assert_int_equal(store_load_zone(s, APEX, &got, NULL), US_EMALF);
+	assert_int_equal(history_error(s, 1, 3, 0), US_EMALF);
+	store_close(s);
+	raw_put(&d, "jmeta", APEX, sizeof(APEX), "\1junk", 5);
+	s = open_store(&d, 0);
+	assert_int_equal(store_load_zone(s, APEX, &got, NULL), US_EMALF);
+	assert_int_equal(history_error(s, 1, 3, 0), US_EMALF);
+	/* Saving a fresh version repairs it. */
+	t = make_timers(3, 3);
+	assert_int_equal(store_save_zone(s, c, &t), 0);
+	expect_loads(s, c);
+	store_close(s);
+	free(v);
+	free(good);
+	zone_free(a);
+	zone_free(b);
+	zone_free(c);
+	tdir_remove(&d);
+}
+
+/* Saves the chain step_zone(k), step_zone(k + 1), ... as journal entries; never returns. */
+static void journal_saver(const tdir_t *d, int64_t k, int fd)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	store_t *s = NULL;
+	if (store_open(d->path, 0, &s))
+		_exit(3);
+	store_journal_limits_t lim = {.max_depth = 5};
+	zone_t *prev = step_zone((uint32_t)k - 1, KILL_RECORDS / 4, (size_t)(k - 1) % 9);
+	for (double end = now() + 20; now() < end; k++) {
+		zone_t *cur = step_zone((uint32_t)k, KILL_RECORDS / 4, (size_t)k % 9);
+		int ret = save_step(s, prev, cur, &lim, k);
+		if (ret) {
+			fprintf(stderr, "saver: %s: %s\n", us_strerror(ret), store_errmsg(s));
+			_exit(2);
+		}
+		zone_free(prev);
+		prev = cur;
+		if (write(fd, &k, sizeof(k)) != sizeof(k))
+			_exit(4);
+	}
+	_exit(5);
+}
+
+static void journal_kill_nine(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *z0 = step_zone(1, KILL_RECORDS / 4, 1);
+	store_timers_t t0 = make_timers(1, 1);
+	assert_int_equal(store_save_zone(s, z0, &t0), 0);
+	store_close(s);
+	zone_free(z0);
+	srand(20240602);
+	int64_t next = 2;
+	double start = now();
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		int pfd[2];
+		assert_int_equal(pipe(pfd), 0);
+		fflush(NULL);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(pfd[0]);
+			journal_saver(&d, next, pfd[1]);
+		}
+		close(pfd[1]);
+		struct timespec delay = {0, (2 + rand() % 40) * 1000000L + rand() % 1000000L};
+		nanosleep(&delay, NULL);
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFSIGNALED(status))
+			fail_msg("saver exited with %d before the kill", WEXITSTATUS(status));
+		int64_t k, reported = next - 1;
+		while (read(pfd[0], &k, sizeof(k)) == sizeof(k))
+			reported = k;
+		close(pfd[0]);
+		s = open_store(&d, 0);
+		zone_t *got = NULL;
+		store_timers_t tg;
+		int ret = store_load_zone(s, APEX, &got, &tg);
+		if (ret)
+			fail_msg("round %d: %s: %s", round, us_strerror(ret), store_errmsg(s));
+		store_close(s);
+		if (tg.last_refresh != reported && tg.last_refresh != reported + 1)
+			fail_msg("round %d: loaded save #%lld, last reported #%lld", round,
+			         (long long)tg.last_refresh, (long long)reported);
+		/* Snapshot + replay is exactly the version saved last, whole. */
+		zone_t *want = step_zone((uint32_t)tg.last_refresh, KILL_RECORDS / 4,
+		                         (size_t)tg.last_refresh % 9);
+		assert_same_zone(want, got);
+		zone_free(want);
+		zone_free(got);
+		next = tg.last_refresh + 1;
+	}
+	printf("journal kill -9: %d rounds in %.2f s, %lld versions committed\n", KILL_ROUNDS,
+	       now() - start, (long long)next - 1);
+	tdir_remove(&d);
+}
+
+/* IXFR out reads the journal on TCP worker threads while the zone manager writes to it. */
+typedef struct reader_shared {
+	store_t *s;
+	atomic_bool stop;
+	atomic_uint_fast32_t latest; /* the newest serial committed so far */
+} reader_shared_t;
+
+typedef struct reader_arg {
+	reader_shared_t *sh;
+	unsigned reads, found, errors; /* this thread's own */
+} reader_arg_t;
+
+static void *reader(void *p)
+{
+	reader_arg_t *r = p;
+	reader_shared_t *sh = r->sh;
+	while (!atomic_load(&sh->stop)) {
+		uint32_t to = (uint32_t)atomic_load(&sh->latest);
+		arena_t a;
+		arena_init(&a);
+		zone_changeset_t cs;
+		char err[256];
+		int ret = store_journal_read(sh->s, APEX, to > 3 ? to - 3 : 1, to, 0, &a, &cs, err,
+		                             sizeof(err));
+		r->reads++;
+		/* Found whole, or not found because a newer version got in meanwhile. */
+		if (ret == 0 && cs.to == to && cs.first->nadded == (to > 3 ? 3 : to - 1))
+			r->found++;
+		else if (ret != US_ENOENT)
+			r->errors++;
+		arena_deinit(&a);
+	}
+	return NULL;
+}
+
+static void journal_concurrent_reads(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *prev = step_zone(1, 200, 0);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, prev, &t), 0);
+	reader_shared_t sh = {.s = s};
+	atomic_store(&sh.latest, 1);
+	reader_arg_t r[2] = {{.sh = &sh}, {.sh = &sh}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &r[i]), 0);
+	for (uint32_t serial = 2; serial <= 150; serial++) {
+		zone_t *cur = step_zone(serial, 200, serial - 1);
+		assert_int_equal(save_step(s, prev, cur, NULL, serial), 0);
+		atomic_store(&sh.latest, serial);
+		zone_free(prev);
+		prev = cur;
+	}
+	atomic_store(&sh.stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	printf("concurrent journal reads: %u reads, %u found whole, %u errors\n",
+	       r[0].reads + r[1].reads, r[0].found + r[1].found, r[0].errors + r[1].errors);
+	assert_int_equal(r[0].errors + r[1].errors, 0);
+	assert_true(r[0].found + r[1].found > 0);
+	expect_loads(s, prev);
+	store_close(s);
+	zone_free(prev);
+	tdir_remove(&d);
+}
+
 static void large_zone(void **state)
 {
 	(void)state;
@@ -757,10 +1243,13 @@ static void large_zone(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(crc32c_vectors), cmocka_unit_test(open_errors),
-	    cmocka_unit_test(save_then_load), cmocka_unit_test(replace_and_drop),
-	    cmocka_unit_test(full_map),       cmocka_unit_test(damaged_values),
-	    cmocka_unit_test(kill_nine),      cmocka_unit_test(large_zone),
+	    cmocka_unit_test(crc32c_vectors),    cmocka_unit_test(open_errors),
+	    cmocka_unit_test(save_then_load),    cmocka_unit_test(replace_and_drop),
+	    cmocka_unit_test(full_map),          cmocka_unit_test(damaged_values),
+	    cmocka_unit_test(kill_nine),         cmocka_unit_test(large_zone),
+	    cmocka_unit_test(journal_replay),    cmocka_unit_test(journal_bounds),
+	    cmocka_unit_test(journal_full_map),  cmocka_unit_test(journal_damage),
+	    cmocka_unit_test(journal_kill_nine), cmocka_unit_test(journal_concurrent_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include "error.h"
 #include "serial.h"
 #include "xfr.h"
+#include "zonediff.h"
 #include "xfr_vectors.h"
 
 #define QID    0x1234
@@ -1579,6 +1580,79 @@ static void axfr_out_round_trip(void **state)
 }
 
 /*
+ * IXFR out: the diff between two versions, encoded in small messages, is what our decoder
+ * takes as an incremental transfer, and applying it gives the new version.
+ */
+static void ixfr_out_round_trip(void **state)
+{
+	(void)state;
+	static uint8_t msgs[64][WIRE_MAX_MSG];
+	size_t lens[64];
+	zone_t *old = base_zone(1), *z = zone_text(final4);
+	arena_t a;
+	arena_init(&a);
+	zone_changeset_t cs;
+	assert_int_equal(zonediff_compute(old, z, &a, &cs), 0);
+	assert_true(cs.first->nremoved > 0 && cs.first->nadded > 0);
+	uint8_t q[512];
+	xfr_request_t req;
+	request_of(q, xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 1), &req);
+	xfr_out_opts_t opts = {.edns_udp = 1232, .reserve = 100, .target = 80, .soa_only = true};
+	xfr_out_t o;
+	xfr_out_init_ixfr(&o, z, cs.first, &req, &opts);
+	int n = 0, ret = XFR_MORE;
+	while (ret == XFR_MORE) {
+		assert_true(n < 64);
+		ret = xfr_out_next(&o, msgs[n], WIRE_MAX_MSG, &lens[n]);
+		assert_true(ret == XFR_MORE || ret == XFR_DONE);
+		n++;
+	}
+	assert_true(n > 3);
+	assert_int_equal(o.records, 4 + cs.first->nremoved + cs.first->nadded);
+	xfr_in_t *x = ixfr_in(1);
+	for (int i = 0; i < n; i++) {
+		util_msg_t m;
+		util_parse(msgs[i], lens[i], &m);
+		assert_int_equal(wire_read16(msgs[i] + WIRE_QDCOUNT), i == 0);
+		assert_int_equal(m.rr[m.nrr - 1].type, WIRE_T_OPT);
+		if (i == 0) {
+			/* SOA(new) then SOA(old), as RFC 1995 4 lays it out. */
+			assert_int_equal(m.rr[0].type, WIRE_T_SOA);
+			if (m.count[0] > 1)
+				assert_int_equal(m.rr[1].type, WIRE_T_SOA);
+		}
+		assert_int_equal(xfr_in_feed(x, msgs[i], lens[i]),
+		                 i == n - 1 ? XFR_DONE : XFR_MORE);
+	}
+	const xfr_result_t *res = xfr_in_result(x);
+	assert_int_equal(res->kind, XFR_INCREMENTAL);
+	assert_int_equal(res->serial, 4);
+	zone_t *got = NULL;
+	char err[XFR_ERRLEN];
+	if (zone_apply(old, res->changeset, &got, err, sizeof(err)))
+		fail_msg("zone_apply: %s", err);
+	assert_zone_equal(got, z);
+	zone_free(got);
+	xfr_in_free(x);
+
+	/* A diff with no records (changes that cancelled out): the four SOAs alone. */
+	zone_diff_t empty = *cs.first;
+	empty.removed = empty.added = NULL;
+	empty.nremoved = empty.nadded = 0;
+	opts.target = 0;
+	xfr_out_init_ixfr(&o, z, &empty, &req, &opts);
+	assert_int_equal(xfr_out_next(&o, msgs[0], WIRE_MAX_MSG, &lens[0]), XFR_DONE);
+	assert_int_equal(o.records, 4);
+	x = ixfr_in(1);
+	assert_int_equal(xfr_in_feed(x, msgs[0], lens[0]), XFR_DONE);
+	assert_int_equal(xfr_in_result(x)->kind, XFR_INCREMENTAL);
+	xfr_in_free(x);
+	arena_deinit(&a);
+	zone_free(old);
+	zone_free(z);
+}
+
+/*
  * A big zone goes out in messages of about 16 KiB, compressed, each its own context, and the
  * names in rdata keep their case whatever the question's (the decoded zone is byte-equal).
  */
@@ -1755,6 +1829,7 @@ int main(void)
 	    cmocka_unit_test(mutations),
 	    cmocka_unit_test(transfer_requests),
 	    cmocka_unit_test(axfr_out_round_trip),
+	    cmocka_unit_test(ixfr_out_round_trip),
 	    cmocka_unit_test(axfr_out_big),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(out_of_memory),
