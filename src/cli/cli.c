@@ -89,7 +89,7 @@ int cli_check_zone(int argc, char **argv)
 	dnssec_check_times(z, (uint32_t)time(NULL), check_report, &c);
 	printf("%s: zone %s ok: serial %u, %zu records, %u names, %u warnings\n", argv[2], argv[1],
 	       z->serial, z->nrecords, z->nnodes, c.warnings);
-	zone_free(z);
+	zone_unref(z);
 	return 0;
 }
 

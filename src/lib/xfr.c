@@ -440,7 +440,7 @@ void xfr_in_free(xfr_in_t *x)
 	if (!x)
 		return;
 	zone_builder_free(x->b);
-	zone_free(x->zone);
+	zone_unref(x->zone);
 	arena_deinit(&x->arena);
 	free(x);
 }

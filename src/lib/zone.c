@@ -10,7 +10,7 @@
 #include "wire.h"
 #include "zone.h"
 
-void zone_free(zone_t *z)
+static void zone_destroy(zone_t *z)
 {
 	if (!z)
 		return;
@@ -38,7 +38,7 @@ void zone_unref(zone_t *z)
 	/* Release so this thread's reads happen before the free; acquire so the free happens
 	 * after every other thread's. */
 	if (z && __atomic_sub_fetch(&z->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		zone_free(z);
+		zone_destroy(z);
 }
 
 /* Compares a node's name with lname, known to lie at or below the apex, rel bytes above it. */
@@ -296,7 +296,8 @@ fail:
 	if (b)
 		b->z = NULL;
 	zone_builder_free(b);
-	zone_free(z);
+	if (z) /* perhaps before its reference was set */
+		zone_destroy(z);
 	return NULL;
 }
 
@@ -304,7 +305,7 @@ void zone_builder_free(zone_builder_t *b)
 {
 	if (!b)
 		return;
-	zone_free(b->z);
+	zone_unref(b->z);
 	free(b->recs);
 	free(b->rd);
 	free(b->files);
@@ -854,7 +855,7 @@ static zone_t *derive(const zone_t *old)
 		z->ov_used = old->ov_used;
 	}
 	if (!z->hidden || (old->ov && !z->ov)) {
-		zone_free(z);
+		zone_unref(z);
 		return NULL;
 	}
 	if (old->hidden)
@@ -1234,7 +1235,7 @@ static int rebuild(zone_t **z, char *err, size_t errlen)
 		ret = zone_builder_finish(b, &nz);
 	zone_builder_free(b);
 	if (ret == 0) {
-		zone_free(*z);
+		zone_unref(*z);
 		*z = nz;
 	}
 	return ret;
@@ -1303,7 +1304,7 @@ done:
 	if (ret == 0)
 		*out = a.z;
 	else
-		zone_free(a.z);
+		zone_unref(a.z);
 	free(items);
 	free(a.touched);
 	free(a.rd);

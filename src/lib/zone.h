@@ -95,15 +95,13 @@ typedef struct zone_lookup {
 	const zone_node_t *cut;      /* topmost delegation at/above, or DNAME above; or NULL */
 } zone_lookup_t;
 
-/* Frees z at once, whatever its references; for a version no one else can see. NULL is a
- * no-op. */
-void zone_free(zone_t *z);
-
 /*
  * A version starts with one reference, its owner's. zone_ref adds one for a reader that keeps
  * the version beyond an RCU read section (it must take it inside one, or hold another
- * reference); zone_unref drops one and frees the zone when it was the last. Safe from any
- * thread. zone_unref(NULL) is a no-op.
+ * reference); zone_unref drops one and frees the zone when it was the last. A version derived
+ * by zone_apply holds one on its base, so the owner of a base drops it with zone_unref like
+ * any other: it lives on while derived versions use its nodes. Safe from any thread.
+ * zone_unref(NULL) is a no-op.
  */
 void zone_ref(zone_t *z);
 void zone_unref(zone_t *z);

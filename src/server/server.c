@@ -189,7 +189,7 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		 * never reach them, so such a file is refused until the serial is bumped. */
 		bool same = zone_same(nz, prev);
 		if (old) {
-			zone_free(nz);
+			zone_unref(nz);
 			if (!same) {
 				set_error(z,
 				          "%s: contents changed but serial %u did not; bump the "
@@ -226,7 +226,7 @@ int server_zone_load(server_t *s, server_zone_t *z)
 			set_error(z, "cannot store serial %u: %s", nz->serial, us_strerror(ret));
 			log_error("zone %s: %s (%s); serial %u keeps serving", zc->domain, z->error,
 			          store_errmsg(s->store), old->serial);
-			zone_free(nz);
+			zone_unref(nz);
 			return ret;
 		}
 		log_error("zone %s: cannot store serial %u: %s (%s); serving it without history",
@@ -239,7 +239,7 @@ int server_zone_load(server_t *s, server_zone_t *z)
 	/* A reload is news to tell the secondaries, and so is a serial that changed while we
 	 * were stopped; an unchanged one at start is not. */
 	bool tell = old != NULL || (stored && stored->serial != nz->serial);
-	zone_free(stored);
+	zone_unref(stored);
 	uint32_t serial = nz->serial;
 	server_publish(z, nz);
 	if (tell)

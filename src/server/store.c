@@ -630,7 +630,7 @@ static int snap_decode(store_t *s, const uint8_t *key, const uint8_t *buf, size_
 	z = NULL;
 	ret = 0;
 cleanup:
-	zone_free(z);
+	zone_unref(z);
 	zone_builder_free(b);
 	return ret;
 }
@@ -1117,7 +1117,7 @@ int store_load_zone(store_t *s, const uint8_t *apex, zone_t **zp, store_timers_t
 cleanup:
 	mdb_txn_abort(txn);
 	if (ret) {
-		zone_free(z);
+		zone_unref(z);
 		return ret;
 	}
 	*zp = z;

@@ -117,7 +117,7 @@ int store_save_timers(store_t *s, const uint8_t *apex, const store_timers_t *t);
  * receives the zone's timers, read in the same transaction (all zero, serial = the zone's,
  * when none are stored).
  *
- * Returns 0 with *z owning the zone (zone_free); US_ENOENT when no snapshot is stored;
+ * Returns 0 with *z owning the zone (zone_unref); US_ENOENT when no snapshot is stored;
  * US_EMALF when the snapshot, the journal or the timers are damaged (bad header, checksum,
  * lengths or names, entries that do not chain or apply); US_EZONE when its records fail the zone
  * checks; US_ENOMEM; a negative errno from LMDB. Damage is an error, never a crash. On failure *z

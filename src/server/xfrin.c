@@ -278,7 +278,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		bool same = j->current && !j->force_axfr && j->zone->serial == j->current->serial;
 		if (same || !acceptable(j, peer)) {
 			/* The same serial sent whole is only news that we are up to date. */
-			zone_free(j->zone);
+			zone_unref(j->zone);
 			j->zone = NULL;
 			j->outcome = same ? JOB_UPTODATE : JOB_FAILED;
 			ret = same ? 0 : US_EZONE;
@@ -492,7 +492,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 			z->error_at = now;
 			log_error("zone %s: %s (%s); keeping serial %u", zc->domain, z->error,
 			          store_errmsg(s->store), from);
-			zone_free(j->zone);
+			zone_unref(j->zone);
 			z->next_refresh = now + jitter(z->retry);
 		} else {
 			char what[64];
@@ -584,7 +584,7 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 		log_error("zone %s: the stored copy (serial %u) expired while we were down; "
 		          "answering SERVFAIL until a transfer succeeds",
 		          z->conf->domain, saved->serial);
-		zone_free(saved);
+		zone_unref(saved);
 		z->expired = true;
 		z->force_axfr = true;
 		return;
@@ -638,7 +638,7 @@ void xfrin_shutdown(server_t *s)
 				continue;
 			}
 			pthread_join(j->thread, NULL);
-			zone_free(j->zone);
+			zone_unref(j->zone);
 			job_free(j);
 			z->busy = false;
 		}

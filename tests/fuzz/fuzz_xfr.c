@@ -92,7 +92,7 @@ static void ixfr_round_trip(const zone_t *z, const zone_diff_t *diff)
 	zone_t *back = applied(r->changeset);
 	if (!back || !zone_same(back, z))
 		abort();
-	zone_free(back);
+	zone_unref(back);
 	xfr_in_free(x);
 }
 
@@ -106,7 +106,7 @@ static void journal_paths(const zone_changeset_t *cs, const zone_t *z)
 		zone_t *zc = applied(&c);
 		if (!zc || !zone_same(zc, z))
 			abort();
-		zone_free(zc);
+		zone_unref(zc);
 	}
 	if (zonediff_compute(base, z, &a, &d) == 0 && base->serial != z->serial)
 		ixfr_round_trip(z, d.first);
@@ -147,13 +147,13 @@ static void run(uint16_t qtype, const uint8_t *data, size_t size)
 		if (zone_apply(base, r->changeset, &z, err, sizeof(err)) == 0) {
 			zone_foreach_rr(z, touch, &sum);
 			journal_paths(r->changeset, z);
-			zone_free(z);
+			zone_unref(z);
 		}
 	}
 	if (r && r->kind == XFR_FULL) {
 		zone_t *z = xfr_in_take_zone(x);
 		zone_foreach_rr(z, touch, &sum);
-		zone_free(z);
+		zone_unref(z);
 	}
 	xfr_in_free(x);
 }

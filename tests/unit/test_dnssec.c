@@ -66,7 +66,7 @@ static void nsec_cover(void **state)
 		dname_to_text(n->name, text, sizeof(text));
 		assert_string_equal(text, v[i].cover);
 	}
-	zone_free(z);
+	zone_unref(z);
 }
 
 /* Drops the first line holding what, from zone text. */
@@ -90,7 +90,7 @@ static void broken_chains(void **state)
 	zone_t *z = util_zone("t.test", good);
 	assert_non_null(z);
 	assert_true(dnssec_has_nsec3(z->dnssec));
-	zone_free(z);
+	zone_unref(z);
 	/* One NSEC3 missing: the chain is broken and the zone refused. */
 	char copy[65536];
 	snprintf(copy, sizeof(copy), "%s", good);
@@ -108,7 +108,7 @@ static void broken_chains(void **state)
 	snprintf(copy, sizeof(copy), "%s", nsec);
 	z = util_zone("t.test", drop_line(copy, "c.t.test. NSEC"));
 	assert_non_null(z);
-	zone_free(z);
+	zone_unref(z);
 }
 
 /* An incremental change goes through the same checks: one that breaks the chain fails, so the
@@ -160,8 +160,8 @@ static void changes_keep_the_chain(void **state)
 	assert_int_equal(zone_apply(z, &cs, &nz, err, sizeof(err)), 0);
 	assert_non_null(nz->base); /* an overlay on z, not a rebuilt base */
 	assert_true(dnssec_has_nsec3(nz->dnssec) && nz->dnssec != z->dnssec);
-	zone_free(nz);
-	zone_free(z);
+	zone_unref(nz);
+	zone_unref(z);
 }
 
 int main(void)

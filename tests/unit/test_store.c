@@ -380,10 +380,10 @@ static void save_then_load(void **state)
 	assert_same_zone(z, got);
 	assert_same_timers(&t, &gt);
 	assert_string_equal(store_errmsg(s), "");
-	zone_free(got);
+	zone_unref(got);
 	assert_int_equal(store_load_zone(s, (const uint8_t *)"", &got, NULL), 0);
 	assert_same_zone(root, got);
-	zone_free(got);
+	zone_unref(got);
 	memset(&gt, 0, sizeof(gt));
 	assert_int_equal(store_load_timers(s, (const uint8_t *)"", &gt), 0);
 	assert_same_timers(&rt, &gt);
@@ -393,8 +393,8 @@ static void save_then_load(void **state)
 	assert_null(got);
 	assert_non_null(strstr(store_errmsg(s), "example.org"));
 	store_close(s);
-	zone_free(z);
-	zone_free(root);
+	zone_unref(z);
+	zone_unref(root);
 	tdir_remove(&d);
 }
 
@@ -411,7 +411,7 @@ static void replace_and_drop(void **state)
 	assert_int_equal(store_load_zone(s, APEX, &got, &tg), 0);
 	assert_same_zone(b, got);
 	assert_same_timers(&tb, &tg);
-	zone_free(got);
+	zone_unref(got);
 
 	/* Timers alone leave the snapshot as it is. */
 	store_timers_t tc = make_timers(2, 300);
@@ -419,7 +419,7 @@ static void replace_and_drop(void **state)
 	assert_int_equal(store_load_zone(s, APEX, &got, &tg), 0);
 	assert_same_zone(b, got);
 	assert_same_timers(&tc, &tg);
-	zone_free(got);
+	zone_unref(got);
 
 	assert_int_equal(store_drop_zone(s, APEX), 0);
 	got = NULL;
@@ -444,10 +444,10 @@ static void replace_and_drop(void **state)
 	assert_int_equal(tg.serial, 1);
 	assert_int_equal(tg.last_refresh, 0);
 	assert_string_equal(tg.primary, "");
-	zone_free(got);
+	zone_unref(got);
 	store_close(s);
-	zone_free(a);
-	zone_free(b);
+	zone_unref(a);
+	zone_unref(b);
 	tdir_remove(&d);
 }
 
@@ -467,7 +467,7 @@ static void full_map(void **state)
 	assert_int_equal(store_load_zone(s, APEX, &got, &tg), 0);
 	assert_same_zone(small, got);
 	assert_same_timers(&ts, &tg);
-	zone_free(got);
+	zone_unref(got);
 	store_timers_t ts2 = make_timers(1, 11);
 	assert_int_equal(store_save_zone(s, small, &ts2), 0);
 	store_close(s);
@@ -475,10 +475,10 @@ static void full_map(void **state)
 	assert_int_equal(store_load_zone(s, APEX, &got, &tg), 0);
 	assert_same_zone(small, got);
 	assert_same_timers(&ts2, &tg);
-	zone_free(got);
+	zone_unref(got);
 	store_close(s);
-	zone_free(small);
-	zone_free(big);
+	zone_unref(small);
+	zone_unref(big);
 	tdir_remove(&d);
 }
 
@@ -575,7 +575,7 @@ static void damaged_values(void **state)
 		int ret = store_load_zone(s, APEX, &got, NULL);
 		if (ret == 0) {
 			loaded++;
-			zone_free(got);
+			zone_unref(got);
 		} else {
 			errors++;
 			assert_null(got);
@@ -595,12 +595,12 @@ static void damaged_values(void **state)
 	/* without asking for timers, the zone still loads */
 	assert_int_equal(store_load_zone(s, APEX, &got, NULL), 0);
 	assert_same_zone(z, got);
-	zone_free(got);
+	zone_unref(got);
 	store_close(s);
 
 	free(v);
 	free(good);
-	zone_free(z);
+	zone_unref(z);
 	tdir_remove(&d);
 }
 
@@ -694,7 +694,7 @@ static void kill_nine(void **state)
 		assert_true(rrlist_equal(&lg, tg.last_refresh % 2 ? &lb : &la));
 		rrlist_free(&lg);
 		seen[tg.last_refresh % 2]++;
-		zone_free(got);
+		zone_unref(got);
 		next = tg.last_refresh + 1;
 	}
 	struct stat st;
@@ -707,8 +707,8 @@ static void kill_nine(void **state)
 	       (long long)st.st_size / 1024);
 	rrlist_free(&la);
 	rrlist_free(&lb);
-	zone_free(za);
-	zone_free(zb);
+	zone_unref(za);
+	zone_unref(zb);
 	tdir_remove(&d);
 }
 
@@ -729,7 +729,7 @@ static zone_t *step_zone(uint32_t serial, size_t n, size_t extras)
 		    wire_read16(it + ol + 6));
 	}
 	rrlist_free(&l);
-	zone_free(base);
+	zone_unref(base);
 	uint8_t owner[DNAME_MAXLEN], rd[64];
 	owner_name(owner, "extra");
 	for (size_t i = 0; i < extras; i++) {
@@ -765,7 +765,7 @@ static void expect_loads(store_t *s, const zone_t *want)
 		fail_msg("load: %s: %s", us_strerror(ret), store_errmsg(s));
 	assert_same_zone(want, got);
 	assert_int_equal(tg.serial, want->serial);
-	zone_free(got);
+	zone_unref(got);
 }
 
 static void expect_history(store_t *s, uint32_t from, uint32_t to, uint32_t nrm, uint32_t nadd)
@@ -812,7 +812,7 @@ static void journal_replay(void **state)
 	for (uint32_t serial = 2; serial <= 10; serial++) {
 		zone_t *cur = step_zone(serial, 400, serial - 1);
 		assert_int_equal(save_step(s, prev, cur, NULL, serial), 0);
-		zone_free(prev);
+		zone_unref(prev);
 		prev = cur;
 		/* Reopened, as after a restart: snapshot + replay give the latest version. */
 		store_close(s);
@@ -845,7 +845,7 @@ static void journal_replay(void **state)
 	expect_history(s, 10, 11, 7, 0);
 	expect_history(s, 3, 11, 0, 0);
 	expect_loads(s, cur);
-	zone_free(prev);
+	zone_unref(prev);
 	prev = cur;
 
 	/* A change that does not start at the stored serial restarts the journal. */
@@ -871,10 +871,10 @@ static void journal_replay(void **state)
 	assert_int_equal(store_journal_info(s, APEX, &ji), US_ENOENT);
 	assert_int_equal(history_error(s, 21, 22, 0), US_ENOENT);
 	store_close(s);
-	zone_free(prev);
-	zone_free(other);
-	zone_free(cur);
-	zone_free(big);
+	zone_unref(prev);
+	zone_unref(other);
+	zone_unref(cur);
+	zone_unref(big);
 	tdir_remove(&d);
 }
 
@@ -892,7 +892,7 @@ static void journal_bounds(void **state)
 	for (uint32_t serial = 2; serial <= 10; serial++) {
 		zone_t *cur = step_zone(serial, 100, serial - 1);
 		assert_int_equal(save_step(s, prev, cur, &depth, serial), 0);
-		zone_free(prev);
+		zone_unref(prev);
 		prev = cur;
 		expect_loads(s, cur);
 		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
@@ -912,7 +912,7 @@ static void journal_bounds(void **state)
 	for (uint32_t serial = 11; serial <= 14; serial++) {
 		zone_t *cur = step_zone(serial, 100, serial % 3);
 		assert_int_equal(save_step(s, prev, cur, &tiny, serial), 0);
-		zone_free(prev);
+		zone_unref(prev);
 		prev = cur;
 		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
 		assert_int_equal(ji.entries, 0);
@@ -926,7 +926,7 @@ static void journal_bounds(void **state)
 	for (uint32_t serial = 15; serial <= 25; serial++) {
 		zone_t *cur = step_zone(serial, 100, serial % 5);
 		assert_int_equal(save_step(s, prev, cur, &some, serial), 0);
-		zone_free(prev);
+		zone_unref(prev);
 		prev = cur;
 		assert_int_equal(store_journal_info(s, APEX, &ji), 0);
 		assert_true(ji.bytes <= some.max_size);
@@ -934,7 +934,7 @@ static void journal_bounds(void **state)
 	assert_true(ji.entries >= 2);
 	expect_loads(s, prev);
 	store_close(s);
-	zone_free(prev);
+	zone_unref(prev);
 	tdir_remove(&d);
 }
 
@@ -957,10 +957,10 @@ static void journal_full_map(void **state)
 	assert_int_equal(save_step(s, b, c, NULL, 3), 0);
 	expect_loads(s, c);
 	store_close(s);
-	zone_free(a);
-	zone_free(b);
-	zone_free(c);
-	zone_free(huge);
+	zone_unref(a);
+	zone_unref(b);
+	zone_unref(c);
+	zone_unref(huge);
 	tdir_remove(&d);
 }
 
@@ -1010,7 +1010,7 @@ static void journal_damage(void **state)
 			assert_null(got);
 		}
 		outcomes[ret == 0]++;
-		zone_free(got);
+		zone_unref(got);
 		history_error(s, 1, 3, 0);
 		store_close(s);
 	}
@@ -1035,9 +1035,9 @@ static void journal_damage(void **state)
 	store_close(s);
 	free(v);
 	free(good);
-	zone_free(a);
-	zone_free(b);
-	zone_free(c);
+	zone_unref(a);
+	zone_unref(b);
+	zone_unref(c);
 	tdir_remove(&d);
 }
 
@@ -1057,7 +1057,7 @@ static void journal_saver(const tdir_t *d, int64_t k, int fd)
 			fprintf(stderr, "saver: %s: %s\n", us_strerror(ret), store_errmsg(s));
 			_exit(2);
 		}
-		zone_free(prev);
+		zone_unref(prev);
 		prev = cur;
 		if (write(fd, &k, sizeof(k)) != sizeof(k))
 			_exit(4);
@@ -1075,7 +1075,7 @@ static void journal_kill_nine(void **state)
 	store_timers_t t0 = make_timers(1, 1);
 	assert_int_equal(store_save_zone(s, z0, &t0), 0);
 	store_close(s);
-	zone_free(z0);
+	zone_unref(z0);
 	srand(20240602);
 	int64_t next = 2;
 	double start = now();
@@ -1115,8 +1115,8 @@ static void journal_kill_nine(void **state)
 		zone_t *want = step_zone((uint32_t)tg.last_refresh, KILL_RECORDS / 4,
 		                         (size_t)tg.last_refresh % 9);
 		assert_same_zone(want, got);
-		zone_free(want);
-		zone_free(got);
+		zone_unref(want);
+		zone_unref(got);
 		next = tg.last_refresh + 1;
 	}
 	printf("journal kill -9: %d rounds in %.2f s, %lld versions committed\n", KILL_ROUNDS,
@@ -1178,7 +1178,7 @@ static void journal_concurrent_reads(void **state)
 		zone_t *cur = step_zone(serial, 200, serial - 1);
 		assert_int_equal(save_step(s, prev, cur, NULL, serial), 0);
 		atomic_store(&sh.latest, serial);
-		zone_free(prev);
+		zone_unref(prev);
 		prev = cur;
 	}
 	atomic_store(&sh.stop, true);
@@ -1190,7 +1190,7 @@ static void journal_concurrent_reads(void **state)
 	assert_true(r[0].found + r[1].found > 0);
 	expect_loads(s, prev);
 	store_close(s);
-	zone_free(prev);
+	zone_unref(prev);
 	tdir_remove(&d);
 }
 
@@ -1234,9 +1234,9 @@ static void large_zone(void **state)
 	       "five\n",
 	       z->nrecords, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t4 - t3) * 1e3, (t6 - t5) * 1e3,
 	       (double)first / 1048576, (double)second / 1048576, (double)st.st_size / 1048576);
-	zone_free(got);
+	zone_unref(got);
 	store_close(s);
-	zone_free(z);
+	zone_unref(z);
 	tdir_remove(&d);
 }
 

@@ -462,8 +462,8 @@ static void axfr_multi_message(void **state)
 	assert_int_equal(xfr_in_eof(x), 0);
 	xfr_in_free(x);
 	assert_zone_equal(z, want);
-	zone_free(z);
-	zone_free(want);
+	zone_unref(z);
+	zone_unref(want);
 	free(s);
 }
 
@@ -479,7 +479,7 @@ static void axfr_dnspython(void **state)
 	assert_int_equal(r->expire, 3600);
 	zone_t *want = zone_text(xfr_vec_base_zone);
 	assert_zone_equal(r->zone, want);
-	zone_free(want);
+	zone_unref(want);
 	/* The zone not taken goes with the decoder. */
 	xfr_in_free(x);
 }
@@ -718,7 +718,7 @@ static void decompression(void **state)
 	              "ns1 300 A 192.0.2.1\nsrv 300 SRV 1 2 3 www\nmx 300 MX 10 @\n"
 	              "rp 300 RP a b\nnaptr 300 NAPTR 1 2 u E2U \"\" @\nkx 300 KX 5 kx1\n");
 	assert_zone_equal(z, want);
-	zone_free(want);
+	zone_unref(want);
 	xfr_in_free(x);
 	free(s);
 }
@@ -813,10 +813,10 @@ static void ixfr_three_sequences(void **state)
 	assert_zone_equal(z, want);
 	/* The old version is untouched. */
 	assert_zone_equal(old, copy);
-	zone_free(z);
-	zone_free(old);
-	zone_free(copy);
-	zone_free(want);
+	zone_unref(z);
+	zone_unref(old);
+	zone_unref(copy);
+	zone_unref(want);
 	xfr_in_free(x);
 	free(s);
 }
@@ -843,9 +843,9 @@ static void ixfr_condensed(void **state)
 	char err[XFR_ERRLEN];
 	assert_int_equal(zone_apply(old, r->changeset, &z, err, sizeof(err)), 0);
 	assert_zone_equal(z, want);
-	zone_free(z);
-	zone_free(old);
-	zone_free(want);
+	zone_unref(z);
+	zone_unref(old);
+	zone_unref(want);
 	xfr_in_free(x);
 	free(s);
 }
@@ -866,7 +866,7 @@ static void ixfr_dnspython(void **state)
 	if (zone_apply(old, r->changeset, &z, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_zone_equal(z, want);
-	zone_free(z);
+	zone_unref(z);
 	xfr_in_free(x);
 
 	x = ixfr_in(1);
@@ -881,8 +881,8 @@ static void ixfr_dnspython(void **state)
 	assert_int_equal(xfr_in_result(x)->kind, XFR_FULL);
 	assert_zone_equal(xfr_in_result(x)->zone, want);
 	xfr_in_free(x);
-	zone_free(old);
-	zone_free(want);
+	zone_unref(old);
+	zone_unref(want);
 }
 
 /* Decodes a one-sequence IXFR 1 -> 2 with the given deletions and additions, then applies it. */
@@ -901,10 +901,10 @@ static int apply_one(uint32_t base, const char *del, const char *add, char *err,
 	zone_t *old = base_zone(base), *z = (zone_t *)0x1;
 	int ret = zone_apply(old, xfr_in_result(x)->changeset, &z, err, errlen);
 	if (ret == 0)
-		zone_free(z);
+		zone_unref(z);
 	else
 		assert_ptr_equal(z, (zone_t *)0x1); /* written only on success */
-	zone_free(old);
+	zone_unref(old);
 	xfr_in_free(x);
 	free(s);
 	return ret;
@@ -969,8 +969,8 @@ static void ixfr_apply_failures(void **state)
 	assert_int_equal(zone_apply(old, &cs, &z, err, sizeof(err)), 0);
 	assert_int_equal(z->serial, 2);
 	assert_int_equal(z->nrecords, old->nrecords);
-	zone_free(z);
-	zone_free(old);
+	zone_unref(z);
+	zone_unref(old);
 }
 
 static void ixfr_uptodate(void **state)
@@ -1047,8 +1047,8 @@ static void ixfr_axfr_style(void **state)
 	zone_t *z = xfr_in_take_zone(x);
 	xfr_in_free(x);
 	assert_zone_equal(z, want);
-	zone_free(z);
-	zone_free(want);
+	zone_unref(z);
+	zone_unref(want);
 	free(s);
 
 	/* SOA, SOA: a full zone of one SOA, which fails the checks. */
@@ -1208,8 +1208,8 @@ static void serial_arithmetic(void **state)
 	char err[XFR_ERRLEN];
 	assert_int_equal(zone_apply(old, xfr_in_result(x)->changeset, &z, err, sizeof(err)), 0);
 	assert_int_equal(z->serial, 3);
-	zone_free(z);
-	zone_free(old);
+	zone_unref(z);
+	zone_unref(old);
 	xfr_in_free(x);
 	free(s);
 
@@ -1261,7 +1261,7 @@ static void foreach_rr(void **state)
 	w = (walk_t){.stop_at = 3};
 	assert_int_equal(zone_foreach_rr(z, count_rr, &w), 42);
 	assert_int_equal(w.n, 3);
-	zone_free(z);
+	zone_unref(z);
 }
 
 /* ---- random mutations of valid streams: no crash, no leak, no assert ---- */
@@ -1392,10 +1392,10 @@ static void mutations(void **state)
 			zone_t *z = NULL;
 			char err[XFR_ERRLEN];
 			if (zone_apply(base, r->changeset, &z, err, sizeof(err)) == 0)
-				zone_free(z);
+				zone_unref(z);
 		}
 		if (r && r->kind == XFR_FULL && rnd(2))
-			zone_free(xfr_in_take_zone(x));
+			zone_unref(xfr_in_take_zone(x));
 		xfr_in_free(x);
 		for (int i = 0; i < m.n; i++)
 			free(m.msg[i]);
@@ -1406,7 +1406,7 @@ static void mutations(void **state)
 	assert_true(outcome[0] > 10000);
 	assert_true(outcome[XFR_FULL] > 100);
 	assert_true(outcome[XFR_INCREMENTAL] > 100);
-	zone_free(base);
+	zone_unref(base);
 	for (int i = 0; i < 3; i++)
 		free(streams[i]);
 }
@@ -1576,7 +1576,7 @@ static void axfr_out_round_trip(void **state)
 	opts.reserve = 10;
 	xfr_out_init(&o, z, &req, &opts);
 	assert_int_equal(xfr_out_next(&o, msgs[0], 12 + 10 + 11, &len), US_ELIMIT);
-	zone_free(z);
+	zone_unref(z);
 }
 
 /*
@@ -1632,7 +1632,7 @@ static void ixfr_out_round_trip(void **state)
 	if (zone_apply(old, res->changeset, &got, err, sizeof(err)))
 		fail_msg("zone_apply: %s", err);
 	assert_zone_equal(got, z);
-	zone_free(got);
+	zone_unref(got);
 	xfr_in_free(x);
 
 	/* A diff with no records (changes that cancelled out): the four SOAs alone. */
@@ -1648,8 +1648,8 @@ static void ixfr_out_round_trip(void **state)
 	assert_int_equal(xfr_in_result(x)->kind, XFR_INCREMENTAL);
 	xfr_in_free(x);
 	arena_deinit(&a);
-	zone_free(old);
-	zone_free(z);
+	zone_unref(old);
+	zone_unref(z);
 }
 
 /*
@@ -1696,7 +1696,7 @@ static void axfr_out_big(void **state)
 	assert_true(total < 20000 * 24);
 	assert_zone_equal(xfr_in_result(x)->zone, z);
 	xfr_in_free(x);
-	zone_free(z);
+	zone_unref(z);
 }
 
 #ifndef __SANITIZE_ADDRESS__
@@ -1757,7 +1757,7 @@ static int oom_run(const tstream_t *ax, const tstream_t *ix, const zone_t *base)
 	int ret = feed_all(x, ax);
 	zone_t *z = ret == XFR_DONE ? xfr_in_take_zone(x) : NULL;
 	xfr_in_free(x);
-	zone_free(z);
+	zone_unref(z);
 	if (ret != XFR_DONE)
 		return ret;
 	x = xfr_in_new((const uint8_t *)APEX, WIRE_T_IXFR, 1, NULL, QID);
@@ -1770,7 +1770,7 @@ static int oom_run(const tstream_t *ax, const tstream_t *ix, const zone_t *base)
 		ret = zone_apply(base, xfr_in_result(x)->changeset, &z, err, sizeof(err));
 		if (ret == US_ENOMEM)
 			assert_string_equal(err, "out of memory");
-		zone_free(z);
+		zone_unref(z);
 	} else {
 		assert_string_equal(xfr_in_error(x), "out of memory");
 	}
@@ -1790,7 +1790,7 @@ static void out_of_memory(void **state)
 		fail_in = n;
 		int ret = oom_run(ax, ix, base);
 		fail_in = -1;
-		zone_free(base);
+		zone_unref(base);
 		assert_int_equal(live, before);
 		if (ret == 0)
 			break;

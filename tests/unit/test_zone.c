@@ -35,7 +35,7 @@ static void valid_zone(void **state)
 	assert_int_equal(ent->nrrsets, 0);
 	len = dname_from_text("x.sub.example.com", n);
 	assert_non_null(zone_find(z, n, (size_t)len));
-	zone_free(z);
+	zone_unref(z);
 }
 
 static void checks(void **state)
@@ -60,7 +60,7 @@ static void occluded_is_a_warning(void **state)
 	zone_t *z = util_zone("example.com", HEAD "sub NS ns.sub\nns.sub A 192.0.2.3\n"
 	                                          "x.sub TXT hidden\n");
 	assert_non_null(z);
-	zone_free(z);
+	zone_unref(z);
 	/* A delegation without its glue still loads, as in knotd, nsd and named. */
 	z = util_zone("example.com", HEAD "sub NS ns.sub\n");
 	assert_non_null(z);
@@ -71,7 +71,7 @@ static void occluded_is_a_warning(void **state)
 	assert_null(lk.node);
 	assert_non_null(lk.cut);
 	assert_memory_equal(lk.cut->name, "\3sub\7example\3com", 17);
-	zone_free(z);
+	zone_unref(z);
 }
 
 static void include_reports_its_file(void **state)
@@ -171,10 +171,10 @@ static void same_contents(void **state)
 	assert_false(zone_same(a, c)); /* a TTL differs */
 	assert_false(zone_same(a, d));
 	assert_false(zone_same(d, a));
-	zone_free(a);
-	zone_free(b);
-	zone_free(c);
-	zone_free(d);
+	zone_unref(a);
+	zone_unref(b);
+	zone_unref(c);
+	zone_unref(d);
 }
 
 /*
@@ -445,7 +445,7 @@ static void apply_matches_rebuild(void **state)
 		if (ret)
 			fail_msg("step %d: apply failed: %s", step, err);
 		rn_compare(got, want);
-		zone_free(want);
+		zone_unref(want);
 		zone_unref(cur);
 		cur = got;
 		memcpy(present, next, sizeof(present));
@@ -485,8 +485,8 @@ static void write_round_trip(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_true(zonefile_write(z, "/nonexistent/dir/zone", err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "/nonexistent/dir/zone"));
-	zone_free(back);
-	zone_free(z);
+	zone_unref(back);
+	zone_unref(z);
 }
 
 int main(void)

@@ -30,7 +30,7 @@ static void check_diff(zone_t *a, zone_t *b, uint32_t nrm, uint32_t nadd)
 		if (zone_apply(a, &cs, &c, err, sizeof(err)) != 0)
 			fail_msg("zone_apply: %s", err);
 		assert_true(zone_same(b, c));
-		zone_free(c);
+		zone_unref(c);
 	}
 	arena_deinit(&ar);
 }
@@ -56,9 +56,9 @@ static void differences(void **state)
 	zone_changeset_t cs;
 	assert_int_equal(zonediff_compute(a, c, &ar, &cs), US_EINVAL);
 	arena_deinit(&ar);
-	zone_free(a);
-	zone_free(b);
-	zone_free(c);
+	zone_unref(a);
+	zone_unref(b);
+	zone_unref(c);
 }
 
 /* RRsets past the linear-search size go through the table, and still diff exactly. */
@@ -79,8 +79,8 @@ static void large_rrsets(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	check_diff(a, b, 100, 10);
-	zone_free(a);
-	zone_free(b);
+	zone_unref(a);
+	zone_unref(b);
 	free(ta);
 	free(tb);
 }
@@ -116,8 +116,8 @@ static void large_zone(void **state)
 	                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	arena_deinit(&ar);
 	check_diff(a, b, 200, 200);
-	zone_free(a);
-	zone_free(b);
+	zone_unref(a);
+	zone_unref(b);
 	free(ta);
 	free(tb);
 }
