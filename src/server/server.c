@@ -137,6 +137,21 @@ static zone_t *stored_version(server_t *s, server_zone_t *z)
 	return ret ? NULL : stored;
 }
 
+store_journal_limits_t server_journal_limits(const conf_zone_t *zc)
+{
+	return (store_journal_limits_t){.max_depth = (uint32_t)zc->journal_max_depth,
+	                                .max_size = (uint64_t)zc->journal_max_size};
+}
+
+void server_compact(server_t *s, server_zone_t *z)
+{
+	store_journal_limits_t lim = server_journal_limits(z->conf);
+	if (s->store && z->slot->zone && store_compact(s->store, z->slot->zone, &lim) != 0)
+		log_warning("zone %s: cannot write a snapshot of serial %u: %s; the journal keeps "
+		            "growing until one is written",
+		            z->conf->domain, z->slot->zone->serial, store_errmsg(s->store));
+}
+
 /*
  * Stores nz, the change from prev (NULL: none known) going to the journal, so IXFR out can
  * serve it and a restart knows what it last served. Returns 0 or the store's error.
@@ -151,8 +166,7 @@ static int journal_version(server_t *s, server_zone_t *z, const zone_t *prev, co
 	    zonediff_compute(prev, nz, &a, &diff) == 0)
 		cs = &diff;
 	store_timers_t t = {.serial = nz->serial};
-	store_journal_limits_t lim = {.max_depth = (uint32_t)zc->journal_max_depth,
-	                              .max_size = (uint64_t)zc->journal_max_size};
+	store_journal_limits_t lim = server_journal_limits(zc);
 	int ret = store_save_change(s->store, nz, cs, &lim, &t);
 	if (ret == 0 && cs)
 		log_info("zone %s: serial %u -> %u, %u records changed", zc->domain, prev->serial,
@@ -244,6 +258,8 @@ int server_zone_load(server_t *s, server_zone_t *z)
 	server_publish(z, nz);
 	if (tell)
 		notify_out(s, zc, serial);
+	if (journal)
+		server_compact(s, z);
 	return 0;
 }
 

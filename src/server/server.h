@@ -10,6 +10,7 @@
 
 #include "answer.h"
 #include "conf.h"
+#include "store.h"
 #include "zonedb.h"
 
 /* Per-thread counters, written only by their thread and summed when read. */
@@ -73,6 +74,16 @@ int server_run(const char *conf_path);
 /* Zone manager only: makes nz (NULL: nothing) the zone's served version and frees the old one
  * once no reader can hold it. */
 void server_publish(server_zone_t *z, zone_t *nz);
+
+/* The zone's journal bounds from its configuration. */
+store_journal_limits_t server_journal_limits(const conf_zone_t *zc);
+
+/*
+ * Writes a snapshot of the zone's published version when its journal needs one
+ * (store_compact): after publishing and NOTIFY, since for a large zone it takes long. Logs a
+ * failure, which leaves the journal as it was.
+ */
+void server_compact(server_t *s, server_zone_t *z);
 
 /* Loads (or reloads) one zone from its file, publishing the new version only if it is whole
  * and valid. Logs every problem; returns 0 or a negative US_E* code. */

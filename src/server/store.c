@@ -917,16 +917,17 @@ static int jsnapshot(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, 
 	return ret;
 }
 
-/* Drops the oldest entries past the bounds, first taking a snapshot if a load needs them. */
-static int jtrim(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const zone_t *z,
+/*
+ * Drops the oldest entries past the bounds, but none that a load still needs: writing a
+ * snapshot of a large zone to free them would put its cost on the change at hand, which for a
+ * backup is the one a primary is waiting to see served. They go after the next snapshot.
+ */
+static int jtrim(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen,
                  const store_journal_limits_t *lim, jmeta_t *m)
 {
 	uint32_t depth = lim && lim->max_depth ? lim->max_depth : STORE_JOURNAL_DEPTH;
 	uint64_t size = lim && lim->max_size ? lim->max_size : STORE_JOURNAL_SIZE;
-	while (m->count && (m->count > depth || m->bytes > size)) {
-		int ret;
-		if (m->first >= m->snap && (ret = jsnapshot(s, txn, key, klen, z, m)) != 0)
-			return ret;
+	while (m->count && m->first < m->snap && (m->count > depth || m->bytes > size)) {
 		uint8_t kb[JKEY_MAX];
 		MDB_val k = {jkey(kb, key, klen, m->first), kb}, v;
 		int rc = mdb_get(txn, s->journal, &k, &v);
@@ -986,12 +987,8 @@ int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
 			m.bytes += size;
 			m.tail_bytes += size;
 		}
-		/* Loading replays what came after the snapshot: once that outweighs the snapshot,
-		 * a fresh one loads faster and costs no more room. */
-		if (ret == 0 && m.tail_bytes > m.snap_bytes)
-			ret = jsnapshot(s, txn, key, (size_t)klen, z, &m);
 		if (ret == 0)
-			ret = jtrim(s, txn, key, (size_t)klen, z, lim, &m);
+			ret = jtrim(s, txn, key, (size_t)klen, lim, &m);
 	}
 	m.serial = z->serial;
 	if (ret == 0)
@@ -999,6 +996,46 @@ int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
 	if (ret == 0)
 		ret = timers_put(s, txn, key, (size_t)klen, t);
 cleanup:
+	return finish_write(s, txn, ret);
+}
+
+/* Whether a new snapshot would let the journal meet its bounds, or load faster. */
+static bool jneeds_snapshot(const jmeta_t *m, const store_journal_limits_t *lim)
+{
+	uint32_t depth = lim && lim->max_depth ? lim->max_depth : STORE_JOURNAL_DEPTH;
+	uint64_t size = lim && lim->max_size ? lim->max_size : STORE_JOURNAL_SIZE;
+	/* Loading replays what came after the snapshot: once that outweighs the snapshot, or
+	 * grows long, a fresh one loads faster and costs no more room. */
+	return m->next > m->snap &&
+	       (m->count > depth || m->bytes > size || m->tail_bytes > m->snap_bytes ||
+	        m->next - m->snap > STORE_REPLAY_MAX);
+}
+
+int store_compact(store_t *s, const zone_t *z, const store_journal_limits_t *lim)
+{
+	uint8_t key[DNAME_MAXLEN];
+	int klen = apex_key(s, z->apex, key);
+	if (klen < 0)
+		return klen;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_fail(s, rc, "starting a write");
+	jmeta_t m = {0};
+	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	if (ret == US_ENOENT ||
+	    (ret == 0 && (m.serial != z->serial || !jneeds_snapshot(&m, lim)))) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	if (ret)
+		ret = ret == US_EMALF ? ret : lmdb_fail(s, rc, "reading the journal's bounds");
+	if (ret == 0)
+		ret = jsnapshot(s, txn, key, (size_t)klen, z, &m);
+	if (ret == 0)
+		ret = jtrim(s, txn, key, (size_t)klen, lim, &m);
+	if (ret == 0)
+		ret = jmeta_put(s, txn, key, (size_t)klen, &m);
 	return finish_write(s, txn, ret);
 }
 

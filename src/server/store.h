@@ -80,6 +80,7 @@ typedef struct store_journal_limits {
 
 #define STORE_JOURNAL_DEPTH 20                   /* as Knot DNS's journal-max-depth */
 #define STORE_JOURNAL_SIZE  ((uint64_t)64 << 20) /* 64 MiB */
+#define STORE_REPLAY_MAX    1000                 /* entries a load applies to the snapshot */
 
 /*
  * Saves the new version z and t under z's apex in one write transaction; call it before
@@ -87,10 +88,11 @@ typedef struct store_journal_limits {
  * received, or zonediff_compute's): each of its diffs becomes a journal entry, and the oldest
  * entries go while the journal is past lim's bounds (NULL: the defaults). When cs is NULL,
  * or does not start at the stored serial, or does not move the serial forward (RFC 1982),
- * the journal starts afresh: a snapshot of z and no history. A snapshot is also written when
- * the entries since the last one outweigh it, or when trimming would drop an entry a load
- * needs. Strings in t are cut at their array size minus one if not terminated. Everything
- * passed is only read.
+ * the journal starts afresh: a snapshot of z and no history. Otherwise the bounds drop the
+ * oldest entries, but none that a load needs: those stay until store_compact writes a new
+ * snapshot, so that writing one, which for a large zone takes long, need not delay the change
+ * at hand. Strings in t are
+ * cut at their array size minus one if not terminated. Everything passed is only read.
  *
  * Returns 0 once the transaction is committed and synced. On any failure the transaction is
  * aborted and the previous version, journal and timers stay as they were: US_ENOSPC when the
@@ -99,6 +101,16 @@ typedef struct store_journal_limits {
  */
 int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
                       const store_journal_limits_t *lim, const store_timers_t *t);
+
+/*
+ * Writes a new snapshot of z, the latest version saved, when the journal is past lim's bounds
+ * only because a load needs its entries, or when the entries since the snapshot outweigh it or
+ * number more than STORE_REPLAY_MAX; then trims the journal to its bounds. Call it after
+ * store_save_change, once the version is published. Does nothing (returns 0) when no snapshot
+ * is due, or z is not the latest version stored. Fails like store_save_change, leaving the
+ * journal as it was.
+ */
+int store_compact(store_t *s, const zone_t *z, const store_journal_limits_t *lim);
 
 /* store_save_change with no changeset: a snapshot of z, the journal emptied. */
 int store_save_zone(store_t *s, const zone_t *z, const store_timers_t *t);

@@ -387,12 +387,6 @@ static void job_free(xfrin_job_t *j)
 	free(j);
 }
 
-static store_journal_limits_t journal_limits(const conf_zone_t *zc)
-{
-	return (store_journal_limits_t){.max_depth = (uint32_t)zc->journal_max_depth,
-	                                .max_size = (uint64_t)zc->journal_max_size};
-}
-
 /* SOA refresh/retry/expire of a zone version, as the primary set them. */
 static void soa_timers(const zone_t *z, uint32_t *refresh, uint32_t *retry, uint32_t *expire)
 {
@@ -484,7 +478,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		/* Durable first: a copy we serve must survive a crash the moment after. The
 		 * change goes to the journal, which IXFR out reads, and a full snapshot is
 		 * written only when the store needs one. */
-		store_journal_limits_t lim = journal_limits(zc);
+		store_journal_limits_t lim = server_journal_limits(zc);
 		int ret = store_save_change(s->store, j->zone, j->cs, &lim, &t);
 		if (ret) {
 			snprintf(z->error, sizeof(z->error), "cannot store serial %u: %s",
@@ -506,6 +500,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 			uint32_t serial = j->zone->serial;
 			server_publish(z, j->zone);
 			notify_out(s, zc, serial); /* a backup tells its own backups */
+			server_compact(s, z);
 		}
 	} else if (j->outcome == JOB_UPTODATE) {
 		/* Expired while the check ran? The primary just vouched for our copy again. */

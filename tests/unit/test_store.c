@@ -752,6 +752,9 @@ static int save_step(store_t *s, const zone_t *prev, const zone_t *cur,
 	assert_int_equal(zonediff_compute(prev, cur, &a, &cs), 0);
 	store_timers_t t = make_timers(cur->serial, k);
 	int ret = store_save_change(s, cur, &cs, lim, &t);
+	/* As the server does once the version is out. */
+	if (ret == 0)
+		ret = store_compact(s, cur, lim);
 	arena_deinit(&a);
 	return ret;
 }
@@ -875,6 +878,55 @@ static void journal_replay(void **state)
 	zone_unref(other);
 	zone_unref(cur);
 	zone_unref(big);
+	tdir_remove(&d);
+}
+
+/* A change is stored without writing a snapshot; store_compact writes it later and trims. */
+static void journal_snapshot_waits_for_compact(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	store_t *s = open_store(&d, 0);
+	zone_t *prev = step_zone(1, 100, 0);
+	store_timers_t t = make_timers(1, 0);
+	assert_int_equal(store_save_zone(s, prev, &t), 0);
+	store_journal_limits_t lim = {.max_depth = 2};
+	store_journal_info_t ji;
+	for (uint32_t serial = 2; serial <= 6; serial++) {
+		zone_t *cur = step_zone(serial, 100, serial - 1);
+		arena_t a;
+		arena_init(&a);
+		zone_changeset_t cs;
+		assert_int_equal(zonediff_compute(prev, cur, &a, &cs), 0);
+		t = make_timers(serial, 0);
+		assert_int_equal(store_save_change(s, cur, &cs, &lim, &t), 0);
+		arena_deinit(&a);
+		zone_unref(prev);
+		prev = cur;
+	}
+	/* Past the depth, but a load needs every entry since the snapshot. */
+	assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+	assert_int_equal(ji.entries, 5);
+	assert_int_equal(ji.replay, 5);
+	expect_loads(s, prev);
+	/* Not the latest version: nothing to do. */
+	zone_t *older = step_zone(5, 100, 4);
+	assert_int_equal(store_compact(s, older, &lim), 0);
+	assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+	assert_int_equal(ji.entries, 5);
+	assert_int_equal(store_compact(s, prev, &lim), 0);
+	assert_int_equal(store_journal_info(s, APEX, &ji), 0);
+	assert_int_equal(ji.entries, 2);
+	assert_int_equal(ji.replay, 0);
+	assert_int_equal(ji.oldest, 4);
+	expect_history(s, 4, 6, 0, 2);
+	store_close(s);
+	s = open_store(&d, 0);
+	expect_loads(s, prev);
+	store_close(s);
+	zone_unref(older);
+	zone_unref(prev);
 	tdir_remove(&d);
 }
 
@@ -1243,13 +1295,21 @@ static void large_zone(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(crc32c_vectors),    cmocka_unit_test(open_errors),
-	    cmocka_unit_test(save_then_load),    cmocka_unit_test(replace_and_drop),
-	    cmocka_unit_test(full_map),          cmocka_unit_test(damaged_values),
-	    cmocka_unit_test(kill_nine),         cmocka_unit_test(large_zone),
-	    cmocka_unit_test(journal_replay),    cmocka_unit_test(journal_bounds),
-	    cmocka_unit_test(journal_full_map),  cmocka_unit_test(journal_damage),
-	    cmocka_unit_test(journal_kill_nine), cmocka_unit_test(journal_concurrent_reads),
+	    cmocka_unit_test(crc32c_vectors),
+	    cmocka_unit_test(open_errors),
+	    cmocka_unit_test(save_then_load),
+	    cmocka_unit_test(replace_and_drop),
+	    cmocka_unit_test(full_map),
+	    cmocka_unit_test(damaged_values),
+	    cmocka_unit_test(kill_nine),
+	    cmocka_unit_test(large_zone),
+	    cmocka_unit_test(journal_replay),
+	    cmocka_unit_test(journal_bounds),
+	    cmocka_unit_test(journal_snapshot_waits_for_compact),
+	    cmocka_unit_test(journal_full_map),
+	    cmocka_unit_test(journal_damage),
+	    cmocka_unit_test(journal_kill_nine),
+	    cmocka_unit_test(journal_concurrent_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
