@@ -11,8 +11,11 @@ first answer of that secondary with it: the primary's delay before NOTIFY, then 
 check, IXFR, apply, store, publish. The primary NOTIFYs the bench's probe first, which
 answers and notes the time, so the same is also measured from the NOTIFY.
 
-Two zones: the 100k-name throughput zone (BENCH_PROP_CHANGES changes) and the 1M-record
-load zone (BENCH_IXFR_CHANGES changes). Each secondary's own log also says how long the
+The 100k-name throughput zone is run twice (BENCH_PROP_CHANGES changes each): with the knotd
+primary, and with an understudy primary in its place (`ctl reload`), which sends its NOTIFYs
+as soon as it serves the new serial, so that the figure is the secondaries' own and not the
+primary's wait before NOTIFY (knotd's is most of it). The 1M-record load zone
+(BENCH_IXFR_CHANGES changes) runs with the knotd primary. Each secondary's own log also says how long the
 IXFR took: understudy's "IXFR <zone> from <peer>: serial A -> B, N records changed in X ms,
 finished" (transfer and apply) and knotd's "refresh, remote ..., zone updated, S seconds"
 (SOA check, transfer, apply, commit; its "IXFR, incoming ... finished" line rounds to 0.00
@@ -343,6 +346,37 @@ zone:
 """)
 
 
+def understudy_primary_conf(binary, d, port, zonefile, us_port, ks_port, probe_port):
+    """understudy as the primary: the zone file is diffed on `ctl reload` into the journal
+    for IXFR, NOTIFY to the probe and both secondaries (understudy sends them at once, each
+    from a thread of its own), transfers with TSIG."""
+    os.makedirs(os.path.join(d, "storage"), exist_ok=True)
+    conf = os.path.join(d, "understudy.yaml")
+    with open(conf, "w") as f:
+        f.write(f"""server:
+  listen: ["127.0.0.1@{port}"]
+  storage: "{d}/storage"
+  control: "{d}/ctl.sock"
+  udp-workers: 1
+  tcp-workers: 1
+log: {{target: stderr, level: info}}
+keys:
+  - {{id: xfr-key, algorithm: hmac-sha256, secret: "{SECRET}"}}
+remotes:
+  - {{id: probe, address: ["127.0.0.1@{probe_port}"]}}
+  - {{id: knotd, address: ["127.0.0.1@{ks_port}"], key: xfr-key}}
+  - {{id: understudy, address: ["127.0.0.1@{us_port}"], key: xfr-key}}
+acls:
+  - {{id: xfr, address: [127.0.0.1], key: xfr-key, action: [transfer]}}
+zones:
+  - domain: {ORIGIN}
+    file: "{zonefile}"
+    notify: [probe, knotd, understudy]
+    acl: [xfr]
+""")
+    return [os.path.abspath(binary), "serve", "-c", conf]
+
+
 def understudy_conf(binary, d, port, pri_port):
     os.makedirs(os.path.join(d, "storage"), exist_ok=True)
     conf = os.path.join(d, "understudy.yaml")
@@ -495,24 +529,27 @@ class Zone:
         return self.serial
 
 
-def run_zone(rt, tmp, label, src, changes, binary, warnings):
-    """Primary + two secondaries on one zone: bootstrap, then `changes` changes.
-    Returns the figures for this zone."""
+def run_zone(rt, tmp, label, src, changes, binary, warnings, primary="knotd"):
+    """Primary (knotd or understudy) + two secondaries on one zone: bootstrap, then `changes`
+    changes. Returns the figures for this zone."""
     d = os.path.join(tmp, f"prop-{label}")
     os.makedirs(d)
     ports = {"primary": rt.free_port(), "understudy": rt.free_port(), "knotd": rt.free_port()}
     zfile = os.path.join(d, f"{ORIGIN}.zone")
     zone = Zone(src, zfile)
-    res = {"dir": d, "records": sum(1 for ln in zone.text.splitlines()
-                                    if ln and not ln.startswith(("$", ";")))}
+    res = {"dir": d, "primary": primary,
+           "records": sum(1 for ln in zone.text.splitlines()
+                          if ln and not ln.startswith(("$", ";")))}
     procs = {}
     poller = Poller(ports)
     dirs = {n: os.path.join(d, n) for n in ("primary", "understudy", "knotd")}
     for x in dirs.values():
         os.makedirs(x)
+    pconf = primary_conf if primary == "knotd" else (
+        lambda *a: understudy_primary_conf(binary, *a))
     argv = {
-        "primary": primary_conf(dirs["primary"], ports["primary"], zfile, ports["understudy"],
-                                ports["knotd"], poller.probe_port),
+        "primary": pconf(dirs["primary"], ports["primary"], zfile, ports["understudy"],
+                         ports["knotd"], poller.probe_port),
         "understudy": understudy_conf(binary, dirs["understudy"], ports["understudy"],
                                       ports["primary"]),
         "knotd": knot_secondary_conf(dirs["knotd"], ports["knotd"], ports["primary"]),
@@ -524,7 +561,7 @@ def run_zone(rt, tmp, label, src, changes, binary, warnings):
         s0 = poller.serial("primary")
         if s0 != zone.serial:
             raise RuntimeError(f"primary serves serial {s0}, not {zone.serial}")
-        print(f"  {label}: knotd primary up with {res['records']:,} records, port "
+        print(f"  {label}: {primary} primary up with {res['records']:,} records, port "
               f"{ports['primary']}", flush=True)
         # Bootstrap: both secondaries start at once and AXFR the zone.
         t0 = time.monotonic()
@@ -563,15 +600,19 @@ def run_zone(rt, tmp, label, src, changes, binary, warnings):
             for lg in logs.values():
                 lg.read()  # what came before this change is not its
             start_lines = {n: len(logs[n].lines) for n in logs}
-            sock = os.path.join(dirs["primary"], "run", "knot.sock")
-            kc = subprocess.Popen(["knotc", "-s", sock, "zone-reload", ORIGIN],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if primary == "knotd":
+                cmd = ["knotc", "-s", os.path.join(dirs["primary"], "run", "knot.sock"),
+                       "zone-reload", ORIGIN]
+            else:
+                cmd = [os.path.abspath(binary), "ctl", "-s",
+                       os.path.join(dirs["primary"], "ctl.sock"), "reload", ORIGIN]
+            kc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             wall0, mono0 = time.time(), time.monotonic()
             seen = poller.wait({"primary": target, **{n: target for n in live}}, TIMEOUT,
                                during=lambda: kc.poll() is not None)
             out = kc.communicate()[0].decode(errors="replace").strip()
             if kc.returncode != 0:
-                raise RuntimeError(f"knotc zone-reload failed: {out}")
+                raise RuntimeError(f"{' '.join(cmd[:1] + cmd[3:])} failed: {out}")
             if "primary" not in seen:
                 raise RuntimeError(f"the primary did not serve serial {target} within "
                                    f"{TIMEOUT} s (log {logs['primary'].path})")
@@ -708,17 +749,22 @@ def measure(rt, tmp, zone, big, binary, warnings):
     out["idle_load_cores"] = sum(c1[c][0] - c0[c][0] for c in c1) / os.sysconf("SC_CLK_TCK")
     parts = []
     if PROP_CHANGES > 0:
-        parts.append(("prop", zone, PROP_CHANGES))
+        parts.append(("prop", zone, PROP_CHANGES, "knotd"))
+        parts.append(("uprop", zone, PROP_CHANGES, "understudy"))
     if IXFR_CHANGES > 0 and big:
-        parts.append(("ixfr", big, IXFR_CHANGES))
-    for label, src, n in parts:
+        parts.append(("ixfr", big, IXFR_CHANGES, "knotd"))
+    for label, src, n, primary in parts:
         try:
-            out[label] = run_zone(rt, tmp, label, src, n, binary, warnings)
+            out[label] = run_zone(rt, tmp, label, src, n, binary, warnings, primary)
         except Exception as e:
             out[label] = {"error": str(e)}
             warnings.append(f"propagation {label}: {e}")
             print(f"  {label}: {e}", flush=True)
     return out
+
+
+PARTS = {"prop": "propagation, knotd primary", "uprop": "propagation, understudy primary",
+         "ixfr": "IXFR apply, knotd primary"}
 
 
 def ratio(a, b):
@@ -728,7 +774,7 @@ def ratio(a, b):
 def ratio_rows(res):
     """(label, (understudy's figure, knotd's), title) for run.py's table of ratios."""
     rows = []
-    for label in ("prop", "ixfr"):
+    for label in PARTS:
         r = (res or {}).get(label)
         if not r or "summary" not in r:
             continue
@@ -752,17 +798,18 @@ def report_lines(res):
     if not res:
         return L
     L.append("")
-    L.append("backup role: a knotd primary NOTIFYs a knotd secondary and understudy (TSIG on "
-             "both); per change")
-    L.append("one record added or changed in the zone file, serial + 1, `knotc zone-reload`; "
-             f"SOA polled every {INTERVAL * 1000:g} ms")
+    L.append("backup role: a primary (knotd, then understudy) NOTIFYs a knotd secondary and "
+             "understudy (TSIG")
+    L.append("on both); per change one record added or changed in the zone file, serial + 1, "
+             "`knotc zone-reload`")
+    L.append(f"or `understudy ctl reload`; SOA polled every {INTERVAL * 1000:g} ms")
     if "note" in res:
         L.append(f"(not measured: {res['note']})")
         return L
     if "idle_load_cores" in res:
         L.append(f"CPUs unpinned; other processes used {res['idle_load_cores'] * 100:.0f}% of a "
                  f"core just before; {PAUSE:g} s pause before each change")
-    for label, title in (("prop", "propagation"), ("ixfr", "IXFR apply")):
+    for label, title in PARTS.items():
         r = res.get(label)
         if r is None:
             continue

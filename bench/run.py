@@ -32,8 +32,9 @@ Environment (all optional):
   BENCH_DO=1             0 skips the DO=1 run on the signed (NSEC3) copy of the throughput zone
   BENCH_PROP_CHANGES=20, BENCH_IXFR_CHANGES=10, ...  the backup-role part, bench/propagation.py
 
-At the end, bench/propagation.py measures the backup role: a knotd primary NOTIFYs understudy
-and a knotd secondary, and each change's propagation to both is timed (see that file); and
+At the end, bench/propagation.py measures the backup role: a primary (knotd, then understudy)
+NOTIFYs understudy and a knotd secondary, and each change's propagation to both is timed (see
+that file); and
 bench/transfer.py times an AXFR of the big zone out of knotd and understudy in the same run,
 and the journal's disk use per one-record change (BENCH_XFR_RUNS=5, BENCH_JOURNAL_CHANGES=20).
 """
@@ -985,11 +986,10 @@ def main():
             res["transfer"] = {}
             print("bench: transfers out need knotd, understudy and axfrclient", flush=True)
 
-        # 4. the backup role: propagation of changes from a knotd primary to understudy and
-        # to a knotd secondary, on the throughput zone and on the big zone
+        # 4. the backup role: propagation of changes from a primary to understudy and to a
+        # knotd secondary, on the throughput zone and on the big zone
         if "knotd" in SERVERS and "understudy" in SERVERS:
-            print("backup role: propagation from a knotd primary to understudy and knotd",
-                  flush=True)
+            print("backup role: propagation from a primary to understudy and knotd", flush=True)
             res["propagation"] = propagation.measure(
                 sys.modules[__name__], tmp, zone, big if BIG_RECORDS else None, UNDERSTUDY,
                 meta["warnings"])
