@@ -747,12 +747,11 @@ static void apply_report(void *ctx, const char *file, unsigned long line, bool e
 	us_errf(r->err, r->errlen, "the changed zone fails a check: %s", msg);
 }
 
-/* Checks that the diffs chain from the old serial to cs->to; counts the additions. */
-static int apply_check_chain(const zone_t *old, const zone_changeset_t *cs, size_t *nadded,
-                             char *err, size_t errlen)
+/* Checks that the diffs chain from the old serial to cs->to. */
+static int apply_check_chain(const zone_t *old, const zone_changeset_t *cs, char *err,
+                             size_t errlen)
 {
 	uint32_t serial = old->serial;
-	*nadded = 0;
 	if (!cs->first) {
 		us_errf(err, errlen, "the changeset is empty");
 		return US_EINVAL;
@@ -764,7 +763,6 @@ static int apply_check_chain(const zone_t *old, const zone_changeset_t *cs, size
 			return US_EINVAL;
 		}
 		serial = d->to;
-		*nadded += d->nadded;
 	}
 	if (serial != cs->to) {
 		us_errf(err, errlen, "the changes end at serial %u, not at %u", serial, cs->to);
@@ -1264,8 +1262,7 @@ static bool overlay_full(const zone_t *z)
 int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char *err,
                size_t errlen)
 {
-	size_t nadded;
-	int ret = apply_check_chain(old, cs, &nadded, err, errlen);
+	int ret = apply_check_chain(old, cs, err, errlen);
 	if (ret)
 		return ret;
 	apply_t a = {.err = err, .errlen = errlen};

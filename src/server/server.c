@@ -175,6 +175,51 @@ static int journal_version(server_t *s, server_zone_t *z, const zone_t *prev, co
 	return ret;
 }
 
+static void warn_backwards(const conf_zone_t *zc, const zone_t *prev, const zone_t *nz)
+{
+	if (serial_cmp(nz->serial, prev->serial) < 0)
+		log_warning("zone %s: serial went backwards from %u to %u; secondaries will not "
+		            "follow",
+		            zc->domain, prev->serial, nz->serial);
+}
+
+/*
+ * After the first load of a primary zone, served already: journals its difference to the
+ * version stored before the restart, and tells the secondaries when the serial changed
+ * meanwhile (an unchanged one is no news).
+ */
+static void journal_start(server_t *s, server_zone_t *z, const zone_t *nz)
+{
+	const conf_zone_t *zc = z->conf;
+	zone_t *stored = stored_version(s, z);
+	const zone_t *prev = stored;
+	bool journal = true;
+	if (stored && serial_cmp(nz->serial, stored->serial) == 0) {
+		/* The file wins, and its history starts over, since the stored changes no
+		 * longer lead to it. */
+		bool same = zone_same(nz, stored);
+		if (!same)
+			log_warning(
+			    "zone %s: %s changed while we were stopped but serial %u did not; "
+			    "secondaries that have it will not see the change until the "
+			    "serial is bumped",
+			    zc->domain, zc->file, nz->serial);
+		journal = !same;
+		prev = NULL;
+	} else if (stored) {
+		warn_backwards(zc, stored, nz);
+	}
+	int ret = journal ? journal_version(s, z, prev, nz) : 0;
+	if (ret)
+		log_error("zone %s: cannot store serial %u: %s (%s); serving it without history",
+		          zc->domain, nz->serial, us_strerror(ret), store_errmsg(s->store));
+	if (stored && stored->serial != nz->serial)
+		notify_out(s, zc, nz->serial);
+	zone_unref(stored);
+	if (journal && ret == 0)
+		server_compact(s, z);
+}
+
 int server_zone_load(server_t *s, server_zone_t *z)
 {
 	const conf_zone_t *zc = z->conf;
@@ -195,70 +240,54 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		          old ? "; the previous version keeps serving" : "");
 		return ret;
 	}
-	zone_t *stored = !old && s->store ? stored_version(s, z) : NULL;
-	const zone_t *prev = old ? old : stored;
-	bool journal = s->store != NULL;
-	if (prev && serial_cmp(nz->serial, prev->serial) == 0) {
+	if (!old) {
+		/* At start the file is what there is to serve, so serve it first; what was stored
+		 * only decides what goes to the journal and whether secondaries hear of it. */
+		z->error[0] = 0;
+		dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
+		log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial,
+		         nz->nrecords);
+		server_publish(z, nz);
+		/* The comparison loads the stored copy, as long as the file took: the workers
+		 * start answering first. */
+		z->journal_pending = s->store != NULL;
+		return 0;
+	}
+	if (serial_cmp(nz->serial, old->serial) == 0) {
 		/* Secondaries only look at the serial: new contents under the old one would
 		 * never reach them, so such a file is refused until the serial is bumped. */
-		bool same = zone_same(nz, prev);
-		if (old) {
-			zone_unref(nz);
-			if (!same) {
-				set_error(z,
-				          "%s: contents changed but serial %u did not; bump the "
-				          "serial",
-				          zc->file, old->serial);
-				log_error("zone %s: %s; serial %u keeps serving", zc->domain,
-				          z->error, old->serial);
-				return US_EZONE;
-			}
-			log_info("zone %s: serial %u unchanged, keeping the loaded version",
-			         zc->domain, old->serial);
-			z->error[0] = 0;
-			return 0;
+		bool same = zone_same(nz, old);
+		zone_unref(nz);
+		if (!same) {
+			set_error(z, "%s: contents changed but serial %u did not; bump the serial",
+			          zc->file, old->serial);
+			log_error("zone %s: %s; serial %u keeps serving", zc->domain, z->error,
+			          old->serial);
+			return US_EZONE;
 		}
-		/* At start there is nothing else to serve: the file wins, and its history starts
-		 * over, since the stored changes no longer lead to it. */
-		if (!same)
-			log_warning(
-			    "zone %s: %s changed while we were stopped but serial %u did "
-			    "not; secondaries that have it will not see the change until the "
-			    "serial is bumped",
-			    zc->domain, zc->file, nz->serial);
-		journal = !same;
-		prev = NULL;
-	} else if (prev && serial_cmp(nz->serial, prev->serial) < 0) {
-		log_warning("zone %s: serial went backwards from %u to %u; secondaries will not "
-		            "follow",
-		            zc->domain, prev->serial, nz->serial);
+		log_info("zone %s: serial %u unchanged, keeping the loaded version", zc->domain,
+		         old->serial);
+		z->error[0] = 0;
+		return 0;
 	}
-	if (journal && (ret = journal_version(s, z, prev, nz)) != 0) {
-		if (old) {
-			/* A version we cannot keep must not be served: a restart would lose it,
-			 * and IXFR out would have no history for it. */
-			set_error(z, "cannot store serial %u: %s", nz->serial, us_strerror(ret));
-			log_error("zone %s: %s (%s); serial %u keeps serving", zc->domain, z->error,
-			          store_errmsg(s->store), old->serial);
-			zone_unref(nz);
-			return ret;
-		}
-		log_error("zone %s: cannot store serial %u: %s (%s); serving it without history",
-		          zc->domain, nz->serial, us_strerror(ret), store_errmsg(s->store));
+	warn_backwards(zc, old, nz);
+	if (s->store && (ret = journal_version(s, z, old, nz)) != 0) {
+		/* A version we cannot keep must not be served: a restart would lose it, and IXFR
+		 * out would have no history for it. */
+		set_error(z, "cannot store serial %u: %s", nz->serial, us_strerror(ret));
+		log_error("zone %s: %s (%s); serial %u keeps serving", zc->domain, z->error,
+		          store_errmsg(s->store), old->serial);
+		zone_unref(nz);
+		return ret;
 	}
 	z->error[0] = 0;
 	/* Served all the same: a backup passes on what its primary signed. */
 	dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
 	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
-	/* A reload is news to tell the secondaries, and so is a serial that changed while we
-	 * were stopped; an unchanged one at start is not. */
-	bool tell = old != NULL || (stored && stored->serial != nz->serial);
-	zone_unref(stored);
 	uint32_t serial = nz->serial;
 	server_publish(z, nz);
-	if (tell)
-		notify_out(s, zc, serial);
-	if (journal)
+	notify_out(s, zc, serial);
+	if (s->store)
 		server_compact(s, z);
 	return 0;
 }
@@ -585,6 +614,12 @@ int server_run(const char *conf_path)
 	}
 	log_info("understudy started: %zu zones, %d UDP workers per address, %d TCP workers",
 	         s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
+	for (size_t i = 0; i < s.conf->nzones; i++) {
+		server_zone_t *z = &s.zones[i];
+		if (z->journal_pending && z->slot->zone)
+			journal_start(&s, z, z->slot->zone);
+		z->journal_pending = false;
+	}
 
 	while (!atomic_load(&s.stop)) {
 		struct pollfd p[3] = {{.fd = sig_fd, .events = POLLIN},
