@@ -780,11 +780,11 @@ def ratio_rows(res):
             continue
         u, k = r["summary"]["understudy"], r["summary"]["knotd"]
         size = f"{r['records'] / 1e6:.1f}M" if r["records"] >= 1e6 else f"{r['records'] // 1000}k"
-        size += f", {r.get('primary', 'knotd')} pri"
         for key, what in (("median_ms", "propagation median"), ("p90_ms", "propagation p90"),
                           ("notify_median_ms", "from NOTIFY median"),
                           ("log_median_ms", "logged IXFR+apply")):
-            rows.append((label, (u.get(key), k.get(key)), f"{what}, {size} RRs"))
+            rows.append((label, (u.get(key), k.get(key)),
+                         f"{what}, {size} RRs, {r.get('primary', 'knotd')} pri"))
     return rows
 
 
