@@ -946,23 +946,40 @@ static int jtrim(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen,
 	return 0;
 }
 
+/*
+ * Starts a write for z's zone: its key in key (*klen bytes), the open *txn, and its journal's
+ * bounds in *m, with *found 0, US_ENOENT (no journal) or US_EMALF (damaged). Returns 0, or an
+ * error with nothing left open.
+ */
+static int jwrite_begin(store_t *s, const zone_t *z, uint8_t *key, size_t *klen, MDB_txn **txn,
+                        jmeta_t *m, int *found)
+{
+	int k = apex_key(s, z->apex, key);
+	if (k < 0)
+		return k;
+	*klen = (size_t)k;
+	int rc = mdb_txn_begin(s->env, NULL, 0, txn);
+	if (rc)
+		return lmdb_fail(s, rc, "starting a write");
+	*m = (jmeta_t){0};
+	*found = jmeta_get(s, *txn, key, *klen, m, &rc);
+	if (*found && *found != US_ENOENT && *found != US_EMALF) {
+		mdb_txn_abort(*txn);
+		return lmdb_fail(s, rc, "reading the journal's bounds");
+	}
+	return 0;
+}
+
 int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
                       const store_journal_limits_t *lim, const store_timers_t *t)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, z->apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return lmdb_fail(s, rc, "starting a write");
-	jmeta_t m = {0};
-	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
-	if (ret && ret != US_ENOENT && ret != US_EMALF) {
-		ret = lmdb_fail(s, rc, "reading the journal's bounds");
-		goto cleanup;
-	}
+	jmeta_t m;
+	int ret, err = jwrite_begin(s, z, key, &klen, &txn, &m, &ret);
+	if (err)
+		return err;
 	/* The change continues the stored history only if it starts at its latest serial and
 	 * moves forward; anything else starts the journal afresh from a snapshot. */
 	bool chains = ret == 0 && cs && cs->first && cs->from == m.serial && cs->to == z->serial &&
@@ -973,28 +990,28 @@ int store_save_change(store_t *s, const zone_t *z, const zone_changeset_t *cs,
 			chains = false;
 	if (!chains) {
 		uint64_t next = ret == 0 ? m.next : 0;
-		if ((ret = jdrop_entries(s, txn, key, (size_t)klen)) != 0)
+		if ((ret = jdrop_entries(s, txn, key, klen)) != 0)
 			goto cleanup;
 		m = (jmeta_t){.first = next, .next = next, .snap = next};
-		ret = jsnapshot(s, txn, key, (size_t)klen, z, &m);
+		ret = jsnapshot(s, txn, key, klen, z, &m);
 	} else {
 		ret = 0;
 		for (const zone_diff_t *d = cs->first; d && ret == 0; d = d->next) {
 			uint64_t size = 0;
-			ret = jentry_put(s, txn, key, (size_t)klen, m.next, d, &size);
+			ret = jentry_put(s, txn, key, klen, m.next, d, &size);
 			m.next++;
 			m.count++;
 			m.bytes += size;
 			m.tail_bytes += size;
 		}
 		if (ret == 0)
-			ret = jtrim(s, txn, key, (size_t)klen, lim, &m);
+			ret = jtrim(s, txn, key, klen, lim, &m);
 	}
 	m.serial = z->serial;
 	if (ret == 0)
-		ret = jmeta_put(s, txn, key, (size_t)klen, &m);
+		ret = jmeta_put(s, txn, key, klen, &m);
 	if (ret == 0)
-		ret = timers_put(s, txn, key, (size_t)klen, t);
+		ret = timers_put(s, txn, key, klen, t);
 cleanup:
 	return finish_write(s, txn, ret);
 }
@@ -1014,28 +1031,23 @@ static bool jneeds_snapshot(const jmeta_t *m, const store_journal_limits_t *lim)
 int store_compact(store_t *s, const zone_t *z, const store_journal_limits_t *lim)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, z->apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return lmdb_fail(s, rc, "starting a write");
-	jmeta_t m = {0};
-	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	jmeta_t m;
+	int ret, err = jwrite_begin(s, z, key, &klen, &txn, &m, &ret);
+	if (err)
+		return err;
 	if (ret == US_ENOENT ||
 	    (ret == 0 && (m.serial != z->serial || !jneeds_snapshot(&m, lim)))) {
 		mdb_txn_abort(txn);
 		return 0;
 	}
-	if (ret)
-		ret = ret == US_EMALF ? ret : lmdb_fail(s, rc, "reading the journal's bounds");
 	if (ret == 0)
-		ret = jsnapshot(s, txn, key, (size_t)klen, z, &m);
+		ret = jsnapshot(s, txn, key, klen, z, &m);
 	if (ret == 0)
-		ret = jtrim(s, txn, key, (size_t)klen, lim, &m);
+		ret = jtrim(s, txn, key, klen, lim, &m);
 	if (ret == 0)
-		ret = jmeta_put(s, txn, key, (size_t)klen, &m);
+		ret = jmeta_put(s, txn, key, klen, &m);
 	return finish_write(s, txn, ret);
 }
 
