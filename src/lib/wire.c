@@ -10,7 +10,22 @@ void wire_writer_init(wire_writer_t *w, uint8_t *buf, size_t limit)
 	w->limit = limit;
 	w->len = 0;
 	w->ncomp = 0;
+	w->comp_next = 0;
+	w->comp_wrapped = false;
 	w->exact_case = false;
+}
+
+/* Drops the remembered positions at or past len, which a rollback took back. */
+void wire_forget_after(wire_writer_t *w, size_t len)
+{
+	int n = 0;
+	for (int i = 0; i < w->ncomp; i++) {
+		if (w->comp[i] >= len)
+			continue;
+		w->comp[n] = w->comp[i];
+		w->comp_labels[n++] = w->comp_labels[i];
+	}
+	w->ncomp = n;
 }
 
 int wire_put(wire_writer_t *w, const void *data, size_t n)
@@ -93,12 +108,19 @@ void wire_remember_name(wire_writer_t *w, size_t off)
 {
 	const uint8_t *p = w->pkt;
 	int labels = labels_at(p, off);
-	while (off < 0x4000 && w->ncomp < WIRE_COMP_MAX) {
+	while (off < 0x4000) {
 		uint8_t l = p[off];
 		if (l == 0 || (l & 0xC0) == 0xC0)
 			return;
-		w->comp[w->ncomp] = (uint16_t)off;
-		w->comp_labels[w->ncomp++] = (uint8_t)labels--;
+		int i = w->ncomp;
+		if (i < WIRE_COMP_MAX) {
+			w->ncomp++;
+		} else {
+			i = WIRE_COMP_KEEP + w->comp_next++ % (WIRE_COMP_MAX - WIRE_COMP_KEEP);
+			w->comp_wrapped = true;
+		}
+		w->comp[i] = (uint16_t)off;
+		w->comp_labels[i] = (uint8_t)labels--;
 		off += l + 1;
 	}
 }

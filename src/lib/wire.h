@@ -9,6 +9,7 @@
 
 #define WIRE_HDR_LEN     12
 #define WIRE_COMP_MAX    96 /* label positions remembered for compression */
+#define WIRE_COMP_KEEP   8  /* of which a full table never replaces the first */
 #define WIRE_MAX_UDP_STD 512
 #define WIRE_MAX_MSG     65535
 
@@ -133,6 +134,11 @@ typedef struct wire_writer {
 	uint16_t comp[WIRE_COMP_MAX];       /* where a remembered name suffix starts */
 	uint8_t comp_labels[WIRE_COMP_MAX]; /* how many labels that suffix has */
 	int ncomp;
+	/* A full table takes new names in place of old ones, round the slots after the first
+	 * WIRE_COMP_KEEP (the question's, usually), so a long transfer message keeps compressing
+	 * each owner against the one before; rolling back must then forget by offset. */
+	int comp_next;
+	bool comp_wrapped;
 	/* Compress only against names of the same case, so that what a reader decompresses is
 	 * byte for byte what was written (zone transfers); answers compress across case. */
 	bool exact_case;
@@ -149,10 +155,15 @@ static inline wire_mark_t wire_mark(const wire_writer_t *w)
 	return (wire_mark_t){w->len, w->ncomp};
 }
 
+void wire_forget_after(wire_writer_t *w, size_t len);
+
 static inline void wire_rollback(wire_writer_t *w, wire_mark_t m)
 {
 	w->len = m.len;
-	w->ncomp = m.ncomp;
+	if (w->comp_wrapped)
+		wire_forget_after(w, m.len);
+	else
+		w->ncomp = m.ncomp;
 }
 
 /* Starts a writer on buf with room for limit bytes; nothing is written yet. exact_case is

@@ -75,6 +75,50 @@ static void unpack_compression(void **state)
 	assert_int_equal(dname_unpack(bad, sizeof(bad), &pos, out, &olen), US_EMALF);
 }
 
+/*
+ * Writes many names, some twice in a row, with rollbacks here and there, into one long message,
+ * as a transfer does; every name must decompress to what was written, and a name repeated
+ * after the table filled up must still shrink to a pointer.
+ */
+static void compression_past_a_full_table(void **state)
+{
+	(void)state;
+	static uint8_t pkt[65535];
+	wire_writer_t w;
+	wire_writer_init(&w, pkt, sizeof(pkt));
+	w.len = WIRE_HDR_LEN;
+	uint8_t names[600][DNAME_MAXLEN];
+	size_t at[600];
+	int kept = 0;
+	for (int i = 0; i < 600; i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "n%d.%s.example.com", i / 2, i % 7 ? "zone" : "other");
+		int len = dname_from_text(text, names[kept]);
+		assert_true(len > 0);
+		wire_mark_t m = wire_mark(&w);
+		at[kept] = w.len;
+		size_t before = w.len;
+		assert_int_equal(wire_put_name(&w, names[kept], true), 0);
+		/* The same name as just before, unless either had "other" or it was rolled
+		 * back. */
+		if (i % 2 && i % 7 && (i - 1) % 7 && (i - 1) % 13 != 5 && i > 300)
+			assert_int_equal(w.len - before, 2);
+		if (i % 13 == 5) {
+			wire_rollback(&w, m); /* as when an RRset does not fit */
+			continue;
+		}
+		kept++;
+	}
+	assert_true(w.comp_wrapped);
+	for (int i = 0; i < kept; i++) {
+		uint8_t out[DNAME_MAXLEN];
+		size_t olen, pos = at[i];
+		assert_int_equal(dname_unpack(pkt, w.len, &pos, out, &olen), 0);
+		assert_int_equal(olen, dname_len(names[i]));
+		assert_memory_equal(out, names[i], olen);
+	}
+}
+
 static void case_and_order(void **state)
 {
 	(void)state;
@@ -109,6 +153,7 @@ int main(void)
 	    cmocka_unit_test(text_limits),
 	    cmocka_unit_test(unpack_compression),
 	    cmocka_unit_test(case_and_order),
+	    cmocka_unit_test(compression_past_a_full_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
