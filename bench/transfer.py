@@ -168,6 +168,9 @@ def journal_use(rt, tmp, zone, binary, warnings):
     res = {}
     try:
         rt.wait_ready(p, port, rt.LOAD_TIMEOUT)
+        # The zone is answered before its first snapshot is stored; the control socket,
+        # only after.
+        ctl(binary, d, "status")
         mdb = os.path.join(d, "storage", "data.mdb")
         size0 = os.path.getsize(mdb)
         t0 = time.monotonic()
