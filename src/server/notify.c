@@ -112,12 +112,34 @@ out:
 
 /* ---- NOTIFY out ---- */
 
+#define SOA_RDATA_MAX (2 * DNAME_MAXLEN + 20)
+
 typedef struct notify_job {
 	server_t *s;
 	const conf_zone_t *zone;
 	const conf_remote_t *remote;
 	uint32_t serial;
+	uint32_t soa_ttl;
+	uint16_t soa_len;
+	uint8_t soa[SOA_RDATA_MAX];
 } notify_job_t;
+
+/* Puts the zone's SOA right after the question of the NOTIFY in q, in place of the SOA
+ * query's OPT record, which a NOTIFY has no use for; returns the new length. */
+static size_t put_soa(const notify_job_t *j, uint8_t *q)
+{
+	size_t len = WIRE_HDR_LEN + dname_len(q + WIRE_HDR_LEN) + 4;
+	uint8_t *p = q + len;
+	wire_write16(p, 0xC000 | WIRE_HDR_LEN);
+	wire_write16(p + 2, WIRE_T_SOA);
+	wire_write16(p + 4, WIRE_CLASS_IN);
+	wire_write32(p + 6, j->soa_ttl);
+	wire_write16(p + 10, j->soa_len);
+	memcpy(p + 12, j->soa, j->soa_len);
+	wire_write16(q + WIRE_ANCOUNT, 1);
+	wire_write16(q + WIRE_ARCOUNT, 0);
+	return len + 12 + j->soa_len;
+}
 
 /* Sends one NOTIFY to one address and reads the answer; 0 when it was answered. */
 static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
@@ -125,14 +147,14 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
 	server_t *s = j->s;
 	const conf_remote_t *r = j->remote;
 	const tsig_key_t *key = r->key >= 0 ? &s->keys[r->key] : NULL;
-	uint8_t q[512], a[4096], mac[TSIG_MAC_MAX];
+	uint8_t q[2048], a[4096], mac[TSIG_MAC_MAX];
 	size_t mac_len = 0, len;
 	uint16_t id = (uint16_t)arc4random();
 	int n = xfr_build_soa_query(q, sizeof(q), id, j->zone->name);
 	if (n < 0)
 		return n;
 	wire_write16(q + WIRE_FLAGS, (uint16_t)(WIRE_OPCODE_NOTIFY << 11 | WIRE_AA));
-	len = (size_t)n;
+	len = put_soa(j, q);
 	if (key && tsig_sign(key, q, len, sizeof(q), NULL, 0, false, (uint64_t)time(NULL),
 	                     TSIG_FUDGE_DEFAULT, &len, mac, &mac_len))
 		return US_EINVAL;
@@ -189,15 +211,25 @@ static void *notify_run(void *arg)
 	return NULL;
 }
 
-void notify_out(server_t *s, const conf_zone_t *z, uint32_t serial)
+void notify_out(server_t *s, const conf_zone_t *z, const zone_t *version)
 {
+	const zone_rrset_t *soa = version->soa;
+	uint16_t soa_len = (uint16_t)(soa->rdata_len - 2);
+	if (soa_len > SOA_RDATA_MAX)
+		return; /* cannot be: the builder checked two names and 20 bytes */
 	for (size_t i = 0; i < z->nnotify; i++) {
 		notify_job_t *j = malloc(sizeof(*j));
 		pthread_t t;
 		pthread_attr_t attr;
 		if (!j)
 			return;
-		*j = (notify_job_t){s, z, &s->conf->remotes[z->notify[i]], serial};
+		*j = (notify_job_t){.s = s,
+		                    .zone = z,
+		                    .remote = &s->conf->remotes[z->notify[i]],
+		                    .serial = version->serial,
+		                    .soa_ttl = soa->ttl,
+		                    .soa_len = soa_len};
+		memcpy(j->soa, soa->rdata + 2, soa_len);
 		atomic_fetch_add(&s->notifying, 1);
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

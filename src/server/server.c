@@ -214,7 +214,7 @@ static void journal_start(server_t *s, server_zone_t *z, const zone_t *nz)
 		log_error("zone %s: cannot store serial %u: %s (%s); serving it without history",
 		          zc->domain, nz->serial, us_strerror(ret), store_errmsg(s->store));
 	if (stored && stored->serial != nz->serial)
-		notify_out(s, zc, nz->serial);
+		notify_out(s, zc, nz);
 	zone_unref(stored);
 	if (journal && ret == 0)
 		server_compact(s, z);
@@ -284,9 +284,8 @@ int server_zone_load(server_t *s, server_zone_t *z)
 	/* Served all the same: a backup passes on what its primary signed. */
 	dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
 	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
-	uint32_t serial = nz->serial;
 	server_publish(z, nz);
-	notify_out(s, zc, serial);
+	notify_out(s, zc, z->slot->zone);
 	if (s->store)
 		server_compact(s, z);
 	return 0;
@@ -452,7 +451,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			server_zone_t *x = &s->zones[i];
 			if ((z && z != x) || !x->slot->zone || !x->conf->nnotify)
 				continue;
-			notify_out(s, x->conf, x->slot->zone->serial);
+			notify_out(s, x->conf, x->slot->zone);
 			ctl_printf(r, "%s: NOTIFY sent to %zu remotes\n", x->conf->domain,
 			           x->conf->nnotify);
 		}

@@ -497,9 +497,9 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 			log_info("%s %s from %s: serial %u -> %u, %s in %lld ms, finished", j->kind,
 			         zc->domain, j->peer, from, j->zone->serial, what,
 			         (long long)j->ms);
-			uint32_t serial = j->zone->serial;
 			server_publish(z, j->zone);
-			notify_out(s, zc, serial); /* a backup tells its own backups */
+			/* A backup tells its own backups. */
+			notify_out(s, zc, z->slot->zone);
 			server_compact(s, z);
 		}
 	} else if (j->outcome == JOB_UPTODATE) {

@@ -549,3 +549,28 @@ def test_reload_during_a_long_axfr(tmp_path, understudy_binary):
                 if "AXFR example.com to 127.0.0.1@" in line and "finished" in line]
         assert len(loaded) == 1 and len(done) == 1 and loaded[0] < done[0], lines[-5:]
         assert "serial 1, %d records" % (hosts + 17) in lines[done[0]]
+
+
+def test_notify_carries_the_new_soa(tmp_path, understudy_binary):
+    """NOTIFY out carries the zone's new SOA in its answer section (RFC 1996 3.7), signed
+    with the remote's key, and is answered once the secondary answers it."""
+    zpath = tmp_path / "example.com.zone"
+    zpath.write_text(zone_text(1))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(10)
+    with Primary(tmp_path, understudy_binary, zpath,
+                 notify_port=sock.getsockname()[1]) as primary:
+        primary.publish(zone_text(2))
+        wire, peer = sock.recvfrom(65535)
+        m = dns.message.from_wire(wire, keyring=KEYRING)
+        assert m.opcode() == dns.opcode.NOTIFY and m.had_tsig
+        assert m.flags & dns.flags.AA
+        assert m.question[0].name == dns.name.from_text(ZONE)
+        assert [rr.serial for rrset in m.answer for rr in rrset] == [2]
+        r = dns.message.make_response(m)
+        r.use_tsig(KEYRING, keyname=KEY)
+        sock.sendto(r.to_wire(), peer)
+        wait_for(lambda: log_lines(primary, "NOTIFY for example.com serial 2", "answered"),
+                 what="the NOTIFY answered")
+    sock.close()
