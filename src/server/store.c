@@ -138,6 +138,24 @@ static int apex_key(store_t *s, const uint8_t *apex, uint8_t key[DNAME_MAXLEN])
 	return len;
 }
 
+/*
+ * Starts a transaction (flags: 0 to write, MDB_RDONLY to read) on the zone named apex, whose
+ * key it puts in key (*klen bytes). Returns 0, or the failure, recorded for store_errmsg.
+ */
+static int zone_txn(store_t *s, const uint8_t *apex, unsigned flags, uint8_t key[DNAME_MAXLEN],
+                    size_t *klen, MDB_txn **txn)
+{
+	int len = apex_key(s, apex, key);
+	if (len < 0)
+		return len;
+	*klen = (size_t)len;
+	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	if (rc)
+		return lmdb_fail(s, rc,
+		                 flags & MDB_RDONLY ? "starting a read" : "starting a write");
+	return 0;
+}
+
 static const char *name_text(const uint8_t *name, char buf[DNAME_TEXT_MAX])
 {
 	dname_to_text(name, buf, DNAME_TEXT_MAX);
@@ -398,28 +416,24 @@ static int finish_write(store_t *s, MDB_txn *txn, int ret)
 int store_save_timers(store_t *s, const uint8_t *apex, const store_timers_t *t)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	int rc = zone_txn(s, apex, 0, key, &klen, &txn);
 	if (rc)
-		return lmdb_fail(s, rc, "starting a write");
-	return finish_write(s, txn, timers_put(s, txn, key, (size_t)klen, t));
+		return rc;
+	return finish_write(s, txn, timers_put(s, txn, key, klen, t));
 }
 
 int store_load_timers(store_t *s, const uint8_t *apex, store_timers_t *t)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	int rc = zone_txn(s, apex, MDB_RDONLY, key, &klen, &txn);
 	if (rc)
-		return lmdb_fail(s, rc, "starting a read");
+		return rc;
 	store_timers_t tmp;
-	int ret = timers_get(s, txn, key, (size_t)klen, &tmp);
+	int ret = timers_get(s, txn, key, klen, &tmp);
 	mdb_txn_abort(txn);
 	if (ret == US_ENOENT) {
 		char name[DNAME_TEXT_MAX];
@@ -954,13 +968,9 @@ static int jtrim(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen,
 static int jwrite_begin(store_t *s, const zone_t *z, uint8_t *key, size_t *klen, MDB_txn **txn,
                         jmeta_t *m, int *found)
 {
-	int k = apex_key(s, z->apex, key);
-	if (k < 0)
-		return k;
-	*klen = (size_t)k;
-	int rc = mdb_txn_begin(s->env, NULL, 0, txn);
+	int rc = zone_txn(s, z->apex, 0, key, klen, txn);
 	if (rc)
-		return lmdb_fail(s, rc, "starting a write");
+		return rc;
 	*m = (jmeta_t){0};
 	*found = jmeta_get(s, *txn, key, *klen, m, &rc);
 	if (*found && *found != US_ENOENT && *found != US_EMALF) {
@@ -1132,16 +1142,15 @@ int store_load_zone(store_t *s, const uint8_t *apex, zone_t **zp, store_timers_t
 {
 	char name[DNAME_TEXT_MAX];
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int ret, rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	int rc = zone_txn(s, apex, MDB_RDONLY, key, &klen, &txn);
 	if (rc)
-		return lmdb_fail(s, rc, "starting a read");
+		return rc;
+	int ret;
 	zone_t *z = NULL;
 	store_timers_t t;
-	MDB_val k = {(size_t)klen, key}, v;
+	MDB_val k = {klen, key}, v;
 	rc = mdb_get(txn, s->zones, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		ret = fail(s, US_ENOENT, "no snapshot stored for %s", name_text(key, name));
@@ -1154,10 +1163,10 @@ int store_load_zone(store_t *s, const uint8_t *apex, zone_t **zp, store_timers_t
 	/* v points into the map, valid until the transaction ends; the builder copies. */
 	ret = snap_decode(s, key, v.mv_data, v.mv_size, &z);
 	if (ret == 0)
-		ret = jreplay(s, txn, key, (size_t)klen, &z);
+		ret = jreplay(s, txn, key, klen, &z);
 	if (ret || !tp)
 		goto cleanup;
-	ret = timers_get(s, txn, key, (size_t)klen, &t);
+	ret = timers_get(s, txn, key, klen, &t);
 	if (ret == US_ENOENT) {
 		memset(&t, 0, sizeof(t));
 		t.serial = z->serial;
@@ -1178,14 +1187,13 @@ cleanup:
 int store_drop_zone(store_t *s, const uint8_t *apex)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int ret = 0, rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	int rc = zone_txn(s, apex, 0, key, &klen, &txn);
 	if (rc)
-		return lmdb_fail(s, rc, "starting a write");
-	MDB_val k = {(size_t)klen, key};
+		return rc;
+	int ret = 0;
+	MDB_val k = {klen, key};
 	rc = mdb_del(txn, s->zones, &k, NULL);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		rc = mdb_del(txn, s->timers, &k, NULL);
@@ -1194,7 +1202,7 @@ int store_drop_zone(store_t *s, const uint8_t *apex)
 	if (rc && rc != MDB_NOTFOUND)
 		ret = lmdb_fail(s, rc, "dropping the zone");
 	if (ret == 0)
-		ret = jdrop_entries(s, txn, key, (size_t)klen);
+		ret = jdrop_entries(s, txn, key, klen);
 	return finish_write(s, txn, ret);
 }
 
@@ -1205,12 +1213,13 @@ int store_journal_read(store_t *s, const uint8_t *apex, uint32_t from, uint32_t 
                        size_t errlen)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = dname_check(apex, DNAME_MAXLEN);
-	if (klen < 0) {
+	int len = dname_check(apex, DNAME_MAXLEN);
+	if (len < 0) {
 		us_errf(err, errlen, "malformed zone name");
 		return US_ENAME;
 	}
-	dname_lower(key, apex, (size_t)klen);
+	size_t klen = (size_t)len;
+	dname_lower(key, apex, klen);
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 	if (rc) {
@@ -1218,7 +1227,7 @@ int store_journal_read(store_t *s, const uint8_t *apex, uint32_t from, uint32_t 
 		return map_err(rc);
 	}
 	jmeta_t m = {0};
-	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	int ret = jmeta_get(s, txn, key, klen, &m, &rc);
 	if (ret == US_ENOENT || (ret == 0 && m.serial != to))
 		us_errf(err, errlen, "no journal up to serial %u", to);
 	if (ret == US_EMALF)
@@ -1231,7 +1240,7 @@ int store_journal_read(store_t *s, const uint8_t *apex, uint32_t from, uint32_t 
 	/* Entries are few (the depth bound): a look at each header finds where `from` starts. */
 	for (uint64_t seq = m.first; ret == 0 && seq < m.next && cs.to != to; seq++) {
 		uint8_t kb[JKEY_MAX];
-		MDB_val k = {jkey(kb, key, (size_t)klen, seq), kb}, v;
+		MDB_val k = {jkey(kb, key, klen, seq), kb}, v;
 		if ((rc = mdb_get(txn, s->journal, &k, &v)) != 0) {
 			us_errf(err, errlen, "journal entry %llu: %s", (unsigned long long)seq,
 			        mdb_strerror(rc));
@@ -1281,15 +1290,13 @@ int store_journal_read(store_t *s, const uint8_t *apex, uint32_t from, uint32_t 
 int store_journal_info(store_t *s, const uint8_t *apex, store_journal_info_t *info)
 {
 	uint8_t key[DNAME_MAXLEN];
-	int klen = apex_key(s, apex, key);
-	if (klen < 0)
-		return klen;
+	size_t klen;
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	int rc = zone_txn(s, apex, MDB_RDONLY, key, &klen, &txn);
 	if (rc)
-		return lmdb_fail(s, rc, "starting a read");
+		return rc;
 	jmeta_t m = {0};
-	int ret = jmeta_get(s, txn, key, (size_t)klen, &m, &rc);
+	int ret = jmeta_get(s, txn, key, klen, &m, &rc);
 	if (ret == US_ENOENT)
 		fail(s, ret, "no journal stored");
 	else if (ret == US_EMALF)
@@ -1304,7 +1311,7 @@ int store_journal_info(store_t *s, const uint8_t *apex, store_journal_info_t *in
 	                          .oldest = m.serial};
 	if (ret == 0 && m.count) {
 		uint8_t kb[JKEY_MAX];
-		MDB_val k = {jkey(kb, key, (size_t)klen, m.first), kb}, v;
+		MDB_val k = {jkey(kb, key, klen, m.first), kb}, v;
 		uint32_t to;
 		uint64_t n;
 		if (mdb_get(txn, s->journal, &k, &v) == 0)
