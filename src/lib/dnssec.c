@@ -37,7 +37,8 @@ typedef struct build {
 	zone_report_fn report;
 	void *ctx;
 	unsigned errors;
-	bool nsec3; /* an NSEC3PARAM names the chain */
+	bool nsec3;     /* an NSEC3PARAM names the chain */
+	bool any_nsec3; /* some name has NSEC3 records, named or not */
 } build_t;
 
 static void say(build_t *b, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -405,7 +406,10 @@ static int collect(build_t *b)
 			x->nsec[x->nnsec++] = n;
 		}
 		size_t len;
-		if (bad || !b->nsec3 || !zone_node_rrset(n, WIRE_T_NSEC3))
+		if (!zone_node_rrset(n, WIRE_T_NSEC3))
+			continue;
+		b->any_nsec3 = true;
+		if (!b->nsec3)
 			continue;
 		const uint8_t *rd = n3_record(x, n, &len);
 		if (!rd)
@@ -567,20 +571,14 @@ int dnssec_index_build(zone_t *z, zone_report_fn report, void *ctx)
 	if (!x)
 		return US_ENOMEM;
 	x->z = z;
-	build_t b = {z, x, report, ctx, 0, false};
+	build_t b = {.z = z, .x = x, .report = report, .ctx = ctx};
 	bool nsec3 = b.nsec3 = read_param(&b, apex);
 	int ret = collect(&b);
 	if (ret)
 		goto fail;
-	if (!nsec3 && !b.errors) {
-		/* Without NSEC3PARAM the salt is unknown: a chain there cannot be used. */
-		uint32_t pos = 0;
-		for (const zone_node_t *n; (n = zone_next_node(z, &pos));)
-			if (zone_node_rrset(n, WIRE_T_NSEC3)) {
-				say(&b, true, "NSEC3 records but no NSEC3PARAM at the apex");
-				break;
-			}
-	}
+	/* Without NSEC3PARAM the salt is unknown: a chain there cannot be used. */
+	if (!nsec3 && b.any_nsec3 && !b.errors)
+		say(&b, true, "NSEC3 records but no NSEC3PARAM at the apex");
 	if (nsec3 && !x->nn3 && !b.errors)
 		say(&b, true, "NSEC3PARAM at the apex but no NSEC3 chain with its parameters");
 	if (x->nnsec) {
