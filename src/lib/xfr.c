@@ -779,6 +779,7 @@ static int read_request_opt(const uint8_t *m, const rr_view_t *rr, xfr_request_t
 	req->edns = true;
 	req->udp_size = rr->rclass;
 	req->edns_version = (uint8_t)(rr->ttl >> 16);
+	req->dobit = (rr->ttl & 0x8000) != 0;
 	const uint8_t *o = m + rr->rdpos;
 	for (size_t p = 0; p < rr->rdlen;) {
 		if (p + 4 > rr->rdlen)
@@ -854,12 +855,15 @@ static size_t opt_len(bool expire)
 	return 11 + (expire ? 8 : 0);
 }
 
-/* Appends our OPT record: payload size, the extended RCODE bits, EXPIRE if given. */
-static int put_opt(wire_writer_t *w, uint16_t udp, uint16_t rcode, const uint32_t *expire)
+/* Appends our OPT record: payload size, the extended RCODE bits, the request's DO bit, EXPIRE
+ * if given. */
+static int put_opt(wire_writer_t *w, uint16_t udp, uint16_t rcode, bool dobit,
+                   const uint32_t *expire)
 {
 	uint8_t opt[11 + 8] = {0, 0, WIRE_T_OPT};
 	wire_write16(opt + 3, udp);
 	opt[5] = (uint8_t)(rcode >> 4);
+	opt[7] = dobit ? 0x80 : 0;
 	if (expire) {
 		wire_write16(opt + 9, 8);
 		wire_write16(opt + 11, XFR_EDNS_EXPIRE);
@@ -904,7 +908,7 @@ int xfr_out_error(const xfr_request_t *req, uint16_t rcode, uint16_t extra_flags
 	if (ret == 0)
 		ret = put_question(&w, req->question, req->question_len);
 	if (ret == 0 && req->edns)
-		ret = put_opt(&w, XFR_EDNS_UDP, rcode, NULL);
+		ret = put_opt(&w, XFR_EDNS_UDP, rcode, req->dobit, NULL);
 	if (ret)
 		return ret;
 	wire_write16(buf + WIRE_QDCOUNT, 1);
@@ -1034,6 +1038,7 @@ static void out_init(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
 	memcpy(x->question, req->question, req->question_len);
 	x->question_len = req->question_len;
 	x->edns = req->edns;
+	x->dobit = req->dobit;
 	x->state = opts->soa_only ? OUT_LAST_SOA : OUT_FIRST_SOA;
 }
 
@@ -1086,7 +1091,8 @@ int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 	}
 	w.limit = hard + opt;
 	if (x->edns)
-		put_opt(&w, x->opts.edns_udp, 0, x->opts.expire ? &x->opts.expire_val : NULL);
+		put_opt(&w, x->opts.edns_udp, 0, x->dobit,
+		        x->opts.expire ? &x->opts.expire_val : NULL);
 	wire_write16(buf + WIRE_QDCOUNT, first ? 1 : 0);
 	wire_write16(buf + WIRE_ANCOUNT, (uint16_t)an);
 	wire_write16(buf + WIRE_ARCOUNT, x->edns ? 1 : 0);

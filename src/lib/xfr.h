@@ -159,6 +159,7 @@ typedef struct xfr_request {
 	bool has_soa;    /* IXFR: the client's SOA came (RFC 1995 3) ... */
 	uint32_t serial; /* ... with this serial */
 	bool edns;       /* an OPT record came */
+	bool dobit;      /* ... with DO set, which every response echoes (RFC 3225 3) */
 	uint8_t edns_version;
 	uint16_t udp_size; /* the OPT's payload size, 0 without one */
 	bool expire;       /* EDNS EXPIRE (RFC 7314) was asked for */
@@ -226,7 +227,7 @@ typedef struct xfr_out {
 	uint16_t id, flags;
 	uint8_t question[DNAME_MAXLEN + 4];
 	size_t question_len;
-	bool edns;
+	bool edns, dobit; /* the request had an OPT record; with DO set */
 	int state;
 	/* The walk: zone_next_node's position, its node, the RRset index in it, the record
 	 * offset in that. */

@@ -1502,6 +1502,14 @@ static void transfer_requests(void **state)
 	assert_int_equal(m.rr[0].type, WIRE_T_OPT);
 	assert_false(m.flags & WIRE_AA);
 	assert_int_equal(xfr_out_error(&req, WIRE_RCODE_REFUSED, 0, r, 20), US_ETRUNC);
+	assert_int_equal(m.rr[0].ttl & 0x8000, 0);
+	/* The DO bit is echoed (RFC 3225 3), as in every reply. */
+	len = util_query(q, "example.com", WIRE_T_IXFR, WIRE_CLASS_IN, 1232, true);
+	request_of(q, (int)len, &req);
+	n = xfr_out_error(&req, WIRE_RCODE_REFUSED, 0, r, sizeof(r));
+	util_parse(r, (size_t)n, &m);
+	assert_int_equal(m.rr[0].type, WIRE_T_OPT);
+	assert_int_equal(m.rr[0].ttl & 0x8000, 0x8000);
 }
 
 /* The stream our encoder writes is what our decoder (and RFC 5936) takes, message by message. */
