@@ -89,7 +89,9 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	flags |= WIRE_AA;
 	rcode = WIRE_RCODE_NOERROR;
 	log_info("NOTIFY for %s from %s", zname, from);
-	atomic_store(&z->notified, true);
+	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
+	int p = acl_primary_of(s->conf, z->conf, addr);
+	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
 	server_wake(s);
 out:
 	wire_write16(resp + WIRE_FLAGS, (uint16_t)(flags | rcode));

@@ -439,7 +439,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			if ((z && z != x) || x->conf->role != CONF_ROLE_SECONDARY)
 				continue;
 			log_info("control: %s %s", cmd, x->conf->domain);
-			xfrin_start(s, x, force);
+			xfrin_start(s, x, force, -1);
 			ctl_printf(r, "%s: %s started\n", x->conf->domain, cmd);
 			n++;
 		}
@@ -520,7 +520,8 @@ static int setup(server_t *s, const char *conf_path)
 		return US_ENOMEM;
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
 	s->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
-	if (!s->keys)
+	s->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
+	if (!s->keys || !s->lenient_noted)
 		return US_ENOMEM;
 	for (size_t i = 0; i < c->nkeys; i++)
 		if (tsig_key_init(&s->keys[i], c->keys[i].id, (tsig_alg_t)c->keys[i].algorithm,
@@ -670,6 +671,7 @@ cleanup:
 	zonedb_free(s.db);
 	store_close(s.store);
 	free(s.keys);
+	free(s.lenient_noted);
 	if (s.wake_fd > 0)
 		close(s.wake_fd);
 	free(s.zones);

@@ -28,6 +28,10 @@ static inline void stat_inc(atomic_uint_fast64_t *c)
 	                      memory_order_relaxed);
 }
 
+/* server_zone_t.notified: no NOTIFY waiting, one from a sender that is not a primary of the
+ * zone, or one from the primary at position (value - NOTIFIED_BY) in its conf->primaries. */
+enum { NOTIFIED_NONE, NOTIFIED_OTHER, NOTIFIED_BY };
+
 typedef struct server_zone {
 	const conf_zone_t *conf;
 	zonedb_slot_t *slot;
@@ -46,8 +50,9 @@ typedef struct server_zone {
 	bool force_axfr;   /* the next transfer is a full one */
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
+	int again_first; /* ... starting with this primary (a position in conf->primaries), or -1 */
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
-	atomic_bool notified;           /* a NOTIFY was accepted */
+	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
 } server_zone_t;
 
@@ -64,6 +69,7 @@ typedef struct server {
 	struct tsig_key *keys; /* conf->keys, ready for signing; same indexes */
 	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
 	atomic_int notifying;  /* NOTIFY threads under way */
+	bool *lenient_noted;   /* per remote: its IXFRs' redundant additions have been logged */
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */

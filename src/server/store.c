@@ -1120,7 +1120,7 @@ static int jreplay(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, zo
 	zone_t *nz = NULL;
 	ret = jread_tail(s, txn, key, klen, &m, (*z)->serial, &a, &cs, err, sizeof(err));
 	if (ret == 0 && cs.first) {
-		ret = zone_apply(*z, &cs, &nz, err, sizeof(err));
+		ret = zone_apply(*z, &cs, NULL, &nz, err, sizeof(err));
 		if (ret && ret != US_ENOMEM)
 			ret = US_EMALF;
 	}

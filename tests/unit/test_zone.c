@@ -423,7 +423,7 @@ static void apply_matches_rebuild(void **state)
 		zone_changeset_t cs = {.first = &d, .ndiffs = 1, .from = d.from, .to = serial};
 		zone_t *got = NULL;
 		char err[256];
-		int ret = zone_apply(cur, &cs, &got, err, sizeof(err));
+		int ret = zone_apply(cur, &cs, NULL, &got, err, sizeof(err));
 		if (getenv("RN_DEBUG"))
 			fprintf(stderr, "step %d expect %d ret %d %s / %s\n", step, expect, ret,
 			        ret ? err : "", util_last_error);
