@@ -141,12 +141,15 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		n = (int)alen;
 	}
 	char err[XFR_ERRLEN];
-	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &j->serial, &j->has_expire,
-	                                 &j->expire, err, sizeof(err));
+	xfr_soa_answer_t ans;
+	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &ans, err, sizeof(err));
 	if (ret) {
 		job_fail(j, peer, "bad SOA answer: %s", err);
 		return ret;
 	}
+	j->serial = ans.serial;
+	j->has_expire = ans.expire_present;
+	j->expire = ans.expire;
 	return 0;
 }
 

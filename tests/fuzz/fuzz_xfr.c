@@ -125,11 +125,10 @@ static void run(uint16_t qtype, const uint8_t *data, size_t size)
 		if (n > size - 2)
 			n = size - 2;
 		if (qtype == WIRE_T_AXFR) {
-			uint32_t serial, expire;
-			bool has_expire;
+			xfr_soa_answer_t ans;
 			char err[XFR_ERRLEN];
-			xfr_parse_soa_response(data + 2, n, XFR_VEC_ID, APEX, &serial, &has_expire,
-			                       &expire, err, sizeof(err));
+			xfr_parse_soa_response(data + 2, n, XFR_VEC_ID, APEX, &ans, err,
+			                       sizeof(err));
 		}
 		ret = xfr_in_feed(x, data + 2, n);
 		data += 2 + n;

@@ -294,11 +294,12 @@ static void requests(void **state)
 	assert_int_equal(wire_read16(buf), 0xbeef);
 	assert_int_equal(m.flags, 0);
 	assert_int_equal(wire_read16(buf + WIRE_QDCOUNT), 1);
-	assert_int_equal(wire_read16(buf + (size_t)n - 15 - 4), WIRE_T_SOA);
+	assert_int_equal(wire_read16(buf + (size_t)n - 19 - 4), WIRE_T_SOA);
 	assert_int_equal(m.count[2], 1);
 	assert_int_equal(m.rr[0].type, WIRE_T_OPT);
-	assert_int_equal(m.rr[0].rdlen, 4);
-	assert_memory_equal(m.rr[0].rdata, "\0\11\0\0", 4);
+	/* EXPIRE and ZONEVERSION, both empty in a query. */
+	assert_int_equal(m.rr[0].rdlen, 8);
+	assert_memory_equal(m.rr[0].rdata, "\0\11\0\0\0\x13\0\0", 8);
 
 	n = xfr_build_axfr(buf, sizeof(buf), 1, (const uint8_t *)APEX);
 	assert_true(n > 0);
@@ -327,8 +328,7 @@ static void requests(void **state)
 static void soa_response(void **state)
 {
 	(void)state;
-	uint32_t serial = 0, expire = 0;
-	bool has_expire = true;
+	xfr_soa_answer_t a = {0};
 	char err[XFR_ERRLEN];
 	const uint8_t *apex = (const uint8_t *)APEX;
 	tstream_t *s = ts_new(WIRE_T_SOA);
@@ -336,17 +336,17 @@ static void soa_response(void **state)
 	ts_add(s, "@ NS ns1\n");
 	ts_soa(s, 77);
 	tmsg_t *m = ts_cur(s);
-	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &serial, &has_expire,
-	                                        &expire, err, sizeof(err)),
+	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &a, err, sizeof(err)),
 	                 0);
-	assert_int_equal(serial, 77);
-	assert_false(has_expire);
+	assert_int_equal(a.serial, 77);
+	assert_false(a.expire_present);
+	assert_false(a.version_present);
+	assert_true(a.aa);
 	ts_expire(s, 86400);
-	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &serial, &has_expire,
-	                                        &expire, err, sizeof(err)),
+	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &a, err, sizeof(err)),
 	                 0);
-	assert_true(has_expire);
-	assert_int_equal(expire, 86400);
+	assert_true(a.expire_present);
+	assert_int_equal(a.expire, 86400);
 
 	/* Each check, on a copy of the good response. */
 	uint8_t bad[1024];
@@ -360,7 +360,7 @@ static void soa_response(void **state)
 	    {1, 0x35, US_EMALF, "ID"},
 	    {2, 0x04, US_EMALF, "QR"},
 	    {2, 0xa4, US_EMALF, "opcode"},
-	    {2, 0x80, US_EMALF, "AA"},
+	    {2, 0x80, US_ENOENT, "AA"},
 	    {2, 0x86, US_ETRUNC, "TC"},
 	    {3, 0x05, XFR_ERCODE, "REFUSED"},
 	    {3, 0x09, XFR_ERCODE, "NOTAUTH"},
@@ -372,26 +372,26 @@ static void soa_response(void **state)
 		memcpy(bad, m->buf, len);
 		bad[cases[i].off] = cases[i].val;
 		err[0] = 0;
-		int ret = xfr_parse_soa_response(bad, len, QID, apex, &serial, &has_expire, &expire,
-		                                 err, sizeof(err));
+		int ret = xfr_parse_soa_response(bad, len, QID, apex, &a, err, sizeof(err));
 		if (ret != cases[i].ret || !strstr(err, cases[i].what))
 			fail_msg("case %zu: got %d '%s'", i, ret, err);
+		if (ret == XFR_ERCODE)
+			assert_int_equal(a.rcode, cases[i].val & 0xF);
 	}
-	assert_int_equal(xfr_parse_soa_response(m->buf, 11, QID, apex, &serial, &has_expire,
-	                                        &expire, err, sizeof(err)),
+	assert_int_equal(xfr_parse_soa_response(m->buf, 11, QID, apex, &a, err, sizeof(err)),
 	                 US_EMALF);
-	/* An answer without the SOA, and an SOA of another zone. */
+	/* An answer without the SOA, and an SOA of another zone: a server for another zone. */
 	free(s);
 	s = ts_new(WIRE_T_SOA);
 	ts_msg(s, true);
 	ts_add(s, "@ NS ns1\nsub SOA ns1 h 5 1 1 1 1\n");
 	m = ts_cur(s);
-	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &serial, &has_expire,
-	                                        &expire, err, sizeof(err)),
-	                 US_EMALF);
+	a.serial = 77;
+	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &a, err, sizeof(err)),
+	                 US_ENOENT);
 	assert_non_null(strstr(err, "no SOA"));
-	/* Outputs stay untouched on failure. */
-	assert_int_equal(serial, 77);
+	assert_true(a.aa);
+	assert_int_equal(a.serial, 77); /* the serial is written only on success */
 	/* A bad EXPIRE length. */
 	free(s);
 	s = ts_new(WIRE_T_SOA);
@@ -399,10 +399,30 @@ static void soa_response(void **state)
 	ts_soa(s, 5);
 	ts_opt(s, "\0\11\0\0", 4, 0);
 	m = ts_cur(s);
-	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &serial, &has_expire,
-	                                        &expire, err, sizeof(err)),
+	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &a, err, sizeof(err)),
 	                 US_EMALF);
 	assert_non_null(strstr(err, "EXPIRE"));
+	/* ZONEVERSION (RFC 9660): label count 2, type SOA-SERIAL; a type we cannot read is
+	 * passed over. */
+	free(s);
+	s = ts_new(WIRE_T_SOA);
+	ts_msg(s, true);
+	ts_soa(s, 5);
+	ts_opt(s, "\0\x13\0\6\2\0\0\0\0\5", 10, 0);
+	m = ts_cur(s);
+	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &a, err, sizeof(err)),
+	                 0);
+	assert_true(a.version_present);
+	assert_int_equal(a.version, 5);
+	free(s);
+	s = ts_new(WIRE_T_SOA);
+	ts_msg(s, true);
+	ts_soa(s, 5);
+	ts_opt(s, "\0\x13\0\3\2\7\1", 7, 0);
+	m = ts_cur(s);
+	assert_int_equal(xfr_parse_soa_response(m->buf, m->w.len, QID, apex, &a, err, sizeof(err)),
+	                 0);
+	assert_false(a.version_present);
 	free(s);
 }
 
