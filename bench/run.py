@@ -429,6 +429,7 @@ class Understudy(Server):
   storage: "{d}/storage"
   control: "{d}/ctl.sock"
   udp-workers: {workers}
+  watch-ns: false
   tcp-workers: 1
 log: {{target: stderr, level: warning}}
 zones:

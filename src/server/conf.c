@@ -523,17 +523,22 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"tcp-max-clients", true, 1, 100000, offsetof(conf_t, tcp_max_clients)},
 	    {"tcp-idle-timeout", true, 1, 3600, offsetof(conf_t, tcp_idle_timeout)},
 	    {"udp-max-payload", true, 512, 4096, offsetof(conf_t, udp_max_payload)},
+	    {"fleet-interval", true, 0, 86400, offsetof(conf_t, fleet_interval)},
 	};
 	enum { N = sizeof(opts) / sizeof(opts[0]) };
-	const char *names[N + 2] = {"listen"};
-	kv_t kv[N + 1];
+	/* After the table: listen and watch-ns. */
+	const char *names[N + 3] = {"listen"};
+	kv_t kv[N + 2];
 	char *base = (char *)c->conf;
 	for (size_t i = 0; i < N; i++)
 		names[i + 1] = opts[i].name;
+	names[N + 1] = "watch-ns";
 	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
 		return;
 	if (kv[0].k)
 		get_addrs(c, &kv[0], &c->conf->listen, &c->conf->nlisten);
+	if (kv[N + 1].k)
+		get_bool(c, &kv[N + 1], &c->conf->watch_ns);
 	for (size_t i = 0; i < N; i++) {
 		if (kv[i + 1].k && opts[i].is_int)
 			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
@@ -802,6 +807,7 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
 	    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
 	    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
+	    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
 	};
 	enum {
 		DOMAIN,
@@ -810,12 +816,14 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		NOTIFY,
 		ACL,
 		PRIMARIES,
+		WATCH,
+		WATCH_NS,
 		NINTS = sizeof(ints) / sizeof(ints[0])
 	};
-	const char *names[PRIMARIES + 1 + NINTS + 1] = {"domain", "role", "file",
-	                                                "notify", "acl",  "primaries"};
+	const char *names[WATCH_NS + 1 + NINTS + 1] = {"domain", "role",      "file",  "notify",
+	                                               "acl",    "primaries", "watch", "watch-ns"};
 	for (size_t j = 0; j < NINTS; j++)
-		names[PRIMARIES + 1 + j] = ints[j].name;
+		names[WATCH_NS + 1 + j] = ints[j].name;
 	static const char *const roles[] = {"primary", "secondary", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
@@ -823,9 +831,11 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[PRIMARIES + 1 + NINTS];
+		kv_t kv[WATCH_NS + 1 + NINTS];
 		int role = 0;
 		z->line = line_of(item);
+		z->fleet_interval = -1; /* the server's, unless given */
+		z->watch_ns = conf->watch_ns;
 		if (!map_get(c, item, "zones", names, kv))
 			continue;
 		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
@@ -837,9 +847,12 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
 		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
 		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
+		z->watch = get_refs(c, &kv[WATCH], 'r', &z->nwatch);
+		if (kv[WATCH_NS].k)
+			get_bool(c, &kv[WATCH_NS], &z->watch_ns);
 		for (size_t j = 0; j < NINTS; j++)
-			if (kv[PRIMARIES + 1 + j].k)
-				get_int(c, &kv[PRIMARIES + 1 + j], ints[j].min, ints[j].max,
+			if (kv[WATCH_NS + 1 + j].k)
+				get_int(c, &kv[WATCH_NS + 1 + j], ints[j].min, ints[j].max,
 				        (int *)((char *)z + ints[j].off));
 		/* After a bad role, the role-specific checks would only add noise. */
 		if (role < 0)
@@ -889,8 +902,11 @@ static void set_defaults(ctx_t *c)
 	conf->tcp_max_clients = conf->tcp_max_clients ? conf->tcp_max_clients : 1000;
 	conf->tcp_idle_timeout = conf->tcp_idle_timeout ? conf->tcp_idle_timeout : 10;
 	conf->udp_max_payload = conf->udp_max_payload ? conf->udp_max_payload : 1232;
+	conf->fleet_interval = conf->fleet_interval >= 0 ? conf->fleet_interval : 60;
 	for (size_t i = 0; i < conf->nzones; i++) {
 		conf_zone_t *z = &conf->zones[i];
+		z->fleet_interval =
+		    z->fleet_interval >= 0 ? z->fleet_interval : conf->fleet_interval;
 		/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
 		 * recovery, long enough not to hammer a primary. */
 		z->refresh_min = z->refresh_min ? z->refresh_min : 2;
@@ -1050,7 +1066,12 @@ int conf_load(const char *path, conf_t **out, char *err, size_t errlen)
 		err[0] = '\0';
 	if ((ret = read_all(&c, &buf, &len)) || (ret = prescan(&c, buf, len)))
 		goto cleanup;
-	if (!(c.conf = xcalloc(&c, 1, sizeof(conf_t))) || !(c.conf->path = xstrdup(&c, path)))
+	if ((c.conf = xcalloc(&c, 1, sizeof(conf_t)))) {
+		/* Set or not, these are what zones inherit as they are read. */
+		c.conf->fleet_interval = -1;
+		c.conf->watch_ns = true;
+	}
+	if (!c.conf || !(c.conf->path = xstrdup(&c, path)))
 		goto cleanup;
 	c.conf->log_level = LOG_INFO;
 	if (!(have_parser = yaml_parser_initialize(&parser))) {
@@ -1111,6 +1132,7 @@ void conf_free(conf_t *conf)
 		free(conf->zones[i].notify);
 		free(conf->zones[i].acl);
 		free(conf->zones[i].primaries);
+		free(conf->zones[i].watch);
 	}
 	free(conf->keys);
 	free(conf->remotes);

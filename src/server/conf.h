@@ -78,6 +78,10 @@ typedef struct conf_zone {
 	size_t nacl;
 	int *primaries; /* indexes into conf_t.remotes; secondary: required */
 	size_t nprimaries;
+	int *watch; /* indexes into conf_t.remotes: other servers holding the zone */
+	size_t nwatch;
+	int fleet_interval; /* seconds between checks of every copy; 0: none */
+	bool watch_ns;      /* the addresses of the apex NS set are watched too */
 	/* Secondary: bounds on the SOA timers (seconds), applied to what the primary says. */
 	int refresh_min, refresh_max, retry_min, retry_max, expire_min, expire_max;
 	/* Secondary: limits against a hostile or broken primary. */
@@ -110,6 +114,8 @@ typedef struct conf {
 	int tcp_max_clients;  /* default: 1000 */
 	int tcp_idle_timeout; /* seconds; default: 10 */
 	int udp_max_payload;  /* EDNS buffer size we offer; default 1232 */
+	int fleet_interval;   /* zones' default; 60 */
+	bool watch_ns;        /* zones' default; true */
 
 	/* log: */
 	conf_log_target_t log_target;

@@ -59,6 +59,46 @@ void ctl_fail(ctl_reply_t *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+void ctl_json_str(ctl_reply_t *r, const char *s)
+{
+	if (!s) {
+		ctl_printf(r, "null");
+		return;
+	}
+	ctl_printf(r, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			ctl_printf(r, "\\%c", *p);
+		else if (*p == '\n')
+			ctl_printf(r, "\\n");
+		else if (*p < 0x20 || *p >= 0x7f) /* names and messages are ASCII; keep it so */
+			ctl_printf(r, "\\u%04x", *p);
+		else
+			ctl_printf(r, "%c", *p);
+	}
+	ctl_printf(r, "\"");
+}
+
+void ctl_json_finish(ctl_reply_t *r)
+{
+	if (!r->json || r->structured)
+		return;
+	ctl_reply_t out = {.json = true, .error = r->error};
+	ctl_printf(&out, "{\"ok\": %s, \"messages\": [", r->error ? "false" : "true");
+	char *line = r->text;
+	for (size_t n = 0; line && line < r->text + r->len; n++) {
+		char *end = memchr(line, '\n', (size_t)(r->text + r->len - line));
+		if (end)
+			*end = 0;
+		ctl_printf(&out, "%s", n ? ", " : "");
+		ctl_json_str(&out, line);
+		line = end ? end + 1 : NULL;
+	}
+	ctl_printf(&out, "]}\n");
+	free(r->text);
+	*r = out;
+}
+
 static int unix_addr(const char *path, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
@@ -125,10 +165,17 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 	ctl_reply_t r = {0};
 	char *argv[CTL_MAX_ARGS];
 	int argc = split(line, argv);
+	char **args = argv;
+	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+		r.json = true;
+		args++;
+		argc--;
+	}
 	if (argc == 0)
 		ctl_fail(&r, "empty command\n");
 	else
-		handler(ctx, argc, argv, &r);
+		handler(ctx, argc, args, &r);
+	ctl_json_finish(&r);
 	char status = r.error ? CTL_ERR : CTL_OK;
 	if (wait_fd(fd, POLLOUT) && send(fd, &status, 1, MSG_NOSIGNAL) == 1) {
 		for (size_t off = 0; off < r.len;) {
@@ -144,7 +191,7 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 	close(fd);
 }
 
-int ctl_client(const char *path, int argc, char **argv)
+int ctl_client(const char *path, bool json, int argc, char **argv)
 {
 	struct sockaddr_un sa;
 	if (unix_addr(path, &sa)) {
@@ -160,7 +207,7 @@ int ctl_client(const char *path, int argc, char **argv)
 		return 2;
 	}
 	char line[CTL_LINE_MAX];
-	size_t len = 0;
+	size_t len = json ? (size_t)snprintf(line, sizeof(line), "--json ") : 0;
 	for (int i = 0; i < argc; i++) {
 		int n = snprintf(line + len, sizeof(line) - len, "%s%s", i ? " " : "", argv[i]);
 		if (n < 0 || (size_t)n >= sizeof(line) - len - 1) {
@@ -185,7 +232,8 @@ int ctl_client(const char *path, int argc, char **argv)
 			status = buf[0] == CTL_OK ? 0 : 1;
 			skip = 1;
 		}
-		fwrite(buf + skip, 1, (size_t)n - skip, status ? stderr : stdout);
+		/* A JSON reply is for a program: stdout either way, the exit code says which. */
+		fwrite(buf + skip, 1, (size_t)n - skip, status && !json ? stderr : stdout);
 	}
 	close(fd);
 	if (status < 0) {

@@ -20,7 +20,9 @@
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
+#include "fleetmon.h"
 #include "log.h"
+#include "net.h"
 #include "notify.h"
 #include "serial.h"
 #include "server.h"
@@ -110,6 +112,7 @@ void server_publish(server_zone_t *z, zone_t *nz)
 	rcu_assign_pointer(z->slot->zone, nz);
 	if (nz)
 		z->loaded_at = time(NULL);
+	fleetmon_published(z, nz);
 	if (!old)
 		return;
 	/* Readers finish their batch before the old version goes; a transfer out that pinned it
@@ -319,35 +322,82 @@ static void fmt_time(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r)
+/*
+ * A record of fields, written as "NAME key=value ...\n" or, with --json, as an object whose
+ * keys are the same with '_' for '-'. A value NULL is "none" in text and null in JSON; a time
+ * of 0 is "never" and null.
+ */
+static void field(ctl_reply_t *r, const char *key, const char *value, bool quote)
+{
+	if (!r->json) {
+		ctl_printf(r, quote ? " %s=\"%s\"" : " %s=%s", key, value ? value : "none");
+		return;
+	}
+	ctl_printf(r, ", \"");
+	for (const char *k = key; *k; k++)
+		ctl_printf(r, "%c", *k == '-' ? '_' : *k);
+	ctl_printf(r, "\": ");
+	ctl_json_str(r, value);
+}
+
+static void field_num(ctl_reply_t *r, const char *key, unsigned long long v)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%llu", v);
+	if (!r->json) {
+		field(r, key, t, false);
+		return;
+	}
+	field(r, key, "", false);
+	r->len -= 2; /* the empty string's quotes: a number goes there */
+	ctl_printf(r, "%s", t);
+}
+
+static void field_time(ctl_reply_t *r, const char *key, time_t t)
+{
+	char buf[32];
+	fmt_time(t, buf, sizeof(buf));
+	field(r, key, t || !r->json ? buf : NULL, false);
+}
+
+static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 {
 	const zone_t *cur = z->slot->zone;
-	char loaded[32], errat[32];
-	fmt_time(z->loaded_at, loaded, sizeof(loaded));
-	ctl_printf(r, "%s role=%s", z->conf->domain,
-	           z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary");
-	if (cur)
-		ctl_printf(r, " serial=%u records=%zu loaded=%s", cur->serial, cur->nrecords,
-		           loaded);
-	else
-		ctl_printf(r, " serial=none state=%s", z->expired ? "EXPIRED" : "not-serving");
+	if (r->json) {
+		ctl_printf(r, "%s{\"zone\": ", n ? ", " : "");
+		ctl_json_str(r, z->conf->domain);
+	} else {
+		ctl_printf(r, "%s", z->conf->domain);
+	}
+	field(r, "role", z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary", false);
+	if (cur) {
+		field_num(r, "serial", cur->serial);
+		field_num(r, "records", cur->nrecords);
+		field_time(r, "loaded", z->loaded_at);
+	} else {
+		field(r, "serial", NULL, false);
+		field(r, "state", z->expired ? "EXPIRED" : "not-serving", false);
+	}
 	if (z->conf->role == CONF_ROLE_SECONDARY) {
-		char t1[32], t2[32], t3[32];
-		fmt_time(z->last_refresh, t1, sizeof(t1));
-		fmt_time(z->next_refresh, t2, sizeof(t2));
-		fmt_time(z->expire_at, t3, sizeof(t3));
-		ctl_printf(r, " primary=%s last-refresh=%s next-refresh=%s expires=%s",
-		           z->primary[0] ? z->primary : "none", t1, z->busy ? "running" : t2, t3);
+		field(r, "primary", z->primary[0] ? z->primary : NULL, false);
+		field_time(r, "last-refresh", z->last_refresh);
+		if (z->busy)
+			field(r, "next-refresh", "running", false);
+		else
+			field_time(r, "next-refresh", z->next_refresh);
+		field_time(r, "expires", z->expire_at);
 	}
 	store_journal_info_t ji;
-	if (s->store && store_journal_info(s->store, z->conf->name, &ji) == 0)
-		ctl_printf(r, " journal-changes=%u journal-bytes=%llu journal-from=%u", ji.entries,
-		           (unsigned long long)ji.bytes, ji.oldest);
-	if (z->error[0]) {
-		fmt_time(z->error_at, errat, sizeof(errat));
-		ctl_printf(r, " last-error=\"%s\" error-at=%s", z->error, errat);
+	if (s->store && store_journal_info(s->store, z->conf->name, &ji) == 0) {
+		field_num(r, "journal-changes", ji.entries);
+		field_num(r, "journal-bytes", ji.bytes);
+		field_num(r, "journal-from", ji.oldest);
 	}
-	ctl_printf(r, "\n");
+	if (z->error[0]) {
+		field(r, "last-error", z->error, true);
+		field_time(r, "error-at", z->error_at);
+	}
+	ctl_printf(r, r->json ? "}" : "\n");
 }
 
 static void cmd_status(server_t *s, ctl_reply_t *r)
@@ -360,6 +410,19 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 	}
 	for (size_t i = 0; i < s->conf->nzones; i++)
 		serving += s->zones[i].slot->zone != NULL;
+	if (r->json) {
+		r->structured = true;
+		ctl_printf(r, "{\"version\": ");
+		ctl_json_str(r, s->answer.version);
+		ctl_printf(r,
+		           ", \"uptime_seconds\": %ld, \"zones\": %zu, \"serving\": %zu, "
+		           "\"udp_workers\": %d, \"tcp_workers\": %d, \"queries\": %llu, "
+		           "\"tcp_refused\": %llu}\n",
+		           (long)(time(NULL) - s->started), s->conf->nzones, serving,
+		           s->conf->udp_workers, s->conf->tcp_workers, (unsigned long long)q,
+		           (unsigned long long)refused);
+		return;
+	}
 	ctl_printf(r,
 	           "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
 	           "tcp-workers=%d queries=%llu tcp-refused=%llu\n",
@@ -420,9 +483,17 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	if (strcmp(cmd, "status") == 0) {
 		cmd_status(s, r);
 	} else if (strcmp(cmd, "zone-status") == 0) {
-		for (size_t i = 0; i < s->conf->nzones; i++)
+		if (r->json) {
+			r->structured = true;
+			ctl_printf(r, "{\"zones\": [");
+		}
+		for (size_t i = 0, n = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
-				zone_status(s, &s->zones[i], r);
+				zone_status(s, &s->zones[i], r, n++);
+		if (r->json)
+			ctl_printf(r, "]}\n");
+	} else if (strcmp(cmd, "fleet") == 0) {
+		fleetmon_report(s->fleet, z, r);
 	} else if (strcmp(cmd, "reload") == 0) {
 		log_info("control: reload %s", z ? z->conf->domain : "all zones");
 		for (size_t i = 0; i < s->conf->nzones; i++)
@@ -462,7 +533,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			if (!z || z == &s->zones[i])
 				sync_zone(&s->zones[i], z != NULL, r);
 	} else {
-		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
+		ctl_fail(r, "unknown command: %s (try status, zone-status, fleet, reload, stop)\n",
+		         cmd);
 	}
 }
 
@@ -538,7 +610,7 @@ static int setup(server_t *s, const char *conf_path)
 			return ret;
 		z->slot->user = z;
 	}
-	return 0;
+	return fleetmon_new(s, &s->fleet);
 }
 
 int server_run(const char *conf_path)
@@ -622,13 +694,17 @@ int server_run(const char *conf_path)
 	}
 
 	while (!atomic_load(&s.stop)) {
-		struct pollfd p[3] = {{.fd = sig_fd, .events = POLLIN},
-		                      {.fd = ctl_fd, .events = POLLIN},
-		                      {.fd = s.wake_fd, .events = POLLIN}};
+		struct pollfd p[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
+		                           {.fd = ctl_fd, .events = POLLIN},
+		                           {.fd = s.wake_fd, .events = POLLIN}};
 		__atomic_store_n(&s.answer.now, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 		int wait = xfrin_tick(&s);
-		if (poll(p, 3, wait < 1000 ? wait : 1000) <= 0)
+		int fwait = fleetmon_tick(s.fleet, net_now_ms());
+		wait = fwait < wait ? fwait : wait;
+		int nf = fleetmon_pollfds(s.fleet, p + 3, 64);
+		if (poll(p, (nfds_t)(3 + nf), wait < 1000 ? wait : 1000) <= 0)
 			continue;
+		fleetmon_input(s.fleet, p + 3, nf, net_now_ms());
 		if (p[2].revents & POLLIN) {
 			uint64_t n;
 			ssize_t rd = read(s.wake_fd, &n, sizeof(n));
@@ -659,6 +735,7 @@ cleanup:
 	notify_shutdown(&s);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
+	fleetmon_free(s.fleet);
 	free(threads);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);

@@ -54,6 +54,7 @@ typedef struct server_zone {
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
 	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
+	struct fleet_zone *fleet;       /* what the fleet monitor knows of every copy (fleetmon) */
 } server_zone_t;
 
 typedef struct server {
@@ -66,10 +67,11 @@ typedef struct server {
 	server_stats_t *stats; /* one per worker thread */
 	int nstats;
 	struct store *store;
-	struct tsig_key *keys; /* conf->keys, ready for signing; same indexes */
-	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
-	atomic_int notifying;  /* NOTIFY threads under way */
-	bool *lenient_noted;   /* per remote: its IXFRs' redundant additions have been logged */
+	struct tsig_key *keys;  /* conf->keys, ready for signing; same indexes */
+	int wake_fd;            /* eventfd: other threads wake the zone manager through it */
+	atomic_int notifying;   /* NOTIFY threads under way */
+	bool *lenient_noted;    /* per remote: its IXFRs' redundant additions have been logged */
+	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */

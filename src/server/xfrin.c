@@ -9,6 +9,7 @@
 #include <urcu.h>
 
 #include "error.h"
+#include "fleetmon.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -33,7 +34,8 @@ struct xfrin_job {
 	int outcome;
 	zone_t *zone;     /* JOB_NEW */
 	const char *kind; /* "AXFR" or "IXFR" */
-	uint32_t serial;  /* the primary's */
+	uint32_t serial;  /* the primary's ... */
+	bool has_serial;  /* ... when it told us one */
 	bool has_expire;  /* the primary answered EDNS EXPIRE (RFC 7314) */
 	uint32_t expire;
 	int64_t ms;
@@ -148,6 +150,7 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		return ret;
 	}
 	j->serial = ans.serial;
+	j->has_serial = true;
 	j->has_expire = ans.expire_present;
 	j->expire = ans.expire;
 	return 0;
@@ -261,6 +264,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	if (ret == 0) {
 		const xfr_result_t *res = xfr_in_result(x);
 		j->serial = res->serial;
+		j->has_serial = true;
 		if (res->expire_present) {
 			j->has_expire = true;
 			j->expire = res->expire;
@@ -495,6 +499,9 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	pthread_join(j->thread, NULL);
 	z->busy = false;
 	const conf_zone_t *zc = z->conf;
+	/* The primary's serial is news for the fleet before we have it, or if we cannot take it. */
+	if (j->has_serial)
+		fleetmon_seen(z, j->serial);
 	if (j->outcome == JOB_NEW) {
 		uint32_t from = z->slot->zone ? z->slot->zone->serial : 0;
 		refreshed(z, j->zone, j, now);

@@ -74,6 +74,7 @@ class Secondary(servers.Understudy):
             f'  storage: "{self.dir}/storage"',
             f'  control: "{self.dir}/ctl.sock"',
             "  udp-workers: 1",
+            "  watch-ns: false",
             "log: {target: stderr, level: info}",
         ]
         if self.keys:
