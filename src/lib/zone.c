@@ -286,7 +286,8 @@ zone_builder_t *zone_builder_new(const uint8_t *apex, zone_report_fn report_fn, 
 	z->apex_len = (uint8_t)dname_len(apex);
 	dname_lower(z->apex, apex, z->apex_len);
 	z->apex_labels = (uint8_t)dname_labels(z->apex);
-	if (table_resize(z, 64))
+	/* Small: the table doubles as nodes come, and most zones have a few names. */
+	if (table_resize(z, 16))
 		goto fail;
 	uint32_t idx;
 	if (node_get(b, z->apex, z->apex_len, &idx))
@@ -587,8 +588,9 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	if (b->nrecs)
 		qsort_r(b->recs, b->nrecs, sizeof(brec_t), rec_cmp, b->rd);
 
-	/* Count RRsets and drop exact duplicates (RFC 2181 5). */
-	size_t nrrsets = 0, nkept = 0;
+	/* Count RRsets and drop exact duplicates (RFC 2181 5), adding up what the RRsets and
+	 * their records will take in the arena. */
+	size_t nrrsets = 0, nkept = 0, need = 0, set = 0;
 	for (size_t i = 0; i < b->nrecs; i++) {
 		brec_t *r = &b->recs[i];
 		if (nkept) {
@@ -601,12 +603,19 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 				goto keep;
 		}
 		nrrsets++;
+		need += arena_round(set);
+		set = 0;
 	keep:
+		set += 2u + r->rdlen;
 		b->recs[nkept++] = *r;
 	}
 	b->nrecs = nkept;
 	z->nrecords = nkept;
+	need += arena_round(set) + arena_round((nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
 
+	/* One chunk sized to the data, so a zone holds what it needs whatever its size. */
+	if (arena_reserve(&z->arena, need))
+		goto cleanup;
 	zone_rrset_t *all = arena_alloc(&z->arena, (nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
 	b->all = all;
 	b->first = malloc((nrrsets ? nrrsets : 1) * sizeof(*b->first));
