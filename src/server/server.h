@@ -46,6 +46,7 @@ typedef struct server_zone {
 	bool force_axfr;   /* the next transfer is a full one */
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
+	bool notify_pending;  /* its serial changed while we were down: NOTIFY once stored */
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
 	atomic_bool notified;           /* a NOTIFY was accepted */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
