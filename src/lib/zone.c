@@ -178,6 +178,7 @@ struct zone_builder {
 	unsigned errors;
 	zone_rrset_t *all;    /* every RRset, in node order */
 	const brec_t **first; /* the first record of each RRset in all */
+	arena_t names;        /* the nodes' names until finish copies them into the zone */
 };
 
 static void report(zone_builder_t *b, const brec_t *r, bool error, const char *fmt, ...)
@@ -258,7 +259,7 @@ static int node_get(zone_builder_t *b, const uint8_t *lname, size_t len, uint32_
 	b->node_cap = (uint32_t)cap;
 	if ((z->nnodes + 1) * 2 > z->mask + 1 && table_resize(z, (z->mask + 1) * 2))
 		return US_ENOMEM;
-	uint8_t *name = arena_dup(&z->arena, lname, len);
+	uint8_t *name = arena_dup(&b->names, lname, len);
 	if (!name)
 		return US_ENOMEM;
 	uint32_t i = z->nnodes++;
@@ -280,13 +281,15 @@ zone_builder_t *zone_builder_new(const uint8_t *apex, zone_report_fn report_fn, 
 	b->z = z;
 	b->report = report_fn;
 	b->ctx = ctx;
+	arena_init(&b->names);
 	z->refs = 1;
 	arena_init(&z->arena);
 	arena_init(&z->shared);
 	z->apex_len = (uint8_t)dname_len(apex);
 	dname_lower(z->apex, apex, z->apex_len);
 	z->apex_labels = (uint8_t)dname_labels(z->apex);
-	if (table_resize(z, 64))
+	/* Small: the table doubles as nodes come, and most zones have a few names. */
+	if (table_resize(z, 16))
 		goto fail;
 	uint32_t idx;
 	if (node_get(b, z->apex, z->apex_len, &idx))
@@ -311,6 +314,7 @@ void zone_builder_free(zone_builder_t *b)
 	free(b->files);
 	free(b->first);
 	free(b->parents);
+	arena_deinit(&b->names);
 	free(b);
 }
 
@@ -587,8 +591,9 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	if (b->nrecs)
 		qsort_r(b->recs, b->nrecs, sizeof(brec_t), rec_cmp, b->rd);
 
-	/* Count RRsets and drop exact duplicates (RFC 2181 5). */
-	size_t nrrsets = 0, nkept = 0;
+	/* Count RRsets and drop exact duplicates (RFC 2181 5), adding up what the RRsets and
+	 * their records will take in the arena. */
+	size_t nrrsets = 0, nkept = 0, need = 0, set = 0;
 	for (size_t i = 0; i < b->nrecs; i++) {
 		brec_t *r = &b->recs[i];
 		if (nkept) {
@@ -601,12 +606,26 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 				goto keep;
 		}
 		nrrsets++;
+		need += arena_round(set);
+		set = 0;
 	keep:
+		set += 2u + r->rdlen;
 		b->recs[nkept++] = *r;
 	}
 	b->nrecs = nkept;
 	z->nrecords = nkept;
+	need += arena_round(set) + arena_round((nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
+	for (uint32_t i = 0; i < z->nnodes; i++)
+		need += arena_round(z->nodes[i].name_len);
 
+	/* One chunk sized to the names and data, so a zone holds what it needs and no more,
+	 * whatever its size: the builder's chunks, grown as records came, go with it. */
+	if (arena_reserve(&z->arena, need))
+		goto cleanup;
+	for (uint32_t i = 0; i < z->nnodes; i++) {
+		zone_node_t *n = &z->nodes[i];
+		n->name = arena_dup(&z->arena, n->name, n->name_len); /* reserved: cannot fail */
+	}
 	zone_rrset_t *all = arena_alloc(&z->arena, (nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
 	b->all = all;
 	b->first = malloc((nrrsets ? nrrsets : 1) * sizeof(*b->first));

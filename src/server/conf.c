@@ -32,6 +32,10 @@ typedef struct ctx {
 	size_t errlen, errused;
 	int nerr;
 	bool oom;
+	/* The zones by name (index + 1) while they are read: duplicates in one pass, whatever
+	 * their number. */
+	uint32_t *zone_names;
+	size_t zone_mask;
 } ctx_t;
 
 /* A mapping entry picked out by map_get: the key node (named in messages) and its value. */
@@ -777,12 +781,22 @@ static void get_domain(ctx_t *c, const kv_t *kv, conf_zone_t *z, size_t i)
 	size_t len = strlen(s);
 	if (len > 1 && s[len - 1] == '.')
 		z->domain[len - 1] = '\0';
-	for (size_t j = 0; j < i; j++) {
-		const conf_zone_t *o = &c->conf->zones[j];
+	if (!c->zone_names)
+		return;
+	/* FNV-1a over the name, which dname_parse lower-cased. */
+	uint32_t h = 2166136261u;
+	for (size_t j = 0; j < z->name_len; j++)
+		h = (h ^ z->name[j]) * 16777619u;
+	for (size_t j = h & c->zone_mask;; j = (j + 1) & c->zone_mask) {
+		if (!c->zone_names[j]) {
+			c->zone_names[j] = (uint32_t)i + 1;
+			return;
+		}
+		const conf_zone_t *o = &c->conf->zones[c->zone_names[j] - 1];
 		if (o->name_len == z->name_len && !memcmp(o->name, z->name, z->name_len)) {
 			cerr(c, line_of(kv->k), "domain: zone \"%s\" already defined at line %d",
 			     z->domain, o->line);
-			break;
+			return;
 		}
 	}
 }
@@ -828,6 +842,12 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
 		return;
+	size_t size = 16;
+	while (size < 2 * conf->nzones)
+		size *= 2;
+	if (!(c->zone_names = xcalloc(c, size, sizeof(*c->zone_names))))
+		return;
+	c->zone_mask = size - 1;
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
@@ -1093,6 +1113,7 @@ cleanup:
 	if (have_parser)
 		yaml_parser_delete(&parser);
 	free(buf);
+	free(c.zone_names);
 	if (c.oom || ret == US_ENOMEM) {
 		ret = US_ENOMEM;
 		/* Drop other messages: after a failed allocation they may describe half-built

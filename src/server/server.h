@@ -46,11 +46,12 @@ typedef struct server_zone {
 	uint32_t refresh, retry;
 	unsigned failures; /* checks failed in a row */
 	bool busy;         /* a check or transfer is running */
-	bool again;        /* asked for again meanwhile: check once more when it ends */
-	bool force_axfr;   /* the next transfer is a full one */
+	bool again;        /* asked for again meanwhile: check once more when it ends, ... */
+	int again_first; /* ... starting with this primary (a position in conf->primaries), or -1 */
+	bool force_axfr; /* the next transfer is a full one */
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
-	int again_first; /* ... starting with this primary (a position in conf->primaries), or -1 */
+	bool notify_pending;  /* its serial changed while we were down: NOTIFY once stored */
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
 	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
