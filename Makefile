@@ -6,7 +6,13 @@ B       ?= build
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wformat=2 -Wno-format-nonliteral
-CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread $(SAN) $(EXTRA_CFLAGS)
+# One source for the version: the package's changelog, so `understudy version` and the .deb agree.
+VERSION := $(shell sed -n '1{s/^[^ ]* .//;s/. .*//;p;q;}' debian/changelog)
+ifeq ($(VERSION),)
+$(error cannot read the version from debian/changelog)
+endif
+CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread -DUNDERSTUDY_VERSION='"$(VERSION)"' \
+           $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
 PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -35,6 +41,9 @@ $(B)/src/lib/%.o: src/lib/%.c
 $(B)/src/server/%.o $(B)/src/cli/%.o $(B)/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server -Isrc $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+# The version is compiled in where it is printed or answered.
+$(B)/src/main.o $(B)/src/server/conf.o: debian/changelog
 
 $(B)/libus.a: $(LIB_OBJ)
 	ar rcs $@ $^

@@ -7,8 +7,6 @@
 #include "cli/cli.h"
 #include "server.h"
 
-#define UNDERSTUDY_VERSION "0.1"
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: understudy serve [-c FILE]           run the daemon\n"
