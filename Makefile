@@ -31,7 +31,16 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_HDR := $(wildcard tests/fuzz/*.h)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/%-replay)
 
-all: $(B)/understudy
+# make install: PREFIX for the program and its pages, DESTDIR for staging (the package does).
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+MAN := $(B)/man/understudy.8 $(B)/man/understudy.yaml.5
+
+all: $(B)/understudy $(MAN)
 
 # src/lib sees only itself, so a stray include of server code fails the build.
 $(B)/src/lib/%.o: src/lib/%.c
@@ -66,6 +75,43 @@ $(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
+
+# The manual pages are made from the docs, so the two never disagree.
+$(B)/man/understudy.8: docs/understudy.md scripts/md2man.py debian/changelog
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/md2man.py --name understudy --section 8 --version $(VERSION) \
+		--summary "authoritative DNS server, the backup first of all" $< > $@.tmp
+	mv $@.tmp $@
+
+$(B)/man/understudy.yaml.5: docs/configuration.md scripts/md2man.py debian/changelog
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/md2man.py --name understudy.yaml --section 5 --version $(VERSION) \
+		--summary "configuration file of the understudy DNS server" $< > $@.tmp
+	mv $@.tmp $@
+
+man: $(MAN)
+
+# Paths in the unit and the example configuration follow the variables above. An existing
+# configuration or zone file is never overwritten: it is the operator's.
+ETCDIR := $(DESTDIR)$(SYSCONFDIR)/understudy
+PATHS_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|/etc/understudy|$(SYSCONFDIR)/understudy|g' \
+	-e 's|/var/lib/understudy|$(LOCALSTATEDIR)/lib/understudy|g'
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(ETCDIR)
+	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/understudy
+	install -m 0755 $(B)/understudy $(DESTDIR)$(SBINDIR)/understudy
+	install -m 0644 $(B)/man/understudy.8 $(DESTDIR)$(MANDIR)/man8/understudy.8
+	install -m 0644 $(B)/man/understudy.yaml.5 $(DESTDIR)$(MANDIR)/man5/understudy.yaml.5
+	sed $(PATHS_SED) etc/understudy.service.in > $(DESTDIR)$(UNITDIR)/understudy.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/understudy.service
+	test -e $(ETCDIR)/understudy.yaml || sed $(PATHS_SED) etc/understudy.yaml > $(ETCDIR)/understudy.yaml
+	chmod 0644 $(ETCDIR)/understudy.yaml
+	test -e $(ETCDIR)/example.com.zone || install -m 0644 etc/zones/example.com.zone $(ETCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/understudy $(DESTDIR)$(MANDIR)/man8/understudy.8 \
+		$(DESTDIR)$(MANDIR)/man5/understudy.yaml.5 $(DESTDIR)$(UNITDIR)/understudy.service
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -138,7 +184,7 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz-replay system check format-check asan fuzz bench bench-tools \
-	bench-propagation demo clean FORCE
+.PHONY: all man install uninstall unit fuzz-replay system check format-check asan fuzz bench \
+	bench-tools bench-propagation demo clean FORCE
 FORCE:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
