@@ -60,6 +60,10 @@ $(B)/libus.a: $(LIB_OBJ)
 $(B)/libussrv.a: $(SRV_OBJ)
 	ar rcs $@ $^
 
+# The subcommands, for the fuzz targets of their parsers (import-conf).
+$(B)/libuscli.a: $(CLI_OBJ)
+	ar rcs $@ $^
+
 $(B)/understudy: $(B)/src/main.o $(CLI_OBJ) $(B)/libussrv.a $(B)/libus.a
 	$(CC) $(LDFLAGS_) -o $@ $^ $(PKG_LIBS)
 
@@ -70,11 +74,11 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libussrv.a $(B)/libus.a
 
 # Each fuzz target also links against a small main that replays its corpus, so make check
 # exercises every target with gcc and the sanitizers without needing libFuzzer.
-$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(B)/libussrv.a \
-		$(B)/libus.a
+$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(B)/libuscli.a \
+		$(B)/libussrv.a $(B)/libus.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
-		$(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
+	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server -Isrc $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(B)/libuscli.a $(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
 
 # The manual pages are made from the docs, so the two never disagree.
 $(B)/man/understudy.8: docs/understudy.md scripts/md2man.py debian/changelog
@@ -143,11 +147,11 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 # fuzzers are relinked every time rather than left stale.
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) FORCE
 	$(MAKE) B=build/fuzzlib CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
-		build/fuzzlib/libus.a build/fuzzlib/libussrv.a
+		build/fuzzlib/libus.a build/fuzzlib/libussrv.a build/fuzzlib/libuscli.a
 	@mkdir -p $(@D)
 	clang -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN) -Isrc/lib \
-		-Isrc/server $(PKG_CFLAGS) -o $@ $< build/fuzzlib/libussrv.a build/fuzzlib/libus.a \
-		$(PKG_LIBS) -pthread
+		-Isrc/server -Isrc $(PKG_CFLAGS) -o $@ $< build/fuzzlib/libuscli.a \
+		build/fuzzlib/libussrv.a build/fuzzlib/libus.a $(PKG_LIBS) -pthread
 
 # New inputs go to build/fuzz/corpus/<target>, crashes to build/fuzz/<target>-crash-*. A target
 # that fails does not keep the others from running; make fails at the end.

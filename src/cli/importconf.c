@@ -90,6 +90,18 @@ void ic_strv_push(ic_t *ic, ic_strv_t *v, const char *s)
 	v->v[v->n++] = ic_strdup(ic, s);
 }
 
+void ic_option_set(ic_t *ic, ic_strv_t *v, const char *name, long long value)
+{
+	char *line = ic_printf(ic, "%s: %lld", name, value);
+	size_t n = strlen(name);
+	for (size_t i = 0; i < v->n; i++)
+		if (!strncmp(v->v[i], name, n) && v->v[i][n] == ':') {
+			v->v[i] = line;
+			return;
+		}
+	ic_strv_push(ic, v, line);
+}
+
 bool ic_strv_has(const ic_strv_t *v, const char *s)
 {
 	for (size_t i = 0; i < v->n; i++)
@@ -733,7 +745,7 @@ int importconf_run(const char *path, ic_format_t format, bool no_include, FILE *
 	int ret = fmt == IC_NAMED  ? ic_read_named(&ic, path)
 	          : fmt == IC_KNOT ? ic_read_knot(&ic, path)
 	                           : ic_read_nsd(&ic, path);
-	if (ret < 0)
+	if (ret < 0 || ic.syntax_error)
 		goto cleanup;
 	finish(&ic);
 	char *buf = NULL;

@@ -60,6 +60,7 @@ typedef struct ic {
 	FILE *err;         /* where the FILE:LINE reports go */
 	unsigned reported; /* settings left out so far */
 	bool no_include;   /* the fuzzer: includes are reported, never read */
+	bool syntax_error; /* a file did not parse: the translation fails */
 	int include_depth;
 	size_t bytes_read; /* all files together, bounded */
 	jmp_buf oom;       /* taken when memory runs out: the translation fails */
@@ -92,6 +93,9 @@ char *ic_strdup(ic_t *ic, const char *s);
 char *ic_strndup(ic_t *ic, const char *s, size_t n);
 char *ic_printf(ic_t *ic, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ic_strv_push(ic_t *ic, ic_strv_t *v, const char *s);
+/* Sets "name: value" in a list of option lines, replacing the line of the same name: the last
+ * one given stands, as in the peers' files. */
+void ic_option_set(ic_t *ic, ic_strv_t *v, const char *name, long long value);
 bool ic_strv_has(const ic_strv_t *v, const char *s);
 
 /* Names a setting that is not translated: "FILE:LINE: msg" on ic->err. */

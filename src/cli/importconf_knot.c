@@ -101,8 +101,8 @@ static bool no_aliases(ic_t *ic, const char *file, const char *text, size_t len)
 			break; /* the loader reports the syntax error */
 		if (ev.type == YAML_ALIAS_EVENT) {
 			ic_report(ic, file, (int)ev.start_mark.line + 1,
-			          "YAML alias: not part of "
-			          "knot.conf; the file is not translated");
+			          "YAML alias: not part of knot.conf; the file is not translated");
+			ic->syntax_error = true;
 			ok = false;
 			done = true;
 		}
@@ -176,6 +176,7 @@ static int load_file(knot_t *k, const char *path, const char *from, int fline)
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&p, doc)) {
+		ic->syntax_error = true;
 		ic_report(ic, file, (int)p.problem_mark.line + 1,
 		          "not YAML as knot.conf is: %s%s%s",
 		          p.problem ? p.problem : "syntax error", p.context ? " " : "",
@@ -891,7 +892,7 @@ static void read_zone(knot_t *k, yaml_document_t *doc, yaml_node_t *item, const 
 			continue; /* knot ignores them on a primary, and so does understudy */
 		const char *ours =
 		    !strcmp(nums[i].name, "journal-max-usage") ? "journal-max-size" : nums[i].name;
-		ic_strv_push(ic, &z->extra, ic_printf(ic, "%s: %lld", ours, x));
+		ic_option_set(ic, &z->extra, ours, x);
 	}
 }
 
@@ -946,16 +947,16 @@ static void read_server(knot_t *k, yaml_document_t *doc, yaml_node_t *map, const
 		} else if ((!strcmp(name, "udp-workers") || !strcmp(name, "tcp-workers")) &&
 		           knot_number(v, false, &x) && x >= 1 &&
 		           x <= (name[0] == 'u' ? 256 : 64)) {
-			ic_strv_push(ic, &ic->server_extra, ic_printf(ic, "%s: %lld", name, x));
+			ic_option_set(ic, &ic->server_extra, name, x);
 		} else if (!strcmp(name, "tcp-max-clients") && knot_number(v, false, &x) &&
 		           x >= 1 && x <= 100000) {
-			ic_strv_push(ic, &ic->server_extra, ic_printf(ic, "%s: %lld", name, x));
+			ic_option_set(ic, &ic->server_extra, name, x);
 		} else if (!strcmp(name, "tcp-idle-timeout") && knot_number(v, true, &x) &&
 		           x >= 1 && x <= 3600) {
-			ic_strv_push(ic, &ic->server_extra, ic_printf(ic, "%s: %lld", name, x));
+			ic_option_set(ic, &ic->server_extra, name, x);
 		} else if (!strcmp(name, "udp-max-payload") && knot_number(v, false, &x) &&
 		           x >= 512 && x <= 4096) {
-			ic_strv_push(ic, &ic->server_extra, ic_printf(ic, "%s: %lld", name, x));
+			ic_option_set(ic, &ic->server_extra, name, x);
 		} else if (!strcmp(name, "automatic-acl")) {
 			k->automatic_acl = v && (!strcmp(v, "on") || !strcmp(v, "true"));
 		} else if (!strcmp(name, "user")) {

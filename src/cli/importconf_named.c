@@ -237,6 +237,8 @@ static int parse_one(ic_t *ic, const char *path, nc_block_t *into, const char *f
 	ic->include_depth++;
 	bool ok = parse_block(&lx, into, 0, false);
 	ic->include_depth--;
+	/* named would not start with it: nothing is translated. */
+	ic->syntax_error |= !ok;
 	return ok ? 0 : -1;
 }
 

@@ -143,8 +143,11 @@ static int read_file(nsd_t *n, const char *path, const char *from, int fline)
 			continue;
 		char *colon = strchr(s, ':');
 		if (!colon || colon == s) {
-			ic_report(ic, file, line, "\"%s\": not an \"option: value\" line; left out",
-			          s);
+			ic_report(
+			    ic, file, line,
+			    "\"%s\": not an \"option: value\" line: nsd would not start with it",
+			    s);
+			ic->syntax_error = true;
 			continue;
 		}
 		char *key = ic_strndup(ic, s, (size_t)(colon - s));
@@ -231,6 +234,7 @@ typedef struct zone_ctx {
 	const char *zname;
 	const char *via4, *via6; /* outgoing-interface */
 	int depth;
+	int stack[16]; /* the patterns being read, against one that includes itself */
 } zone_ctx_t;
 
 static int find_pattern(const nsd_t *n, const char *name)
@@ -365,8 +369,7 @@ static void zone_option(zone_ctx_t *c, const entry_t *e)
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
 		if (!strcmp(k, timers[i].nsd)) {
 			if (parse_long(e->value, 1, 0x7FFFFFFF, &v))
-				ic_strv_push(ic, &z->extra,
-				             ic_printf(ic, "%s: %ld", timers[i].ours, v));
+				ic_option_set(ic, &z->extra, timers[i].ours, v);
 			else
 				ic_report(ic, e->file, e->line, "%s: not a number of seconds", k);
 			return;
@@ -376,13 +379,21 @@ static void zone_option(zone_ctx_t *c, const entry_t *e)
 	} else if (!strcmp(k, "include-pattern")) {
 		char *name = take(ic, e->value, NULL);
 		int p = name ? find_pattern(c->n, name) : -1;
+		bool cycle = false;
+		for (int i = 0; i < c->depth; i++)
+			cycle |= c->stack[i] == p;
 		if (p < 0) {
 			ic_report(ic, e->file, e->line, "include-pattern: no pattern \"%s\"",
 			          name ? name : "");
-		} else if (++c->depth > 16) {
+		} else if (cycle) {
+			ic_report(ic, e->file, e->line,
+			          "include-pattern %s: the pattern includes itself; not read again",
+			          name);
+		} else if (c->depth >= 16) {
 			ic_report(ic, e->file, e->line, "include-pattern %s: nested too deep",
 			          name);
 		} else {
+			c->stack[c->depth++] = p;
 			zone_options(c, p);
 			c->depth--;
 		}
@@ -443,7 +454,7 @@ static void zone_option(zone_ctx_t *c, const entry_t *e)
 	} else if (!strcmp(k, "size-limit-xfr")) {
 		v = -1;
 		if (parse_long(e->value, 0, 0x7FFFFFFF, &v) && v >= 1024)
-			ic_strv_push(ic, &z->extra, ic_printf(ic, "max-zone-size: %ld", v));
+			ic_option_set(ic, &z->extra, "max-zone-size", v);
 		else if (v != 0)
 			ic_report(ic, e->file, e->line,
 			          "size-limit-xfr: not a size understudy takes "
@@ -600,15 +611,12 @@ static void read_server(nsd_t *n, int s)
 		} else if (!strcmp(k, "nsid")) {
 			ic->nsid = nsid(ic, e);
 		} else if (!strcmp(k, "tcp-count") && parse_long(e->value, 1, 100000, &v)) {
-			ic_strv_push(ic, &ic->server_extra,
-			             ic_printf(ic, "tcp-max-clients: %ld", v));
+			ic_option_set(ic, &ic->server_extra, "tcp-max-clients", v);
 		} else if (!strcmp(k, "tcp-timeout") && parse_long(e->value, 1, 3600, &v)) {
-			ic_strv_push(ic, &ic->server_extra,
-			             ic_printf(ic, "tcp-idle-timeout: %ld", v));
+			ic_option_set(ic, &ic->server_extra, "tcp-idle-timeout", v);
 		} else if ((!strcmp(k, "ipv4-edns-size") || !strcmp(k, "ipv6-edns-size")) &&
 		           parse_long(e->value, 512, 4096, &v)) {
-			ic_strv_push(ic, &ic->server_extra,
-			             ic_printf(ic, "udp-max-payload: %ld", v));
+			ic_option_set(ic, &ic->server_extra, "udp-max-payload", v);
 		} else if (!strcmp(k, "logfile") || !strcmp(k, "log-only-syslog") ||
 		           !strcmp(k, "verbosity") || !strcmp(k, "log-time-ascii")) {
 			ic_report(ic, e->file, e->line,
@@ -641,17 +649,6 @@ static void read_server(nsd_t *n, int s)
 			          k);
 		}
 	}
-	/* The same option twice (two edns sizes): the last one stands, the others go. */
-	for (size_t i = 0; i < ic->server_extra.n; i++)
-		for (size_t j = i + 1; j < ic->server_extra.n; j++) {
-			const char *a = ic->server_extra.v[i], *b = ic->server_extra.v[j];
-			if (strncmp(a, b, (size_t)(strchr(a, ':') - a) + 1) == 0) {
-				ic->server_extra.v[i] = ic->server_extra.v[--ic->server_extra.n];
-				ic->server_extra.v[ic->server_extra.n] = NULL;
-				i--;
-				break;
-			}
-		}
 }
 
 /* Listen addresses from every server: section: ip-address, port, do-ip4, do-ip6. */
