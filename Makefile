@@ -38,7 +38,7 @@ MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var
-MAN := $(B)/man/understudy.8 $(B)/man/understudy.yaml.5
+MAN := $(B)/man/man8/understudy.8 $(B)/man/man5/understudy.yaml.5
 
 all: $(B)/understudy $(MAN)
 
@@ -81,13 +81,13 @@ $(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(
 		$(B)/libuscli.a $(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
 
 # The manual pages are made from the docs, so the two never disagree.
-$(B)/man/understudy.8: docs/understudy.md scripts/md2man.py debian/changelog
+$(B)/man/man8/understudy.8: docs/understudy.md scripts/md2man.py debian/changelog
 	@mkdir -p $(@D)
 	$(PYTHON) scripts/md2man.py --name understudy --section 8 --version $(VERSION) \
 		--summary "authoritative DNS server, the backup first of all" $< > $@.tmp
 	mv $@.tmp $@
 
-$(B)/man/understudy.yaml.5: docs/configuration.md scripts/md2man.py debian/changelog
+$(B)/man/man5/understudy.yaml.5: docs/configuration.md scripts/md2man.py debian/changelog
 	@mkdir -p $(@D)
 	$(PYTHON) scripts/md2man.py --name understudy.yaml --section 5 --version $(VERSION) \
 		--summary "configuration file of the understudy DNS server" $< > $@.tmp
@@ -105,8 +105,8 @@ install: all
 		$(DESTDIR)$(UNITDIR) $(ETCDIR)
 	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/understudy
 	install -m 0755 $(B)/understudy $(DESTDIR)$(SBINDIR)/understudy
-	install -m 0644 $(B)/man/understudy.8 $(DESTDIR)$(MANDIR)/man8/understudy.8
-	install -m 0644 $(B)/man/understudy.yaml.5 $(DESTDIR)$(MANDIR)/man5/understudy.yaml.5
+	install -m 0644 $(B)/man/man8/understudy.8 $(DESTDIR)$(MANDIR)/man8/understudy.8
+	install -m 0644 $(B)/man/man5/understudy.yaml.5 $(DESTDIR)$(MANDIR)/man5/understudy.yaml.5
 	sed $(PATHS_SED) etc/understudy.service.in > $(DESTDIR)$(UNITDIR)/understudy.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/understudy.service
 	test -e $(ETCDIR)/understudy.yaml || sed $(PATHS_SED) etc/understudy.yaml > $(ETCDIR)/understudy.yaml
