@@ -139,6 +139,36 @@ void ic_report(ic_t *ic, const char *file, int line, const char *fmt, ...)
 	fputc('\n', ic->err);
 }
 
+/* True when buf[0..n) is UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
+ * U+10FFFF). */
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t need = c < 0x80             ? 0
+		              : (c & 0xE0) == 0xC0 ? 1
+		              : (c & 0xF0) == 0xE0 ? 2
+		              : (c & 0xF8) == 0xF0 ? 3
+		                                   : 9;
+		if (need == 9 || i + need >= n + (need == 0))
+			return need == 0;
+		uint32_t cp = need == 0   ? c
+		              : need == 1 ? c & 0x1F
+		              : need == 2 ? c & 0x0F
+		                          : c & 0x07;
+		for (size_t j = 1; j <= need; j++) {
+			if ((s[i + j] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3F);
+		}
+		static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+		if (cp < min[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
 char *ic_read_file(ic_t *ic, const char *path, size_t *len, const char *from, int line)
 {
 	FILE *f = fopen(path, "rbe");
@@ -175,6 +205,13 @@ char *ic_read_file(ic_t *ic, const char *path, size_t *len, const char *from, in
 	}
 	if (memchr(buf, 0, n)) {
 		ic_report(ic, where, from ? line : 0, "%s: holds a NUL byte, not a text file",
+		          path);
+		return NULL;
+	}
+	if (!utf8_ok((const unsigned char *)buf, n)) {
+		ic_report(ic, where, from ? line : 0,
+		          "%s: not UTF-8 text, which understudy.yaml "
+		          "must be; convert it first (iconv)",
 		          path);
 		return NULL;
 	}
@@ -530,12 +567,21 @@ static void q(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+		if (*p == '"' || *p == '\\') {
 			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7F)
+		} else if (*p < 0x20 || *p == 0x7F) {
 			fprintf(out, "\\x%02x", *p);
-		else
+		} else if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+			/* C1 controls: not printable in YAML, so escaped (same code point). */
+			fprintf(out, "\\u%04x", p[1]);
+			p++;
+		} else if (p[0] == 0xEF && ((p[1] == 0xBB && p[2] == 0xBF) ||
+		                            (p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)))) {
+			fprintf(out, "\\u%04x", 0xF000 | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F));
+			p += 2;
+		} else {
 			fputc(*p, out);
+		}
 	}
 	fputc('"', out);
 }

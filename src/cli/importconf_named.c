@@ -877,7 +877,7 @@ static void read_zone(named_t *n, const nc_stmt_t *st)
 	else if (t && (!strcmp(t, "secondary") || !strcmp(t, "slave")))
 		secondary = true;
 	else {
-		ic_report(ic, st->file, st->line,
+		ic_report(ic, st->file, type ? type->line : st->line,
 		          "zone %s: type %s: not translated; understudy "
 		          "has primary and secondary zones only",
 		          name, t ? t : "(none)");
