@@ -83,8 +83,14 @@ static void include(nsd_t *n, const char *pattern, const char *file, int line)
 /* The first word of a value, unquoted; *rest gets what follows. NULL when it is empty. */
 static char *take(ic_t *ic, const char *s, const char **rest)
 {
+	if (rest)
+		*rest = s;
+	if (!s)
+		return NULL;
 	while (*s == ' ' || *s == '\t')
 		s++;
+	if (rest)
+		*rest = s;
 	if (!*s)
 		return NULL;
 	const char *start = s, *end;
