@@ -131,6 +131,11 @@ system: $(B)/understudy
 
 check: all unit fuzz-replay system
 
+# Minutes long, so not in check: builds the Debian package from a copy of the tree, checks it
+# with lintian, installs it into a fresh debootstrap root and runs it there (tests/package).
+check-slow: all
+	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/package $(PYTEST_ARGS)
+
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
@@ -188,7 +193,7 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all man install uninstall unit fuzz-replay system check format-check asan fuzz bench \
+.PHONY: all man install uninstall unit fuzz-replay system check check-slow format-check asan fuzz bench \
 	bench-tools bench-propagation demo clean FORCE
 FORCE:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
