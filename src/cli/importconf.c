@@ -349,6 +349,19 @@ static bool base64_ok(const char *s)
 			return false;
 		}
 	}
+	if (pad > 2)
+		return false;
+	/* The bits past the last byte must be zero (RFC 4648 3.5), as understudy's reader wants. */
+	if (pad) {
+		char c = s[n - pad - 1];
+		int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+		        : c >= 'a' && c <= 'z' ? c - 'a' + 26
+		        : c >= '0' && c <= '9' ? c - '0' + 52
+		        : c == '+'             ? 62
+		                               : 63;
+		if (v & (pad == 1 ? 0x3 : 0xF))
+			return false;
+	}
 	return true;
 }
 
