@@ -734,9 +734,28 @@ void ic_write(const ic_t *ic, FILE *out, const char *source)
  */
 static void finish(ic_t *ic)
 {
+	/* Lengths understudy's reader takes: TXT strings for the CHAOS answers and NSID. */
+	char **texts[] = {&ic->identity, &ic->version, &ic->nsid};
+	const char *names[] = {"identity", "version", "nsid"};
+	for (int i = 0; i < 3; i++) {
+		size_t len = *texts[i] ? strlen(*texts[i]) : 0;
+		if (*texts[i] && (len > 255 || (i == 2 && len == 0))) {
+			ic_report(ic, ic->format == IC_NAMED ? "named.conf" : "the configuration",
+			          0, "%s: %s; left out", names[i],
+			          len ? "longer than 255 bytes" : "empty");
+			*texts[i] = NULL;
+		}
+	}
 	size_t kept = 0;
 	for (size_t i = 0; i < ic->nzones; i++) {
 		ic_zone_t *z = &ic->zones[i];
+		if (z->file && (!*z->file || strlen(z->file) > 4096)) {
+			ic_report(ic, z->at.file, z->at.line,
+			          "zone %s: a file name of %zu bytes; "
+			          "understudy takes 1 to 4096; left out",
+			          z->domain, strlen(z->file));
+			z->file = NULL;
+		}
 		if (z->secondary && !z->primaries.n) {
 			ic_report(
 			    ic, z->at.file, z->at.line,

@@ -613,8 +613,15 @@ static int start_privileged(server_t *s, int *ctl_fd)
 		return ret;
 	if (u && c->nzones &&
 	    (ret = priv_own_dir(c->storage, 0750, store_files, u, err, sizeof(err))) < 0) {
-		log_error("storage: %s", err);
-		return ret;
+		/* As in server_run: only secondaries cannot do without the storage. */
+		bool need_store = false;
+		for (size_t i = 0; i < c->nzones; i++)
+			need_store |= c->zones[i].role == CONF_ROLE_SECONDARY;
+		if (need_store) {
+			log_error("storage: %s", err);
+			return ret;
+		}
+		log_warning("storage: %s", err);
 	}
 	char *dir = strdup(c->control);
 	if (!dir)
@@ -648,7 +655,7 @@ static int start_privileged(server_t *s, int *ctl_fd)
 			log_info("running as user %s (uid %u, gid %u), without capabilities",
 			         u->name, (unsigned)u->uid, (unsigned)u->gid);
 	} else {
-		log_warning("running as root: set server.user to give up root after binding");
+		log_notice("running as root: set server.user to give up root after binding");
 	}
 	return 0;
 }
