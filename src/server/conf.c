@@ -522,6 +522,7 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"identity", false, 0, CONF_TEXT_MAX, offsetof(conf_t, identity)},
 	    {"version", false, 0, CONF_TEXT_MAX, offsetof(conf_t, version)},
 	    {"nsid", false, 1, CONF_TEXT_MAX, offsetof(conf_t, nsid)},
+	    {"user", false, 1, CONF_TEXT_MAX, offsetof(conf_t, user)},
 	    {"udp-workers", true, 1, 256, offsetof(conf_t, udp_workers)},
 	    {"tcp-workers", true, 1, 64, offsetof(conf_t, tcp_workers)},
 	    {"tcp-max-clients", true, 1, 100000, offsetof(conf_t, tcp_max_clients)},
@@ -905,7 +906,7 @@ static void set_defaults(ctx_t *c)
 	if (!conf->control)
 		conf->control = xstrdup(c, "/run/understudy/ctl.sock");
 	if (!conf->version)
-		conf->version = xstrdup(c, "understudy 0.1");
+		conf->version = xstrdup(c, "understudy " UNDERSTUDY_VERSION);
 	if (!conf->identity) {
 		char host[CONF_TEXT_MAX + 1] = "";
 		/* gethostname need not terminate a truncated name. */
@@ -1165,6 +1166,7 @@ void conf_free(conf_t *conf)
 	free(conf->identity);
 	free(conf->version);
 	free(conf->nsid);
+	free(conf->user);
 	free(conf->log_file);
 	free(conf->path);
 	free(conf);

@@ -109,6 +109,7 @@ typedef struct conf {
 	char *identity;       /* default: the host name; "" means do not answer */
 	char *version;        /* default: "understudy 0.1"; "" means do not answer */
 	char *nsid;           /* NULL: no NSID */
+	char *user;           /* drop to this user after binding; NULL: stay as started */
 	int udp_workers;      /* default: number of CPUs */
 	int tcp_workers;      /* default: 1 */
 	int tcp_max_clients;  /* default: 1000 */

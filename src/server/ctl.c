@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "log.h"
 
 #define CTL_LINE_MAX   1024
 #define CTL_TIMEOUT_MS 2000
@@ -146,6 +147,29 @@ static int split(char *line, char **argv)
 	return argc;
 }
 
+/*
+ * Whoever may write to the socket file may connect, so the daemon asks the kernel who did
+ * (SO_PEERCRED) and takes commands only from root and from the user it runs as.
+ */
+static bool peer_allowed(int fd, ctl_reply_t *r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		ctl_fail(r, "refused: cannot tell who is asking: %s\n", strerror(errno));
+		return false;
+	}
+	uid_t self = geteuid();
+	if (cred.uid == 0 || cred.uid == self)
+		return true;
+	log_warning("control: refused a connection from uid %u (pid %d): only root and uid %u may "
+	            "control this server",
+	            (unsigned)cred.uid, (int)cred.pid, (unsigned)self);
+	ctl_fail(r, "refused: uid %u may not control this server; only root and uid %u may\n",
+	         (unsigned)cred.uid, (unsigned)self);
+	return false;
+}
+
 void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -153,6 +177,7 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 		return;
 	char line[CTL_LINE_MAX];
 	size_t len = 0;
+	ctl_reply_t r = {0};
 	while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
 		if (!wait_fd(fd, POLLIN))
 			break;
@@ -162,8 +187,9 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 		len += (size_t)n;
 	}
 	line[len] = 0;
-	ctl_reply_t r = {0};
 	char *argv[CTL_MAX_ARGS];
+	/* The command is read first even from a peer that is refused, so that its client,
+	 * which writes before it reads, gets the refusal rather than a broken pipe. */
 	int argc = split(line, argv);
 	char **args = argv;
 	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
@@ -171,7 +197,9 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 		args++;
 		argc--;
 	}
-	if (argc == 0)
+	if (!peer_allowed(fd, &r))
+		;
+	else if (argc == 0)
 		ctl_fail(&r, "empty command\n");
 	else
 		handler(ctx, argc, args, &r);

@@ -24,7 +24,9 @@
 #include "log.h"
 #include "net.h"
 #include "notify.h"
+#include "priv.h"
 #include "serial.h"
+#include "service.h"
 #include "server.h"
 #include "store.h"
 #include "tsig.h"
@@ -551,9 +553,11 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		fleetmon_report(s->fleet, z, r);
 	} else if (strcmp(cmd, "reload") == 0) {
 		log_info("control: reload %s", z ? z->conf->domain : "all zones");
+		service_reloading();
 		for (size_t i = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
 				reload_zone(s, &s->zones[i], r);
+		service_ready(s);
 	} else if (strcmp(cmd, "stop") == 0) {
 		atomic_store(&s->stop, true);
 		ctl_printf(r, "stopping\n");
@@ -591,28 +595,6 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		ctl_fail(r, "unknown command: %s (try status, zone-status, fleet, reload, stop)\n",
 		         cmd);
 	}
-}
-
-static int mkdir_parent(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	char *dir = dirname(copy);
-	int ret = 0;
-	for (char *p = dir + 1; ret == 0; p++) {
-		char c = *p;
-		if (c != '/' && c != 0)
-			continue;
-		*p = 0;
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			ret = -errno;
-		*p = c;
-		if (c == 0)
-			break;
-	}
-	free(copy);
-	return ret;
 }
 
 static int setup(server_t *s, const char *conf_path)
@@ -668,6 +650,153 @@ static int setup(server_t *s, const char *conf_path)
 	return fleetmon_new(s, &s->fleet);
 }
 
+/*
+ * Binds every listening socket the workers will use, while the daemon may still be root (port
+ * 53). Each address is first checked to be free for UDP and TCP, since SO_REUSEPORT would
+ * otherwise share it with whoever holds it. 0, or a negative errno (logged).
+ */
+static int bind_listeners(server_t *s)
+{
+	const conf_t *c = s->conf;
+	size_t nudp = c->nlisten * (size_t)c->udp_workers,
+	       ntcp = c->nlisten * (size_t)c->tcp_workers;
+	s->udp_fds = malloc(sizeof(int) * (nudp ? nudp : 1));
+	s->tcp_fds = malloc(sizeof(int) * (ntcp ? ntcp : 1));
+	if (!s->udp_fds || !s->tcp_fds)
+		return US_ENOMEM;
+	for (size_t i = 0; i < nudp; i++)
+		s->udp_fds[i] = -1;
+	for (size_t i = 0; i < ntcp; i++)
+		s->tcp_fds[i] = -1;
+	for (size_t a = 0; a < c->nlisten; a++) {
+		int ret;
+		char text[80];
+		conf_addr_str(&c->listen[a], text, sizeof(text));
+		if ((ret = server_port_free(&c->listen[a], SOCK_DGRAM)) < 0 ||
+		    (ret = server_port_free(&c->listen[a], SOCK_STREAM)) < 0) {
+			log_error("cannot listen on %s: %s", text, strerror(-ret));
+			return ret;
+		}
+		for (int i = 0; i < c->udp_workers; i++) {
+			int fd = server_listen(&c->listen[a], SOCK_DGRAM);
+			if (fd < 0) {
+				log_error("cannot listen on %s: %s", text, strerror(-fd));
+				return fd;
+			}
+			s->udp_fds[a * (size_t)c->udp_workers + (size_t)i] = fd;
+		}
+		for (int i = 0; i < c->tcp_workers; i++) {
+			int fd = server_listen(&c->listen[a], SOCK_STREAM);
+			if (fd < 0) {
+				log_error("cannot listen on %s: %s", text, strerror(-fd));
+				return fd;
+			}
+			s->tcp_fds[(size_t)i * c->nlisten + a] = fd;
+		}
+	}
+	return 0;
+}
+
+/* Closes the listening sockets no worker took over. */
+static void close_listeners(server_t *s)
+{
+	const conf_t *c = s->conf;
+	if (!c)
+		return;
+	for (size_t i = 0; s->udp_fds && i < c->nlisten * (size_t)c->udp_workers; i++)
+		if (s->udp_fds[i] >= 0)
+			close(s->udp_fds[i]);
+	for (size_t i = 0; s->tcp_fds && i < c->nlisten * (size_t)c->tcp_workers; i++)
+		if (s->tcp_fds[i] >= 0)
+			close(s->tcp_fds[i]);
+	free(s->udp_fds);
+	free(s->tcp_fds);
+	s->udp_fds = s->tcp_fds = NULL;
+}
+
+/* The files store_open keeps in the storage directory, handed to server.user with it. */
+static const char *const store_files[] = {"data.mdb", "lock.mdb", NULL};
+
+/*
+ * Everything that needs root, then the drop: the listening sockets and the control socket are
+ * bound, the storage directory is made the user's, the service manager's socket is connected,
+ * and only then does the daemon become server.user with no capability left. Nothing after
+ * this runs as root: the storage is opened and the zone files are read as the user, the way
+ * every later reload reads them. Runs before any thread starts. 0 or an error (logged).
+ */
+static int start_privileged(server_t *s, int *ctl_fd)
+{
+	conf_t *c = s->conf;
+	priv_user_t user, *u = NULL;
+	char err[4400];
+	int ret;
+	if (c->user) {
+		if ((ret = priv_lookup(c->user, &user, err, sizeof(err))) != 0) {
+			log_error("server.user: %s", err);
+			return ret;
+		}
+		u = &user;
+	}
+	if ((ret = bind_listeners(s)) < 0)
+		return ret;
+	if (u && c->nzones &&
+	    (ret = priv_own_dir(c->storage, 0750, store_files, u, err, sizeof(err))) < 0) {
+		/* As in server_run: only secondaries cannot do without the storage. */
+		bool need_store = false;
+		for (size_t i = 0; i < c->nzones; i++)
+			need_store |= c->zones[i].role == CONF_ROLE_SECONDARY;
+		if (need_store) {
+			log_error("storage: %s", err);
+			return ret;
+		}
+		log_warning("storage: %s", err);
+	}
+	char *dir = strdup(c->control);
+	if (!dir)
+		return US_ENOMEM;
+	ret = priv_mkdirs(dirname(dir), u, err, sizeof(err));
+	free(dir);
+	if (ret < 0) {
+		log_error("cannot open the control socket %s: %s", c->control, err);
+		return ret;
+	}
+	if ((*ctl_fd = ctl_listen(c->control)) < 0) {
+		log_error("cannot open the control socket %s: %s", c->control, strerror(-*ctl_fd));
+		return *ctl_fd;
+	}
+	/* Only root and the user may connect; the daemon checks who did, too (ctl_serve). */
+	if (u && chown(c->control, u->uid, u->gid) < 0) {
+		ret = -errno;
+		log_error("cannot hand the control socket %s to user %s: %s", c->control, u->name,
+		          strerror(-ret));
+		return ret;
+	}
+	service_open();
+	/* Root without server.user stays root, as asked; anyone else keeps no capability, such
+	 * as the CAP_NET_BIND_SERVICE a unit grants for port 53, once the sockets are bound. */
+	if (u || geteuid() != 0) {
+		if ((ret = priv_drop(u, err, sizeof(err))) < 0) {
+			log_error("%s; not going on with more privileges than configured", err);
+			return ret;
+		}
+		if (u)
+			log_info("running as user %s (uid %u, gid %u), without capabilities",
+			         u->name, (unsigned)u->uid, (unsigned)u->gid);
+	} else {
+		log_notice("running as root: set server.user to give up root after binding");
+	}
+	return 0;
+}
+
+static void reload_files(server_t *s)
+{
+	service_reloading();
+	for (size_t i = 0; i < s->conf->nzones; i++)
+		if (s->zones[i].conf->role == CONF_ROLE_PRIMARY)
+			server_zone_load(s, &s->zones[i]);
+	service_ready(s);
+}
+
 int server_run(const char *conf_path)
 {
 	server_t s = {0};
@@ -687,6 +816,8 @@ int server_run(const char *conf_path)
 
 	int ret = setup(&s, conf_path);
 	if (ret)
+		goto cleanup;
+	if ((ret = start_privileged(&s, &ctl_fd)) != 0)
 		goto cleanup;
 	/* Secondaries cannot work without the storage; primaries only lose their journals
 	 * (IXFR out, and knowing at start what changed while we were down). */
@@ -713,21 +844,6 @@ int server_run(const char *conf_path)
 	 * the zones: give it to the system, or it stays in the RSS (15 MB on the 1M-record
 	 * zone) until some reload trims. */
 	malloc_trim(0);
-	if ((ret = mkdir_parent(s.conf->control)) < 0 ||
-	    (ctl_fd = ctl_listen(s.conf->control)) < 0) {
-		log_error("cannot open the control socket %s: %s", s.conf->control,
-		          strerror(-(ctl_fd < 0 ? ctl_fd : ret)));
-		goto cleanup;
-	}
-	for (size_t i = 0; i < s.conf->nlisten; i++) {
-		if ((ret = server_port_free(&s.conf->listen[i], SOCK_DGRAM)) < 0 ||
-		    (ret = server_port_free(&s.conf->listen[i], SOCK_STREAM)) < 0) {
-			char a[80];
-			conf_addr_str(&s.conf->listen[i], a, sizeof(a));
-			log_error("cannot listen on %s: %s", a, strerror(-ret));
-			goto cleanup;
-		}
-	}
 	threads = calloc((size_t)s.nstats, sizeof(pthread_t));
 	if (!threads)
 		goto cleanup;
@@ -745,6 +861,9 @@ int server_run(const char *conf_path)
 	}
 	log_info("understudy started: %zu zones, %d UDP workers per address, %d TCP workers",
 	         s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
+	/* Every zone that can be served is: the primaries from their files, the secondaries
+	 * from their stored copies, on sockets the workers now read. */
+	service_ready(&s);
 	journal_start_all(&s);
 
 	while (!atomic_load(&s.stop)) {
@@ -756,6 +875,7 @@ int server_run(const char *conf_path)
 		int fwait = fleetmon_tick(s.fleet, net_now_ms());
 		wait = fwait < wait ? fwait : wait;
 		int nf = fleetmon_pollfds(s.fleet, p + 3, 64);
+		service_update(&s);
 		if (poll(p, (nfds_t)(3 + nf), wait < 1000 ? wait : 1000) <= 0)
 			continue;
 		fleetmon_input(s.fleet, p + 3, nf, net_now_ms());
@@ -769,9 +889,7 @@ int server_run(const char *conf_path)
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: reloading zone files");
-					for (size_t i = 0; i < s.conf->nzones; i++)
-						if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)
-							server_zone_load(&s, &s.zones[i]);
+					reload_files(&s);
 				} else if (si.ssi_signo != SIGPIPE) {
 					log_info("signal %u: stopping", si.ssi_signo);
 					atomic_store(&s.stop, true);
@@ -783,6 +901,7 @@ int server_run(const char *conf_path)
 	}
 	code = 0;
 cleanup:
+	service_stopping();
 	atomic_store(&s.stop, true);
 	if (s.conf)
 		xfrin_shutdown(&s);
@@ -791,6 +910,7 @@ cleanup:
 		pthread_join(threads[i], NULL);
 	fleetmon_free(s.fleet);
 	free(threads);
+	close_listeners(&s);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		unlink(s.conf->control);
@@ -799,6 +919,7 @@ cleanup:
 		close(sig_fd);
 	if (code == 0)
 		log_info("understudy stopped");
+	service_close();
 	zonedb_free(s.db);
 	store_close(s.store);
 	free(s.keys);

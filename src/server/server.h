@@ -73,6 +73,10 @@ typedef struct server {
 	atomic_int notifying;   /* NOTIFY threads under way */
 	bool *lenient_noted;    /* per remote: its IXFRs' redundant additions have been logged */
 	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
+	/* Listening sockets, bound at start while still root and handed to the workers as they
+	 * start (-1 once handed over): udp_fds[address * udp_workers + worker],
+	 * tcp_fds[worker * nlisten + address]. */
+	int *udp_fds, *tcp_fds;
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */
@@ -105,8 +109,9 @@ int server_port_free(const conf_addr_t *a, int type);
 /* Opens a listening socket for a (SOCK_DGRAM or SOCK_STREAM) with SO_REUSEPORT; fd or -errno. */
 int server_listen(const conf_addr_t *a, int type);
 
-/* Starts the UDP worker threads for every listen address; 0 or a negative errno. */
+/* Starts the UDP worker threads for every listen address on the sockets in s->udp_fds; 0 or a
+ * negative errno. */
 int udp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats);
 
-/* Starts the TCP worker threads; 0 or a negative errno. */
+/* Starts the TCP worker threads on the sockets in s->tcp_fds; 0 or a negative errno. */
 int tcp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats);
