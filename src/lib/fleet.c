@@ -47,7 +47,7 @@ bool fleet_answered(fleet_serials_t *h, fleet_obs_t *o, uint32_t serial, uint32_
 	o->answered = o->known = true;
 	o->serial = serial;
 	o->rtt_ms = rtt_ms;
-	o->error[0] = 0;
+	o->error = NULL;
 	return caught_up;
 }
 
@@ -55,7 +55,7 @@ void fleet_failed(fleet_obs_t *o, const char *why, int64_t now)
 {
 	o->checked = now;
 	o->answered = false;
-	snprintf(o->error, sizeof(o->error), "%s", why);
+	o->error = why;
 	o->error_at = now;
 }
 

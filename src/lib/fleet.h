@@ -45,7 +45,7 @@ typedef struct fleet_obs {
 	bool has_version;       /* the last answer had ZONEVERSION (RFC 9660) ... */
 	uint32_t version;       /* ... the serial it says the answer came from */
 	int64_t propagation_ms; /* the newest serial it caught up with took this long; -1: none */
-	char error[48];         /* why the last check failed, "" when it answered */
+	const char *error;      /* why the last check failed, NULL when it answered */
 	int64_t error_at;
 } fleet_obs_t;
 
@@ -62,7 +62,8 @@ void fleet_obs_init(fleet_obs_t *o);
 bool fleet_answered(fleet_serials_t *h, fleet_obs_t *o, uint32_t serial, uint32_t rtt_ms,
                     int64_t now);
 
-/* A check failed: why is a short reason ("timeout", "REFUSED", "BADKEY", ...), copied. */
+/* A check failed: why is a short reason ("timeout", "REFUSED", "BADKEY", ...), kept by
+ * pointer: it must live as long as the observation (a literal, or the caller's interned copy). */
 void fleet_failed(fleet_obs_t *o, const char *why, int64_t now);
 
 /* True when the server's last check found the newest serial known. */

@@ -46,13 +46,23 @@ typedef struct fleet_zone fleet_zone_t;
 static const int fast_ms[] = {200, 500, 1000, 2000, 4000, 8000, 16000, 32000};
 #define FAST_STEPS ((int)(sizeof(fast_ms) / sizeof(fast_ms[0])))
 
+/* An address as small as its family allows: a fleet of many zones holds many. */
+typedef struct maddr {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} u;
+	socklen_t len;
+} maddr_t;
+
 typedef struct member {
-	conf_addr_t addr;
+	maddr_t addr;
 	int key;                /* index into conf->keys, or -1 */
 	const conf_addr_t *via; /* source address, or NULL */
 	int remote;             /* the notify remote it is (conf->remotes), or -1 */
 	unsigned roles;         /* FLEET_ROLE_* */
-	char name[80];          /* the remote's id or the NS name it came from */
+	const char *name;       /* the remote's id or the NS name it came from (interned) */
 	fleet_obs_t obs;
 	int64_t due;      /* the next check; 0 while one is in flight */
 	int fast;         /* fast rechecks made since the last new serial; -1: none due */
@@ -123,7 +133,9 @@ struct fleetmon {
 	int inflight, tcp;
 	double tokens;
 	int64_t refilled;
-	bool built;     /* every zone's membership was built once */
+	bool built; /* every zone's membership was built once */
+	char **str; /* interned names and reasons: an open-addressing set */
+	size_t str_mask, nstr;
 	ns_ext_t **ext; /* each on its own: the resolver's thread writes to it */
 	size_t next;
 	int64_t resolve_at;
@@ -228,11 +240,62 @@ static bool same_addr(const conf_addr_t *a, const conf_addr_t *b)
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
-static member_t *member_add(fleet_zone_t *fz, size_t *cap, const conf_addr_t *a, unsigned role,
-                            const char *name)
+static bool maddr_is(const maddr_t *m, const void *sa, socklen_t len)
+{
+	return m->len == len && memcmp(&m->u, sa, len) == 0;
+}
+
+static maddr_t maddr_of(const conf_addr_t *a)
+{
+	maddr_t m = {.len = a->len <= sizeof(m.u) ? a->len : 0};
+	memcpy(&m.u, &a->ss, m.len);
+	return m;
+}
+
+/*
+ * A copy of s that lives as long as the monitor, one per distinct string: names and reasons
+ * that many members share are held once. NULL when out of memory.
+ */
+static const char *intern(fleetmon_t *f, const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = s; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	if (!f->str || f->nstr * 2 >= f->str_mask + 1) {
+		size_t size = f->str_mask ? (f->str_mask + 1) * 2 : 256;
+		char **t = calloc(size, sizeof(*t));
+		if (!t)
+			return NULL;
+		for (size_t i = 0; f->str_mask && i <= f->str_mask; i++) {
+			if (!f->str[i])
+				continue;
+			uint32_t g = 2166136261u;
+			for (const char *p = f->str[i]; *p; p++)
+				g = (g ^ (uint8_t)*p) * 16777619u;
+			size_t j = g & (size - 1);
+			while (t[j])
+				j = (j + 1) & (size - 1);
+			t[j] = f->str[i];
+		}
+		free(f->str);
+		f->str = t;
+		f->str_mask = size - 1;
+	}
+	size_t j = h & f->str_mask;
+	for (; f->str[j]; j = (j + 1) & f->str_mask)
+		if (strcmp(f->str[j], s) == 0)
+			return f->str[j];
+	if (!(f->str[j] = strdup(s)))
+		return NULL;
+	f->nstr++;
+	return f->str[j];
+}
+
+static member_t *member_add(fleetmon_t *f, fleet_zone_t *fz, size_t *cap, const conf_addr_t *a,
+                            unsigned role, const char *name)
 {
 	for (size_t i = 0; i < fz->n; i++) {
-		if (same_addr(&fz->m[i].addr, a)) {
+		if (maddr_is(&fz->m[i].addr, &a->ss, a->len)) {
 			fz->m[i].roles |= role;
 			return &fz->m[i];
 		}
@@ -245,20 +308,24 @@ static member_t *member_add(fleet_zone_t *fz, size_t *cap, const conf_addr_t *a,
 		fz->m = m;
 		*cap = ncap;
 	}
+	const char *iname = intern(f, name);
+	if (!iname)
+		return NULL;
 	member_t *m = &fz->m[fz->n++];
-	*m = (member_t){.addr = *a, .key = -1, .remote = -1, .roles = role, .fast = -1};
-	snprintf(m->name, sizeof(m->name), "%s", name);
+	*m = (member_t){
+	    .addr = maddr_of(a), .key = -1, .remote = -1, .roles = role, .name = iname, .fast = -1};
 	fleet_obs_init(&m->obs);
 	return m;
 }
 
-static void add_remotes(const conf_t *c, fleet_zone_t *fz, size_t *cap, const int *ids, size_t n,
+static void add_remotes(fleetmon_t *f, fleet_zone_t *fz, size_t *cap, const int *ids, size_t n,
                         unsigned role)
 {
+	const conf_t *c = f->s->conf;
 	for (size_t i = 0; i < n; i++) {
 		const conf_remote_t *r = &c->remotes[ids[i]];
 		for (size_t j = 0; j < r->naddr; j++) {
-			member_t *m = member_add(fz, cap, &r->addr[j], role, r->id);
+			member_t *m = member_add(f, fz, cap, &r->addr[j], role, r->id);
 			if (!m)
 				continue;
 			if (m->key < 0)
@@ -297,7 +364,7 @@ static void add_ns_addr(fleetmon_t *f, fleet_zone_t *fz, size_t *cap, const conf
 	for (size_t i = 0; i < f->s->conf->nlisten; i++)
 		if (same_addr(&f->s->conf->listen[i], a))
 			return;
-	member_add(fz, cap, a, FLEET_ROLE_NS, name);
+	member_add(f, fz, cap, a, FLEET_ROLE_NS, name);
 }
 
 /* The resolver's entry for name, made (and so asked for) when it is new; -1 out of memory. */
@@ -389,15 +456,19 @@ static void rebuild(fleetmon_t *f, server_zone_t *z, int64_t now)
 	fz->m = NULL;
 	fz->n = 0;
 	const zone_t *v = z->slot->zone;
-	member_add(fz, &cap, &c->listen[0], FLEET_ROLE_SELF, "self");
+	member_add(f, fz, &cap, &c->listen[0], FLEET_ROLE_SELF, "self");
 	if (zc->fleet_interval > 0) {
-		add_remotes(c, fz, &cap, zc->primaries, zc->nprimaries, FLEET_ROLE_PRIMARY);
-		add_remotes(c, fz, &cap, zc->notify, zc->nnotify, FLEET_ROLE_NOTIFY);
-		add_remotes(c, fz, &cap, zc->watch, zc->nwatch, FLEET_ROLE_WATCH);
+		add_remotes(f, fz, &cap, zc->primaries, zc->nprimaries, FLEET_ROLE_PRIMARY);
+		add_remotes(f, fz, &cap, zc->notify, zc->nnotify, FLEET_ROLE_NOTIFY);
+		add_remotes(f, fz, &cap, zc->watch, zc->nwatch, FLEET_ROLE_WATCH);
 		if (zc->watch_ns && v)
 			add_ns(f, z, &cap, v);
 	}
 	fz->gen++;
+	if (fz->m && fz->n < cap) { /* most zones have a few servers: hold no more room */
+		member_t *m = realloc(fz->m, fz->n * sizeof(*m));
+		fz->m = m ? m : fz->m;
+	}
 	if (!fz->m) { /* out of memory: keep what there was */
 		fz->m = old;
 		fz->n = nold;
@@ -409,7 +480,7 @@ static void rebuild(fleetmon_t *f, server_zone_t *z, int64_t now)
 		member_t *m = &fz->m[i];
 		bool kept = false;
 		for (size_t j = 1; j < nold && !kept; j++) {
-			if (same_addr(&old[j].addr, &m->addr)) {
+			if (maddr_is(&old[j].addr, &m->addr.u, m->addr.len)) {
 				m->obs = old[j].obs;
 				m->lagging = old[j].lagging;
 				m->failing = old[j].failing;
@@ -504,7 +575,7 @@ static int64_t resolve(fleetmon_t *f, int64_t now)
 
 static int udp_socket(fleetmon_t *f, const member_t *m)
 {
-	int family = m->addr.ss.ss_family;
+	int family = m->addr.u.sa.sa_family;
 	if (m->via) {
 		for (int i = 0; i < f->nvias; i++)
 			if (same_addr(&f->vias[i].via, m->via))
@@ -540,12 +611,13 @@ static bool id_used(const fleetmon_t *f, uint16_t id)
 	return false;
 }
 
-static int in_flight_to(const fleetmon_t *f, const conf_addr_t *a)
+static int in_flight_to(const fleetmon_t *f, const maddr_t *a)
 {
 	int n = 0;
 	for (int i = 0; i < FLEET_INFLIGHT; i++)
 		if (f->q[i].used)
-			n += same_addr(&f->s->zones[f->q[i].zone].fleet->m[f->q[i].member].addr, a);
+			n += maddr_is(&f->s->zones[f->q[i].zone].fleet->m[f->q[i].member].addr,
+			              &a->u, a->len);
 	return n;
 }
 
@@ -557,8 +629,7 @@ static void send_udp(fleetmon_t *f, query_t *q, const member_t *m, int64_t now)
 {
 	q->tries++;
 	q->resend = now + FLEET_TRY_MS;
-	if (sendto(q->fd, q->msg, q->msg_len, 0, (const struct sockaddr *)&m->addr.ss,
-	           m->addr.len) < 0) {
+	if (sendto(q->fd, q->msg, q->msg_len, 0, &m->addr.u.sa, m->addr.len) < 0) {
 		char why[64];
 		snprintf(why, sizeof(why), "cannot send: %s", strerror(errno));
 		finish_check(f, q, NULL, why, now);
@@ -622,13 +693,12 @@ static void to_tcp(fleetmon_t *f, query_t *q, const member_t *m, int64_t now)
 		finish_check(f, q, NULL, "truncated, and too many checks over TCP", now);
 		return;
 	}
-	int fd = socket(m->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(m->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && m->via && bind(fd, (const struct sockaddr *)&m->via->ss, m->via->len) < 0) {
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0 || (connect(fd, (const struct sockaddr *)&m->addr.ss, m->addr.len) < 0 &&
-	               errno != EINPROGRESS)) {
+	if (fd < 0 || (connect(fd, &m->addr.u.sa, m->addr.len) < 0 && errno != EINPROGRESS)) {
 		char why[64];
 		snprintf(why, sizeof(why), "TCP: %s", strerror(errno));
 		if (fd >= 0)
@@ -711,7 +781,9 @@ static void close_query(fleetmon_t *f, query_t *q)
 
 static void text_addr(const member_t *m, char *buf, size_t len)
 {
-	conf_addr_str(&m->addr, buf, len);
+	conf_addr_t a = {.len = m->addr.len};
+	memcpy(&a.ss, &m->addr.u, m->addr.len);
+	conf_addr_str(&a, buf, len);
 }
 
 /* What to make of one finished check: the observation, the log, a NOTIFY, the next check. */
@@ -750,7 +822,8 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 			           (long long)m->obs.propagation_ms);
 		}
 	} else {
-		fleet_failed(&m->obs, why, now);
+		const char *reason = intern(f, why);
+		fleet_failed(&m->obs, reason ? reason : "error", now);
 		if (!m->failing) {
 			m->failing = true;
 			log_notice("zone %s: fleet: %s (%s) fails its SOA check: %s", zone, addr,
@@ -770,7 +843,7 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 		            "%lld s%s%s",
 		            zone, addr, m->name, m->obs.serial, fleet_lag(&fz->serials, &m->obs),
 		            fz->serials.newest, (long long)(behind / 1000),
-		            m->obs.error[0] ? ", " : "", m->obs.error);
+		            m->obs.error ? ", " : "", m->obs.error ? m->obs.error : "");
 	}
 
 	/* A copy downstream of us that lacks our version, or does not serve the zone (expired,
@@ -849,6 +922,9 @@ void fleetmon_free(fleetmon_t *f)
 		close(f->udp6);
 	for (int i = 0; i < f->nvias; i++)
 		close(f->vias[i].fd);
+	for (size_t i = 0; f->str && i <= f->str_mask; i++)
+		free(f->str[i]);
+	free(f->str);
 	free(f->heap);
 	free(f);
 }
@@ -1002,7 +1078,7 @@ static void read_udp(fleetmon_t *f, int fd, int64_t now)
 				continue;
 			const member_t *m = &f->s->zones[q->zone].fleet->m[q->member];
 			/* From the address asked, or it is not the answer (RFC 5452 9.1). */
-			if (flen != m->addr.len || memcmp(&from, &m->addr.ss, flen) != 0)
+			if (!maddr_is(&m->addr, &from, flen))
 				break;
 			answer(f, q, f->buf, (size_t)n, now);
 			break;
@@ -1145,7 +1221,7 @@ static void report_json(server_zone_t *z, ctl_reply_t *r, int64_t now, int64_t w
 		if (o->has_version)
 			ctl_printf(r, ", \"zoneversion\": %u", o->version);
 		ctl_printf(r, ", \"error\": ");
-		ctl_json_str(r, o->error[0] && !o->answered ? o->error : NULL);
+		ctl_json_str(r, o->answered ? NULL : o->error);
 		if (o->error_at) {
 			iso_time(wall - (now - o->error_at), t, sizeof(t));
 			ctl_printf(r, ", \"error_at\": \"%s\"", t);
@@ -1187,7 +1263,7 @@ static void report_text(server_zone_t *z, ctl_reply_t *r, int64_t now)
 		ctl_printf(r, "  %-32s %-20s %-12s %5u %-4s %8s %11s %6s  %s\n", addr, roles,
 		           serial, fleet_lag(&fz->serials, o),
 		           fleet_in_sync(&fz->serials, o) ? "yes" : "NO", behind, prop, rtt,
-		           o->answered || !o->error[0] ? "-" : o->error);
+		           o->answered || !o->error ? "-" : o->error);
 	}
 }
 

@@ -64,7 +64,7 @@ static void lag_sync_and_propagation(void **state)
 	/* Thawed: it answers 7 and has caught up, 40 s after 7 was first seen. */
 	assert_true(fleet_answered(&h, &b, 7, 2, 60000));
 	assert_int_equal(b.propagation_ms, 40000);
-	assert_string_equal(b.error, "");
+	assert_null(b.error);
 	assert_int_equal(fleet_lag(&h, &b), 0);
 	/* In sync, then its check fails: not in sync, no lag, behind since the failure. */
 	fleet_answered(&h, &a, 7, 2, 60000);
