@@ -58,7 +58,7 @@ typedef struct conf_acl {
 	char *id;
 	conf_prefix_t *prefix; /* empty: any address */
 	size_t nprefix;
-	int key;     /* -1 for none: then no TSIG is required */
+	int key;     /* -1 for none: then the rule matches unsigned requests only */
 	int actions; /* CONF_ACTION_* bits */
 	bool deny;   /* `deny: true` turns the rule into a refusal */
 	int line;
