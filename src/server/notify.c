@@ -75,7 +75,8 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	dname_to_text(lname, zname, sizeof(zname));
 	if (!slot || slot->apex_len != nlen) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_notice("NOTIFY for %s from %s: not a zone of ours", zname, from);
+		log_event(LOG_NOTICE, "notify", NOTIFY_IN_FIELDS("refused", "not a zone of ours"),
+		          "NOTIFY for %s from %s: not a zone of ours", zname, from);
 		goto out;
 	}
 	server_zone_t *z = slot->user;
