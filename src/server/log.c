@@ -222,6 +222,8 @@ static void emit(int level, const char *event, const log_field_t *f, size_t nf, 
 	}
 	for (size_t i = 0; i < nf; i++) {
 		const char *v = f[i].str;
+		if (v && !*v)
+			continue; /* an empty text field is no field, in either format */
 		if (!v)
 			snprintf(num, sizeof(num), "%lld", f[i].num);
 		if (log_json) {

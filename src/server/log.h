@@ -62,7 +62,8 @@ static inline log_field_t log_str_field(const char *key, const char *v)
  *   fleet     zone, server, serial, lag, state (behind|in-sync)   (the fleet monitor's)
  *
  * zone is the zone's name as configured, peer and server ADDR@PORT, serials and counts
- * numbers. Keys must not be time, level, message or event.
+ * numbers. A text field whose value is "" is left out. Keys must not be time, level, message
+ * or event.
  */
 void log_event(int level, const char *event, const log_field_t *fields, size_t nfields,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
