@@ -642,7 +642,7 @@ static void refuse_transfer(qctx_t *c, bool tcp)
 static size_t opt_size(const qctx_t *c)
 {
 	size_t nsid = c->nsid && c->conf->nsid ? 4 + (size_t)c->conf->nsid_len : 0;
-	return 11 + nsid + (c->expire ? 8 : 0) + (c->stale ? EDE_SIZE : 0);
+	return 11 + nsid + (c->expire ? 8 : 0);
 }
 
 /*
@@ -679,7 +679,8 @@ static size_t finish(qctx_t *c)
 		size_t nsid = c->nsid && c->conf->nsid ? c->conf->nsid_len : 0;
 		uint32_t expire;
 		bool has_expire = expire_value(c, &expire);
-		w->limit += opt_size(c);
+		/* The room kept back: the OPT's, and the EDE's that answer_in took off. */
+		w->limit += opt_size(c) + (c->stale ? EDE_SIZE : 0);
 		uint8_t opt[11] = {
 		    0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0, c->dobit ? 0x80 : 0,
 		    0, 0, 0};
