@@ -425,6 +425,7 @@ static void *job_run(void *arg)
 	server_t *s = j->s;
 	const conf_t *c = s->conf;
 	const conf_zone_t *zc = j->z->conf;
+	bool tried = false; /* a transfer was tried and failed */
 	rcu_register_thread();
 	for (size_t n = 0; n < zc->nprimaries && j->outcome == JOB_FAILED; n++) {
 		/* The first to ask, then the others in their order. */
@@ -468,13 +469,15 @@ static void *job_run(void *arg)
 			    transfer(j, r, &r->addr[a], key, j->peer, j->current && !j->force_axfr);
 			if (ret == US_EAGAIN)
 				transfer(j, r, &r->addr[a], key, j->peer, false);
+			tried |= j->outcome == JOB_FAILED;
 		}
 	}
 	if (j->nlower) {
 		/* Every primary that answered has an older serial: up to date, as far as the
 		 * zone's timers go (the primaries are there), with the regression to report. */
 		j->lower_all = j->lower_all && j->nlower == zc->nprimaries;
-		if (j->outcome == JOB_FAILED) {
+		/* ... unless one had news and its transfer failed: that failure is the outcome. */
+		if (j->outcome == JOB_FAILED && !tried) {
 			j->outcome = JOB_UPTODATE;
 			j->serial = j->lower_serial;
 			copy_peer(j->peer, j->lower_peer);
@@ -793,9 +796,12 @@ static void regression_seen(server_zone_t *z, const xfrin_job_t *j, time_t now)
 		                 : "keeping ours (serial-regression alarm)");
 	}
 	z->regressed_checks = j->lower_all ? z->regressed_checks + 1 : 0;
-	time_t hold = zc->serial_regression_hold ? zc->serial_regression_hold : (time_t)z->refresh;
-	if (!follow || z->regressed_checks < 2 || now - z->regressed_since < hold)
+	time_t hold_s =
+	    zc->serial_regression_hold ? zc->serial_regression_hold : (time_t)z->refresh;
+	if (!follow || z->regressed_checks < 2 || now - z->regressed_since < hold_s)
 		return;
+	if (z->held && z->held_serial == j->lower_serial)
+		return; /* taken already, and held by the change guard: ctl accept decides */
 	log_event(LOG_WARNING, "regression",
 	          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("primary", j->lower_peer),
 	                     LOG_NUM("serial", j->lower_serial), LOG_NUM("ours", cur->serial),
@@ -857,14 +863,17 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		bool held = j->hold && z->slot->zone;
 		if (j->zone->serial != z->rejected_serial)
 			z->rejected = false;
-		regression_seen(z, j, now);
 		refreshed(z, held ? z->slot->zone : j->zone, j, now);
 		if (held) {
+			if (!j->follow) /* a held follow leaves the regression as it was */
+				regression_seen(z, j, now);
 			hold(s, z, j, now);
 			goto again; /* the job is kept, as held_job */
 		}
 		drop_held(z, "dropped", "a later change passes the guard and is published");
 		publish_new(s, z, j, now, false);
+		/* Against the serial now served: a primary still behind it is a regression. */
+		regression_seen(z, j, now);
 	} else if (j->outcome == JOB_UPTODATE) {
 		/* Expired while the check ran? The primary just vouched for our copy again. */
 		if (!z->slot->zone) {

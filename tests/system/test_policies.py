@@ -208,6 +208,30 @@ def test_serial_regression_follow_needs_every_primary(lab):
     assert serves_version(sec, 3)
 
 
+def test_a_primary_gone_back_does_not_hide_one_with_news(lab):
+    """The first primary went back, the second has a newer serial: it is asked too, and its
+    serial taken; when its transfer fails, the refresh fails (not "up to date")."""
+    p1, p2 = lab.fake(serial=5, soa=FAST_SOA), lab.fake(serial=5, soa=FAST_SOA)
+    remotes = [("p1", [f"127.0.0.1@{p1.port}"], "xfr-key"),
+               ("p2", [f"127.0.0.1@{p2.port}"], "xfr-key")]
+    sec = lab.secondary(p1, remotes=remotes)
+    mark = sec.mark()
+    p2.tcp_mode = "close"
+    p2.publish(6, version(6))
+    p1.publish(3, version(3))
+    sec.wait_log(r"zone example\.com: refresh failed \(127\.0\.0\.1@%d: [^\n]*\)" % p2.port,
+                 after=mark)
+    assert "up to date" not in sec.output()[mark:]
+    assert serial(sec) == 5
+    p2.tcp_mode = "serve"
+    sec.wait_log(r"(IXFR|AXFR) example\.com from 127\.0\.0\.1@%d: serial 5 -> 6, [^\n]*finished"
+                 % p2.port, after=mark)
+    assert serves_version(sec, 6)
+    # p1 is still behind: the regression is alarmed against our new serial.
+    sec.wait_log(r"SERIAL REGRESSION: 127\.0\.0\.1@%d has serial 3, older than ours 6" % p1.port,
+                 after=mark)
+
+
 # --- the change guard
 
 
