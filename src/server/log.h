@@ -59,7 +59,8 @@ static inline log_field_t log_str_field(const char *key, const char *v)
  *   regression zone, primary, serial (the primary's), ours, state (alarm|over|follow)
  *   held      zone, peer, serial, ours, state (held|accepted|rejected|dropped), reason
  *   zonemd    zone, peer, serial, result (verified|unsupported|failed), reason
- *   fleet     zone, server, serial, lag, state (behind|in-sync)   (the fleet monitor's)
+ *   fleet     zone, server, name, serial, lag, newest, state (behind|in-sync), behind_s,
+ *             propagation_ms, error
  *
  * zone is the zone's name as configured, peer and server ADDR@PORT, serials and counts
  * numbers. A text field whose value is "" is left out. Keys must not be time, level, message
