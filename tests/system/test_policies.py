@@ -106,6 +106,9 @@ def test_keep_serving_past_expiry_with_stale_answer(lab):
     text = status(sec)
     assert "serial=1" in text and "state=stale" in text and "stale-since=" in text, text
     assert "EXPIRED" not in text, text
+    code, text = sec.ctl("--json", "zone-status", "example.com")
+    doc = json.loads(text)["zones"][0]
+    assert doc["state"] == "stale" and doc["stale_since"].endswith("Z") and doc["serial"] == 1
     # A restart while stale serves the stored copy stale at once.
     sec.stop()
     sec.expect = 1
@@ -255,6 +258,8 @@ def test_guard_holds_a_change_of_the_apex_ns_then_accept(lab):
     text = status(sec)
     assert (f"held-serial=2 held-from=127.0.0.1@{fp.port} held-since=" in text
             and 'held-why="it replaces the apex NS set whole"' in text), text
+    doc = json.loads(sec.ctl("--json", "zone-status", "example.com")[1])["zones"][0]
+    assert doc["held_serial"] == 2 and doc["held_why"] == "it replaces the apex NS set whole"
     # Checks go on, and do not fetch serial 2 again.
     n = fp.count("AXFR") + fp.count("IXFR")
     fp.wait_for(lambda: fp.count("SOA") >= 3, 10, "more checks")
