@@ -103,7 +103,7 @@ def _names(zone):
         if T.DNAME in types or T.CNAME in types:
             out.append(name)
     for d in dnames:
-        for labels in (["q"], ["a", "b"], ["x"], ["p"]):
+        for labels in (["q"], ["a", "b"], ["x"]):
             out.append(querygen._below(None, d, labels))
     return [n for n in out if n is not None]
 
@@ -114,8 +114,11 @@ def generate(zones, signed):
         o = origin.to_text(omit_final_dot=True)
         for n in _names(zone):
             for t in QTYPES:
-                b.add(o, "dname", n, t)
-                b.add(o, "dname-do", n, t, do=True)
+                # Unsigned, DO changes nothing but its echo: a few types say that.
+                if signed[o] or t in (T.A, T.CNAME, T.DNAME, T.ANY):
+                    b.add(o, "dname-do", n, t, do=True)
+                if not signed[o] or t in (T.A, T.CNAME, T.DNAME, T.ANY, T.RRSIG):
+                    b.add(o, "dname", n, t)
             b.add(o, "dname-noedns", n, T.A, edns=None)
             b.add(o, "dname-tcp", n, T.A, tcp=True, do=signed[o])
             b.add(o, "dname-tcp", n, T.CNAME, tcp=True, do=signed[o])
