@@ -80,6 +80,13 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
                  bool tcp, uint8_t *resp, size_t cap, size_t *len, answer_info_t *info,
                  xfrout_t **out)
 {
+	return xfrout_begin_over(s, q, qlen, peer, tcp, NULL, resp, cap, len, info, out);
+}
+
+int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
+                      const struct sockaddr_storage *peer, bool tcp, const char *transport,
+                      uint8_t *resp, size_t cap, size_t *len, answer_info_t *info, xfrout_t **out)
+{
 	xfr_request_t req;
 	int ret = xfr_request_parse(q, qlen, &req);
 	if (ret == XFR_NOT_REQUEST || (ret == 0 && !tcp && req.qtype == WIRE_T_AXFR))
@@ -91,6 +98,8 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
 	const char *kind = req.qtype == WIRE_T_AXFR ? "AXFR" : "IXFR";
 	char from[80], name[DNAME_TEXT_MAX];
 	peer_text(peer, from, sizeof(from));
+	if (transport) /* every line of this transfer says how it travels */
+		snprintf(from + strlen(from), sizeof(from) - strlen(from), " over %s", transport);
 	/* Without the final dot, as zone names are written in the configuration and logs. */
 	int nt = dname_to_text(req.lname, name, sizeof(name));
 	if (nt < 0)
