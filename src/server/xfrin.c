@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "serial.h"
 #include "store.h"
+#include "tls.h"
 #include "tsig.h"
 #include "wire.h"
 #include "xfr.h"
@@ -50,6 +51,10 @@ struct xfrin_job {
 	zone_changeset_t diff;
 	char peer[80];
 	char error[256];
+	/* A remote with tls: the connection of the SOA check, kept for the transfer after it
+	 * (fd -1 when none is open), and how the outcome travelled, for the log. */
+	net_stream_t stream;
+	const char *over; /* " over TLS" or "" */
 };
 
 static uint64_t now_epoch(void)
@@ -111,6 +116,45 @@ static int sign(const tsig_key_t *key, uint8_t *msg, size_t len, size_t cap, uin
 	return ret ? ret : (int)out;
 }
 
+/*
+ * Connects to one address of the remote: over TLS when it has tls, never falling back to
+ * clear text, else over TCP. 0 with *st open, or a negative error (logged in the job).
+ */
+static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
+                       const char *peer, const char *what, net_stream_t *st)
+{
+	const struct tls_client *tc = tls_client(j->s->tls, j->remote);
+	const conf_addr_t *via = r->has_via ? &r->via : NULL;
+	int64_t deadline = net_now_ms() + j->z->conf->primary_timeout * 1000;
+	char err[256];
+	int ret = tc ? tls_connect(tc, to, via, deadline, st, err, sizeof(err))
+	             : net_stream_tcp(to, via, deadline, st);
+	if (ret && tc)
+		job_fail(j, peer, "%s over TLS: %s", what, err);
+	else if (ret)
+		job_fail(j, peer, "%s: cannot connect: %s", what, strerror(-ret));
+	return ret;
+}
+
+/* The SOA query over TLS, on a connection kept open for the transfer that may follow. */
+static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
+                        const char *peer, const uint8_t *q, size_t qlen, uint8_t *a)
+{
+	int idle = j->z->conf->primary_timeout * 1000;
+	int ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
+	if (ret)
+		return ret;
+	ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
+	if (ret == 0)
+		ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
+	if (ret <= 0) {
+		ret = ret ? ret : -ECONNRESET;
+		job_fail(j, peer, "SOA query over TLS: %s", strerror(-ret));
+		net_stream_close(&j->stream);
+	}
+	return ret;
+}
+
 /* Asks one address for the zone's SOA serial. 0, or a negative error (logged in the job). */
 static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                      const tsig_key_t *key, const char *peer)
@@ -126,10 +170,13 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
-	int n = net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a, sizeof(a),
-	                         net_now_ms() + zc->primary_timeout * 1000);
+	bool tls = tls_client(j->s->tls, j->remote) != NULL;
+	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
+	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
+	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
 	if (n < 0) {
-		job_fail(j, peer, "SOA query: %s", strerror(-n));
+		if (!tls)
+			job_fail(j, peer, "SOA query: %s", strerror(-n));
 		return n;
 	}
 	if (key) {
@@ -201,25 +248,27 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		job_fail(j, peer, "cannot build the %s query: %s", j->kind, us_strerror(len));
 		return len;
 	}
-	int fd = net_tcp_connect(to, r->has_via ? &r->via : NULL,
-	                         net_now_ms() + zc->primary_timeout * 1000);
-	if (fd < 0) {
-		job_fail(j, peer, "%s: cannot connect: %s", j->kind, strerror(-fd));
-		return fd;
+	/* The SOA check's TLS connection, if it left one, else a new one. */
+	net_stream_t st = j->stream;
+	j->stream = (net_stream_t){.fd = -1};
+	if (st.fd < 0) {
+		int ret = open_stream(j, r, to, peer, j->kind, &st);
+		if (ret)
+			return ret;
 	}
 	uint8_t *buf = malloc(WIRE_MAX_MSG);
 	xfr_limits_t lim = {.max_records = (size_t)zc->max_zone_records,
 	                    .max_bytes = (size_t)zc->max_zone_size};
 	xfr_in_t *x = xfr_in_new(zc->name, qtype, ixfr ? j->current->serial : 0, &lim, id);
 	tsig_verify_t v = {0};
-	int ret = buf && x ? net_tcp_send(fd, q, (size_t)len, deadline) : US_ENOMEM;
+	int ret = buf && x ? net_stream_send(&st, q, (size_t)len, deadline) : US_ENOMEM;
 	if (key)
 		tsig_verify_init(&v, key, mac, mac_len);
 	/* A primary that takes the connection but says nothing is as good as down: the first
 	 * message is due within primary-timeout, like a SOA answer, so the next one is tried. */
 	int idle_ms = zc->primary_timeout * 1000;
 	while (ret == 0) {
-		int n = net_tcp_recv(fd, buf, idle_ms, deadline);
+		int n = net_stream_recv(&st, buf, idle_ms, deadline);
 		idle_ms = zc->transfer_idle * 1000;
 		if (n <= 0) {
 			ret = n == 0 ? xfr_in_eof(x) : n;
@@ -316,7 +365,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	}
 	xfr_in_free(x);
 	free(buf);
-	close(fd);
+	net_stream_close(&st);
 	return ret;
 }
 
@@ -343,7 +392,9 @@ static void *job_run(void *arg)
 		for (size_t a = 0; a < r->naddr && j->outcome == JOB_FAILED; a++) {
 			if (atomic_load(&s->stop))
 				break;
+			net_stream_close(&j->stream); /* a check's left on another address */
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
+			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
 			if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0)
 				continue; /* refused or silent: the next address, at once */
@@ -361,6 +412,7 @@ static void *job_run(void *arg)
 				transfer(j, r, &r->addr[a], key, j->peer, false);
 		}
 	}
+	net_stream_close(&j->stream);
 	/* After a whole zone, the journal's entry is computed here, off the manager thread; a
 	 * serial that did not move forward starts the journal afresh instead. */
 	if (j->outcome == JOB_NEW && !j->cs && j->current &&
@@ -396,6 +448,8 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	j->force_axfr = force_axfr || z->force_axfr;
 	j->first = first >= 0 && (size_t)first < z->conf->nprimaries ? first : -1;
 	j->outcome = JOB_FAILED;
+	j->stream.fd = -1;
+	j->over = "";
 	arena_init(&j->arena);
 	z->force_axfr = false;
 	z->busy = true;
@@ -534,8 +588,8 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 				    "per primary)",
 				    zc->domain, j->peer, j->redundant);
 			}
-			log_info("%s %s from %s: serial %u -> %u, %s in %lld ms, finished", j->kind,
-			         zc->domain, j->peer, from, j->zone->serial, what,
+			log_info("%s %s from %s%s: serial %u -> %u, %s in %lld ms, finished",
+			         j->kind, zc->domain, j->peer, j->over, from, j->zone->serial, what,
 			         (long long)j->ms);
 			server_publish(z, j->zone);
 			/* A backup tells its own backups. */
