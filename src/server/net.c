@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "net.h"
 #include "tls.h"
 #include "wire.h"
@@ -188,6 +189,11 @@ int net_stream_tcp(const conf_addr_t *to, const conf_addr_t *via, int64_t deadli
 		return fd;
 	*out = (net_stream_t){.fd = fd};
 	return 0;
+}
+
+const char *net_stream_strerror(const net_stream_t *st, int err)
+{
+	return err == US_ETLS && st->error[0] ? st->error : us_strerror(err);
 }
 
 int net_stream_send(net_stream_t *st, const uint8_t *msg, size_t len, int64_t deadline_ms)

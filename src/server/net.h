@@ -49,7 +49,11 @@ int net_wait_fd(int fd, short events, int idle_ms, int64_t deadline_ms);
 typedef struct net_stream {
 	int fd;
 	struct ssl_st *ssl; /* NULL: clear text */
+	char error[128];    /* TLS: why the last call failed with US_ETLS (an alert, ...) */
 } net_stream_t;
+
+/* What err from a call on st means: the TLS reason for US_ETLS, else strerror. */
+const char *net_stream_strerror(const net_stream_t *st, int err);
 
 /* Connects over TCP (net_tcp_connect) into *out; 0 or -errno. */
 int net_stream_tcp(const conf_addr_t *to, const conf_addr_t *via, int64_t deadline_ms,

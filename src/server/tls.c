@@ -152,6 +152,11 @@ static void conn_close(tworker_t *w, tconn_t *c)
 		SSL_free(c->ssl);
 		ERR_clear_error();
 	}
+	/* Unread input would make close() send a reset, which can discard the alert just sent
+	 * (a client refused in TLS 1.3 sends its query before it reads why): read it away. */
+	uint8_t junk[4096];
+	for (int i = 0; i < 16 && recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
+		;
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -719,10 +724,14 @@ const struct tls_client *tls_client(const tls_t *t, int remote)
 /* --- the transfer client: blocking calls with deadlines, on a non-blocking socket */
 
 /* Waits for what the SSL call that returned ret needs; 0 to try again, or a negative error
- * (US_ETLS when the connection failed, -ECONNRESET when the peer closed it). */
-static int ssl_wait(SSL *ssl, int fd, int ret, int idle_ms, int64_t deadline_ms)
+ * (US_ETLS when the connection failed, with why in st->error when st is given, -ECONNRESET
+ * when the peer closed it). */
+static int ssl_wait(SSL *ssl, int fd, int ret, int idle_ms, int64_t deadline_ms, net_stream_t *st)
 {
-	switch (SSL_get_error(ssl, ret)) {
+	int err = SSL_get_error(ssl, ret);
+	if (st && (err == SSL_ERROR_SSL || (err == SSL_ERROR_SYSCALL && ERR_peek_error())))
+		ssl_error_text(st->error, sizeof(st->error), "TLS failed");
+	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		return net_wait_fd(fd, POLLIN, idle_ms, deadline_ms);
 	case SSL_ERROR_WANT_WRITE:
@@ -824,7 +833,7 @@ int tls_connect(const struct tls_client *c, const conf_addr_t *to, const conf_ad
 		int r = SSL_connect(ssl);
 		if (r == 1)
 			break;
-		ret = ssl_wait(ssl, fd, r, -1, deadline_ms);
+		ret = ssl_wait(ssl, fd, r, -1, deadline_ms, NULL);
 	}
 	if (ret == US_ETLS || ret == -ECONNRESET) {
 		long v = SSL_get_verify_result(ssl);
@@ -870,9 +879,9 @@ int tls_stream_send(net_stream_t *st, const uint8_t *msg, size_t len, int64_t de
 			int n = SSL_write(st->ssl, parts[i], (int)lens[i]);
 			if (n > 0)
 				break; /* all of it: partial writes are off */
-			int ret = ssl_wait(st->ssl, st->fd, n, -1, deadline_ms);
+			int ret = ssl_wait(st->ssl, st->fd, n, -1, deadline_ms, st);
 			if (ret)
-				return ret == US_ETLS ? -EPROTO : ret;
+				return ret;
 		}
 	}
 	return 0;
@@ -890,9 +899,9 @@ static int tls_read_exact(net_stream_t *st, uint8_t *buf, size_t len, int idle_m
 			got += (size_t)n;
 			continue;
 		}
-		int ret = ssl_wait(st->ssl, st->fd, n, idle_ms, deadline_ms);
+		int ret = ssl_wait(st->ssl, st->fd, n, idle_ms, deadline_ms, st);
 		if (ret)
-			return ret == US_ETLS ? -EPROTO : ret;
+			return ret;
 	}
 	return 0;
 }

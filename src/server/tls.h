@@ -47,7 +47,8 @@ const struct tls_client *tls_client(const tls_t *t, int remote);
 int tls_connect(const struct tls_client *c, const conf_addr_t *to, const conf_addr_t *via,
                 int64_t deadline_ms, net_stream_t *out, char *err, size_t errlen);
 
-/* net_stream_send/recv/close for a TLS stream; see net.h. */
+/* net_stream_send/recv/close for a TLS stream; see net.h. A TLS failure (an alert from the
+ * server, a bad record) is US_ETLS, with the reason in st->error. */
 int tls_stream_send(net_stream_t *st, const uint8_t *msg, size_t len, int64_t deadline_ms);
 int tls_stream_recv(net_stream_t *st, uint8_t *buf, int idle_ms, int64_t deadline_ms);
 void tls_stream_close(net_stream_t *st);

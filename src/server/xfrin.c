@@ -149,7 +149,7 @@ static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_
 		ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
 	if (ret <= 0) {
 		ret = ret ? ret : -ECONNRESET;
-		job_fail(j, peer, "SOA query over TLS: %s", strerror(-ret));
+		job_fail(j, peer, "SOA query over TLS: %s", net_stream_strerror(&j->stream, ret));
 		net_stream_close(&j->stream);
 	}
 	return ret;
@@ -236,6 +236,8 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	const conf_zone_t *zc = j->z->conf;
 	uint16_t qtype = ixfr ? WIRE_T_IXFR : WIRE_T_AXFR;
 	j->kind = ixfr ? "IXFR" : "AXFR";
+	char what[16]; /* "AXFR over TLS" in the log, when it is */
+	snprintf(what, sizeof(what), "%s%s", j->kind, j->over);
 	int64_t start = net_now_ms(), deadline = start + (int64_t)zc->transfer_timeout * 1000;
 	uint8_t q[1024], mac[64];
 	size_t mac_len = 0;
@@ -262,6 +264,9 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	xfr_in_t *x = xfr_in_new(zc->name, qtype, ixfr ? j->current->serial : 0, &lim, id);
 	tsig_verify_t v = {0};
 	int ret = buf && x ? net_stream_send(&st, q, (size_t)len, deadline) : US_ENOMEM;
+	if (ret)
+		job_fail(j, peer, "%s: cannot send the query: %s", what,
+		         net_stream_strerror(&st, ret));
 	if (key)
 		tsig_verify_init(&v, key, mac, mac_len);
 	/* A primary that takes the connection but says nothing is as good as down: the first
@@ -275,13 +280,13 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			if (ret == 0)
 				ret = US_EMALF;
 			if (n == 0)
-				job_fail(j, peer, "%s: %s", j->kind, xfr_in_error(x));
+				job_fail(j, peer, "%s: %s", what, xfr_in_error(x));
 			else if (n == -EPROTO)
 				job_fail(j, peer,
 				         "%s: the primary closed the connection inside a message",
-				         j->kind);
+				         what);
 			else
-				job_fail(j, peer, "%s: %s", j->kind, strerror(-n));
+				job_fail(j, peer, "%s: %s", what, net_stream_strerror(&st, n));
 			break;
 		}
 		if (key) {
@@ -295,7 +300,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		}
 		int fed = xfr_in_feed(x, buf, (size_t)n);
 		if (fed < 0) {
-			job_fail(j, peer, "%s: %s", j->kind, xfr_in_error(x));
+			job_fail(j, peer, "%s: %s", what, xfr_in_error(x));
 			/* A primary that cannot do IXFR, or sent one we could not use, still gives
 			 * AXFR; one that refuses us will refuse that too. */
 			uint16_t rc = fed == XFR_ERCODE ? xfr_in_rcode(x) : 0;
@@ -307,7 +312,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			break;
 	}
 	if (ret == 0 && key && tsig_verify_done(&v) != 0) {
-		job_fail(j, peer, "%s: the last message is not signed", j->kind);
+		job_fail(j, peer, "%s: the last message is not signed", what);
 		ret = US_EMALF;
 	}
 	if (ret == 0) {
