@@ -287,9 +287,12 @@ static bool conn_handshake(tworker_t *w, tconn_t *c)
 		c->open = true;
 		c->rd_want = EPOLLIN;
 		touch(w, c);
-		log_debug("TLS from %s: %s, ALPN %s", c->peer_text, SSL_get_version(c->ssl),
-		          SSL_get0_peer_certificate(c->ssl) ? "dot, client certificate checked"
-		                                            : "dot");
+		const unsigned char *alpn = NULL;
+		unsigned int alen = 0;
+		SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+		log_debug("TLS from %s: %s, ALPN %s%s", c->peer_text, SSL_get_version(c->ssl),
+		          alen ? "dot" : "none",
+		          SSL_get0_peer_certificate(c->ssl) ? ", client certificate checked" : "");
 		return true;
 	}
 	c->rd_want = ssl_wants(c->ssl, ret);
