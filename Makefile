@@ -171,7 +171,10 @@ fuzz: $(FUZZ_BIN)
 BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread $(BENCH_LIBS)
+
+# axfrclient --tls times transfers over TLS (XoT).
+$(B)/bench/axfrclient: BENCH_LIBS = $(shell pkg-config --libs libssl libcrypto)
 
 bench-tools: $(BENCH_TOOLS)
 
