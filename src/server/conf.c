@@ -835,15 +835,17 @@ static void parse_remotes(ctx_t *c, const kv_t *sec)
 
 static void parse_acls(ctx_t *c, const kv_t *sec)
 {
-	static const char *const names[] = {"id", "address", "key", "action", "deny", NULL};
+	static const char *const names[] = {"id",   "address",  "key", "action",
+	                                    "deny", "protocol", NULL};
 	static const char *const actions[] = {"transfer", "notify", "update", NULL};
+	static const char *const protocols[] = {"udp", "tcp", "tls", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->acls = section_new(c, sec, sizeof(conf_acl_t), &conf->nacls)))
 		return;
 	for (size_t i = 0; i < conf->nacls && !c->oom; i++) {
 		conf_acl_t *a = &conf->acls[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[5];
+		kv_t kv[6];
 		size_t n;
 		int x;
 		a->line = line_of(item);
@@ -860,6 +862,14 @@ static void parse_acls(ctx_t *c, const kv_t *sec)
 			for (size_t j = 0; j < n; j++)
 				if ((x = get_enum(c, &kv[3], list_at(c, &kv[3], j), actions)) >= 0)
 					a->actions |= 1 << x;
+		}
+		if (kv[5].k && list_check(c, &kv[5], &n)) {
+			if (n == 0)
+				cerr(c, line_of(kv[5].k), "protocol: empty list");
+			for (size_t j = 0; j < n; j++)
+				if ((x = get_enum(c, &kv[5], list_at(c, &kv[5], j), protocols)) >=
+				    0)
+					a->protocols |= 1 << x;
 		}
 		/* Absent means any address; an empty list is more likely a mistake than "any". */
 		if (!kv[1].k || !list_check(c, &kv[1], &n))

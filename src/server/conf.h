@@ -65,13 +65,21 @@ enum {
 	CONF_ACTION_UPDATE = 1 << 2,
 };
 
+/* conf_acl_t.protocols: what a request came over. */
+enum {
+	CONF_PROTO_UDP = 1 << 0,
+	CONF_PROTO_TCP = 1 << 1,
+	CONF_PROTO_TLS = 1 << 2,
+};
+
 typedef struct conf_acl {
 	char *id;
 	conf_prefix_t *prefix; /* empty: any address */
 	size_t nprefix;
-	int key;     /* -1 for none: then no TSIG is required */
-	int actions; /* CONF_ACTION_* bits */
-	bool deny;   /* `deny: true` turns the rule into a refusal */
+	int key;       /* -1 for none: then no TSIG is required */
+	int actions;   /* CONF_ACTION_* bits */
+	bool deny;     /* `deny: true` turns the rule into a refusal */
+	int protocols; /* CONF_PROTO_* bits the rule matches; 0: any */
 	int line;
 } conf_acl_t;
 

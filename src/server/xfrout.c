@@ -153,7 +153,8 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
-	if (!acl_allows(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER)) {
+	int proto = transport ? CONF_PROTO_TLS : tcp ? CONF_PROTO_TCP : CONF_PROTO_UDP;
+	if (!acl_allows_over(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER, proto)) {
 		rcode = WIRE_RCODE_REFUSED;
 		log_warning("%s %s to %s: refused by the zone's rules (key %s)", kind, zname, from,
 		            key_text(s, key));

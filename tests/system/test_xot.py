@@ -75,8 +75,10 @@ class UsPrimary(servers.Understudy):
     """understudy serving the zone from a file, with a TLS listener, transfers by key only,
     and NOTIFY (clear, UDP) to notify_port."""
 
-    def __init__(self, workdir, binary, pki, notify_port=None, tls_opts="", name="primary"):
+    def __init__(self, workdir, binary, pki, notify_port=None, tls_opts="", name="primary",
+                 acl="{id: xfr, key: %s, action: transfer}" % KEY):
         self.name = name
+        self.acl = acl
         super().__init__(workdir, zones=[], binary=binary)
         self.pki = pki
         self.zone_path = self.dir / "example.com.zone"
@@ -106,7 +108,7 @@ class UsPrimary(servers.Understudy):
 keys:
   - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}
 {remotes}acls:
-  - {{id: xfr, key: {KEY}, action: transfer}}
+  - {self.acl}
 zones:
   - domain: {ZONE}
     file: "{self.zone_path}"
@@ -447,6 +449,22 @@ def test_bounds_on_connections(tmp_path, understudy_binary, pki):
             took = time.monotonic() - t0
             assert 1.5 < took < 4.5, took
         assert tls_query(primary, ctx).rcode() == dns.rcode.NOERROR
+
+
+def test_a_rule_for_transfers_over_tls_only(tmp_path, understudy_binary, pki):
+    """`protocol: tls` in a rule: the same key is refused in clear text, served over TLS."""
+    acl = "{id: xfr, key: %s, action: transfer, protocol: tls}" % KEY
+    with UsPrimary(tmp_path, understudy_binary, pki, acl=acl) as primary:
+        q = dns.message.make_query(ZONE, "AXFR")
+        q.use_tsig(dns.tsigkeyring.from_text({KEY: SECRET}), keyname=KEY,
+                   algorithm="hmac-sha256")
+        r = dns.query.tcp(q, "127.0.0.1", port=primary.port, timeout=5)
+        assert r.rcode() == dns.rcode.REFUSED
+        assert lines(primary, f"AXFR {ZONE} to 127.0.0.1@", "refused by the zone's rules")
+        with UsSecondary(tmp_path, understudy_binary, primary.tls_port,
+                         tls_remote(pki, "ca+hostname")) as secondary:
+            wait_for(lambda: serial(secondary) == SERIAL0, 15, "the AXFR over TLS", secondary)
+        assert [x for _, x in transfers(primary, "to") if "over TLS" in x]
 
 
 # --- the peers

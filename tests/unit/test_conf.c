@@ -310,6 +310,15 @@ static void test_tls(void **state)
 	expect_error("remotes:\n  - {id: a, address: 192.0.2.1, tls: {ca: x}}\n"
 	             "zones:\n  - {domain: a.test, file: a.zone, notify: a}\n",
 	             "x.yaml:4:", "notify: remote \"a\" has tls");
+	c = load_ok("acls:\n  - {id: a, action: transfer, protocol: tls}\n"
+	            "  - {id: b, action: transfer, protocol: [udp, tcp]}\n"
+	            "  - {id: c, action: transfer}\n");
+	assert_int_equal(c->acls[0].protocols, CONF_PROTO_TLS);
+	assert_int_equal(c->acls[1].protocols, CONF_PROTO_UDP | CONF_PROTO_TCP);
+	assert_int_equal(c->acls[2].protocols, 0);
+	conf_free(c);
+	expect_error("acls:\n  - {id: a, action: transfer, protocol: quic}\n", "x.yaml:2:",
+	             "protocol: unknown value \"quic\" (expected one of: udp, tcp, tls)");
 }
 
 static void test_comments_and_empty_sections_are_defaults(void **state)
