@@ -42,6 +42,7 @@ struct xfrout {
 	uint8_t zone_apex[DNAME_MAXLEN];
 	char zone_name[CONF_DNAME_MAX * 4 + 2];
 	char peer[80];
+	const char *over; /* " over TLS", or "" over TCP */
 };
 
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -96,10 +97,11 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	info->opcode = WIRE_OPCODE_QUERY;
 	info->qtype = req.qtype;
 	const char *kind = req.qtype == WIRE_T_AXFR ? "AXFR" : "IXFR";
-	char from[80], name[DNAME_TEXT_MAX];
-	peer_text(peer, from, sizeof(from));
-	if (transport) /* every line of this transfer says how it travels */
-		snprintf(from + strlen(from), sizeof(from) - strlen(from), " over %s", transport);
+	char addr[64], from[80], name[DNAME_TEXT_MAX];
+	peer_text(peer, addr, sizeof(addr));
+	/* Every line of this request says how it travels. */
+	snprintf(from, sizeof(from), "%s%s%s", addr, transport ? " over " : "",
+	         transport ? transport : "");
 	/* Without the final dot, as zone names are written in the configuration and logs. */
 	int nt = dname_to_text(req.lname, name, sizeof(name));
 	if (nt < 0)
@@ -233,7 +235,8 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	x->from = req.serial;
 	x->start_ms = net_now_ms();
 	snprintf(x->zone_name, sizeof(x->zone_name), "%s", zname);
-	snprintf(x->peer, sizeof(x->peer), "%s", from);
+	snprintf(x->peer, sizeof(x->peer), "%s", addr);
+	x->over = transport ? " over TLS" : "";
 	*out = x;
 	info->rcode = (uint8_t)rcode;
 	tsig_verify_deinit(&v);
@@ -248,6 +251,16 @@ done:
  * "serial N" for an AXFR; "serial A -> B, N records changed" for an IXFR from the journal;
  * "serial A -> B as a full zone (why)" for an IXFR answered in full.
  */
+/* The fields of a transfer out's event (log.h): the same for its end, whole or cut. */
+#define XFROUT_FIELDS(x, result, why)                                                              \
+	LOG_FIELDS(LOG_STR("direction", "out"), LOG_STR("kind", (x)->kind),                        \
+	           LOG_STR("zone", (x)->zone_name), LOG_STR("peer", (x)->peer),                    \
+	           LOG_NUM("serial_from", (x)->kind[0] == 'I' ? (x)->from : 0),                    \
+	           LOG_NUM("serial", (x)->zone->serial), LOG_NUM("records", (x)->enc.records),     \
+	           LOG_NUM("messages", (x)->enc.messages),                                         \
+	           LOG_NUM("ms", net_now_ms() - (x)->start_ms), LOG_STR("result", (result)),       \
+	           LOG_STR("error", (why)), LOG_STR("transport", (x)->over[0] ? "tls" : "tcp"))
+
 static void serials_text(const xfrout_t *x, char *buf, size_t len)
 {
 	if (x->kind[0] != 'I')
@@ -317,20 +330,23 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	serials_text(x, serials, sizeof(serials));
 	if (ret < 0) {
 		x->ended = true;
-		log_error("%s %s to %s: %s, cut short after %llu records: message %llu: %s",
-		          x->kind, x->zone_name, x->peer, serials,
+		const char *why =
+		    ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret);
+		log_event(LOG_ERR, "transfer", XFROUT_FIELDS(x, "failed", why),
+		          "%s %s to %s%s: %s, cut short after %llu records: message %llu: %s",
+		          x->kind, x->zone_name, x->peer, x->over, serials,
 		          (unsigned long long)x->enc.records,
-		          (unsigned long long)x->enc.messages + 1,
-		          ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret));
+		          (unsigned long long)x->enc.messages + 1, why);
 		return ret;
 	}
 	*len = n;
 	if (ret == XFR_DONE) {
 		x->ended = true;
-		log_info("%s %s to %s: %s, %llu records, %llu messages in %lld ms, finished",
-		         x->kind, x->zone_name, x->peer, serials,
-		         (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
-		         (long long)(net_now_ms() - x->start_ms));
+		log_event(LOG_INFO, "transfer", XFROUT_FIELDS(x, "ok", ""),
+		          "%s %s to %s%s: %s, %llu records, %llu messages in %lld ms, finished",
+		          x->kind, x->zone_name, x->peer, x->over, serials,
+		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
+		          (long long)(net_now_ms() - x->start_ms));
 	}
 	return ret;
 }
@@ -342,11 +358,12 @@ void xfrout_free(xfrout_t *x)
 	if (!x->ended) {
 		char serials[256];
 		serials_text(x, serials, sizeof(serials));
-		log_warning("%s %s to %s: %s, cut short after %llu records in %llu messages, "
-		            "%lld ms: the connection ended",
-		            x->kind, x->zone_name, x->peer, serials,
-		            (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
-		            (long long)(net_now_ms() - x->start_ms));
+		log_event(LOG_WARNING, "transfer", XFROUT_FIELDS(x, "cut", "the connection ended"),
+		          "%s %s to %s%s: %s, cut short after %llu records in %llu messages, "
+		          "%lld ms: the connection ended",
+		          x->kind, x->zone_name, x->peer, x->over, serials,
+		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
+		          (long long)(net_now_ms() - x->start_ms));
 	}
 	zone_unref(x->zone);
 	arena_deinit(&x->arena);

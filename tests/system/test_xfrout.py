@@ -564,8 +564,7 @@ def test_notify_carries_the_new_soa(tmp_path, understudy_binary):
     with Primary(tmp_path, understudy_binary, zpath,
                  notify_port=sock.getsockname()[1]) as primary:
         primary.publish(zone_text(2))
-        # The fleet monitor asks the notify remote for its SOA too, after a change as at
-        # start: its queries may come first.
+        # The fleet monitor also asks this remote for its SOA: those queries are passed over.
         while True:
             wire, peer = sock.recvfrom(65535)
             m = dns.message.from_wire(wire, keyring=KEYRING)
