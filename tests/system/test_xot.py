@@ -23,6 +23,7 @@ server certificate of its own. TSIG (hmac-sha256) is on every transfer, on top o
     nsd 4.6                    as secondary of understudy (tls-auth, request-xfr ... name)
 """
 
+import json
 import os
 import select
 import signal
@@ -79,6 +80,7 @@ class UsPrimary(servers.Understudy):
                  acl="{id: xfr, key: %s, action: transfer}" % KEY):
         self.name = name
         self.acl = acl
+        self.log_format = ""  # ", format: json" for structured logs
         super().__init__(workdir, zones=[], binary=binary)
         self.pki = pki
         self.zone_path = self.dir / "example.com.zone"
@@ -104,7 +106,7 @@ class UsPrimary(servers.Understudy):
     certificate: "{self.pki.server_cert}"
     key: "{self.pki.server_key}"
     listen: "127.0.0.1@{self.tls_port}"
-{self.tls_opts}log: {{target: stderr, level: debug}}
+{self.tls_opts}log: {{target: stderr, level: debug{self.log_format}}}
 keys:
   - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}
 {remotes}acls:
@@ -465,6 +467,22 @@ def test_a_rule_for_transfers_over_tls_only(tmp_path, understudy_binary, pki):
                          tls_remote(pki, "ca+hostname")) as secondary:
             wait_for(lambda: serial(secondary) == SERIAL0, 15, "the AXFR over TLS", secondary)
         assert [x for _, x in transfers(primary, "to") if "over TLS" in x]
+
+
+def test_structured_logs_name_the_transport(tmp_path, understudy_binary, pki):
+    primary = UsPrimary(tmp_path, understudy_binary, pki)
+    primary.log_format = ", format: json"
+    with primary:
+        with UsSecondary(tmp_path, understudy_binary, primary.tls_port,
+                         tls_remote(pki, "ca+hostname")) as secondary:
+            wait_for(lambda: serial(secondary) == SERIAL0, 15, "the AXFR over TLS", secondary)
+        wait_for(lambda: lines(primary, '"event":"transfer"'), 5, "the transfer event", primary)
+        events = [json.loads(x) for x in lines(primary, '"event":"transfer"')]
+        assert [(e["direction"], e["kind"], e["transport"], e["result"]) for e in events] == [
+            ("out", "AXFR", "tls", "ok")], events
+        # The text says it; the fields keep the address alone and the transport apart.
+        assert "over TLS" in events[0]["message"], events
+        assert events[0]["peer"].startswith("127.0.0.1@") and " " not in events[0]["peer"]
 
 
 # --- the peers
