@@ -14,7 +14,7 @@ endif
 CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread -DUNDERSTUDY_VERSION='"$(VERSION)"' \
            $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
-PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto
+PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto libssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 PYTHON  ?= /usr/bin/python3
@@ -171,7 +171,10 @@ fuzz: $(FUZZ_BIN)
 BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread $(BENCH_LIBS)
+
+# axfrclient --tls times transfers over TLS (XoT).
+$(B)/bench/axfrclient: BENCH_LIBS = $(shell pkg-config --libs libssl libcrypto)
 
 bench-tools: $(BENCH_TOOLS)
 

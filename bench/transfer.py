@@ -7,6 +7,12 @@
    every message to the closing SOA. Reported: the median time per transfer, the range, the
    messages and bytes, and the ratio knotd time / understudy time (above 1: understudy is
    faster).
+1b. AXFR over TLS (XoT, RFC 9103) of the same zone: understudy and named 9.18 (knotd 3.2 has
+   no XoT; it came in 3.3) serve it both in clear text and on a TLS listener (a self-signed EC
+   P-256 certificate made for the run, TLS 1.3, ALPN dot), and `axfrclient --tls` times each,
+   the handshake included, BENCH_XFR_RUNS times round-robin over the four. Reported: the
+   medians, TLS / clear for each server (what TLS costs), and understudy / named over TLS.
+   BENCH_XOT=0 skips it.
 2. The journal's disk use: an understudy primary of the 100k-name zone takes
    BENCH_JOURNAL_CHANGES changes, each one added TXT record (zone file edited, serial bumped,
    `ctl reload`); `ctl zone-status` then gives the journal's size, so bytes per change; the
@@ -38,6 +44,7 @@ def env_int(name, default):
 
 
 XFR_RUNS = env_int("BENCH_XFR_RUNS", 5)
+XOT = env_int("BENCH_XOT", 1)
 JOURNAL_CHANGES = env_int("BENCH_JOURNAL_CHANGES", 20)
 
 
@@ -100,9 +107,9 @@ zones:
     return [os.path.abspath(binary), "serve", "-c", conf]
 
 
-def one_axfr(client, port):
-    out = subprocess.run([client, "127.0.0.1", str(port), ORIGIN], capture_output=True,
-                         text=True, timeout=600)
+def one_axfr(client, port, tls=False):
+    out = subprocess.run([client, *(["--tls"] if tls else []), "127.0.0.1", str(port), ORIGIN],
+                         capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip() or f"axfrclient exited with {out.returncode}")
     t, msgs, recs, nbytes = out.stdout.split()
@@ -146,6 +153,102 @@ def axfr_out(rt, tmp, big, binary, client, warnings):
         res["error"] = str(e)
     finally:
         for p, _, _ in servers.values():
+            rt.stop(p)
+    return res
+
+
+def self_signed(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
+                    "2", "-subj", "/CN=bench.test", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def understudy_tls_conf(binary, d, port, tls_port, zonefile, cert, key):
+    argv = understudy_conf(binary, d, port, zonefile)
+    conf = argv[-1]
+    with open(conf) as f:
+        text = f.read()
+    text = text.replace("  tcp-workers: 1\n", f"""  tcp-workers: 1
+  tls: {{certificate: "{cert}", key: "{key}", listen: "127.0.0.1@{tls_port}"}}
+""")
+    with open(conf, "w") as f:
+        f.write(text)
+    return argv
+
+
+def named_conf(d, port, tls_port, zonefile, cert, key):
+    conf = os.path.join(d, "named.conf")
+    with open(conf, "w") as f:
+        f.write(f"""tls bench {{ cert-file "{cert}"; key-file "{key}"; }};
+options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on port {tls_port} tls bench {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    notify no;
+    dnssec-validation no;
+    automatic-interface-scan no;
+    allow-transfer {{ 127.0.0.1; }};
+    check-names primary ignore;
+    check-integrity no;
+    check-mx ignore;
+    check-wildcard no;
+    check-sibling no;
+}};
+controls {{ }};
+zone "{ORIGIN}" {{ type primary; file "{zonefile}"; }};
+""")
+    return ["named", "-g", "-n", "1", "-c", conf]
+
+
+def axfr_tls(rt, tmp, big, binary, client, warnings):
+    """Median AXFR time of the big zone in clear text and over TLS, from understudy and
+    named, in one round-robin."""
+    procs, ports, res = [], {}, {}
+    try:
+        d = os.path.join(tmp, "xot")
+        os.makedirs(d, exist_ok=True)
+        cert, key = self_signed(d)
+        for name in ("understudy", "named"):
+            sd = os.path.join(d, name)
+            os.makedirs(sd, exist_ok=True)
+            port, tls_port = rt.free_port(), rt.free_port()
+            argv = (understudy_tls_conf(binary, sd, port, tls_port, big, cert, key)
+                    if name == "understudy" else named_conf(sd, port, tls_port, big, cert, key))
+            p = rt.start(argv, os.path.join(sd, "server.log"))
+            procs.append(p)
+            rt.wait_ready(p, port, rt.LOAD_TIMEOUT)
+            ports[(name, "clear")] = port
+            ports[(name, "tls")] = tls_port
+        runs = {k: [] for k in ports}
+        for (name, mode), port in ports.items():  # warm-up, unrecorded
+            one_axfr(client, port, mode == "tls")
+        for i in range(XFR_RUNS):
+            for (name, mode), port in ports.items():
+                r = one_axfr(client, port, mode == "tls")
+                runs[(name, mode)].append(r)
+                print(f"  AXFR {i + 1}/{XFR_RUNS} from {name} ({mode}): {r[0]:.3f} s, "
+                      f"{r[1]} messages, {r[2]:,} records", flush=True)
+        for (name, mode), rs in runs.items():
+            times = [r[0] for r in rs]
+            res[f"{name}/{mode}"] = {"median_s": statistics.median(times), "min_s": min(times),
+                                     "max_s": max(times), "records": rs[0][2],
+                                     "bytes": rs[0][3]}
+        if len({r["records"] for r in res.values()}) != 1:
+            warnings.append("AXFR over TLS: the four transfers differ in records: " +
+                            ", ".join(f"{k} {r['records']}" for k, r in res.items()))
+    except Exception as e:
+        warnings.append(f"AXFR over TLS: {e} (logs in {tmp}/xot)")
+        res["error"] = str(e)
+    finally:
+        for p in procs:
             rt.stop(p)
     return res
 
@@ -207,6 +310,10 @@ def measure(rt, tmp, big, zone, binary, client, warnings):
     if big:
         print("transfers out: AXFR of the big zone from knotd and understudy", flush=True)
         res["axfr"] = axfr_out(rt, tmp, big, binary, client, warnings)
+        if XOT and shutil.which("named"):
+            print("transfers out: AXFR of the big zone over TLS, understudy and named",
+                  flush=True)
+            res["xot"] = axfr_tls(rt, tmp, big, binary, client, warnings)
     if zone:
         print("transfers out: the journal's disk use per change", flush=True)
         res["journal"] = journal_use(rt, tmp, zone, binary, warnings)
@@ -228,6 +335,19 @@ def report(res):
                  "(target: 1.2x)")
     elif a:
         L.append(f"AXFR out: failed: {a['error']}")
+    x = res.get("xot", {})
+    if x and "error" not in x:
+        L.append(f"AXFR over TLS (XoT), {x['understudy/tls']['records']:,} records "
+                 f"({XFR_RUNS} transfers each, median, handshake included):")
+        for name in ("understudy", "named"):
+            c, t = x[f"{name}/clear"], x[f"{name}/tls"]
+            L.append(f"  {name:<11} clear {c['median_s']:7.3f} s, TLS {t['median_s']:7.3f} s "
+                     f"(range {t['min_s']:.3f}-{t['max_s']:.3f}): TLS takes "
+                     f"{t['median_s'] / c['median_s']:.2f}x the clear time")
+        L.append(f"  over TLS understudy is {x['named/tls']['median_s'] / x['understudy/tls']['median_s']:.2f}x "
+                 f"named's speed (clear: {x['named/clear']['median_s'] / x['understudy/clear']['median_s']:.2f}x)")
+    elif x:
+        L.append(f"AXFR over TLS: failed: {x['error']}")
     j = res.get("journal", {})
     if j and "error" not in j:
         L.append(f"journal: {j['changes']} one-record changes kept in {j['journal_bytes']} "

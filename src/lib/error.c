@@ -27,6 +27,8 @@ const char *us_strerror(int err)
 		return "bad compression pointer";
 	case US_ETSIG:
 		return "TSIG check failed";
+	case US_ETLS:
+		return "TLS failed";
 	default:
 		return err < 0 && err > -1000 ? strerror(-err) : "unknown error";
 	}

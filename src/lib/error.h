@@ -23,6 +23,7 @@ enum {
 	US_ESYNTAX = -1006,   /* text input does not parse */
 	US_ECOMPRESS = -1007, /* bad compression pointer */
 	US_ETSIG = -1020,     /* a TSIG check failed */
+	US_ETLS = -1030,      /* a TLS handshake or a check of the peer's certificate failed */
 };
 
 /* Returns a static string naming err; never NULL. */

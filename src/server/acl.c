@@ -64,9 +64,16 @@ int acl_primary_of(const conf_t *conf, const conf_zone_t *z, const struct sockad
 bool acl_allows(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr,
                 int key, int action)
 {
+	return acl_allows_over(conf, z, addr, key, action, CONF_PROTO_UDP | CONF_PROTO_TCP);
+}
+
+bool acl_allows_over(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr,
+                     int key, int action, int protocols)
+{
 	for (size_t i = 0; i < z->nacl; i++) {
 		const conf_acl_t *r = &conf->acls[z->acl[i]];
-		if (!(r->actions & action) || r->key != key)
+		if (!(r->actions & action) || r->key != key ||
+		    (r->protocols && !(r->protocols & protocols)))
 			continue;
 		bool in = r->nprefix == 0;
 		for (size_t j = 0; j < r->nprefix && !in; j++)

@@ -19,6 +19,12 @@
 bool acl_allows(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr,
                 int key, int action);
 
+/* acl_allows for a request that came over one of protocols (CONF_PROTO_* bits): a rule with
+ * `protocol` matches only a request over one of its own. acl_allows is this with UDP or TCP:
+ * a request that did not come over TLS. */
+bool acl_allows_over(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr,
+                     int key, int action, int protocols);
+
 /* True if addr lies in the prefix. */
 bool acl_prefix_match(const conf_prefix_t *p, const struct sockaddr_storage *addr);
 

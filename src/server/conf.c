@@ -463,8 +463,9 @@ static bool dname_parse(const char *s, uint8_t *wire, size_t *wlen, const char *
 	return true;
 }
 
-/* A list of "ADDR@PORT" or "ADDR" (port 53); an empty list is an error. */
-static void get_addrs(ctx_t *c, const kv_t *kv, conf_addr_t **out, size_t *count)
+/* A list of "ADDR@PORT" or "ADDR" (default_port); an empty list is an error. */
+static void get_addrs_port(ctx_t *c, const kv_t *kv, uint16_t default_port, conf_addr_t **out,
+                           size_t *count)
 {
 	size_t n;
 	if (!list_check(c, kv, &n))
@@ -477,7 +478,7 @@ static void get_addrs(ctx_t *c, const kv_t *kv, conf_addr_t **out, size_t *count
 		yaml_node_t *it = list_at(c, kv, i);
 		conf_addr_t *a = &(*out)[*count];
 		size_t j = 0;
-		if (conf_parse_addr(sval(it), 53, a)) {
+		if (conf_parse_addr(sval(it), default_port, a)) {
 			cerr(c, line_of(it), "%s: bad address \"%s\" (expected ADDR or ADDR@PORT)",
 			     sval(kv->k), sval(it));
 			continue;
@@ -490,6 +491,11 @@ static void get_addrs(ctx_t *c, const kv_t *kv, conf_addr_t **out, size_t *count
 		else
 			(*count)++;
 	}
+}
+
+static void get_addrs(ctx_t *c, const kv_t *kv, conf_addr_t **out, size_t *count)
+{
+	get_addrs_port(c, kv, 53, out, count);
 }
 
 /* Allocates one zeroed entry per item of a list section; NULL if it is empty or not a list. */
@@ -505,6 +511,43 @@ static void *section_new(ctx_t *c, const kv_t *kv, size_t size, size_t *n)
 	void *p = seq_len(kv->v) ? xcalloc(c, seq_len(kv->v), size) : NULL;
 	*n = p ? seq_len(kv->v) : 0;
 	return p;
+}
+
+/* A file the server reads at start, as root when started so: a path, checked there. */
+static void get_path(ctx_t *c, const kv_t *kv, char **out)
+{
+	if (kv->k)
+		get_str(c, kv, 1, PATH_MAX, out);
+}
+
+static void parse_server_tls(ctx_t *c, const kv_t *sec)
+{
+	static const char *const names[] = {
+	    "certificate",       "key",          "ca", "listen", "workers", "max-clients",
+	    "handshake-timeout", "idle-timeout", NULL};
+	kv_t kv[8];
+	conf_tls_t *t = c->conf->tls = xcalloc(c, 1, sizeof(*t));
+	if (!t)
+		return;
+	t->line = line_of(sec->k);
+	if (!map_get(c, sec->v, "tls", names, kv))
+		return;
+	if (need(c, sec->k, &kv[0], "tls", "certificate"))
+		get_path(c, &kv[0], &t->certificate);
+	if (need(c, sec->k, &kv[1], "tls", "key"))
+		get_path(c, &kv[1], &t->key);
+	get_path(c, &kv[2], &t->ca);
+	/* Without an address there is no listener, and a TLS block without one is a mistake. */
+	if (need(c, sec->k, &kv[3], "tls", "listen"))
+		get_addrs_port(c, &kv[3], 853, &t->listen, &t->nlisten);
+	if (kv[4].k)
+		get_int(c, &kv[4], 1, 64, &t->workers);
+	if (kv[5].k)
+		get_int(c, &kv[5], 1, 100000, &t->max_clients);
+	if (kv[6].k)
+		get_int(c, &kv[6], 1, 300, &t->handshake_timeout);
+	if (kv[7].k)
+		get_int(c, &kv[7], 1, 3600, &t->idle_timeout);
 }
 
 static void parse_server(ctx_t *c, const kv_t *sec)
@@ -531,19 +574,22 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"fleet-interval", true, 0, 86400, offsetof(conf_t, fleet_interval)},
 	};
 	enum { N = sizeof(opts) / sizeof(opts[0]) };
-	/* After the table: listen and watch-ns. */
-	const char *names[N + 3] = {"listen"};
-	kv_t kv[N + 2];
+	/* After the table: listen, watch-ns and tls. */
+	const char *names[N + 4] = {"listen"};
+	kv_t kv[N + 3];
 	char *base = (char *)c->conf;
 	for (size_t i = 0; i < N; i++)
 		names[i + 1] = opts[i].name;
 	names[N + 1] = "watch-ns";
+	names[N + 2] = "tls";
 	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
 		return;
 	if (kv[0].k)
 		get_addrs(c, &kv[0], &c->conf->listen, &c->conf->nlisten);
 	if (kv[N + 1].k)
 		get_bool(c, &kv[N + 1], &c->conf->watch_ns);
+	if (kv[N + 2].k)
+		parse_server_tls(c, &kv[N + 2]);
 	for (size_t i = 0; i < N; i++) {
 		if (kv[i + 1].k && opts[i].is_int)
 			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
@@ -688,16 +734,77 @@ static void parse_keys(ctx_t *c, const kv_t *sec)
 	}
 }
 
+/* A list (or one) of base64 SHA-256 digests, 32 bytes each, as knot.conf's cert-key. */
+static void get_pins(ctx_t *c, const kv_t *kv, conf_remote_tls_t *t)
+{
+	size_t n;
+	if (!list_check(c, kv, &n))
+		return;
+	if (n == 0)
+		cerr(c, line_of(kv->k), "pin: empty list");
+	if (n == 0 || !(t->pins = xcalloc(c, n, sizeof(*t->pins))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *it = list_at(c, kv, i);
+		uint8_t *raw = NULL;
+		size_t len = 0;
+		int ret = b64_decode(sval(it), &raw, &len);
+		if (ret == US_ENOMEM)
+			c->oom = true;
+		else if (ret || len != 32)
+			cerr(c, line_of(it),
+			     "pin: expected the base64 SHA-256 of a SubjectPublicKeyInfo (44 "
+			     "characters)");
+		else
+			memcpy(t->pins[t->npins++], raw, 32);
+		free(raw);
+	}
+}
+
+static void parse_remote_tls(ctx_t *c, const kv_t *sec, conf_remote_t *r)
+{
+	static const char *const names[] = {"ca", "hostname", "pin", "certificate", "key", NULL};
+	kv_t kv[5];
+	conf_remote_tls_t *t = r->tls = xcalloc(c, 1, sizeof(*t));
+	if (!t)
+		return;
+	t->line = line_of(sec->k);
+	if (!map_get(c, sec->v, "tls", names, kv))
+		return;
+	get_path(c, &kv[0], &t->ca);
+	const char *s, *why;
+	uint8_t wire[CONF_DNAME_MAX];
+	size_t wlen;
+	if (kv[1].k && (s = get_scalar(c, &kv[1], "a host name"))) {
+		if (!dname_parse(s, wire, &wlen, &why) || !strcmp(s, "."))
+			cerr(c, line_of(kv[1].k), "hostname: bad name \"%s\": %s", s,
+			     why ? why : "the root");
+		else
+			t->hostname = xstrdup(c, s);
+	}
+	if (kv[2].k)
+		get_pins(c, &kv[2], t);
+	get_path(c, &kv[3], &t->certificate);
+	get_path(c, &kv[4], &t->key);
+	/* Strict TLS only (RFC 9103 9.3): a server nothing vouches for could be anyone. */
+	if (!kv[0].k && !kv[2].k)
+		cerr(c, t->line, "tls: needs \"ca\" or \"pin\" to authenticate the server");
+	if (kv[1].k && !kv[0].k)
+		cerr(c, line_of(kv[1].k), "hostname: is checked against \"ca\", which is missing");
+	if (!kv[3].k != !kv[4].k)
+		cerr(c, t->line, "tls: \"certificate\" and \"key\" go together");
+}
+
 static void parse_remotes(ctx_t *c, const kv_t *sec)
 {
-	static const char *const names[] = {"id", "address", "key", "via", NULL};
+	static const char *const names[] = {"id", "address", "key", "via", "tls", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->remotes = section_new(c, sec, sizeof(conf_remote_t), &conf->nremotes)))
 		return;
 	for (size_t i = 0; i < conf->nremotes && !c->oom; i++) {
 		conf_remote_t *r = &conf->remotes[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[4];
+		kv_t kv[5];
 		const char *s, *rest;
 		r->line = line_of(item);
 		r->key = -1;
@@ -711,8 +818,11 @@ static void parse_remotes(ctx_t *c, const kv_t *sec)
 				cerr(c, line_of(kv[3].k),
 				     "via: bad address \"%s\" (no port allowed)", s);
 		}
+		if (kv[4].k)
+			parse_remote_tls(c, &kv[4], r);
+		/* XFR over TLS has its own port (RFC 9103 7.1, RFC 7858 3.1). */
 		if (need(c, item, &kv[1], "remotes", "address"))
-			get_addrs(c, &kv[1], &r->addr, &r->naddr);
+			get_addrs_port(c, &kv[1], r->tls ? 853 : 53, &r->addr, &r->naddr);
 		/* Connecting from an address of the other family would fail at every attempt. */
 		for (size_t j = 0; j < r->naddr && r->has_via; j++) {
 			char text[64];
@@ -728,15 +838,17 @@ static void parse_remotes(ctx_t *c, const kv_t *sec)
 
 static void parse_acls(ctx_t *c, const kv_t *sec)
 {
-	static const char *const names[] = {"id", "address", "key", "action", "deny", NULL};
+	static const char *const names[] = {"id",   "address",  "key", "action",
+	                                    "deny", "protocol", NULL};
 	static const char *const actions[] = {"transfer", "notify", "update", NULL};
+	static const char *const protocols[] = {"udp", "tcp", "tls", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->acls = section_new(c, sec, sizeof(conf_acl_t), &conf->nacls)))
 		return;
 	for (size_t i = 0; i < conf->nacls && !c->oom; i++) {
 		conf_acl_t *a = &conf->acls[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[5];
+		kv_t kv[6];
 		size_t n;
 		int x;
 		a->line = line_of(item);
@@ -753,6 +865,14 @@ static void parse_acls(ctx_t *c, const kv_t *sec)
 			for (size_t j = 0; j < n; j++)
 				if ((x = get_enum(c, &kv[3], list_at(c, &kv[3], j), actions)) >= 0)
 					a->actions |= 1 << x;
+		}
+		if (kv[5].k && list_check(c, &kv[5], &n)) {
+			if (n == 0)
+				cerr(c, line_of(kv[5].k), "protocol: empty list");
+			for (size_t j = 0; j < n; j++)
+				if ((x = get_enum(c, &kv[5], list_at(c, &kv[5], j), protocols)) >=
+				    0)
+					a->protocols |= 1 << x;
 		}
 		/* Absent means any address; an empty list is more likely a mistake than "any". */
 		if (!kv[1].k || !list_check(c, &kv[1], &n))
@@ -914,6 +1034,13 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		if (kv[FILE_].k)
 			get_str(c, &kv[FILE_], 1, PATH_MAX, &z->file);
 		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
+		/* NOTIFY goes over UDP (RFC 9103 leaves it in clear text), never to a TLS port. */
+		for (size_t j = 0; j < z->nnotify; j++)
+			if (conf->remotes[z->notify[j]].tls)
+				cerr(c, line_of(kv[NOTIFY].k),
+				     "notify: remote \"%s\" has tls; NOTIFY goes over UDP, so name "
+				     "a remote without tls for it",
+				     conf->remotes[z->notify[j]].id);
 		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
 		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
 		z->watch = get_refs(c, &kv[WATCH], 'r', &z->nwatch);
@@ -973,6 +1100,13 @@ static void set_defaults(ctx_t *c)
 	conf->tcp_idle_timeout = conf->tcp_idle_timeout ? conf->tcp_idle_timeout : 10;
 	conf->udp_max_payload = conf->udp_max_payload ? conf->udp_max_payload : 1232;
 	conf->fleet_interval = conf->fleet_interval >= 0 ? conf->fleet_interval : 60;
+	if (conf->tls) {
+		conf_tls_t *t = conf->tls;
+		t->workers = t->workers ? t->workers : 1;
+		t->max_clients = t->max_clients ? t->max_clients : 100;
+		t->handshake_timeout = t->handshake_timeout ? t->handshake_timeout : 5;
+		t->idle_timeout = t->idle_timeout ? t->idle_timeout : 10;
+	}
 	for (size_t i = 0; i < conf->nzones; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		z->fleet_interval =
@@ -1192,6 +1326,22 @@ void conf_free(conf_t *conf)
 	for (size_t i = 0; i < conf->nremotes; i++) {
 		free(conf->remotes[i].id);
 		free(conf->remotes[i].addr);
+		conf_remote_tls_t *t = conf->remotes[i].tls;
+		if (t) {
+			free(t->ca);
+			free(t->hostname);
+			free(t->pins);
+			free(t->certificate);
+			free(t->key);
+			free(t);
+		}
+	}
+	if (conf->tls) {
+		free(conf->tls->certificate);
+		free(conf->tls->key);
+		free(conf->tls->ca);
+		free(conf->tls->listen);
+		free(conf->tls);
 	}
 	for (size_t i = 0; i < conf->nacls; i++) {
 		free(conf->acls[i].id);

@@ -32,13 +32,24 @@ typedef struct conf_key {
 	int line;
 } conf_key_t;
 
+/* A remote's `tls`: transfers from it go over TLS (RFC 9103), its certificate checked. */
+typedef struct conf_remote_tls {
+	char *ca;            /* CA file the server's chain must lead to; NULL: no chain check */
+	char *hostname;      /* the name the certificate must hold; NULL: the address (with ca) */
+	uint8_t (*pins)[32]; /* SHA-256 of the server's SubjectPublicKeyInfo; any one matches */
+	size_t npins;
+	char *certificate, *key; /* our client certificate (mutual TLS); both or neither */
+	int line;
+} conf_remote_tls_t;
+
 typedef struct conf_remote {
 	char *id;
 	conf_addr_t *addr; /* default port 53 */
 	size_t naddr;
 	int key; /* index into conf_t.keys, -1 for none */
 	bool has_via;
-	conf_addr_t via; /* source address, port 0 */
+	conf_addr_t via;        /* source address, port 0 */
+	conf_remote_tls_t *tls; /* NULL: clear text */
 	int line;
 } conf_remote_t;
 
@@ -54,13 +65,21 @@ enum {
 	CONF_ACTION_UPDATE = 1 << 2,
 };
 
+/* conf_acl_t.protocols: what a request came over. */
+enum {
+	CONF_PROTO_UDP = 1 << 0,
+	CONF_PROTO_TCP = 1 << 1,
+	CONF_PROTO_TLS = 1 << 2,
+};
+
 typedef struct conf_acl {
 	char *id;
 	conf_prefix_t *prefix; /* empty: any address */
 	size_t nprefix;
-	int key;     /* -1 for none: then the rule matches unsigned requests only */
-	int actions; /* CONF_ACTION_* bits */
-	bool deny;   /* `deny: true` turns the rule into a refusal */
+	int key;       /* -1 for none: then the rule matches unsigned requests only */
+	int actions;   /* CONF_ACTION_* bits */
+	bool deny;     /* `deny: true` turns the rule into a refusal */
+	int protocols; /* CONF_PROTO_* bits the rule matches; 0: any */
 	int line;
 } conf_acl_t;
 
@@ -110,6 +129,19 @@ typedef struct conf_zone {
 	int line;
 } conf_zone_t;
 
+/* server.tls: a listener for transfers over TLS (RFC 9103), also answering queries (DoT). */
+typedef struct conf_tls {
+	char *certificate, *key; /* PEM files, required */
+	char *ca;                /* NULL: no client certificate asked; else required, checked */
+	conf_addr_t *listen;     /* default port 853 */
+	size_t nlisten;
+	int workers;           /* threads; default 1 */
+	int max_clients;       /* connections at most; default 100 */
+	int handshake_timeout; /* seconds from accept to a finished handshake; default 5 */
+	int idle_timeout;      /* seconds without progress; default 10 */
+	int line;
+} conf_tls_t;
+
 typedef enum { CONF_LOG_STDERR, CONF_LOG_SYSLOG, CONF_LOG_FILE } conf_log_target_t;
 typedef enum { CONF_LOG_TEXT, CONF_LOG_JSON } conf_log_format_t;
 
@@ -132,6 +164,7 @@ typedef struct conf {
 	int udp_max_payload;  /* EDNS buffer size we offer; default 1232 */
 	int fleet_interval;   /* zones' default; 60 */
 	bool watch_ns;        /* zones' default; true */
+	conf_tls_t *tls;      /* NULL: no TLS listener */
 
 	/* log: */
 	conf_log_target_t log_target;

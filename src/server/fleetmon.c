@@ -324,6 +324,9 @@ static void add_remotes(fleetmon_t *f, fleet_zone_t *fz, size_t *cap, const int 
 	const conf_t *c = f->s->conf;
 	for (size_t i = 0; i < n; i++) {
 		const conf_remote_t *r = &c->remotes[ids[i]];
+		/* Its address is a TLS port, which takes no UDP query: not asked (yet). */
+		if (r->tls)
+			continue;
 		for (size_t j = 0; j < r->naddr; j++) {
 			member_t *m = member_add(f, fz, cap, &r->addr[j], role, r->id);
 			if (!m)

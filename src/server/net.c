@@ -6,7 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "net.h"
+#include "tls.h"
 #include "wire.h"
 
 int64_t net_now_ms(void)
@@ -18,9 +20,8 @@ int64_t net_now_ms(void)
 
 atomic_bool net_cancel;
 
-/* Waits for events on fd until the earlier of idle_ms from now and deadline_ms, looking at
- * net_cancel often enough that a stopping server is not held up. */
-static int wait_fd(int fd, short events, int idle_ms, int64_t deadline_ms)
+/* Looks at net_cancel often enough that a stopping server is not held up. */
+int net_wait_fd(int fd, short events, int idle_ms, int64_t deadline_ms)
 {
 	int64_t idle_end = idle_ms >= 0 ? net_now_ms() + idle_ms : deadline_ms;
 	int64_t end = idle_end < deadline_ms ? idle_end : deadline_ms;
@@ -77,7 +78,7 @@ int net_udp_exchange(const conf_addr_t *to, const conf_addr_t *via, const uint8_
 	    send(fd, query, qlen, 0) != (ssize_t)qlen)
 		ret = -errno;
 	while (ret == 0) {
-		ret = wait_fd(fd, POLLIN, -1, deadline_ms);
+		ret = net_wait_fd(fd, POLLIN, -1, deadline_ms);
 		if (ret)
 			break;
 		ssize_t n = recv(fd, reply, cap, 0);
@@ -101,7 +102,7 @@ int net_tcp_connect(const conf_addr_t *to, const conf_addr_t *via, int64_t deadl
 		return fd;
 	int ret = 0;
 	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) < 0) {
-		ret = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, -1, deadline_ms) : -errno;
+		ret = errno == EINPROGRESS ? net_wait_fd(fd, POLLOUT, -1, deadline_ms) : -errno;
 		int err = 0;
 		socklen_t len = sizeof(err);
 		if (ret == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
@@ -126,7 +127,7 @@ int net_tcp_send(int fd, const uint8_t *msg, size_t len, int64_t deadline_ms)
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				return -errno;
-			int ret = wait_fd(fd, POLLOUT, -1, deadline_ms);
+			int ret = net_wait_fd(fd, POLLOUT, -1, deadline_ms);
 			if (ret)
 				return ret;
 			continue;
@@ -154,7 +155,7 @@ static int read_exact(int fd, uint8_t *buf, size_t len, int idle_ms, int64_t dea
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				return -errno;
-			int ret = wait_fd(fd, POLLIN, idle_ms, deadline_ms);
+			int ret = net_wait_fd(fd, POLLIN, idle_ms, deadline_ms);
 			if (ret)
 				return ret;
 			continue;
@@ -178,4 +179,41 @@ int net_tcp_recv(int fd, uint8_t *buf, int idle_ms, int64_t deadline_ms)
 	if (ret == -ECONNRESET || (ret == 0 && len == 0))
 		return -EPROTO; /* cut inside a message, or an empty one: no DNS message is empty */
 	return ret ? ret : (int)len;
+}
+
+int net_stream_tcp(const conf_addr_t *to, const conf_addr_t *via, int64_t deadline_ms,
+                   net_stream_t *out)
+{
+	int fd = net_tcp_connect(to, via, deadline_ms);
+	if (fd < 0)
+		return fd;
+	*out = (net_stream_t){.fd = fd};
+	return 0;
+}
+
+const char *net_stream_strerror(const net_stream_t *st, int err)
+{
+	return err == US_ETLS && st->error[0] ? st->error : us_strerror(err);
+}
+
+int net_stream_send(net_stream_t *st, const uint8_t *msg, size_t len, int64_t deadline_ms)
+{
+	return st->ssl ? tls_stream_send(st, msg, len, deadline_ms)
+	               : net_tcp_send(st->fd, msg, len, deadline_ms);
+}
+
+int net_stream_recv(net_stream_t *st, uint8_t *buf, int idle_ms, int64_t deadline_ms)
+{
+	return st->ssl ? tls_stream_recv(st, buf, idle_ms, deadline_ms)
+	               : net_tcp_recv(st->fd, buf, idle_ms, deadline_ms);
+}
+
+void net_stream_close(net_stream_t *st)
+{
+	if (st->ssl)
+		tls_stream_close(st);
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+	st->ssl = NULL;
 }

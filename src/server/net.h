@@ -38,3 +38,31 @@ int net_tcp_send(int fd, const uint8_t *msg, size_t len, int64_t deadline_ms);
  * messages, or -errno (-ETIMEDOUT, -ECONNRESET, -EPROTO for a stream cut inside a message).
  */
 int net_tcp_recv(int fd, uint8_t *buf, int idle_ms, int64_t deadline_ms);
+
+/*
+ * Waits for events (POLLIN, POLLOUT) on fd until the earlier of idle_ms from now (-1: no
+ * idle bound) and deadline_ms: 0, -ETIMEDOUT, -ECANCELED when the server stops, or -errno.
+ */
+int net_wait_fd(int fd, short events, int idle_ms, int64_t deadline_ms);
+
+/* A connection to a primary: TCP, or TLS over it when ssl is set (tls_connect). */
+typedef struct net_stream {
+	int fd;
+	struct ssl_st *ssl; /* NULL: clear text */
+	char error[128];    /* TLS: why the last call failed with US_ETLS (an alert, ...) */
+} net_stream_t;
+
+/* What err from a call on st means: the TLS reason for US_ETLS, else strerror. */
+const char *net_stream_strerror(const net_stream_t *st, int err);
+
+/* Connects over TCP (net_tcp_connect) into *out; 0 or -errno. */
+int net_stream_tcp(const conf_addr_t *to, const conf_addr_t *via, int64_t deadline_ms,
+                   net_stream_t *out);
+
+/* net_tcp_send and net_tcp_recv over either transport, with the same results. */
+int net_stream_send(net_stream_t *st, const uint8_t *msg, size_t len, int64_t deadline_ms);
+int net_stream_recv(net_stream_t *st, uint8_t *buf, int idle_ms, int64_t deadline_ms);
+
+/* Ends the stream (TLS: close_notify, not waited for) and closes its socket; a stream with
+ * fd -1 is a no-op. */
+void net_stream_close(net_stream_t *st);

@@ -29,6 +29,7 @@
 #include "service.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 #include "tsig.h"
 #include "xfrin.h"
 #include "zonediff.h"
@@ -793,6 +794,9 @@ static int start_privileged(server_t *s, int *ctl_fd)
 	}
 	if ((ret = bind_listeners(s)) < 0)
 		return ret;
+	/* Certificates and keys may be root's alone, as the TLS port may need root. */
+	if ((ret = tls_setup(s, &s->tls)) < 0)
+		return ret;
 	if (u && c->nzones &&
 	    (ret = priv_own_dir(c->storage, 0750, store_files, u, err, sizeof(err))) < 0) {
 		/* As in server_run: only secondaries cannot do without the storage. */
@@ -907,6 +911,10 @@ int server_run(const char *conf_path)
 		log_error("cannot listen: %s", strerror(-ret));
 		goto cleanup;
 	}
+	if ((ret = tls_start(s.tls)) < 0) {
+		log_error("cannot start the TLS workers: %s", strerror(-ret));
+		goto cleanup;
+	}
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	for (size_t i = 0; i < s.conf->nlisten; i++) {
 		char a[80];
@@ -962,6 +970,7 @@ cleanup:
 	notify_shutdown(&s);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
+	tls_free(s.tls);
 	fleetmon_free(s.fleet);
 	free(threads);
 	close_listeners(&s);

@@ -100,6 +100,7 @@ typedef struct server {
 	atomic_int notifying;   /* NOTIFY threads under way */
 	bool *lenient_noted;    /* per remote: its IXFRs' redundant additions have been logged */
 	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
+	struct tls *tls;        /* XFR over TLS: the listener's pool, the remotes' contexts */
 	/* Listening sockets, bound at start while still root and handed to the workers as they
 	 * start (-1 once handed over): udp_fds[address * udp_workers + worker],
 	 * tcp_fds[worker * nlisten + address]. */

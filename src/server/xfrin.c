@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "serial.h"
 #include "store.h"
+#include "tls.h"
 #include "tsig.h"
 #include "wire.h"
 #include "xfr.h"
@@ -52,6 +53,10 @@ struct xfrin_job {
 	zone_changeset_t diff;
 	char peer[80];
 	char error[256];
+	/* A remote with tls: the connection of the SOA check, kept for the transfer after it
+	 * (fd -1 when none is open), and how the outcome travelled, for the log. */
+	net_stream_t stream;
+	const char *over; /* " over TLS" or "" */
 	/* The policies. Given: serials not to transfer again (held, rejected), and follow, the
 	 * lower serial every primary confirmed, which this forced AXFR may take. */
 	bool skip_held, skip_rejected, follow;
@@ -127,6 +132,45 @@ static int sign(const tsig_key_t *key, uint8_t *msg, size_t len, size_t cap, uin
 	return ret ? ret : (int)out;
 }
 
+/*
+ * Connects to one address of the remote: over TLS when it has tls, never falling back to
+ * clear text, else over TCP. 0 with *st open, or a negative error (logged in the job).
+ */
+static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
+                       const char *peer, const char *what, net_stream_t *st)
+{
+	const struct tls_client *tc = tls_client(j->s->tls, j->remote);
+	const conf_addr_t *via = r->has_via ? &r->via : NULL;
+	int64_t deadline = net_now_ms() + j->z->conf->primary_timeout * 1000;
+	char err[256];
+	int ret = tc ? tls_connect(tc, to, via, deadline, st, err, sizeof(err))
+	             : net_stream_tcp(to, via, deadline, st);
+	if (ret && tc)
+		job_fail(j, peer, "%s over TLS: %s", what, err);
+	else if (ret)
+		job_fail(j, peer, "%s: cannot connect: %s", what, strerror(-ret));
+	return ret;
+}
+
+/* The SOA query over TLS, on a connection kept open for the transfer that may follow. */
+static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
+                        const char *peer, const uint8_t *q, size_t qlen, uint8_t *a)
+{
+	int idle = j->z->conf->primary_timeout * 1000;
+	int ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
+	if (ret)
+		return ret;
+	ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
+	if (ret == 0)
+		ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
+	if (ret <= 0) {
+		ret = ret ? ret : -ECONNRESET;
+		job_fail(j, peer, "SOA query over TLS: %s", net_stream_strerror(&j->stream, ret));
+		net_stream_close(&j->stream);
+	}
+	return ret;
+}
+
 /* Asks one address for the zone's SOA serial. 0, or a negative error (logged in the job). */
 static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                      const tsig_key_t *key, const char *peer)
@@ -142,10 +186,13 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
-	int n = net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a, sizeof(a),
-	                         net_now_ms() + zc->primary_timeout * 1000);
+	bool tls = tls_client(j->s->tls, j->remote) != NULL;
+	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
+	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
+	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
 	if (n < 0) {
-		job_fail(j, peer, "SOA query: %s", strerror(-n));
+		if (!tls)
+			job_fail(j, peer, "SOA query: %s", strerror(-n));
 		return n;
 	}
 	if (key) {
@@ -241,6 +288,8 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	const conf_zone_t *zc = j->z->conf;
 	uint16_t qtype = ixfr ? WIRE_T_IXFR : WIRE_T_AXFR;
 	j->kind = ixfr ? "IXFR" : "AXFR";
+	char what[16]; /* "AXFR over TLS" in the log, when it is */
+	snprintf(what, sizeof(what), "%s%s", j->kind, j->over);
 	int64_t start = net_now_ms(), deadline = start + (int64_t)zc->transfer_timeout * 1000;
 	uint8_t q[1024], mac[64];
 	size_t mac_len = 0;
@@ -253,38 +302,43 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		job_fail(j, peer, "cannot build the %s query: %s", j->kind, us_strerror(len));
 		return len;
 	}
-	int fd = net_tcp_connect(to, r->has_via ? &r->via : NULL,
-	                         net_now_ms() + zc->primary_timeout * 1000);
-	if (fd < 0) {
-		job_fail(j, peer, "%s: cannot connect: %s", j->kind, strerror(-fd));
-		return fd;
+	/* The SOA check's TLS connection, if it left one, else a new one. */
+	net_stream_t st = j->stream;
+	j->stream = (net_stream_t){.fd = -1};
+	if (st.fd < 0) {
+		int ret = open_stream(j, r, to, peer, j->kind, &st);
+		if (ret)
+			return ret;
 	}
 	uint8_t *buf = malloc(WIRE_MAX_MSG);
 	xfr_limits_t lim = {.max_records = (size_t)zc->max_zone_records,
 	                    .max_bytes = (size_t)zc->max_zone_size};
 	xfr_in_t *x = xfr_in_new(zc->name, qtype, ixfr ? j->current->serial : 0, &lim, id);
 	tsig_verify_t v = {0};
-	int ret = buf && x ? net_tcp_send(fd, q, (size_t)len, deadline) : US_ENOMEM;
+	int ret = buf && x ? net_stream_send(&st, q, (size_t)len, deadline) : US_ENOMEM;
+	if (ret)
+		job_fail(j, peer, "%s: cannot send the query: %s", what,
+		         net_stream_strerror(&st, ret));
 	if (key)
 		tsig_verify_init(&v, key, mac, mac_len);
 	/* A primary that takes the connection but says nothing is as good as down: the first
 	 * message is due within primary-timeout, like a SOA answer, so the next one is tried. */
 	int idle_ms = zc->primary_timeout * 1000;
 	while (ret == 0) {
-		int n = net_tcp_recv(fd, buf, idle_ms, deadline);
+		int n = net_stream_recv(&st, buf, idle_ms, deadline);
 		idle_ms = zc->transfer_idle * 1000;
 		if (n <= 0) {
 			ret = n == 0 ? xfr_in_eof(x) : n;
 			if (ret == 0)
 				ret = US_EMALF;
 			if (n == 0)
-				job_fail(j, peer, "%s: %s", j->kind, xfr_in_error(x));
+				job_fail(j, peer, "%s: %s", what, xfr_in_error(x));
 			else if (n == -EPROTO)
 				job_fail(j, peer,
 				         "%s: the primary closed the connection inside a message",
-				         j->kind);
+				         what);
 			else
-				job_fail(j, peer, "%s: %s", j->kind, strerror(-n));
+				job_fail(j, peer, "%s: %s", what, net_stream_strerror(&st, n));
 			break;
 		}
 		if (key) {
@@ -298,7 +352,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		}
 		int fed = xfr_in_feed(x, buf, (size_t)n);
 		if (fed < 0) {
-			job_fail(j, peer, "%s: %s", j->kind, xfr_in_error(x));
+			job_fail(j, peer, "%s: %s", what, xfr_in_error(x));
 			/* A primary that cannot do IXFR, or sent one we could not use, still gives
 			 * AXFR; one that refuses us will refuse that too. */
 			uint16_t rc = fed == XFR_ERCODE ? xfr_in_rcode(x) : 0;
@@ -310,7 +364,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			break;
 	}
 	if (ret == 0 && key && tsig_verify_done(&v) != 0) {
-		job_fail(j, peer, "%s: the last message is not signed", j->kind);
+		job_fail(j, peer, "%s: the last message is not signed", what);
 		ret = US_EMALF;
 	}
 	if (ret == 0) {
@@ -377,7 +431,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	}
 	xfr_in_free(x);
 	free(buf);
-	close(fd);
+	net_stream_close(&st);
 	return ret;
 }
 
@@ -443,7 +497,9 @@ static void *job_run(void *arg)
 		for (size_t a = 0; a < r->naddr && j->outcome == JOB_FAILED; a++) {
 			if (atomic_load(&s->stop))
 				break;
+			net_stream_close(&j->stream); /* a check's left on another address */
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
+			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
 			if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0)
 				continue; /* refused or silent: the next address, at once */
@@ -472,6 +528,7 @@ static void *job_run(void *arg)
 			tried |= j->outcome == JOB_FAILED;
 		}
 	}
+	net_stream_close(&j->stream);
 	if (j->nlower) {
 		/* Every primary that answered has an older serial: up to date, as far as the
 		 * zone's timers go (the primaries are there), with the regression to report. */
@@ -521,6 +578,8 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	j->force_axfr = force_axfr || z->force_axfr || z->follow;
 	j->first = first >= 0 && (size_t)first < z->conf->nprimaries ? first : -1;
 	j->outcome = JOB_FAILED;
+	j->stream.fd = -1;
+	j->over = "";
 	j->skip_held = z->held;
 	j->held_serial = z->held_serial;
 	j->skip_rejected = z->rejected;
@@ -743,9 +802,10 @@ static void publish_new(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t no
 	                     LOG_STR("zone", zc->domain), LOG_STR("peer", j->peer),
 	                     LOG_NUM("serial_from", from), LOG_NUM("serial", j->zone->serial),
 	                     LOG_NUM("records", j->zone->nrecords), LOG_NUM("changed", j->changed),
-	                     LOG_NUM("ms", j->ms), LOG_STR("result", accepted ? "accepted" : "ok")),
-	          "%s %s from %s: serial %u -> %u, %s in %lld ms%s, finished", j->kind, zc->domain,
-	          j->peer, from, j->zone->serial, what, (long long)j->ms,
+	                     LOG_NUM("ms", j->ms), LOG_STR("result", accepted ? "accepted" : "ok"),
+	                     LOG_STR("transport", j->over[0] ? "tls" : "tcp")),
+	          "%s %s from %s%s: serial %u -> %u, %s in %lld ms%s, finished", j->kind,
+	          zc->domain, j->peer, j->over, from, j->zone->serial, what, (long long)j->ms,
 	          accepted ? ", held, then accepted by the operator" : "");
 	zonemd_seen(z, j, j->zone->serial, now);
 	server_publish(z, j->zone);
@@ -830,10 +890,11 @@ static void hold(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t now)
 	                     LOG_STR("zone", zc->domain), LOG_STR("peer", j->peer),
 	                     LOG_NUM("serial", j->zone->serial), LOG_NUM("ours", cur->serial),
 	                     LOG_STR("state", "held"), LOG_STR("reason", j->hold_why)),
-	          "%s %s from %s: serial %u -> %u, %zu records in %lld ms, HELD by the change "
+	          "%s %s from %s%s: serial %u -> %u, %zu records in %lld ms, HELD by the change "
 	          "guard: %s; serial %u goes on serving until `ctl accept %s` or `ctl reject %s`",
-	          j->kind, zc->domain, j->peer, cur->serial, j->zone->serial, j->zone->nrecords,
-	          (long long)j->ms, j->hold_why, cur->serial, zc->domain, zc->domain);
+	          j->kind, zc->domain, j->peer, j->over, cur->serial, j->zone->serial,
+	          j->zone->nrecords, (long long)j->ms, j->hold_why, cur->serial, zc->domain,
+	          zc->domain);
 	zonemd_seen(z, j, j->zone->serial, now);
 	save_timers(s, z, cur->serial);
 }

@@ -42,6 +42,7 @@ struct xfrout {
 	uint8_t zone_apex[DNAME_MAXLEN];
 	char zone_name[CONF_DNAME_MAX * 4 + 2];
 	char peer[80];
+	const char *over; /* " over TLS", or "" over TCP */
 };
 
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -80,6 +81,13 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
                  bool tcp, uint8_t *resp, size_t cap, size_t *len, answer_info_t *info,
                  xfrout_t **out)
 {
+	return xfrout_begin_over(s, q, qlen, peer, tcp, NULL, resp, cap, len, info, out);
+}
+
+int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
+                      const struct sockaddr_storage *peer, bool tcp, const char *transport,
+                      uint8_t *resp, size_t cap, size_t *len, answer_info_t *info, xfrout_t **out)
+{
 	xfr_request_t req;
 	int ret = xfr_request_parse(q, qlen, &req);
 	if (ret == XFR_NOT_REQUEST || (ret == 0 && !tcp && req.qtype == WIRE_T_AXFR))
@@ -89,8 +97,11 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
 	info->opcode = WIRE_OPCODE_QUERY;
 	info->qtype = req.qtype;
 	const char *kind = req.qtype == WIRE_T_AXFR ? "AXFR" : "IXFR";
-	char from[80], name[DNAME_TEXT_MAX];
-	peer_text(peer, from, sizeof(from));
+	char addr[64], from[80], name[DNAME_TEXT_MAX];
+	peer_text(peer, addr, sizeof(addr));
+	/* Every line of this request says how it travels. */
+	snprintf(from, sizeof(from), "%s%s%s", addr, transport ? " over " : "",
+	         transport ? transport : "");
 	/* Without the final dot, as zone names are written in the configuration and logs. */
 	int nt = dname_to_text(req.lname, name, sizeof(name));
 	if (nt < 0)
@@ -144,7 +155,8 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
-	if (!acl_allows(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER)) {
+	int proto = transport ? CONF_PROTO_TLS : tcp ? CONF_PROTO_TCP : CONF_PROTO_UDP;
+	if (!acl_allows_over(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER, proto)) {
 		rcode = WIRE_RCODE_REFUSED;
 		log_warning("%s %s to %s: refused by the zone's rules (key %s)", kind, zname, from,
 		            key_text(s, key));
@@ -223,7 +235,8 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
 	x->from = req.serial;
 	x->start_ms = net_now_ms();
 	snprintf(x->zone_name, sizeof(x->zone_name), "%s", zname);
-	snprintf(x->peer, sizeof(x->peer), "%s", from);
+	snprintf(x->peer, sizeof(x->peer), "%s", addr);
+	x->over = transport ? " over TLS" : "";
 	*out = x;
 	info->rcode = (uint8_t)rcode;
 	tsig_verify_deinit(&v);
@@ -246,7 +259,7 @@ done:
 	           LOG_NUM("serial", (x)->zone->serial), LOG_NUM("records", (x)->enc.records),     \
 	           LOG_NUM("messages", (x)->enc.messages),                                         \
 	           LOG_NUM("ms", net_now_ms() - (x)->start_ms), LOG_STR("result", (result)),       \
-	           LOG_STR("error", (why)))
+	           LOG_STR("error", (why)), LOG_STR("transport", (x)->over[0] ? "tls" : "tcp"))
 
 static void serials_text(const xfrout_t *x, char *buf, size_t len)
 {
@@ -320,8 +333,8 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 		const char *why =
 		    ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret);
 		log_event(LOG_ERR, "transfer", XFROUT_FIELDS(x, "failed", why),
-		          "%s %s to %s: %s, cut short after %llu records: message %llu: %s",
-		          x->kind, x->zone_name, x->peer, serials,
+		          "%s %s to %s%s: %s, cut short after %llu records: message %llu: %s",
+		          x->kind, x->zone_name, x->peer, x->over, serials,
 		          (unsigned long long)x->enc.records,
 		          (unsigned long long)x->enc.messages + 1, why);
 		return ret;
@@ -330,8 +343,8 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	if (ret == XFR_DONE) {
 		x->ended = true;
 		log_event(LOG_INFO, "transfer", XFROUT_FIELDS(x, "ok", ""),
-		          "%s %s to %s: %s, %llu records, %llu messages in %lld ms, finished",
-		          x->kind, x->zone_name, x->peer, serials,
+		          "%s %s to %s%s: %s, %llu records, %llu messages in %lld ms, finished",
+		          x->kind, x->zone_name, x->peer, x->over, serials,
 		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
 		          (long long)(net_now_ms() - x->start_ms));
 	}
@@ -346,9 +359,9 @@ void xfrout_free(xfrout_t *x)
 		char serials[256];
 		serials_text(x, serials, sizeof(serials));
 		log_event(LOG_WARNING, "transfer", XFROUT_FIELDS(x, "cut", "the connection ended"),
-		          "%s %s to %s: %s, cut short after %llu records in %llu messages, "
+		          "%s %s to %s%s: %s, cut short after %llu records in %llu messages, "
 		          "%lld ms: the connection ended",
-		          x->kind, x->zone_name, x->peer, serials,
+		          x->kind, x->zone_name, x->peer, x->over, serials,
 		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
 		          (long long)(net_now_ms() - x->start_ms));
 	}

@@ -45,6 +45,12 @@ int xfrout_begin(server_t *s, const uint8_t *q, size_t qlen, const struct sockad
                  bool tcp, uint8_t *resp, size_t cap, size_t *len, answer_info_t *info,
                  xfrout_t **out);
 
+/* xfrout_begin for a request that came over transport ("TLS"; NULL: plain TCP or UDP), which
+ * every log line of the transfer names after the peer: "... to ADDR@PORT over TLS: ...". */
+int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
+                      const struct sockaddr_storage *peer, bool tcp, const char *transport,
+                      uint8_t *resp, size_t cap, size_t *len, answer_info_t *info, xfrout_t **out);
+
 /*
  * Renders the next message of the transfer into buf (65535 bytes), signed when the request
  * was (every message, each signature chained to the previous one, RFC 8945 5.3.1). Returns

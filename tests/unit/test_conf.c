@@ -259,6 +259,68 @@ static void test_journal_bounds(void **state)
 	             "x.yaml:4:", "journal-max-size");
 }
 
+static void test_tls(void **state)
+{
+	(void)state;
+	/* SHA-256 of nothing in particular: 32 bytes of 0x00..0x1f. */
+	const char *pin = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	char text[1024];
+	snprintf(text, sizeof(text),
+	         "server:\n  tls: {certificate: c.pem, key: k.pem, listen: [127.0.0.1, "
+	         "\"::1@8853\"]}\n"
+	         "remotes:\n"
+	         "  - {id: a, address: 192.0.2.1, tls: {ca: ca.pem, hostname: pri.example}}\n"
+	         "  - {id: b, address: 192.0.2.2@53, tls: {pin: [\"%s\", \"%s\"], certificate: "
+	         "me.pem, key: me.key}}\n"
+	         "  - {id: c, address: 192.0.2.3}\n",
+	         pin, pin);
+	conf_t *c = load_ok(text);
+	assert_non_null(c->tls);
+	assert_string_equal(c->tls->certificate, "c.pem");
+	assert_null(c->tls->ca);
+	assert_int_equal(c->tls->nlisten, 2);
+	assert_string_equal(addr_str(&c->tls->listen[0]), "127.0.0.1@853"); /* XoT's port */
+	assert_string_equal(addr_str(&c->tls->listen[1]), "::1@8853");
+	assert_int_equal(c->tls->workers, 1);
+	assert_int_equal(c->tls->max_clients, 100);
+	assert_int_equal(c->tls->handshake_timeout, 5);
+	assert_int_equal(c->tls->idle_timeout, 10);
+	assert_string_equal(addr_str(&c->remotes[0].addr[0]), "192.0.2.1@853");
+	assert_string_equal(c->remotes[0].tls->hostname, "pri.example");
+	assert_string_equal(addr_str(&c->remotes[1].addr[0]), "192.0.2.2@53");
+	assert_int_equal(c->remotes[1].tls->npins, 2);
+	assert_int_equal(c->remotes[1].tls->pins[1][31], 0x1f);
+	assert_string_equal(c->remotes[1].tls->key, "me.key");
+	assert_null(c->remotes[2].tls);
+	assert_string_equal(addr_str(&c->remotes[2].addr[0]), "192.0.2.3@53");
+	conf_free(c);
+	expect_error("server:\n  tls: {certificate: c.pem, listen: 127.0.0.1}\n",
+	             "x.yaml:2:", "tls: missing \"key\"");
+	expect_error("server:\n  tls: {certificate: c, key: k, listen: 127.0.0.1, workers: 0}\n",
+	             "x.yaml:2:", "workers: expected an integer from 1 to 64");
+	expect_error("remotes:\n  - {id: a, address: 192.0.2.1, tls: {}}\n",
+	             "x.yaml:2:", "tls: needs \"ca\" or \"pin\"");
+	expect_error("remotes:\n  - {id: a, address: 192.0.2.1, tls: {pin: \"AAAA\"}}\n",
+	             "x.yaml:2:", "pin: expected the base64 SHA-256");
+	expect_error("remotes:\n  - {id: a, address: 192.0.2.1, tls: {pin: \"" SECRET "\", "
+	             "hostname: x.example}}\n",
+	             "x.yaml:2:", "hostname: is checked against \"ca\"");
+	expect_error("remotes:\n  - {id: a, address: 192.0.2.1, tls: {ca: x, key: k}}\n",
+	             "x.yaml:2:", "\"certificate\" and \"key\" go together");
+	expect_error("remotes:\n  - {id: a, address: 192.0.2.1, tls: {ca: x}}\n"
+	             "zones:\n  - {domain: a.test, file: a.zone, notify: a}\n",
+	             "x.yaml:4:", "notify: remote \"a\" has tls");
+	c = load_ok("acls:\n  - {id: a, action: transfer, protocol: tls}\n"
+	            "  - {id: b, action: transfer, protocol: [udp, tcp]}\n"
+	            "  - {id: c, action: transfer}\n");
+	assert_int_equal(c->acls[0].protocols, CONF_PROTO_TLS);
+	assert_int_equal(c->acls[1].protocols, CONF_PROTO_UDP | CONF_PROTO_TCP);
+	assert_int_equal(c->acls[2].protocols, 0);
+	conf_free(c);
+	expect_error("acls:\n  - {id: a, action: transfer, protocol: quic}\n", "x.yaml:2:",
+	             "protocol: unknown value \"quic\" (expected one of: udp, tcp, tls)");
+}
+
 static void test_policies(void **state)
 {
 	(void)state;
@@ -1263,6 +1325,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_secondary_timer_and_limit_options),
 	    cmocka_unit_test(test_journal_bounds),
+	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
