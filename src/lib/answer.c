@@ -787,5 +787,6 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 out:
 	info->qtype = c.qtype;
 	info->rcode = (uint8_t)c.rcode;
+	info->apex = c.slot ? c.slot->apex : NULL;
 	return finish(&c);
 }

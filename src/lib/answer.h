@@ -22,6 +22,10 @@ typedef struct answer_info {
 	uint16_t opcode;
 	uint16_t qtype;
 	uint8_t rcode;
+	/* The apex (lower-case wire name) of the zone that answered, NULL when none did: the
+	 * account of negative answers for response rate limiting. Zone data, valid while the
+	 * caller's RCU read section lasts. */
+	const uint8_t *apex;
 	/* The query is signed (TSIG) and was answered NOTAUTH, BADKEY, since this module knows
 	 * no keys: a caller that does verifies it, and answers it stripped of its TSIG record. */
 	bool tsig;

@@ -393,10 +393,27 @@ def dname_seeds():
     return 0
 
 
+def rrl_seeds():
+    # Six bytes of parameters (rate, slip, v4 bits, v6 bits, workers, track | size), then
+    # pairs (op, account): op >= 0xF0 steps the clock, op & 0x80 ticks after the decision.
+    def prog(params, ops):
+        return bytes(params) + b"".join(bytes(o) for o in ops)
+    flood = [(0x00, 1)] * 40 + [(0x80, 1)] + [(0xF1, 0)] + [(0x81, 1)] * 30 + [(0xF3, 0)] + \
+        [(0x80, 2)]
+    write("rrl", "one-account", prog([10, 2, 24, 56, 0, 0x14], flood))
+    spread = [(w, 5) for w in range(4)] * 30 + [(0x80, 5), (0xF1, 0), (0x83, 5)]
+    write("rrl", "four-workers", prog([20, 1, 24, 56, 3, 0x38], spread))
+    crowd = [(i % 4 | (0x80 if i % 7 == 0 else 0), i % 64) for i in range(400)]
+    write("rrl", "crowd-small-table", prog([5, 0, 16, 48, 1, 0x08], crowd))
+    jumps = [(0x00, 3)] * 20 + [(0xFF, 200)] + [(0x80, 3)] * 20 + [(0xFE, 9)] + [(0x80, 3)] * 9
+    write("rrl", "clock-jumps", prog([4, 3, 32, 128, 2, 0x75], jumps))
+
+
 def main():
     n = packet_seeds()
     zonefile_seeds()
     dname_seeds()
+    rrl_seeds()
     total = sum(len(files) for _, _, files in os.walk(CORPUS))
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(CORPUS)
                for f in files)
