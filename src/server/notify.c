@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "guard.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -66,7 +67,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	dname_to_text(lname, zname, sizeof(zname));
 	if (!slot || slot->apex_len != nlen) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_notice("NOTIFY for %s from %s: not a zone of ours", zname, from);
+		guard_log(LOG_NOTICE, "NOTIFY for %s from %s: not a zone of ours", zname, from);
 		goto out;
 	}
 	server_zone_t *z = slot->user;
@@ -77,18 +78,19 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_warning("NOTIFY for %s from %s: TSIG error %s", zname, from,
-		            tsig_error_name(terr));
+		guard_log(LOG_WARNING, "NOTIFY for %s from %s: TSIG error %s", zname, from,
+		          tsig_error_name(terr));
 		goto out;
 	}
 	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
-		log_warning("NOTIFY for %s from %s: refused by the zone's rules", zname, from);
+		guard_log(LOG_WARNING, "NOTIFY for %s from %s: refused by the zone's rules", zname,
+		          from);
 		goto out;
 	}
 	flags |= WIRE_AA;
 	rcode = WIRE_RCODE_NOERROR;
-	log_info("NOTIFY for %s from %s", zname, from);
+	guard_log(LOG_INFO, "NOTIFY for %s from %s", zname, from);
 	atomic_store(&z->notified, true);
 	server_wake(s);
 out:

@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
+#include "guard.h"
 #include "log.h"
 #include "notify.h"
 #include "serial.h"
@@ -362,10 +363,12 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 		serving += s->zones[i].slot->zone != NULL;
 	ctl_printf(r,
 	           "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
-	           "tcp-workers=%d queries=%llu tcp-refused=%llu\n",
+	           "tcp-workers=%d queries=%llu tcp-refused=%llu",
 	           s->answer.version ? s->answer.version : "", (long)(time(NULL) - s->started),
 	           s->conf->nzones, serving, s->conf->udp_workers, s->conf->tcp_workers,
 	           (unsigned long long)q, (unsigned long long)refused);
+	guard_status(s, r);
+	ctl_printf(r, "\n");
 }
 
 /*
@@ -411,6 +414,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	server_t *s = ctx;
 	const char *cmd = argv[0];
 	server_zone_t *z = NULL;
+	if (guard_ctl(s, argc, argv, r))
+		return;
 	if (argc > 2) {
 		ctl_fail(r, "%s: too many arguments\n", cmd);
 		return;
@@ -558,8 +563,11 @@ int server_run(const char *conf_path)
 	rcu_register_thread();
 
 	int ret = setup(&s, conf_path);
-	if (ret)
+	if (ret || (ret = guard_init(&s)) != 0) {
+		if (ret == US_ENOMEM)
+			log_error("out of memory at start");
 		goto cleanup;
+	}
 	/* Secondaries cannot work without the storage; primaries only lose their journals
 	 * (IXFR out, and knowing at start what changed while we were down). */
 	bool need_store = false;
@@ -667,6 +675,7 @@ cleanup:
 		close(sig_fd);
 	if (code == 0)
 		log_info("understudy stopped");
+	guard_deinit(&s);
 	zonedb_free(s.db);
 	store_close(s.store);
 	free(s.keys);

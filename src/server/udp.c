@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "guard.h"
 #include "log.h"
 #include "notify.h"
 #include "wire.h"
@@ -24,6 +25,9 @@ typedef struct udp_worker {
 	server_t *s;
 	server_stats_t *stats;
 	int fd;
+	unsigned index;      /* among all UDP workers: its RRL table */
+	uint64_t suppressed; /* RRL events not logged */
+	uint32_t summary_at; /* when that was last said */
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iin[UDP_BATCH], iout[UDP_BATCH];
 	struct sockaddr_storage addr[UDP_BATCH];
@@ -46,29 +50,63 @@ static void *udp_loop(void *arg)
 		for (int i = 0; i < UDP_BATCH; i++)
 			w->in[i].msg_hdr.msg_namelen = sizeof(w->addr[i]);
 		int n = recvmmsg(w->fd, w->in, UDP_BATCH, MSG_WAITFORONE, NULL);
-		if (n <= 0)
-			continue; /* the receive timeout lets the stop flag be seen */
+		if (n <= 0) {
+			/* The receive timeout lets the stop flag be seen, and an idle worker
+			 * still says when its limited accounts stop being limited. */
+			guard_tick(s->guard, s->guard->udp, w->index, guard_now(), &w->suppressed,
+			           &w->summary_at);
+			continue;
+		}
 		int nout = 0;
+		uint32_t now = guard_now();
+		guard_t *g = s->guard;
 		rcu_read_lock();
+		const guard_settings_t *gs = guard_settings(g);
 		for (int i = 0; i < n; i++) {
 			answer_info_t info = {0};
 			size_t len;
 			xfrout_t *xfr; /* never set over UDP: no transfer streams there */
-			/* NOTIFY is rare and not for the query path, which it only passes by. */
-			if (w->in[i].msg_len >= WIRE_HDR_LEN &&
-			    WIRE_OPCODE(wire_read16(w->qbuf[i] + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
-				len = notify_answer(s, w->qbuf[i], w->in[i].msg_len, &w->addr[i],
-				                    w->rbuf[nout]);
-			else if (!xfr_maybe_request(w->qbuf[i], w->in[i].msg_len) ||
-			         xfrout_begin(s, w->qbuf[i], w->in[i].msg_len, &w->addr[i], false,
-			                      w->rbuf[nout], UDP_RECV_MAX, &len, &info,
-			                      &xfr) == XFROUT_QUERY)
-				len = answer_query(&s->answer, s->db, w->qbuf[i], w->in[i].msg_len,
-				                   w->rbuf[nout], false, &info);
-			if (info.tsig)
-				len = signed_answer(s, w->qbuf[i], w->in[i].msg_len, false,
-				                    w->rbuf[nout], len, UDP_RECV_MAX, &info);
+			const uint8_t *q = w->qbuf[i];
+			size_t qlen = w->in[i].msg_len;
+			answer_client_t cl;
+			guard_client(&w->addr[i], &cl);
 			stat_inc(&w->stats->queries);
+			if (guard_blocked(gs, &cl)) {
+				stat_inc(&w->stats->blocked);
+				continue;
+			}
+			/* NOTIFY is rare and not for the query path, which it only passes by. */
+			if (qlen >= WIRE_HDR_LEN &&
+			    WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY) {
+				if (!guard_allow(g->udp, w->index, RRL_NOTIFY, gs->notify_rate,
+				                 &gs->rrl, &cl, now)) {
+					stat_inc(&w->stats->notify_limited);
+					continue;
+				}
+				len = notify_answer(s, q, qlen, &w->addr[i], w->rbuf[nout]);
+				if (len && (w->rbuf[nout][3] & 0xF) != WIRE_RCODE_NOERROR)
+					stat_inc(&w->stats->notify_refused);
+			} else if (xfr_maybe_request(q, qlen) &&
+			           !guard_allow(g->udp, w->index, RRL_XFR, gs->transfer_rate,
+			                        &gs->rrl, &cl, now)) {
+				stat_inc(&w->stats->transfer_limited);
+				continue;
+			} else if (!xfr_maybe_request(q, qlen) ||
+			           xfrout_begin(s, q, qlen, &w->addr[i], false, w->rbuf[nout],
+			                        UDP_RECV_MAX, &len, &info, &xfr) == XFROUT_QUERY) {
+				len = answer_query_from(&s->answer, s->db, &cl, q, qlen,
+				                        w->rbuf[nout], false, 0, &info);
+			} else if (info.rcode != WIRE_RCODE_NOERROR) {
+				stat_inc(&w->stats->transfer_refused);
+			}
+			bool was_signed = info.tsig;
+			if (info.tsig)
+				len = signed_answer(s, w->qbuf[i], qlen, false, w->rbuf[nout], len,
+				                    UDP_RECV_MAX, &info);
+			guard_count_cookie(w->stats, &info);
+			if (len && gs->rrl.rate && info.opcode == WIRE_OPCODE_QUERY)
+				len = guard_rrl(g, w->index, gs, &cl, w->rbuf[nout], len, &info,
+				                was_signed, w->stats, now);
 			if (!len)
 				continue;
 			stat_inc(&w->stats->rcode[info.rcode & 15]);
@@ -87,6 +125,7 @@ static void *udp_loop(void *arg)
 			}
 			sent += r;
 		}
+		guard_tick(g, g->udp, w->index, now, &w->suppressed, &w->summary_at);
 	}
 	rcu_unregister_thread();
 	close(w->fd);
@@ -112,6 +151,7 @@ int udp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats)
 			}
 			w->s = s;
 			w->fd = fd;
+			w->index = (unsigned)(k - first_stats);
 			w->stats = &s->stats[k++];
 			int ret = pthread_create(&threads[*nthreads], NULL, udp_loop, w);
 			if (ret) {

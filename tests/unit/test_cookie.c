@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_cookie: RFC 9018 server cookies against the RFC's examples; checks, ages, rotation. */
 #include <arpa/inet.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <cmocka.h>
+
+#include "util.h"
 
 #include "cookie.h"
 #include "error.h"
@@ -102,12 +97,130 @@ static void parse(void **state)
 	}
 }
 
+/* A query for www.example.com with a COOKIE option of len bytes (data), EDNS 1232. */
+static size_t cookie_query(uint8_t *q, const uint8_t *data, size_t len)
+{
+	size_t n = util_query(q, "www.example.com.", WIRE_T_A, WIRE_CLASS_IN, 1232, false);
+	wire_write16(q + n - 2, (uint16_t)(4 + len));
+	wire_write16(q + n, WIRE_EDNS_COOKIE);
+	wire_write16(q + n + 2, (uint16_t)len);
+	memcpy(q + n + 4, data, len);
+	return n + 4 + len;
+}
+
+/* The COOKIE option of a parsed response, or NULL. */
+static const uint8_t *reply_cookie(const util_msg_t *m, size_t *len)
+{
+	for (int i = 0; i < m->nrr; i++) {
+		if (m->rr[i].type != WIRE_T_OPT)
+			continue;
+		for (size_t p = 0; p + 4 <= m->rr[i].rdlen;) {
+			uint16_t code = wire_read16(m->rr[i].rdata + p);
+			uint16_t l = wire_read16(m->rr[i].rdata + p + 2);
+			if (code == WIRE_EDNS_COOKIE) {
+				*len = l;
+				return m->rr[i].rdata + p + 4;
+			}
+			p += 4 + (size_t)l;
+		}
+	}
+	return NULL;
+}
+
+static void in_answers(void **state)
+{
+	(void)state;
+	zone_t *z = util_zone("example.com.", "@ 300 SOA ns h 1 2 3 4 5\n@ 300 NS ns\n"
+	                                      "ns 300 A 192.0.2.1\nwww 300 A 192.0.2.80\n");
+	assert_non_null(z);
+	zonedb_t *db = zonedb_new(1);
+	zonedb_slot_t *slot;
+	assert_int_equal(zonedb_add(db, z->apex, &slot), 0);
+	slot->zone = z;
+	cookie_secrets_t secrets = {0};
+	memset(secrets.current, 0x5a, 16);
+	answer_conf_t conf = {.max_udp = 1232, .now = 1700000000, .cookies = &secrets};
+	answer_client_t client = {.family = 4};
+	inet_pton(AF_INET, "192.0.2.99", client.addr);
+	uint8_t q[512], resp[1232], cc[8] = {9, 9, 9, 9, 1, 2, 3, 4}, sc[16];
+	util_msg_t m;
+	answer_info_t info;
+	size_t clen;
+
+	/* A client cookie alone: answered, with our server cookie for this client. */
+	size_t qlen = cookie_query(q, cc, 8);
+	size_t len = answer_query_from(&conf, db, &client, q, qlen, resp, false, 0, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.count[0], 1);
+	assert_int_equal(info.cookie, COOKIE_CLIENT_ONLY);
+	const uint8_t *got = reply_cookie(&m, &clen);
+	assert_non_null(got);
+	assert_int_equal(clen, 24);
+	assert_memory_equal(got, cc, 8);
+	cookie_make(secrets.current, cc, 4, client.addr, conf.now, sc);
+	assert_memory_equal(got + 8, sc, 16);
+
+	/* Sent back: good, and echoed while fresh. */
+	uint8_t both[24];
+	memcpy(both, cc, 8);
+	memcpy(both + 8, sc, 16);
+	qlen = cookie_query(q, both, 24);
+	len = answer_query_from(&conf, db, &client, q, qlen, resp, false, 0, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(info.cookie, COOKIE_GOOD);
+	got = reply_cookie(&m, &clen);
+	assert_memory_equal(got, both, 24);
+
+	/* From another address the same cookie is bad: answered all the same, with a new one. */
+	answer_client_t other = {.family = 4};
+	inet_pton(AF_INET, "192.0.2.100", other.addr);
+	len = answer_query_from(&conf, db, &other, q, qlen, resp, false, 0, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(info.cookie, COOKIE_BAD);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.count[0], 1);
+	got = reply_cookie(&m, &clen);
+	assert_memory_not_equal(got + 8, sc, 16);
+
+	/* Malformed lengths: FORMERR (RFC 7873 5.2.2), with an OPT and no cookie. */
+	static const size_t bad[] = {0, 7, 9, 15, 41};
+	uint8_t junk[48] = {0};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		qlen = cookie_query(q, junk, bad[i]);
+		len = answer_query_from(&conf, db, &client, q, qlen, resp, false, 0, &info);
+		util_parse(resp, len, &m);
+		assert_int_equal(m.rcode, WIRE_RCODE_FORMERR);
+		assert_null(reply_cookie(&m, &clen));
+	}
+	/* Cookies off, or no client known: the option is not looked at. */
+	qlen = cookie_query(q, junk, 9);
+	conf.cookies = NULL;
+	len = answer_query_from(&conf, db, &client, q, qlen, resp, false, 0, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(info.cookie, COOKIE_NONE);
+	conf.cookies = &secrets;
+	len = answer_query(&conf, db, q, qlen, resp, false, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, 0);
+	/* The cookie fits a 512-byte reply: the room is kept for it. */
+	qlen = cookie_query(q, cc, 8);
+	wire_write16(q + qlen - 12 - 8, 512); /* the OPT's UDP size */
+	len = answer_query_from(&conf, db, &client, q, qlen, resp, false, 0, &info);
+	assert_true(len <= 512);
+	util_parse(resp, len, &m);
+	assert_non_null(reply_cookie(&m, &clen));
+	zonedb_free(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(rfc9018_examples),
 	    cmocka_unit_test(checks),
 	    cmocka_unit_test(parse),
+	    cmocka_unit_test(in_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
