@@ -2,6 +2,7 @@
 /* rrl: response rate limiting with per-worker tables of packed 64-bit buckets. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "error.h"
 #include "rrl.h"
@@ -60,6 +61,7 @@ typedef struct rrl_track {
 /* One worker's state, in its own allocation so that nothing of it shares a cache line. */
 typedef struct rrl_worker {
 	_Atomic uint64_t *b;
+	size_t b_bytes; /* the mapping b lives in */
 	uint64_t slip_ctr;
 	uint64_t untracked; /* starts that found the track list full */
 	rrl_track_t *track;
@@ -78,6 +80,30 @@ struct rrl_group {
 	_Atomic uint64_t logslot[LOG_SLOTS];
 	rrl_worker_t *w[];
 };
+
+#define HUGE_PAGE (2u << 20)
+
+/*
+ * A table's memory: anonymous pages (zero, and backed only once touched), aligned to and
+ * advised as huge pages. Each response touches a random bucket, so with 4 KiB pages nearly
+ * every one is a TLB miss as well as a cache miss; on a 2 MiB page the TLB holds the table.
+ */
+static _Atomic uint64_t *table_alloc(size_t bytes, size_t *mapped)
+{
+	size_t len = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	uint8_t *p =
+	    mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + len < p + len + HUGE_PAGE)
+		munmap(a + len, (size_t)(p + len + HUGE_PAGE - (a + len)));
+	madvise(a, len, MADV_HUGEPAGE); /* a hint: without it the table works all the same */
+	*mapped = len;
+	return (_Atomic uint64_t *)a;
+}
 
 const char *rrl_class_name(rrl_class_t cls)
 {
@@ -107,8 +133,7 @@ rrl_group_t *rrl_group_new(unsigned nworkers, size_t size, unsigned track,
 			goto fail;
 		memset(w, 0, sizeof(*w));
 		g->w[i] = w;
-		/* calloc of a large block maps zero pages: untouched buckets cost no memory. */
-		w->b = calloc(nsets * WAYS, sizeof(uint64_t));
+		w->b = table_alloc(nsets * WAYS * sizeof(uint64_t), &w->b_bytes);
 		w->track = track ? calloc(track, sizeof(rrl_track_t)) : NULL;
 		if (!w->b || (track && !w->track))
 			goto fail;
@@ -126,7 +151,8 @@ void rrl_group_free(rrl_group_t *g)
 	for (unsigned i = 0; i < g->n; i++) {
 		if (!g->w[i])
 			continue;
-		free(g->w[i]->b);
+		if (g->w[i]->b)
+			munmap((void *)g->w[i]->b, g->w[i]->b_bytes);
 		free(g->w[i]->track);
 		free(g->w[i]);
 	}
@@ -146,23 +172,41 @@ static uint8_t prefix_of(const rrl_params_t *p, const rrl_request_t *r, uint8_t 
 	return bits;
 }
 
+/* Lower-cases the ASCII letters among 8 bytes at once (label lengths, at most 63, are not
+ * letters). */
+static inline uint64_t lower8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t h = x & ~high;
+	uint64_t ge_a = h + (0x80 - 'A') * ones, gt_z = h + (0x80 - 'Z' - 1) * ones;
+	return x | ((ge_a & ~gt_z & ~x & high) >> 2);
+}
+
+/*
+ * The account's keyed hash: one contiguous buffer through SipHash-1-3, the name first (lower-
+ * cased 8 bytes at a time, so the words start at the buffer's start and nothing else is
+ * touched), then class, family, type, prefix length and the prefix. This runs for every
+ * response, so it is one pass over the name with no per-byte branches.
+ */
 static uint64_t account_hash(const rrl_group_t *g, const rrl_params_t *p, const rrl_request_t *r)
 {
-	uint8_t head[22] = {(uint8_t)r->cls, r->family};
-	if (r->cls == RRL_ANSWER) {
-		head[2] = (uint8_t)(r->qtype >> 8);
-		head[3] = (uint8_t)r->qtype;
-	}
-	head[4] = prefix_of(p, r, head + 6);
-	siphash_t h;
-	siphash_init(&h, g->key);
-	siphash_update(&h, head, sizeof(head));
+	_Alignas(8) uint8_t buf[DNAME_MAXLEN + 8 + 8 + 16];
 	const uint8_t *name = r->name ? r->name : (const uint8_t *)"";
-	uint8_t lower[DNAME_MAXLEN];
-	size_t len = dname_len(name);
-	dname_lower(lower, name, len);
-	siphash_update(&h, lower, len);
-	return siphash_final(&h);
+	size_t nlen = dname_len(name);
+	memcpy(buf, name, nlen);
+	for (size_t i = 0; i < nlen; i += 8) {
+		uint64_t w;
+		memcpy(&w, buf + i, 8);
+		w = lower8(w);
+		memcpy(buf + i, &w, 8);
+	}
+	uint8_t *h = buf + nlen;
+	h[0] = (uint8_t)r->cls;
+	h[1] = r->family;
+	h[2] = r->cls == RRL_ANSWER ? (uint8_t)(r->qtype >> 8) : 0;
+	h[3] = r->cls == RRL_ANSWER ? (uint8_t)r->qtype : 0;
+	h[4] = prefix_of(p, r, h + 5);
+	return siphash13(g->key, buf, nlen + 5 + (r->family == NET_V4 ? 4 : 16));
 }
 
 /*
@@ -225,12 +269,29 @@ static uint32_t free_share(const rrl_group_t *g, uint32_t rate)
 	return t ? t : 1;
 }
 
+uint64_t rrl_hash(const rrl_group_t *g, const rrl_params_t *p, const rrl_request_t *r)
+{
+	return account_hash(g, p, r);
+}
+
+void rrl_prefetch(const rrl_group_t *g, unsigned worker, uint64_t hash)
+{
+	__builtin_prefetch(g->w[worker]->b + (size_t)(hash & (g->nsets - 1)) * WAYS, 1);
+}
+
 rrl_action_t rrl_decide(rrl_group_t *g, unsigned worker, const rrl_params_t *p,
                         const rrl_request_t *r, uint32_t now)
 {
 	if (!p->rate)
 		return RRL_PASS;
-	uint64_t h = account_hash(g, p, r);
+	return rrl_decide_hash(g, worker, p, r, account_hash(g, p, r), now);
+}
+
+rrl_action_t rrl_decide_hash(rrl_group_t *g, unsigned worker, const rrl_params_t *p,
+                             const rrl_request_t *r, uint64_t h, uint32_t now)
+{
+	if (!p->rate)
+		return RRL_PASS;
 	size_t set = (size_t)(h & (g->nsets - 1)) * WAYS;
 	uint32_t tag = (uint32_t)(h >> 32) | 1, win = now & WIN_MASK;
 	rrl_worker_t *w = g->w[worker];

@@ -88,6 +88,16 @@ size_t rrl_group_size(const rrl_group_t *g);
 rrl_action_t rrl_decide(rrl_group_t *g, unsigned worker, const rrl_params_t *p,
                         const rrl_request_t *r, uint32_t now);
 
+/*
+ * rrl_decide in two steps, so a worker can take a batch of responses through it with their
+ * buckets' cache misses overlapped: rrl_hash each, rrl_prefetch its bucket, then
+ * rrl_decide_hash each with the hash from the first step.
+ */
+uint64_t rrl_hash(const rrl_group_t *g, const rrl_params_t *p, const rrl_request_t *r);
+void rrl_prefetch(const rrl_group_t *g, unsigned worker, uint64_t hash);
+rrl_action_t rrl_decide_hash(rrl_group_t *g, unsigned worker, const rrl_params_t *p,
+                             const rrl_request_t *r, uint64_t hash, uint32_t now);
+
 /* An account that started or stopped being limited, for the log. */
 typedef struct rrl_event {
 	bool start; /* false: stopped */

@@ -92,3 +92,32 @@ uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const void *data, size_t 
 	siphash_update(&h, data, n);
 	return siphash_final(&h);
 }
+
+uint64_t siphash13(const uint8_t key[SIPHASH_KEY_LEN], const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	uint64_t k0 = load64le(key), k1 = load64le(key + 8);
+	siphash_t st = {.v0 = k0 ^ 0x736f6d6570736575ULL,
+	                .v1 = k1 ^ 0x646f72616e646f6dULL,
+	                .v2 = k0 ^ 0x6c7967656e657261ULL,
+	                .v3 = k1 ^ 0x7465646279746573ULL};
+	siphash_t *h = &st;
+	size_t left = n;
+	for (; left >= 8; left -= 8, p += 8) {
+		uint64_t m = load64le(p);
+		h->v3 ^= m;
+		SIPROUND(h);
+		h->v0 ^= m;
+	}
+	uint64_t m = (uint64_t)(n & 0xff) << 56;
+	for (size_t i = 0; i < left; i++)
+		m |= (uint64_t)p[i] << (8 * i);
+	h->v3 ^= m;
+	SIPROUND(h);
+	h->v0 ^= m;
+	h->v2 ^= 0xff;
+	SIPROUND(h);
+	SIPROUND(h);
+	SIPROUND(h);
+	return h->v0 ^ h->v1 ^ h->v2 ^ h->v3;
+}

@@ -25,3 +25,10 @@ uint64_t siphash_final(siphash_t *h);
 
 /* One-shot SipHash-2-4 of data[0..n). */
 uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const void *data, size_t n);
+
+/*
+ * One-shot SipHash-1-3 of data[0..n): the same keyed function with one compression and three
+ * finalisation rounds, as hash tables use it (Rust's HashMap, Python's): still a PRF the client
+ * cannot aim collisions at without the key, at about half the cost of 2-4 on short inputs.
+ */
+uint64_t siphash13(const uint8_t key[SIPHASH_KEY_LEN], const void *data, size_t n);

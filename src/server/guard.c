@@ -82,6 +82,15 @@ void guard_log(int level, const char *fmt, ...)
 
 /* ---- settings ---- */
 
+/* An empty set is NULL, so the query path tests a pointer instead of calling into it. */
+static void empty_to_null(netset_t **s)
+{
+	if (*s && netset_size(*s) == 0) {
+		netset_free(*s);
+		*s = NULL;
+	}
+}
+
 static netset_t *set_from_conf(const conf_prefix_t *p, size_t n)
 {
 	netprefix_t *tmp = calloc(n ? n : 1, sizeof(*tmp));
@@ -119,6 +128,8 @@ static guard_settings_t *settings_copy(const guard_settings_t *gs)
 		settings_free(n);
 		return NULL;
 	}
+	empty_to_null(&n->whitelist);
+	empty_to_null(&n->block);
 	return n;
 }
 
@@ -334,6 +345,8 @@ int guard_init(server_t *s)
 	g->tcp = rrl_group_new((unsigned)c->tcp_workers, TCP_TABLE_SIZE, 0, key);
 	if (!gs->whitelist || !gs->block || !g->udp || !g->tcp)
 		return US_ENOMEM;
+	empty_to_null(&gs->whitelist);
+	empty_to_null(&gs->block);
 	__atomic_store_n(&s->answer.now, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 	int ret = secrets_setup(s, g);
 	if (ret)
@@ -392,21 +405,28 @@ void guard_count_cookie(server_stats_t *st, const answer_info_t *info)
 	}
 }
 
-size_t guard_rrl(guard_t *g, unsigned worker, const guard_settings_t *gs, const answer_client_t *c,
-                 uint8_t *resp, size_t len, const answer_info_t *info, bool was_signed,
-                 server_stats_t *st, uint32_t now)
+bool guard_rrl_prepare(guard_t *g, unsigned worker, const guard_settings_t *gs, guard_pending_t *p,
+                       const uint8_t *resp, size_t len)
 {
+	const answer_info_t *info = &p->info;
 	/* A valid server cookie proves the address (Knot DNS's rule); so does a valid TSIG. */
-	if (info->cookie == COOKIE_GOOD || (was_signed && info->rcode != WIRE_RCODE_NOTAUTH))
-		return len;
-	if (gs->whitelist && netset_contains(gs->whitelist, c->family, c->addr))
-		return len;
-	uint8_t name[DNAME_MAXLEN];
-	rrl_request_t r;
-	rrl_classify(resp, len, info->rcode, info->apex, name, &r);
-	r.family = c->family;
-	r.addr = c->addr;
-	switch (rrl_decide(g->udp, worker, &gs->rrl, &r, now)) {
+	if (info->cookie == COOKIE_GOOD || (p->was_signed && info->rcode != WIRE_RCODE_NOTAUTH))
+		return false;
+	if (gs->whitelist && netset_contains(gs->whitelist, p->client.family, p->client.addr))
+		return false;
+	rrl_classify(resp, len, info->rcode, info->apex, p->name, &p->req);
+	p->req.family = p->client.family;
+	p->req.addr = p->client.addr;
+	p->hash = rrl_hash(g->udp, &gs->rrl, &p->req);
+	rrl_prefetch(g->udp, worker, p->hash);
+	return true;
+}
+
+size_t guard_rrl_finish(guard_t *g, unsigned worker, const guard_settings_t *gs, guard_pending_t *p,
+                        uint8_t *resp, size_t len, server_stats_t *st, uint32_t now)
+{
+	const answer_info_t *info = &p->info;
+	switch (rrl_decide_hash(g->udp, worker, &gs->rrl, &p->req, p->hash, now)) {
 	case RRL_PASS:
 		return len;
 	case RRL_DROP:
@@ -417,7 +437,7 @@ size_t guard_rrl(guard_t *g, unsigned worker, const guard_settings_t *gs, const 
 		break;
 	}
 	stat_inc(&st->rrl_limited);
-	if (was_signed) {
+	if (p->was_signed) {
 		/* A truncated copy would fail the client's TSIG check anyway. */
 		stat_inc(&st->rrl_dropped);
 		return 0;
@@ -652,6 +672,7 @@ static void set_option(guard_t *g, bool rrl, int argc, char **argv, ctl_reply_t 
 		}
 		netset_free(ns->whitelist);
 		ns->whitelist = w;
+		empty_to_null(&ns->whitelist);
 		log_notice("control: rrl whitelist %s %s", argv[2], argv[3]);
 	} else {
 		uint32_t min, max, v, *f = argc == 3 ? field(ns, rrl, argv[1], &min, &max) : NULL;
@@ -707,15 +728,16 @@ static void block(guard_t *g, bool add, int argc, char **argv, ctl_reply_t *r)
 		ctl_fail(r, "%s: out of memory\n", cmd);
 		return;
 	}
+	size_t nblocked = netset_size(b);
 	netset_free(ns->block);
 	ns->block = b;
+	empty_to_null(&ns->block);
 	settings_publish(g, ns);
 	char t[NETSET_TEXT_MAX];
 	netprefix_text(&p, t, sizeof(t));
 	log_notice("control: %s %s: queries from it are %s", cmd, t,
 	           add ? "dropped" : "answered again");
-	ctl_printf(r, "%s %s (%zu prefixes blocked)\n", add ? "blocked" : "unblocked", t,
-	           netset_size(b));
+	ctl_printf(r, "%s %s (%zu prefixes blocked)\n", add ? "blocked" : "unblocked", t, nblocked);
 }
 
 bool guard_ctl(server_t *s, int argc, char **argv, ctl_reply_t *r)

@@ -89,13 +89,26 @@ bool guard_allow(rrl_group_t *grp, unsigned worker, rrl_class_t cls, uint32_t ra
                  const rrl_params_t *prefixes, const answer_client_t *c, uint32_t now);
 
 /*
- * Response rate limiting of the UDP answer resp[0..len) to client c: returns len, 0 (drop), or
- * the length of its slipped form (TC, or BADCOOKIE for a client with a cookie but no valid
- * server cookie). Exempt: a valid server cookie, a validly signed query, the whitelist.
+ * Response rate limiting of a batch of UDP answers, in two passes so that the table's cache
+ * misses overlap: guard_rrl_prepare for each answer as it is made (false: exempt, nothing to
+ * do: a valid server cookie, a validly signed query, the whitelist), then guard_rrl_finish for
+ * each prepared one, which returns its length to send: the same, 0 (drop), or that of its
+ * slipped form (TC, or BADCOOKIE for a client with a cookie but no valid server cookie).
  */
-size_t guard_rrl(guard_t *g, unsigned worker, const guard_settings_t *gs, const answer_client_t *c,
-                 uint8_t *resp, size_t len, const answer_info_t *info, bool was_signed,
-                 struct server_stats *st, uint32_t now);
+typedef struct guard_pending {
+	int out; /* the caller's index of the answer */
+	bool was_signed;
+	answer_client_t client;
+	answer_info_t info;
+	rrl_request_t req;
+	uint64_t hash;
+	uint8_t name[DNAME_MAXLEN];
+} guard_pending_t;
+
+bool guard_rrl_prepare(guard_t *g, unsigned worker, const guard_settings_t *gs, guard_pending_t *p,
+                       const uint8_t *resp, size_t len);
+size_t guard_rrl_finish(guard_t *g, unsigned worker, const guard_settings_t *gs, guard_pending_t *p,
+                        uint8_t *resp, size_t len, struct server_stats *st, uint32_t now);
 
 /* Counts what the query's COOKIE option said. */
 void guard_count_cookie(struct server_stats *st, const answer_info_t *info);

@@ -31,6 +31,7 @@ typedef struct udp_worker {
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iin[UDP_BATCH], iout[UDP_BATCH];
 	struct sockaddr_storage addr[UDP_BATCH];
+	guard_pending_t pend[UDP_BATCH]; /* answers waiting for their RRL decision */
 	uint8_t qbuf[UDP_BATCH][UDP_RECV_MAX];
 	uint8_t rbuf[UDP_BATCH][UDP_RECV_MAX];
 } udp_worker_t;
@@ -57,7 +58,7 @@ static void *udp_loop(void *arg)
 			           &w->summary_at);
 			continue;
 		}
-		int nout = 0;
+		int nout = 0, npend = 0;
 		uint32_t now = guard_now();
 		guard_t *g = s->guard;
 		rcu_read_lock();
@@ -104,16 +105,40 @@ static void *udp_loop(void *arg)
 				len = signed_answer(s, w->qbuf[i], qlen, false, w->rbuf[nout], len,
 				                    UDP_RECV_MAX, &info);
 			guard_count_cookie(w->stats, &info);
-			if (len && gs->rrl.rate && info.opcode == WIRE_OPCODE_QUERY)
-				len = guard_rrl(g, w->index, gs, &cl, w->rbuf[nout], len, &info,
-				                was_signed, w->stats, now);
 			if (!len)
 				continue;
+			if (gs->rrl.rate && info.opcode == WIRE_OPCODE_QUERY) {
+				guard_pending_t *p = &w->pend[npend];
+				p->out = nout;
+				p->was_signed = was_signed;
+				p->client = cl;
+				p->info = info;
+				npend += guard_rrl_prepare(g, w->index, gs, p, w->rbuf[nout], len);
+			}
 			stat_inc(&w->stats->rcode[info.rcode & 15]);
 			w->iout[nout] = (struct iovec){w->rbuf[nout], len};
 			w->out[nout].msg_hdr.msg_name = &w->addr[i];
 			w->out[nout].msg_hdr.msg_namelen = w->in[i].msg_hdr.msg_namelen;
 			nout++;
+		}
+		if (npend) {
+			/* Second pass: the buckets were prefetched while the batch was answered. */
+			for (int i = 0; i < npend; i++) {
+				guard_pending_t *p = &w->pend[i];
+				struct iovec *v = &w->iout[p->out];
+				v->iov_len = guard_rrl_finish(g, w->index, gs, p, v->iov_base,
+				                              v->iov_len, w->stats, now);
+			}
+			int k = 0;
+			for (int i = 0; i < nout; i++) {
+				if (!w->iout[i].iov_len)
+					continue;
+				w->iout[k] = w->iout[i];
+				w->out[k].msg_hdr.msg_name = w->out[i].msg_hdr.msg_name;
+				w->out[k].msg_hdr.msg_namelen = w->out[i].msg_hdr.msg_namelen;
+				k++;
+			}
+			nout = k;
 		}
 		rcu_read_unlock();
 		for (int sent = 0; sent < nout;) {

@@ -117,6 +117,12 @@ static void accounts(void **state)
 	run(g, 0, &p32, &h1, 8, 10, c);
 	rrl_request_t h2 = req("198.51.100.2", RRL_ANSWER, WIRE_T_A, www, b);
 	assert_int_equal(rrl_decide(g, 0, &p32, &h2, 8), RRL_PASS);
+	/* Address bytes that look like letters are not lower-cased with the name. */
+	rrl_request_t up = req("65.66.67.1", RRL_ERROR, 0, NULL, a);
+	memset(c, 0, sizeof(c));
+	run(g, 0, &P10, &up, 9, 10, c);
+	rrl_request_t low = req("97.98.99.1", RRL_ERROR, 0, NULL, b);
+	assert_int_equal(rrl_decide(g, 0, &P10, &low, 9), RRL_PASS);
 	rrl_group_free(g);
 }
 
