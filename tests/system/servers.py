@@ -500,22 +500,30 @@ class Knotd(Server):
 
     name = "knotd"
 
-    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="knotd"):
+    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="knotd", modules="",
+                 global_modules=(), udp_workers=1):
         super().__init__(workdir, zones, identity)
         self.binary = binary
         self.conf = self.dir / "knot.conf"
+        # Module sections (e.g. "mod-rrl:\n  - id: default\n    rate-limit: 50\n") and the
+        # ids the default template loads, in order ("mod-cookies/default", ...).
+        self.modules = modules
+        self.global_modules = list(global_modules)
+        self.udp_workers = udp_workers
 
     def write_config(self):
         (self.dir / "run").mkdir(exist_ok=True)
         (self.dir / "storage").mkdir(exist_ok=True)
         zones = "".join(f'  - domain: "{o}"\n    file: "{p}"\n' for o, p in self.zones)
+        gm = (f"    global-module: [{', '.join(self.global_modules)}]\n"
+              if self.global_modules else "")
         self.conf.write_text(
             f"""server:
     rundir: "{self.dir}/run"
     listen: [ {_listen_list(self.addrs, self.port)} ]
     identity: "{self.identity}"
     nsid: "{self.identity}"
-    udp-workers: 1
+    udp-workers: {self.udp_workers}
     tcp-workers: 1
     background-workers: 1
 database:
@@ -525,14 +533,14 @@ control:
 log:
   - target: stderr
     any: info
-template:
+{self.modules}template:
   - id: default
     storage: "{self.dir}/storage"
     zonefile-load: whole
     zonefile-sync: -1
     journal-content: none
     semantic-checks: off
-zone:
+{gm}zone:
 {zones}"""
         )
 
