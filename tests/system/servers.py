@@ -595,14 +595,16 @@ class Named(Server):
 
     name = "named"
 
-    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="named"):
+    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="named", options=()):
         super().__init__(workdir, zones, identity)
         self.binary = binary
         self.conf = self.dir / "named.conf"
+        self.options = list(options)  # extra statements for the options block
 
     def write_config(self):
         v6 = f"listen-on-v6 port {self.port} {{ ::1; }};" if have_ipv6() else "listen-on-v6 { none; };"
         zones = "".join(f'zone "{o}" {{ type primary; file "{p}"; }};\n' for o, p in self.zones)
+        extra = "".join(f"    {o}\n" for o in self.options)
         self.conf.write_text(
             f"""options {{
     directory "{self.dir}";
@@ -632,7 +634,7 @@ class Named(Server):
     check-wildcard no;
     check-sibling no;
     check-dup-records ignore;
-}};
+{extra}}};
 controls {{ }};
 {zones}"""
         )
