@@ -638,7 +638,7 @@ static bool read_cookie(qctx_t *c, const cookie_secrets_t *secrets, const answer
 		info->cookie = COOKIE_BAD;
 		return false;
 	}
-	uint32_t now = __atomic_load_n(&c->conf->now, __ATOMIC_RELAXED);
+	uint32_t now = __atomic_load_n(&c->conf->wall, __ATOMIC_RELAXED);
 	bool reuse;
 	info->cookie =
 	    cookie_check(secrets, cc, sc, sclen, client->family, client->addr, now, &reuse);

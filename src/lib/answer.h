@@ -16,6 +16,7 @@ typedef struct answer_conf {
 	uint16_t nsid_len;
 	uint16_t max_udp; /* the EDNS buffer size we offer and the most we send over UDP */
 	uint32_t now;     /* Unix seconds, kept current by the server (relaxed atomic) */
+	uint32_t wall;    /* the wall clock's Unix seconds, for cookie timestamps (RFC 9018) */
 	/* DNS cookies (RFC 7873, RFC 9018 server cookies): NULL when they are off. The server
 	 * publishes new secrets by pointer swap (rotation); read with an acquire load. */
 	const cookie_secrets_t *cookies;

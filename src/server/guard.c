@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dname.h"
 #include "error.h"
 #include "guard.h"
@@ -347,7 +348,8 @@ int guard_init(server_t *s)
 		return US_ENOMEM;
 	empty_to_null(&gs->whitelist);
 	empty_to_null(&gs->block);
-	__atomic_store_n(&s->answer.now, (uint32_t)time(NULL), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 	int ret = secrets_setup(s, g);
 	if (ret)
 		return ret;

@@ -17,12 +17,14 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
 #include "guard.h"
 #include "log.h"
 #include "notify.h"
+#include "recover.h"
 #include "serial.h"
 #include "server.h"
 #include "store.h"
@@ -560,6 +562,7 @@ int server_run(const char *conf_path)
 	/* Threads inherit the mask, so only the signalfd below ever sees these. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	s.started = time(NULL);
+	clock_init();
 	rcu_register_thread();
 
 	int ret = setup(&s, conf_path);
@@ -573,7 +576,8 @@ int server_run(const char *conf_path)
 	bool need_store = false;
 	for (size_t i = 0; i < s.conf->nzones; i++)
 		need_store |= s.zones[i].conf->role == CONF_ROLE_SECONDARY;
-	if (s.conf->nzones && (ret = store_open(s.conf->storage, 0, &s.store)) < 0) {
+	recover_catch_sigbus();
+	if (s.conf->nzones && (ret = recover_store_open(s.conf->storage, &s.store)) < 0) {
 		if (need_store) {
 			log_error("cannot open the storage in %s: %s", s.conf->storage,
 			          us_strerror(ret));
@@ -632,7 +636,10 @@ int server_run(const char *conf_path)
 		struct pollfd p[3] = {{.fd = sig_fd, .events = POLLIN},
 		                      {.fd = ctl_fd, .events = POLLIN},
 		                      {.fd = s.wake_fd, .events = POLLIN}};
-		__atomic_store_n(&s.answer.now, (uint32_t)time(NULL), __ATOMIC_RELAXED);
+		/* Timers (EDNS EXPIRE against slot->expire_at) in the timers' time; cookies in
+		 * the wall clock's, which the other servers of the fleet share. */
+		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
+		__atomic_store_n(&s.answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 		int wait = xfrin_tick(&s);
 		if (poll(p, 3, wait < 1000 ? wait : 1000) <= 0)
 			continue;

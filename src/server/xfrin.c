@@ -9,6 +9,7 @@
 #include <urcu.h>
 
 #include "error.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -466,7 +467,7 @@ static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j,
 
 static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	pthread_join(j->thread, NULL);
 	z->busy = false;
 	const conf_zone_t *zc = z->conf;
@@ -559,7 +560,7 @@ static void expire(server_zone_t *z)
 
 void xfrin_restore(server_t *s, server_zone_t *z)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	zone_t *saved = NULL;
 	store_timers_t t;
 	z->next_refresh = now;
@@ -598,7 +599,7 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 
 int xfrin_tick(server_t *s)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	time_t next = now + 3600;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
 		server_zone_t *z = &s->zones[i];

@@ -139,6 +139,7 @@ class Server:
         self.port = None
         self.proc = None
         self.log_path = None
+        self.env = None  # environment of the process (None: ours), e.g. for LD_PRELOAD
         self._udp = None
         self._tcp = None
         # Each server gets its own copy of the zone files so none can rewrite ours.
@@ -174,6 +175,7 @@ class Server:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    env=self.env,
                     # A signal mask inherited from the runner would make SIGTERM unstoppable.
                     preexec_fn=_unblock_signals,
                 )

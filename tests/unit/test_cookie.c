@@ -139,7 +139,7 @@ static void in_answers(void **state)
 	slot->zone = z;
 	cookie_secrets_t secrets = {0};
 	memset(secrets.current, 0x5a, 16);
-	answer_conf_t conf = {.max_udp = 1232, .now = 1700000000, .cookies = &secrets};
+	answer_conf_t conf = {.max_udp = 1232, .wall = 1700000000, .cookies = &secrets};
 	answer_client_t client = {.family = 4};
 	inet_pton(AF_INET, "192.0.2.99", client.addr);
 	uint8_t q[512], resp[1232], cc[8] = {9, 9, 9, 9, 1, 2, 3, 4}, sc[16];
@@ -158,7 +158,7 @@ static void in_answers(void **state)
 	assert_non_null(got);
 	assert_int_equal(clen, 24);
 	assert_memory_equal(got, cc, 8);
-	cookie_make(secrets.current, cc, 4, client.addr, conf.now, sc);
+	cookie_make(secrets.current, cc, 4, client.addr, conf.wall, sc);
 	assert_memory_equal(got + 8, sc, 16);
 
 	/* Sent back: good, and echoed while fresh. */
