@@ -114,7 +114,7 @@ fuzz-long: $(FUZZ_BIN)
 		xargs -P $(FUZZ_LONG_PARALLEL) -I{} sh scripts/fuzz-long.sh {} $(FUZZ_LONG_SECONDS)
 
 # The bench tools build with the project's warnings but without sanitizers: they must be fast.
-BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient
+BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient $(B)/bench/tcpgen
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread
@@ -126,6 +126,7 @@ bench-tools: $(BENCH_TOOLS)
 bench: all $(BENCH_TOOLS)
 	UNDERSTUDY=$(abspath $(B)/understudy) LOADGEN=$(abspath $(B)/bench/loadgen) \
 		REFLECTOR=$(abspath $(B)/bench/reflector) AXFRCLIENT=$(abspath $(B)/bench/axfrclient) \
+		TCPGEN=$(abspath $(B)/bench/tcpgen) \
 		BENCH_OUT=$(abspath $(B)/bench) $(PYTHON) bench/run.py
 
 # Only the backup-role part of the bench (bench/propagation.py): BENCH_PROP_CHANGES, ...

@@ -633,6 +633,7 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"tcp-io-timeout", true, 1, 60000, offsetof(conf_t, tcp_io_timeout)},
 	    {"tcp-max-clients-per-address", true, 1, 100000,
 	     offsetof(conf_t, tcp_max_clients_per_address)},
+	    {"tcp-nice", true, 0, 19, offsetof(conf_t, tcp_nice)},
 	};
 	enum { N = sizeof(opts) / sizeof(opts[0]), NDEF = 4 };
 	/* After listen and the table: the defences with a structure of their own. */
@@ -1012,6 +1013,7 @@ static void set_defaults(ctx_t *c)
 	rrl->ipv4_prefix_length = rrl->ipv4_prefix_length > 0 ? rrl->ipv4_prefix_length : 24;
 	rrl->ipv6_prefix_length = rrl->ipv6_prefix_length > 0 ? rrl->ipv6_prefix_length : 56;
 	rrl->table_size = rrl->table_size > 0 ? rrl->table_size : 1 << 16;
+	conf->tcp_nice = conf->tcp_nice >= 0 ? conf->tcp_nice : 10;
 	conf->notify_rate_limit = conf->notify_rate_limit >= 0 ? conf->notify_rate_limit : 200;
 	conf->transfer_rate_limit = conf->transfer_rate_limit >= 0 ? conf->transfer_rate_limit : 50;
 	conf->transfers_out = conf->transfers_out ? conf->transfers_out : 64;
@@ -1186,7 +1188,7 @@ int conf_load(const char *path, conf_t **out, char *err, size_t errlen)
 	c.conf->log_level = LOG_INFO;
 	/* Options where 0 is a value of its own start as "not given". */
 	c.conf->rrl.rate_limit = c.conf->rrl.slip = -1;
-	c.conf->notify_rate_limit = c.conf->transfer_rate_limit = -1;
+	c.conf->notify_rate_limit = c.conf->transfer_rate_limit = c.conf->tcp_nice = -1;
 	if (!(have_parser = yaml_parser_initialize(&parser))) {
 		c.oom = true;
 		goto cleanup;

@@ -135,6 +135,7 @@ typedef struct conf {
 	int transfers_out_per_address;
 	int tcp_io_timeout; /* ms for a whole message once its first byte came (slow clients) */
 	int tcp_max_clients_per_address;
+	int tcp_nice; /* the TCP workers' nice value above the UDP workers', 0..19; default 10 */
 
 	/* log: */
 	conf_log_target_t log_target;
