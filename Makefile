@@ -6,7 +6,13 @@ B       ?= build
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wformat=2 -Wno-format-nonliteral
-CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread $(SAN) $(EXTRA_CFLAGS)
+# One source for the version: the package's changelog, so `understudy version` and the .deb agree.
+VERSION := $(shell sed -n '1{s/^[^ ]* .//;s/. .*//;p;q;}' debian/changelog)
+ifeq ($(VERSION),)
+$(error cannot read the version from debian/changelog)
+endif
+CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread -DUNDERSTUDY_VERSION='"$(VERSION)"' \
+           $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
 PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -25,7 +31,16 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_HDR := $(wildcard tests/fuzz/*.h)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/%-replay)
 
-all: $(B)/understudy
+# make install: PREFIX for the program and its pages, DESTDIR for staging (the package does).
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+MAN := $(B)/man/man8/understudy.8 $(B)/man/man5/understudy.yaml.5
+
+all: $(B)/understudy $(MAN)
 
 # src/lib sees only itself, so a stray include of server code fails the build.
 $(B)/src/lib/%.o: src/lib/%.c
@@ -36,10 +51,17 @@ $(B)/src/server/%.o $(B)/src/cli/%.o $(B)/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server -Isrc $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
+# The version is compiled in where it is printed or answered.
+$(B)/src/main.o $(B)/src/server/conf.o: debian/changelog
+
 $(B)/libus.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/libussrv.a: $(SRV_OBJ)
+	ar rcs $@ $^
+
+# The subcommands, for the fuzz targets of their parsers (import-conf).
+$(B)/libuscli.a: $(CLI_OBJ)
 	ar rcs $@ $^
 
 $(B)/understudy: $(B)/src/main.o $(CLI_OBJ) $(B)/libussrv.a $(B)/libus.a
@@ -52,11 +74,48 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libussrv.a $(B)/libus.a
 
 # Each fuzz target also links against a small main that replays its corpus, so make check
 # exercises every target with gcc and the sanitizers without needing libFuzzer.
-$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(B)/libussrv.a \
-		$(B)/libus.a
+$(B)/tests/fuzz_%-replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(B)/libuscli.a \
+		$(B)/libussrv.a $(B)/libus.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
-		$(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
+	$(CC) $(CFLAGS_) -Isrc/lib -Isrc/server -Isrc $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(B)/libuscli.a $(B)/libussrv.a $(B)/libus.a $(LDFLAGS_) $(PKG_LIBS)
+
+# The manual pages are made from the docs, so the two never disagree.
+$(B)/man/man8/understudy.8: docs/understudy.md scripts/md2man.py debian/changelog
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/md2man.py --name understudy --section 8 --version $(VERSION) \
+		--summary "authoritative DNS server, the backup first of all" $< > $@.tmp
+	mv $@.tmp $@
+
+$(B)/man/man5/understudy.yaml.5: docs/configuration.md scripts/md2man.py debian/changelog
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/md2man.py --name understudy.yaml --section 5 --version $(VERSION) \
+		--summary "configuration file of the understudy DNS server" $< > $@.tmp
+	mv $@.tmp $@
+
+man: $(MAN)
+
+# Paths in the unit and the example configuration follow the variables above. An existing
+# configuration or zone file is never overwritten: it is the operator's.
+ETCDIR := $(DESTDIR)$(SYSCONFDIR)/understudy
+PATHS_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|/etc/understudy|$(SYSCONFDIR)/understudy|g' \
+	-e 's|/var/lib/understudy|$(LOCALSTATEDIR)/lib/understudy|g'
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(ETCDIR)
+	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/understudy
+	install -m 0755 $(B)/understudy $(DESTDIR)$(SBINDIR)/understudy
+	install -m 0644 $(B)/man/man8/understudy.8 $(DESTDIR)$(MANDIR)/man8/understudy.8
+	install -m 0644 $(B)/man/man5/understudy.yaml.5 $(DESTDIR)$(MANDIR)/man5/understudy.yaml.5
+	sed $(PATHS_SED) etc/understudy.service.in > $(DESTDIR)$(UNITDIR)/understudy.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/understudy.service
+	test -e $(ETCDIR)/understudy.yaml || sed $(PATHS_SED) etc/understudy.yaml > $(ETCDIR)/understudy.yaml
+	chmod 0644 $(ETCDIR)/understudy.yaml
+	test -e $(ETCDIR)/example.com.zone || install -m 0644 etc/zones/example.com.zone $(ETCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/understudy $(DESTDIR)$(MANDIR)/man8/understudy.8 \
+		$(DESTDIR)$(MANDIR)/man5/understudy.yaml.5 $(DESTDIR)$(UNITDIR)/understudy.service
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -71,6 +130,11 @@ system: $(B)/understudy
 	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
 
 check: all unit fuzz-replay system
+
+# Minutes long, so not in check: builds the Debian package from a copy of the tree, checks it
+# with lintian, installs it into a fresh debootstrap root and runs it there (tests/package).
+check-slow: all
+	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/package $(PYTEST_ARGS)
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
@@ -88,11 +152,11 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 # fuzzers are relinked every time rather than left stale.
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) FORCE
 	$(MAKE) B=build/fuzzlib CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
-		build/fuzzlib/libus.a build/fuzzlib/libussrv.a
+		build/fuzzlib/libus.a build/fuzzlib/libussrv.a build/fuzzlib/libuscli.a
 	@mkdir -p $(@D)
 	clang -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN) -Isrc/lib \
-		-Isrc/server $(PKG_CFLAGS) -o $@ $< build/fuzzlib/libussrv.a build/fuzzlib/libus.a \
-		$(PKG_LIBS) -pthread
+		-Isrc/server -Isrc $(PKG_CFLAGS) -o $@ $< build/fuzzlib/libuscli.a \
+		build/fuzzlib/libussrv.a build/fuzzlib/libus.a $(PKG_LIBS) -pthread
 
 # New inputs go to build/fuzz/corpus/<target>, crashes to build/fuzz/<target>-crash-*. A target
 # that fails does not keep the others from running; make fails at the end.
@@ -140,7 +204,7 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz-replay system check format-check asan fuzz fuzz-long bench bench-tools \
-	bench-propagation demo clean FORCE
+.PHONY: all man install uninstall unit fuzz-replay system check check-slow format-check asan fuzz \
+	fuzz-long bench bench-tools bench-propagation demo clean FORCE
 FORCE:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -358,6 +358,7 @@ def understudy_primary_conf(binary, d, port, zonefile, us_port, ks_port, probe_p
   storage: "{d}/storage"
   control: "{d}/ctl.sock"
   udp-workers: 1
+  watch-ns: false
   tcp-workers: 1
 log: {{target: stderr, level: info}}
 keys:
@@ -386,6 +387,7 @@ def understudy_conf(binary, d, port, pri_port):
   storage: "{d}/storage"
   control: "{d}/ctl.sock"
   udp-workers: 1
+  watch-ns: false
   tcp-workers: 1
 log: {{target: stderr, level: info}}
 keys:

@@ -31,6 +31,8 @@ Environment (all optional):
   BENCH_KEEP=1           keep the temporary directory with configs and logs
   BENCH_DO=1             0 skips the DO=1 run on the signed (NSEC3) copy of the throughput zone
   BENCH_PROP_CHANGES=20, BENCH_IXFR_CHANGES=10, ...  the backup-role part, bench/propagation.py
+  BENCH_SMALL_ZONES="10000"  counts of small zones for bench/manyzones.py ("" skips it;
+                         "10000 100000" adds the 100,000-zone case), BENCH_SMALL_RUNS=3
 
 At the end, bench/propagation.py measures the backup role: a primary (knotd, then understudy)
 NOTIFYs understudy and a knotd secondary, and each change's propagation to both is timed (see
@@ -57,6 +59,7 @@ import tempfile
 import time
 
 import defence
+import manyzones
 import propagation
 import transfer
 
@@ -431,6 +434,7 @@ class Understudy(Server):
   storage: "{d}/storage"
   control: "{d}/ctl.sock"
   udp-workers: {workers}
+  watch-ns: false
   tcp-workers: 1
 log: {{target: stderr, level: warning}}
 zones:
@@ -734,6 +738,7 @@ def report(res, meta):
             L.append(f"{name:<12} {fmt_qps(r['qps_median']):>13} {rng:>13} {r['runs_used']:>4} "
                      f"{r['loss_pct']:>6.2f} {nx:>5.1f} {r.get('truncated', 0):>8} "
                      f"{r['latency_p50_us']:>6} {r['srv_us_per_q']:>8.2f}")
+    L.extend(manyzones.report_lines(res.get("small")))
     L.extend(propagation.report_lines(res.get("propagation")))
     L.append("")
     L.append("ratios (understudy / peer): qps > 1 is better, CPU, load time and memory < 1 are "
@@ -793,6 +798,10 @@ def report(res, meta):
         row(f"load time, {BIG_RECORDS:,} RRs", lambda s: res["load"][s]["load_s"])
         row("VmRSS after load", lambda s: res["load"][s]["rss_kib"])
         row("PSS (process tree)", lambda s: res["load"][s]["pss_kib"])
+    for title, value in manyzones.ratio_rows(res.get("small")):
+        # knotd is the only peer measured with many zones
+        L.append(f"{title:<32}" + "".join(
+            f"{(value if p == 'knotd' and u_ok else '-'):>18}" for p in peers))
     for label, key, title in propagation.ratio_rows(res.get("propagation")):
         # the backup part has knotd as the only peer
         L.append(f"{title:<32}" + "".join(
@@ -978,6 +987,14 @@ def main():
                 res["load"][name]["load_min"] = min(r["load_s"] for r in runs)
                 res["load"][name]["load_max"] = max(r["load_s"] for r in runs)
                 res["load"][name]["runs"] = runs
+
+        # 3b. many small zones: start-up time and memory per zone, knotd and understudy
+        if manyzones.COUNTS and "knotd" in SERVERS and "understudy" in SERVERS:
+            print("many small zones: start-up and memory", flush=True)
+            res["small"] = manyzones.measure(sys.modules[__name__], tmp,
+                                             os.path.join(OUT, "data"),
+                                             UNDERSTUDY if res.get("understudy_present") else "",
+                                             meta["warnings"])
 
         # 5. transfers out: AXFR of the big zone from knotd and understudy; the journal's size
         if "knotd" in SERVERS and "understudy" in SERVERS and os.access(AXFRCLIENT, os.X_OK):

@@ -86,6 +86,7 @@ def understudy_conf(binary, d, port, zonefile):
   storage: "{d}/storage"
   control: "{d}/ctl.sock"
   udp-workers: 1
+  watch-ns: false
   tcp-workers: 1
 log: {{target: stderr, level: info}}
 acls:

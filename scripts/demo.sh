@@ -36,6 +36,7 @@ server:
   identity: "$1"
   nsid: "$1"
   udp-workers: 1
+  watch-ns: false    # the demo zone's NS addresses are documentation addresses
 log: {target: "$demo/$1/understudy.log", level: info}
 keys:
   - {id: demo-xfr, algorithm: hmac-sha256, secret: "$secret"}

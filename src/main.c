@@ -7,14 +7,15 @@
 #include "cli/cli.h"
 #include "server.h"
 
-#define UNDERSTUDY_VERSION "0.1"
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: understudy serve [-c FILE]           run the daemon\n"
 	           "       understudy ctl [-s SOCKET] COMMAND [ZONE]  control a running daemon\n"
 	           "       understudy check-conf [-c FILE]      validate a configuration\n"
 	           "       understudy check-zone ORIGIN FILE    validate a zone file\n"
+	           "       understudy import-conf [--from named|knot|nsd] FILE\n"
+	           "                                            translate another server's "
+	           "configuration\n"
 	           "       understudy version\n");
 }
 
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 		return cli_check_conf(argc - 1, argv + 1);
 	if (strcmp(cmd, "check-zone") == 0)
 		return cli_check_zone(argc - 1, argv + 1);
+	if (strcmp(cmd, "import-conf") == 0)
+		return cli_import_conf(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("understudy %s\n", UNDERSTUDY_VERSION);
 		return 0;

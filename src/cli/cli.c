@@ -95,19 +95,25 @@ int cli_check_zone(int argc, char **argv)
 
 int cli_ctl(int argc, char **argv)
 {
-	const char *usage = "understudy ctl [-s SOCKET | -c CONF] COMMAND [ZONE]\n"
-	                    "commands: status, zone-status [ZONE], reload [ZONE], refresh ZONE,\n"
-	                    "          retransfer ZONE, notify ZONE, sync [ZONE], stop";
+	const char *usage =
+	    "understudy ctl [-s SOCKET | -c CONF] [--json] COMMAND [ZONE]\n"
+	    "commands: status, zone-status [ZONE], fleet [ZONE], reload [ZONE], refresh ZONE,\n"
+	    "          retransfer ZONE, notify ZONE, sync [ZONE], stop";
+	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'}, {0}};
 	const char *sock = NULL, *conf_path = NULL;
+	bool json = false;
 	int opt;
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+s:c:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
 			break;
 		case 'c':
 			conf_path = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
@@ -128,7 +134,7 @@ int cli_ctl(int argc, char **argv)
 		}
 		sock = conf->control;
 	}
-	int ret = ctl_client(sock, argc - optind, argv + optind);
+	int ret = ctl_client(sock, json, argc - optind, argv + optind);
 	conf_free(conf);
 	return ret;
 }

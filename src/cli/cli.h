@@ -5,3 +5,4 @@
 int cli_check_conf(int argc, char **argv);
 int cli_check_zone(int argc, char **argv);
 int cli_ctl(int argc, char **argv);
+int cli_import_conf(int argc, char **argv);

@@ -368,16 +368,30 @@ static const uint8_t *put_dname(qctx_t *c, const uint8_t *qname, const zone_node
 }
 
 /*
+ * Notes that the chain passes node n (a CNAME's owner, a DNAME's, or the answer's). False when
+ * it passed n before: a loop, and what is in the answer already says it all. So a DNAME goes
+ * into an answer once (RFC 2181 5: one RRset once), however often the chain would apply it;
+ * a resolver applies it again itself, as to a DNAME whose target lies below it. nsd stops
+ * there too; knotd also stops at a name it has seen, but goes on through a DNAME seen before.
+ */
+static bool visit(qctx_t *c, const zone_node_t *n)
+{
+	for (int i = 0; i < c->nseen; i++)
+		if (c->seen[i] == n)
+			return false;
+	c->seen[c->nseen++] = n;
+	return true;
+}
+
+/*
  * Answers from an existing node, or from the wildcard n standing in for qname below wildce.
  * Returns the CNAME target to follow, or NULL when the answer is complete.
  */
 static const uint8_t *answer_node(qctx_t *c, const uint8_t *owner, const zone_node_t *n,
                                   const zone_node_t *wildce)
 {
-	for (int i = 0; i < c->nseen; i++)
-		if (c->seen[i] == n)
-			return NULL; /* a CNAME loop: what is in the answer already says it all */
-	c->seen[c->nseen++] = n;
+	if (!visit(c, n))
+		return NULL;
 
 	const zone_rrset_t *rs = NULL;
 	if (c->qtype == WIRE_T_ANY) {
@@ -463,7 +477,13 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 			break;
 		}
 		if (lk.cut && lk.cut != lk.node) {
+			if (!visit(c, lk.cut))
+				break;
 			qname = put_dname(c, qname, lk.cut, hop);
+			/* The synthesized CNAME is what was asked for (RFC 6672 3.2, RFC 1034
+			 * 4.3.2 step 3a). */
+			if (c->qtype == WIRE_T_CNAME)
+				break;
 			continue;
 		}
 		const zone_node_t *n = lk.node;

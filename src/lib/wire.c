@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* wire: the compressing message writer. */
+#include <stdio.h>
+
 #include "wire.h"
 #include "dname.h"
 #include "error.h"
@@ -249,4 +251,20 @@ int wire_put_rr(wire_writer_t *w, const uint8_t *owner, uint16_t type, uint16_t 
 	if (ret)
 		wire_rollback(w, m);
 	return ret;
+}
+
+const char *wire_rcode_text(uint16_t rcode, char *buf, size_t len)
+{
+	static const char *const names[] = {
+	    "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+	    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
+	};
+	if (rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	if (rcode == WIRE_RCODE_BADVERS)
+		return "BADVERS";
+	if (rcode == 23)
+		return "BADCOOKIE";
+	snprintf(buf, len, "RCODE%u", rcode);
+	return buf;
 }

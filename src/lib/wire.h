@@ -171,6 +171,10 @@ static inline void wire_rollback(wire_writer_t *w, wire_mark_t m)
  * false: set it after init for a byte-exact copy of names. */
 void wire_writer_init(wire_writer_t *w, uint8_t *buf, size_t limit);
 
+/* The name of an RCODE (extended ones too), e.g. "REFUSED"; unknown ones as "RCODE23" in buf
+ * (at least 16 bytes), which is returned then. */
+const char *wire_rcode_text(uint16_t rcode, char *buf, size_t len);
+
 /* Appends n raw bytes; US_ETRUNC if they do not fit (nothing is written then). */
 int wire_put(wire_writer_t *w, const void *data, size_t n);
 int wire_put16(wire_writer_t *w, uint16_t v);

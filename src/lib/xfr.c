@@ -39,11 +39,20 @@ static int build_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *ape
 		wire_write32(soa + 2, *ixfr_serial);
 		ret = wire_put_rr(&w, apex, WIRE_T_SOA, WIRE_CLASS_IN, 0, soa, sizeof(soa));
 	}
-	/* OPT: root owner, payload size, no extended RCODE, version 0, no flags, and EXPIRE. */
-	uint8_t opt[11 + 4] = {0, 0, WIRE_T_OPT, 0, 0, 0, 0, 0, 0, 0, 4, 0, XFR_EDNS_EXPIRE, 0, 0};
+	/* OPT: root owner, payload size, no extended RCODE, version 0, no flags, and EXPIRE; an
+	 * SOA query asks for ZONEVERSION too (RFC 9660), which says the serial an anycast or
+	 * load-balanced server's answer came from. */
+	uint8_t opt[11 + 8] = {
+	    0, 0, WIRE_T_OPT,           0, 0, 0, 0, 0, 0, 0, 4, 0, XFR_EDNS_EXPIRE, 0,
+	    0, 0, XFR_EDNS_ZONEVERSION, 0, 0};
 	wire_write16(opt + 3, XFR_EDNS_UDP);
+	size_t optlen = 11 + 4;
+	if (qtype == WIRE_T_SOA) {
+		opt[10] = 8;
+		optlen += 4;
+	}
 	if (ret == 0)
-		ret = wire_put(&w, opt, sizeof(opt));
+		ret = wire_put(&w, opt, optlen);
 	return ret ? ret : (int)w.len;
 }
 
@@ -68,20 +77,6 @@ static const char *name_text(const uint8_t *name, char *buf)
 {
 	if (dname_to_text(name, buf, DNAME_TEXT_MAX) < 0)
 		strcpy(buf, "?");
-	return buf;
-}
-
-static const char *rcode_text(uint16_t rcode, char *buf, size_t len)
-{
-	static const char *const names[] = {
-	    "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-	    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
-	};
-	if (rcode < sizeof(names) / sizeof(names[0]))
-		return names[rcode];
-	if (rcode == WIRE_RCODE_BADVERS)
-		return "BADVERS";
-	snprintf(buf, len, "RCODE%u", rcode);
 	return buf;
 }
 
@@ -182,6 +177,8 @@ typedef struct msg_info {
 	uint16_t qtype, qclass;
 	bool expire;
 	uint32_t expire_val;
+	bool version; /* ZONEVERSION of type SOA-SERIAL */
+	uint32_t version_val;
 } msg_info_t;
 
 static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char *err, size_t errlen)
@@ -201,6 +198,11 @@ static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char 
 			}
 			mi->expire = true;
 			mi->expire_val = wire_read32(o + p + 4);
+		} else if (code == XFR_EDNS_ZONEVERSION && len == 6 && o[p + 5] == 0) {
+			/* RFC 9660 3: label count, type 0 (SOA-SERIAL), the serial. Other types and
+			 * lengths are versions we cannot read, which the RFC lets us ignore. */
+			mi->version = true;
+			mi->version_val = wire_read32(o + p + 6);
 		}
 		p += 4 + (size_t)len;
 	}
@@ -292,7 +294,7 @@ static int check_msg(const msg_info_t *mi, const uint8_t *apex, uint16_t qtype, 
 	char t[DNAME_TEXT_MAX];
 	if (mi->rcode != WIRE_RCODE_NOERROR) {
 		us_errf(err, errlen, "the primary answered %s",
-		        rcode_text(mi->rcode, t, sizeof(t)));
+		        wire_rcode_text(mi->rcode, t, sizeof(t)));
 		return XFR_ERCODE;
 	}
 	if (mi->flags & WIRE_TC) {
@@ -314,19 +316,22 @@ static int check_msg(const msg_info_t *mi, const uint8_t *apex, uint16_t qtype, 
 }
 
 int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const uint8_t *apex,
-                           uint32_t *serial, bool *expire_present, uint32_t *expire, char *err,
-                           size_t errlen)
+                           xfr_soa_answer_t *out, char *err, size_t errlen)
 {
 	char t[DNAME_TEXT_MAX];
 	msg_info_t mi;
 	int ret = scan_msg(msg, len, id, &mi, err, errlen);
 	if (ret == 0)
 		ret = check_msg(&mi, apex, WIRE_T_SOA, true, err, errlen);
+	if (ret == 0 || ret == XFR_ERCODE) {
+		out->rcode = mi.rcode;
+		out->aa = (mi.flags & WIRE_AA) != 0;
+	}
 	if (ret)
 		return ret;
 	if (!(mi.flags & WIRE_AA)) {
 		us_errf(err, errlen, "the answer is not authoritative (AA clear)");
-		return US_EMALF;
+		return US_ENOENT;
 	}
 	size_t pos = mi.an_pos;
 	rr_view_t rr;
@@ -342,13 +347,15 @@ int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const ui
 			us_errf(err, errlen, "malformed SOA record");
 			return US_EMALF;
 		}
-		*serial = s;
-		*expire_present = mi.expire;
-		*expire = mi.expire ? mi.expire_val : 0;
+		out->serial = s;
+		out->expire_present = mi.expire;
+		out->expire = mi.expire ? mi.expire_val : 0;
+		out->version_present = mi.version;
+		out->version = mi.version ? mi.version_val : 0;
 		return 0;
 	}
 	us_errf(err, errlen, "no SOA record for %s in the answer", name_text(apex, t));
-	return US_EMALF;
+	return US_ENOENT;
 }
 
 /* ---- the transfer decoder ---- */
@@ -779,6 +786,7 @@ static int read_request_opt(const uint8_t *m, const rr_view_t *rr, xfr_request_t
 	req->edns = true;
 	req->udp_size = rr->rclass;
 	req->edns_version = (uint8_t)(rr->ttl >> 16);
+	req->dobit = (rr->ttl & 0x8000) != 0;
 	const uint8_t *o = m + rr->rdpos;
 	for (size_t p = 0; p < rr->rdlen;) {
 		if (p + 4 > rr->rdlen)
@@ -854,12 +862,15 @@ static size_t opt_len(bool expire)
 	return 11 + (expire ? 8 : 0);
 }
 
-/* Appends our OPT record: payload size, the extended RCODE bits, EXPIRE if given. */
-static int put_opt(wire_writer_t *w, uint16_t udp, uint16_t rcode, const uint32_t *expire)
+/* Appends our OPT record: payload size, the extended RCODE bits, the request's DO bit, EXPIRE
+ * if given. */
+static int put_opt(wire_writer_t *w, uint16_t udp, uint16_t rcode, bool dobit,
+                   const uint32_t *expire)
 {
 	uint8_t opt[11 + 8] = {0, 0, WIRE_T_OPT};
 	wire_write16(opt + 3, udp);
 	opt[5] = (uint8_t)(rcode >> 4);
+	opt[7] = dobit ? 0x80 : 0;
 	if (expire) {
 		wire_write16(opt + 9, 8);
 		wire_write16(opt + 11, XFR_EDNS_EXPIRE);
@@ -904,7 +915,7 @@ int xfr_out_error(const xfr_request_t *req, uint16_t rcode, uint16_t extra_flags
 	if (ret == 0)
 		ret = put_question(&w, req->question, req->question_len);
 	if (ret == 0 && req->edns)
-		ret = put_opt(&w, XFR_EDNS_UDP, rcode, NULL);
+		ret = put_opt(&w, XFR_EDNS_UDP, rcode, req->dobit, NULL);
 	if (ret)
 		return ret;
 	wire_write16(buf + WIRE_QDCOUNT, 1);
@@ -1034,6 +1045,7 @@ static void out_init(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
 	memcpy(x->question, req->question, req->question_len);
 	x->question_len = req->question_len;
 	x->edns = req->edns;
+	x->dobit = req->dobit;
 	x->state = opts->soa_only ? OUT_LAST_SOA : OUT_FIRST_SOA;
 }
 
@@ -1086,7 +1098,8 @@ int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 	}
 	w.limit = hard + opt;
 	if (x->edns)
-		put_opt(&w, x->opts.edns_udp, 0, x->opts.expire ? &x->opts.expire_val : NULL);
+		put_opt(&w, x->opts.edns_udp, 0, x->dobit,
+		        x->opts.expire ? &x->opts.expire_val : NULL);
 	wire_write16(buf + WIRE_QDCOUNT, first ? 1 : 0);
 	wire_write16(buf + WIRE_ANCOUNT, (uint16_t)an);
 	wire_write16(buf + WIRE_ARCOUNT, x->edns ? 1 : 0);

@@ -19,7 +19,8 @@ enum { XFR_MORE = 1, XFR_DONE = 2 };
 #define XFR_ERCODE (-1100)
 
 /* The EDNS EXPIRE option (RFC 7314), asked for in every request built here. */
-#define XFR_EDNS_EXPIRE 9
+#define XFR_EDNS_EXPIRE      9
+#define XFR_EDNS_ZONEVERSION 19 /* RFC 9660 */
 /* The UDP payload size offered in our OPT record (only the SOA query may travel over UDP). */
 #define XFR_EDNS_UDP 1232
 
@@ -45,16 +46,28 @@ int xfr_build_axfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
  */
 int xfr_build_ixfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint32_t serial);
 
+/* An answer to an SOA query, as xfr_parse_soa_response reads it. */
+typedef struct xfr_soa_answer {
+	uint32_t serial;
+	bool expire_present;  /* EDNS EXPIRE (RFC 7314) came ... */
+	uint32_t expire;      /* ... with this value (0 when absent) */
+	bool version_present; /* ZONEVERSION (RFC 9660) of type SOA-SERIAL came ... */
+	uint32_t version;     /* ... with this serial */
+	uint16_t rcode;       /* extended, with the OPT's bits */
+	bool aa;
+} xfr_soa_answer_t;
+
 /*
  * Reads the response to an SOA query for apex sent with id: checks the ID, QR, opcode, the
- * question, NOERROR, AA, and finds the apex SOA in the answer section. On success returns 0 and
- * stores the serial and whether an EDNS EXPIRE option came, with its value (0 when absent).
- * Fails with US_EMALF (malformed, or not an authoritative answer to our question), US_ETRUNC
- * (TC set: ask again over TCP) or XFR_ERCODE, with a message in err (errlen bytes, may be 0).
+ * question, NOERROR, AA, and finds the apex SOA in the answer section. Returns 0 with *out
+ * filled, or fails with a message in err (errlen bytes, may be 0): US_EMALF (malformed, or not
+ * an answer to our question), US_ETRUNC (TC set: ask again over TCP), XFR_ERCODE (out->rcode
+ * says which) or US_ENOENT (a NOERROR answer from a server that does not serve the zone:
+ * out->aa clear, or no SOA of the apex in the answer). On US_ENOENT and XFR_ERCODE, rcode and
+ * aa are set in *out; on other failures *out is untouched.
  */
 int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const uint8_t *apex,
-                           uint32_t *serial, bool *expire_present, uint32_t *expire, char *err,
-                           size_t errlen);
+                           xfr_soa_answer_t *out, char *err, size_t errlen);
 
 /* ---- the transfer decoder ---- */
 
@@ -159,6 +172,7 @@ typedef struct xfr_request {
 	bool has_soa;    /* IXFR: the client's SOA came (RFC 1995 3) ... */
 	uint32_t serial; /* ... with this serial */
 	bool edns;       /* an OPT record came */
+	bool dobit;      /* ... with DO set, which every response echoes (RFC 3225 3) */
 	uint8_t edns_version;
 	uint16_t udp_size; /* the OPT's payload size, 0 without one */
 	bool expire;       /* EDNS EXPIRE (RFC 7314) was asked for */
@@ -226,7 +240,7 @@ typedef struct xfr_out {
 	uint16_t id, flags;
 	uint8_t question[DNAME_MAXLEN + 4];
 	size_t question_len;
-	bool edns;
+	bool edns, dobit; /* the request had an OPT record; with DO set */
 	int state;
 	/* The walk: zone_next_node's position, its node, the RRset index in it, the record
 	 * offset in that. */

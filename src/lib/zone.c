@@ -178,6 +178,7 @@ struct zone_builder {
 	unsigned errors;
 	zone_rrset_t *all;    /* every RRset, in node order */
 	const brec_t **first; /* the first record of each RRset in all */
+	arena_t names;        /* the nodes' names until finish copies them into the zone */
 };
 
 static void report(zone_builder_t *b, const brec_t *r, bool error, const char *fmt, ...)
@@ -258,7 +259,7 @@ static int node_get(zone_builder_t *b, const uint8_t *lname, size_t len, uint32_
 	b->node_cap = (uint32_t)cap;
 	if ((z->nnodes + 1) * 2 > z->mask + 1 && table_resize(z, (z->mask + 1) * 2))
 		return US_ENOMEM;
-	uint8_t *name = arena_dup(&z->arena, lname, len);
+	uint8_t *name = arena_dup(&b->names, lname, len);
 	if (!name)
 		return US_ENOMEM;
 	uint32_t i = z->nnodes++;
@@ -280,13 +281,15 @@ zone_builder_t *zone_builder_new(const uint8_t *apex, zone_report_fn report_fn, 
 	b->z = z;
 	b->report = report_fn;
 	b->ctx = ctx;
+	arena_init(&b->names);
 	z->refs = 1;
 	arena_init(&z->arena);
 	arena_init(&z->shared);
 	z->apex_len = (uint8_t)dname_len(apex);
 	dname_lower(z->apex, apex, z->apex_len);
 	z->apex_labels = (uint8_t)dname_labels(z->apex);
-	if (table_resize(z, 64))
+	/* Small: the table doubles as nodes come, and most zones have a few names. */
+	if (table_resize(z, 16))
 		goto fail;
 	uint32_t idx;
 	if (node_get(b, z->apex, z->apex_len, &idx))
@@ -311,6 +314,7 @@ void zone_builder_free(zone_builder_t *b)
 	free(b->files);
 	free(b->first);
 	free(b->parents);
+	arena_deinit(&b->names);
 	free(b);
 }
 
@@ -587,8 +591,9 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	if (b->nrecs)
 		qsort_r(b->recs, b->nrecs, sizeof(brec_t), rec_cmp, b->rd);
 
-	/* Count RRsets and drop exact duplicates (RFC 2181 5). */
-	size_t nrrsets = 0, nkept = 0;
+	/* Count RRsets and drop exact duplicates (RFC 2181 5), adding up what the RRsets and
+	 * their records will take in the arena. */
+	size_t nrrsets = 0, nkept = 0, need = 0, set = 0;
 	for (size_t i = 0; i < b->nrecs; i++) {
 		brec_t *r = &b->recs[i];
 		if (nkept) {
@@ -601,12 +606,26 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 				goto keep;
 		}
 		nrrsets++;
+		need += arena_round(set);
+		set = 0;
 	keep:
+		set += 2u + r->rdlen;
 		b->recs[nkept++] = *r;
 	}
 	b->nrecs = nkept;
 	z->nrecords = nkept;
+	need += arena_round(set) + arena_round((nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
+	for (uint32_t i = 0; i < z->nnodes; i++)
+		need += arena_round(z->nodes[i].name_len);
 
+	/* One chunk sized to the names and data, so a zone holds what it needs and no more,
+	 * whatever its size: the builder's chunks, grown as records came, go with it. */
+	if (arena_reserve(&z->arena, need))
+		goto cleanup;
+	for (uint32_t i = 0; i < z->nnodes; i++) {
+		zone_node_t *n = &z->nodes[i];
+		n->name = arena_dup(&z->arena, n->name, n->name_len); /* reserved: cannot fail */
+	}
 	zone_rrset_t *all = arena_alloc(&z->arena, (nrrsets ? nrrsets : 1) * sizeof(zone_rrset_t));
 	b->all = all;
 	b->first = malloc((nrrsets ? nrrsets : 1) * sizeof(*b->first));
@@ -790,6 +809,7 @@ typedef struct apply {
 	uint32_t *tab;
 	size_t rd_cap, tab_cap;
 	bool rebuild; /* a change the overlay cannot express cheaply: build a new base */
+	zone_apply_lenient_t *lenient; /* NULL: an addition of a record held is an error */
 	char *err;
 	size_t errlen;
 } apply_t;
@@ -998,6 +1018,7 @@ static long rd_find(apply_t *a, size_t mask, const uint8_t *rd, uint16_t len, lo
 typedef struct item {
 	const zone_rr_t *rr;
 	int labels;
+	bool redundant; /* an addition of a record held already, left out (lenient) */
 } item_t;
 
 static int item_cmp(const void *x, const void *y, void *down)
@@ -1055,7 +1076,7 @@ static int node_put_rrset(apply_t *a, zone_node_t *n, const zone_rrset_t *rs)
  * identified by owner, type and rdata; the TTL is not part of a record's identity (RFC 2181
  * 5.2), and an addition's TTL becomes the RRset's.
  */
-static int rrset_change(apply_t *a, const zone_diff_t *d, const item_t *items, size_t n, bool add)
+static int rrset_change(apply_t *a, const zone_diff_t *d, item_t *items, size_t n, bool add)
 {
 	zone_t *z = a->z;
 	const zone_rr_t *r0 = items[0].rr;
@@ -1086,6 +1107,7 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, const item_t *items, s
 		if (!off)
 			break;
 	}
+	const zone_rr_t *last = NULL; /* the last addition kept: its TTL becomes the RRset's */
 	for (size_t j = 0; j < n; j++) {
 		const zone_rr_t *r = items[j].rr;
 		long at = rd_find(a, tsize - 1, r->rdata, r->rdlen, add ? (long)(k + j) : -1);
@@ -1098,12 +1120,22 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, const item_t *items, s
 				        d->from, d->to, what);
 				return US_EZONE;
 			}
-			/* The deletions are done: a match is a record held, or added twice. */
-			if (at >= 0)
-				return change_error(a, US_EEXIST, d, r, "adds",
-				                    "that the zone holds already");
+			/* The deletions are done: a match is a record held, or added twice. With
+			 * the same TTL that changes nothing, which a lenient apply lets pass. */
+			if (at >= 0) {
+				uint32_t ttl =
+				    (size_t)at < k ? rs->ttl : items[at - (long)k].rr->ttl;
+				if (!a->lenient || r->ttl != ttl)
+					return change_error(a, US_EEXIST, d, r, "adds",
+					                    "that the zone holds already");
+				a->rd[k + j].gone = true;
+				items[j].redundant = true;
+				a->lenient->redundant++;
+				continue;
+			}
 			bytes += 2u + r->rdlen;
 			count++;
+			last = r;
 		} else {
 			if (at < 0 || (size_t)at >= k || a->rd[at].gone)
 				return change_error(a, US_ENOENT, d, r, "deletes",
@@ -1115,10 +1147,12 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, const item_t *items, s
 	}
 	if (count > UINT16_MAX)
 		return change_error(a, US_EZONE, d, r0, "adds too many records like", "");
+	if (add && !last)
+		return 0; /* every addition was there already */
 
 	zone_rrset_t nrs = {.type = r0->type,
 	                    .count = (uint16_t)count,
-	                    .ttl = add ? items[n - 1].rr->ttl : rs->ttl,
+	                    .ttl = add ? last->ttl : rs->ttl,
 	                    .rdata_len = (uint32_t)bytes};
 	uint8_t *rd = count ? arena_alloc(a->mem, bytes) : NULL;
 	if (count && !rd)
@@ -1139,7 +1173,7 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, const item_t *items, s
 		ret = node_put_rrset(a, w, &nrs);
 	if (ret)
 		return ret;
-	z->nrecords = add ? z->nrecords + n : z->nrecords - n;
+	z->nrecords = add ? z->nrecords + (count - k) : z->nrecords - n;
 	node_cut_flags(a, w);
 	return add ? 0 : node_remove(a, w);
 }
@@ -1149,14 +1183,15 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, const item_t *items, s
  * before the names below it come (either way the cut flags need no rebuild).
  */
 static int apply_list(apply_t *a, const zone_diff_t *d, const zone_rr_t *list, bool add,
-                      item_t **items, size_t *cap)
+                      item_t **items, size_t *cap, size_t *nitems)
 {
 	size_t n = 0;
 	for (const zone_rr_t *r = list; r; r = r->next) {
 		if (grow((void **)items, cap, n + 1, sizeof(item_t)))
 			return US_ENOMEM;
-		(*items)[n++] = (item_t){r, dname_labels(r->owner)};
+		(*items)[n++] = (item_t){r, dname_labels(r->owner), false};
 	}
+	*nitems = n;
 	bool down = !add;
 	if (n)
 		qsort_r(*items, n, sizeof(item_t), item_cmp, &down);
@@ -1170,6 +1205,39 @@ static int apply_list(apply_t *a, const zone_diff_t *d, const zone_rr_t *list, b
 			return ret;
 		i = j;
 	}
+	return 0;
+}
+
+/*
+ * A lenient apply's record of diff d as it took effect: the same, or, where additions were
+ * left out, a copy whose added list holds the others (cells from the lenient arena, the
+ * records borrowed from d). items[0..n) are the additions as apply_list marked them.
+ */
+static int kept_diff(zone_apply_lenient_t *l, const zone_diff_t *d, const item_t *items, size_t n,
+                     zone_diff_t **out)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < n; i++)
+		dropped += items[i].redundant;
+	zone_diff_t *k = arena_alloc(l->mem, sizeof(*k));
+	if (!k)
+		return US_ENOMEM;
+	*k = *d;
+	k->next = NULL;
+	if (dropped) {
+		k->added = NULL;
+		k->nadded = d->nadded - (uint32_t)dropped;
+		for (size_t i = n; i-- > 0;) {
+			if (items[i].redundant)
+				continue;
+			zone_rr_t *c = arena_dup(l->mem, items[i].rr, sizeof(*c));
+			if (!c)
+				return US_ENOMEM;
+			c->next = k->added;
+			k->added = c;
+		}
+	}
+	*out = k;
 	return 0;
 }
 
@@ -1259,24 +1327,35 @@ static bool overlay_full(const zone_t *z)
 	       base->shared.total > ((size_t)16 << 20) + base->arena.total / 2;
 }
 
-int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char *err,
-               size_t errlen)
+int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_apply_lenient_t *lenient,
+               zone_t **out, char *err, size_t errlen)
 {
 	int ret = apply_check_chain(old, cs, err, errlen);
 	if (ret)
 		return ret;
-	apply_t a = {.err = err, .errlen = errlen};
+	apply_t a = {.lenient = lenient, .err = err, .errlen = errlen};
 	item_t *items = NULL;
-	size_t items_cap = 0;
+	size_t items_cap = 0, nitems;
 	const zone_rr_t *soa = NULL;
+	const zone_diff_t **kept = NULL;
+	if (lenient) {
+		lenient->redundant = 0;
+		lenient->kept = *cs;
+		kept = &lenient->kept.first;
+	}
 	ret = US_ENOMEM;
 	if (!(a.z = derive(old)))
 		goto done;
 	a.mem = &a.z->base->shared;
 	for (const zone_diff_t *d = cs->first; d; d = d->next) {
-		ret = apply_list(&a, d, d->removed, false, &items, &items_cap);
+		ret = apply_list(&a, d, d->removed, false, &items, &items_cap, &nitems);
 		if (ret == 0)
-			ret = apply_list(&a, d, d->added, true, &items, &items_cap);
+			ret = apply_list(&a, d, d->added, true, &items, &items_cap, &nitems);
+		zone_diff_t *k;
+		if (ret == 0 && lenient && (ret = kept_diff(lenient, d, items, nitems, &k)) == 0) {
+			*kept = k;
+			kept = &k->next;
+		}
 		if (ret)
 			goto done;
 		soa = d->soa_to;

@@ -223,6 +223,19 @@ typedef struct zone_changeset {
 } zone_changeset_t;
 
 /*
+ * For zone_apply: an addition of a record the zone holds already, with the RRset's TTL (nsd 4.6
+ * sends them in its IXFRs), changes nothing and is let pass. On success, redundant counts those
+ * additions and kept is the changeset without them, as it took effect (what a journal stores,
+ * and IXFR out sends on): it borrows from the changeset given, with new cells from mem where
+ * it leaves records out.
+ */
+typedef struct zone_apply_lenient {
+	arena_t *mem;
+	zone_changeset_t kept;
+	uint32_t redundant;
+} zone_apply_lenient_t;
+
+/*
  * Builds a new version from old plus the changeset, leaving old untouched (readers may hold it).
  * The cost is in proportion to the change (and the RRsets it touches), except when the versions
  * derived from one base have changed many nodes, or a zone cut or DNAME appears or goes above
@@ -230,14 +243,15 @@ typedef struct zone_changeset {
  * time on the versions that share a base.
  * The diffs must chain: the first starts at old's serial, each starts where the previous ended,
  * the last ends at cs->to. Deleting a record the zone does not hold, or adding one it already
- * holds (same owner, type and rdata; TTL aside), fails. On success returns 0 with *out owning
+ * holds (same owner, type and rdata; TTL aside), fails, unless lenient (may be NULL) lets that
+ * addition pass (see zone_apply_lenient_t). On success returns 0 with *out owning
  * the new zone; otherwise US_EINVAL (serials do not chain), US_ENOENT (deletes a missing record),
  * US_EEXIST (adds a present one), US_EZONE (the result fails the zone checks) or US_ENOMEM,
  * with a message in err (errlen bytes, may be 0) naming the problem. The caller then falls back
  * to a full transfer.
  */
-int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_t **out, char *err,
-               size_t errlen);
+int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_apply_lenient_t *lenient,
+               zone_t **out, char *err, size_t errlen);
 
 /* Overlay slots after which zone_apply builds a new base; 0 for the default. For the tests. */
 extern uint32_t zone__overlay_limit;

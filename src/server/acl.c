@@ -50,6 +50,17 @@ static bool same_host(const conf_addr_t *c, const struct sockaddr_storage *addr)
 	return n1 && n1 == n2 && f1 == f2 && memcmp(a1, a2, n1) == 0;
 }
 
+int acl_primary_of(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr)
+{
+	for (size_t i = 0; i < z->nprimaries; i++) {
+		const conf_remote_t *p = &conf->remotes[z->primaries[i]];
+		for (size_t j = 0; j < p->naddr; j++)
+			if (same_host(&p->addr[j], addr))
+				return (int)i;
+	}
+	return -1;
+}
+
 bool acl_allows(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr,
                 int key, int action)
 {

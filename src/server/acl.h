@@ -22,6 +22,10 @@ bool acl_allows(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_
 /* True if addr lies in the prefix. */
 bool acl_prefix_match(const conf_prefix_t *p, const struct sockaddr_storage *addr);
 
+/* The position in z->primaries of the first primary with an address on addr's host (the port
+ * aside: a NOTIFY comes from any port), or -1. */
+int acl_primary_of(const conf_t *conf, const conf_zone_t *z, const struct sockaddr_storage *addr);
+
 /* acl_check_tsig: the request is unsigned, has a bad signature, or a malformed TSIG record. */
 enum { ACL_TSIG_NONE = -1, ACL_TSIG_BAD = -2, ACL_TSIG_MALFORMED = -3 };
 

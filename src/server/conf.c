@@ -32,6 +32,10 @@ typedef struct ctx {
 	size_t errlen, errused;
 	int nerr;
 	bool oom;
+	/* The zones by name (index + 1) while they are read: duplicates in one pass, whatever
+	 * their number. */
+	uint32_t *zone_names;
+	size_t zone_mask;
 } ctx_t;
 
 /* A mapping entry picked out by map_get: the key node (named in messages) and its value. */
@@ -620,6 +624,7 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"identity", false, 0, CONF_TEXT_MAX, offsetof(conf_t, identity)},
 	    {"version", false, 0, CONF_TEXT_MAX, offsetof(conf_t, version)},
 	    {"nsid", false, 1, CONF_TEXT_MAX, offsetof(conf_t, nsid)},
+	    {"user", false, 1, CONF_TEXT_MAX, offsetof(conf_t, user)},
 	    {"udp-workers", true, 1, 256, offsetof(conf_t, udp_workers)},
 	    {"tcp-workers", true, 1, 64, offsetof(conf_t, tcp_workers)},
 	    {"tcp-max-clients", true, 1, 100000, offsetof(conf_t, tcp_max_clients)},
@@ -634,23 +639,27 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"tcp-max-clients-per-address", true, 1, 100000,
 	     offsetof(conf_t, tcp_max_clients_per_address)},
 	    {"tcp-nice", true, 0, 19, offsetof(conf_t, tcp_nice)},
+	    {"fleet-interval", true, 0, 86400, offsetof(conf_t, fleet_interval)},
 	};
 	enum { N = sizeof(opts) / sizeof(opts[0]), NDEF = 4 };
-	/* After listen and the table: the defences with a structure of their own. */
-	const char *names[1 + N + NDEF + 1] = {"listen"};
-	kv_t kv[1 + N + NDEF];
+	/* After listen and the table: watch-ns, then the defences with a structure of their own. */
+	const char *names[1 + N + 1 + NDEF + 1] = {"listen"};
+	kv_t kv[1 + N + 1 + NDEF];
 	char *base = (char *)c->conf;
 	for (size_t i = 0; i < N; i++)
 		names[i + 1] = opts[i].name;
-	names[1 + N] = "rrl";
-	names[2 + N] = "cookies";
-	names[3 + N] = "cookie-secret";
-	names[4 + N] = "block";
+	names[N + 1] = "watch-ns";
+	names[N + 2] = "rrl";
+	names[N + 3] = "cookies";
+	names[N + 4] = "cookie-secret";
+	names[N + 5] = "block";
 	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
 		return;
 	if (kv[0].k)
 		get_addrs(c, &kv[0], &c->conf->listen, &c->conf->nlisten);
-	parse_defences(c, &kv[1 + N]);
+	if (kv[N + 1].k)
+		get_bool(c, &kv[N + 1], &c->conf->watch_ns);
+	parse_defences(c, &kv[N + 2]);
 	for (size_t i = 0; i < N; i++) {
 		if (kv[i + 1].k && opts[i].is_int)
 			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
@@ -889,12 +898,22 @@ static void get_domain(ctx_t *c, const kv_t *kv, conf_zone_t *z, size_t i)
 	size_t len = strlen(s);
 	if (len > 1 && s[len - 1] == '.')
 		z->domain[len - 1] = '\0';
-	for (size_t j = 0; j < i; j++) {
-		const conf_zone_t *o = &c->conf->zones[j];
+	if (!c->zone_names)
+		return;
+	/* FNV-1a over the name, which dname_parse lower-cased. */
+	uint32_t h = 2166136261u;
+	for (size_t j = 0; j < z->name_len; j++)
+		h = (h ^ z->name[j]) * 16777619u;
+	for (size_t j = h & c->zone_mask;; j = (j + 1) & c->zone_mask) {
+		if (!c->zone_names[j]) {
+			c->zone_names[j] = (uint32_t)i + 1;
+			return;
+		}
+		const conf_zone_t *o = &c->conf->zones[c->zone_names[j] - 1];
 		if (o->name_len == z->name_len && !memcmp(o->name, z->name, z->name_len)) {
 			cerr(c, line_of(kv->k), "domain: zone \"%s\" already defined at line %d",
 			     z->domain, o->line);
-			break;
+			return;
 		}
 	}
 }
@@ -919,6 +938,7 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
 	    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
 	    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
+	    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
 	};
 	enum {
 		DOMAIN,
@@ -927,22 +947,32 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		NOTIFY,
 		ACL,
 		PRIMARIES,
+		WATCH,
+		WATCH_NS,
 		NINTS = sizeof(ints) / sizeof(ints[0])
 	};
-	const char *names[PRIMARIES + 1 + NINTS + 1] = {"domain", "role", "file",
-	                                                "notify", "acl",  "primaries"};
+	const char *names[WATCH_NS + 1 + NINTS + 1] = {"domain", "role",      "file",  "notify",
+	                                               "acl",    "primaries", "watch", "watch-ns"};
 	for (size_t j = 0; j < NINTS; j++)
-		names[PRIMARIES + 1 + j] = ints[j].name;
+		names[WATCH_NS + 1 + j] = ints[j].name;
 	static const char *const roles[] = {"primary", "secondary", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
 		return;
+	size_t size = 16;
+	while (size < 2 * conf->nzones)
+		size *= 2;
+	if (!(c->zone_names = xcalloc(c, size, sizeof(*c->zone_names))))
+		return;
+	c->zone_mask = size - 1;
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[PRIMARIES + 1 + NINTS];
+		kv_t kv[WATCH_NS + 1 + NINTS];
 		int role = 0;
 		z->line = line_of(item);
+		z->fleet_interval = -1; /* the server's, unless given */
+		z->watch_ns = conf->watch_ns;
 		if (!map_get(c, item, "zones", names, kv))
 			continue;
 		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
@@ -954,9 +984,12 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
 		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
 		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
+		z->watch = get_refs(c, &kv[WATCH], 'r', &z->nwatch);
+		if (kv[WATCH_NS].k)
+			get_bool(c, &kv[WATCH_NS], &z->watch_ns);
 		for (size_t j = 0; j < NINTS; j++)
-			if (kv[PRIMARIES + 1 + j].k)
-				get_int(c, &kv[PRIMARIES + 1 + j], ints[j].min, ints[j].max,
+			if (kv[WATCH_NS + 1 + j].k)
+				get_int(c, &kv[WATCH_NS + 1 + j], ints[j].min, ints[j].max,
 				        (int *)((char *)z + ints[j].off));
 		/* After a bad role, the role-specific checks would only add noise. */
 		if (role < 0)
@@ -989,7 +1022,7 @@ static void set_defaults(ctx_t *c)
 	if (!conf->control)
 		conf->control = xstrdup(c, "/run/understudy/ctl.sock");
 	if (!conf->version)
-		conf->version = xstrdup(c, "understudy 0.1");
+		conf->version = xstrdup(c, "understudy " UNDERSTUDY_VERSION);
 	if (!conf->identity) {
 		char host[CONF_TEXT_MAX + 1] = "";
 		/* gethostname need not terminate a truncated name. */
@@ -1022,8 +1055,11 @@ static void set_defaults(ctx_t *c)
 	conf->tcp_io_timeout = conf->tcp_io_timeout ? conf->tcp_io_timeout : 1000;
 	conf->tcp_max_clients_per_address =
 	    conf->tcp_max_clients_per_address ? conf->tcp_max_clients_per_address : 100;
+	conf->fleet_interval = conf->fleet_interval >= 0 ? conf->fleet_interval : 60;
 	for (size_t i = 0; i < conf->nzones; i++) {
 		conf_zone_t *z = &conf->zones[i];
+		z->fleet_interval =
+		    z->fleet_interval >= 0 ? z->fleet_interval : conf->fleet_interval;
 		/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
 		 * recovery, long enough not to hammer a primary. */
 		z->refresh_min = z->refresh_min ? z->refresh_min : 2;
@@ -1183,7 +1219,12 @@ int conf_load(const char *path, conf_t **out, char *err, size_t errlen)
 		err[0] = '\0';
 	if ((ret = read_all(&c, &buf, &len)) || (ret = prescan(&c, buf, len)))
 		goto cleanup;
-	if (!(c.conf = xcalloc(&c, 1, sizeof(conf_t))) || !(c.conf->path = xstrdup(&c, path)))
+	if ((c.conf = xcalloc(&c, 1, sizeof(conf_t)))) {
+		/* Set or not, these are what zones inherit as they are read. */
+		c.conf->fleet_interval = -1;
+		c.conf->watch_ns = true;
+	}
+	if (!c.conf || !(c.conf->path = xstrdup(&c, path)))
 		goto cleanup;
 	c.conf->log_level = LOG_INFO;
 	/* Options where 0 is a value of its own start as "not given". */
@@ -1208,6 +1249,7 @@ cleanup:
 	if (have_parser)
 		yaml_parser_delete(&parser);
 	free(buf);
+	free(c.zone_names);
 	if (c.oom || ret == US_ENOMEM) {
 		ret = US_ENOMEM;
 		/* Drop other messages: after a failed allocation they may describe half-built
@@ -1247,6 +1289,7 @@ void conf_free(conf_t *conf)
 		free(conf->zones[i].notify);
 		free(conf->zones[i].acl);
 		free(conf->zones[i].primaries);
+		free(conf->zones[i].watch);
 	}
 	free(conf->rrl.whitelist);
 	free(conf->block);
@@ -1260,6 +1303,7 @@ void conf_free(conf_t *conf)
 	free(conf->identity);
 	free(conf->version);
 	free(conf->nsid);
+	free(conf->user);
 	free(conf->log_file);
 	free(conf->path);
 	free(conf);

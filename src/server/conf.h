@@ -78,6 +78,10 @@ typedef struct conf_zone {
 	size_t nacl;
 	int *primaries; /* indexes into conf_t.remotes; secondary: required */
 	size_t nprimaries;
+	int *watch; /* indexes into conf_t.remotes: other servers holding the zone */
+	size_t nwatch;
+	int fleet_interval; /* seconds between checks of every copy; 0: none */
+	bool watch_ns;      /* the addresses of the apex NS set are watched too */
 	/* Secondary: bounds on the SOA timers (seconds), applied to what the primary says. */
 	int refresh_min, refresh_max, retry_min, retry_max, expire_min, expire_max;
 	/* Secondary: limits against a hostile or broken primary. */
@@ -117,6 +121,7 @@ typedef struct conf {
 	char *identity;       /* default: the host name; "" means do not answer */
 	char *version;        /* default: "understudy 0.1"; "" means do not answer */
 	char *nsid;           /* NULL: no NSID */
+	char *user;           /* drop to this user after binding; NULL: stay as started */
 	int udp_workers;      /* default: number of CPUs */
 	int tcp_workers;      /* default: 1 */
 	int tcp_max_clients;  /* default: 1000 */
@@ -136,6 +141,8 @@ typedef struct conf {
 	int tcp_io_timeout; /* ms for a whole message once its first byte came (slow clients) */
 	int tcp_max_clients_per_address;
 	int tcp_nice; /* the TCP workers' nice value above the UDP workers', 0..19; default 10 */
+	int fleet_interval; /* zones' default; 60 */
+	bool watch_ns;      /* zones' default; true */
 
 	/* log: */
 	conf_log_target_t log_target;

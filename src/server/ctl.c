@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "log.h"
 
 #define CTL_LINE_MAX   1024
 #define CTL_TIMEOUT_MS 2000
@@ -57,6 +58,46 @@ void ctl_fail(ctl_reply_t *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vappend(r, fmt, ap);
 	va_end(ap);
+}
+
+void ctl_json_str(ctl_reply_t *r, const char *s)
+{
+	if (!s) {
+		ctl_printf(r, "null");
+		return;
+	}
+	ctl_printf(r, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			ctl_printf(r, "\\%c", *p);
+		else if (*p == '\n')
+			ctl_printf(r, "\\n");
+		else if (*p < 0x20 || *p >= 0x7f) /* names and messages are ASCII; keep it so */
+			ctl_printf(r, "\\u%04x", *p);
+		else
+			ctl_printf(r, "%c", *p);
+	}
+	ctl_printf(r, "\"");
+}
+
+void ctl_json_finish(ctl_reply_t *r)
+{
+	if (!r->json || r->structured)
+		return;
+	ctl_reply_t out = {.json = true, .error = r->error};
+	ctl_printf(&out, "{\"ok\": %s, \"messages\": [", r->error ? "false" : "true");
+	char *line = r->text;
+	for (size_t n = 0; line && line < r->text + r->len; n++) {
+		char *end = memchr(line, '\n', (size_t)(r->text + r->len - line));
+		if (end)
+			*end = 0;
+		ctl_printf(&out, "%s", n ? ", " : "");
+		ctl_json_str(&out, line);
+		line = end ? end + 1 : NULL;
+	}
+	ctl_printf(&out, "]}\n");
+	free(r->text);
+	*r = out;
 }
 
 static int unix_addr(const char *path, struct sockaddr_un *sa)
@@ -106,6 +147,29 @@ static int split(char *line, char **argv)
 	return argc;
 }
 
+/*
+ * Whoever may write to the socket file may connect, so the daemon asks the kernel who did
+ * (SO_PEERCRED) and takes commands only from root and from the user it runs as.
+ */
+static bool peer_allowed(int fd, ctl_reply_t *r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		ctl_fail(r, "refused: cannot tell who is asking: %s\n", strerror(errno));
+		return false;
+	}
+	uid_t self = geteuid();
+	if (cred.uid == 0 || cred.uid == self)
+		return true;
+	log_warning("control: refused a connection from uid %u (pid %d): only root and uid %u may "
+	            "control this server",
+	            (unsigned)cred.uid, (int)cred.pid, (unsigned)self);
+	ctl_fail(r, "refused: uid %u may not control this server; only root and uid %u may\n",
+	         (unsigned)cred.uid, (unsigned)self);
+	return false;
+}
+
 void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -113,6 +177,7 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 		return;
 	char line[CTL_LINE_MAX];
 	size_t len = 0;
+	ctl_reply_t r = {0};
 	while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
 		if (!wait_fd(fd, POLLIN))
 			break;
@@ -122,13 +187,23 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 		len += (size_t)n;
 	}
 	line[len] = 0;
-	ctl_reply_t r = {0};
 	char *argv[CTL_MAX_ARGS];
+	/* The command is read first even from a peer that is refused, so that its client,
+	 * which writes before it reads, gets the refusal rather than a broken pipe. */
 	int argc = split(line, argv);
-	if (argc == 0)
+	char **args = argv;
+	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+		r.json = true;
+		args++;
+		argc--;
+	}
+	if (!peer_allowed(fd, &r))
+		;
+	else if (argc == 0)
 		ctl_fail(&r, "empty command\n");
 	else
-		handler(ctx, argc, argv, &r);
+		handler(ctx, argc, args, &r);
+	ctl_json_finish(&r);
 	char status = r.error ? CTL_ERR : CTL_OK;
 	if (wait_fd(fd, POLLOUT) && send(fd, &status, 1, MSG_NOSIGNAL) == 1) {
 		for (size_t off = 0; off < r.len;) {
@@ -144,7 +219,7 @@ void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx)
 	close(fd);
 }
 
-int ctl_client(const char *path, int argc, char **argv)
+int ctl_client(const char *path, bool json, int argc, char **argv)
 {
 	struct sockaddr_un sa;
 	if (unix_addr(path, &sa)) {
@@ -160,7 +235,7 @@ int ctl_client(const char *path, int argc, char **argv)
 		return 2;
 	}
 	char line[CTL_LINE_MAX];
-	size_t len = 0;
+	size_t len = json ? (size_t)snprintf(line, sizeof(line), "--json ") : 0;
 	for (int i = 0; i < argc; i++) {
 		int n = snprintf(line + len, sizeof(line) - len, "%s%s", i ? " " : "", argv[i]);
 		if (n < 0 || (size_t)n >= sizeof(line) - len - 1) {
@@ -185,7 +260,8 @@ int ctl_client(const char *path, int argc, char **argv)
 			status = buf[0] == CTL_OK ? 0 : 1;
 			skip = 1;
 		}
-		fwrite(buf + skip, 1, (size_t)n - skip, status ? stderr : stdout);
+		/* A JSON reply is for a program: stdout either way, the exit code says which. */
+		fwrite(buf + skip, 1, (size_t)n - skip, status && !json ? stderr : stdout);
 	}
 	close(fd);
 	if (status < 0) {

@@ -12,9 +12,21 @@ typedef struct ctl_reply {
 	char *text;
 	size_t len, cap;
 	bool error;
+	bool json;       /* asked with --json: one JSON document */
+	bool structured; /* json: the command wrote its own document */
 } ctl_reply_t;
 
 void ctl_printf(ctl_reply_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends s as a JSON string, quoted and escaped (bytes that are not UTF-8 text as \u00XX);
+ * NULL as null. */
+void ctl_json_str(ctl_reply_t *r, const char *s);
+
+/*
+ * In JSON mode, turns what a command wrote as text lines into {"ok": BOOL, "messages":
+ * [LINES]}, unless it wrote a document of its own (structured). Nothing in text mode.
+ */
+void ctl_json_finish(ctl_reply_t *r);
 
 /* Marks the reply as failed and appends the message. */
 void ctl_fail(ctl_reply_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -28,5 +40,8 @@ int ctl_listen(const char *path);
  * the reply, sends it and closes. Never blocks for more than a couple of seconds. */
 void ctl_serve(int lfd, ctl_handler_fn handler, void *ctx);
 
-/* Sends argv as a command to the daemon at path and prints the reply: the process exit code. */
-int ctl_client(const char *path, int argc, char **argv);
+/*
+ * Sends argv as a command to the daemon at path and prints the reply: the process exit code.
+ * With json the reply is one JSON document (the command line then starts with "--json").
+ */
+int ctl_client(const char *path, bool json, int argc, char **argv);

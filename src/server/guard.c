@@ -791,17 +791,37 @@ void guard_status(server_t *s, ctl_reply_t *r)
 		ADD(tcp_refused_address);
 #undef ADD
 	}
-#define V(f) (unsigned long long)atomic_load(&sum.f)
-	ctl_printf(r,
-	           " rrl-limited=%llu rrl-slipped=%llu rrl-dropped=%llu cookies-good=%llu "
-	           "cookies-bad=%llu cookies-client-only=%llu badcookie=%llu blocked=%llu "
-	           "notify-limited=%llu notify-refused=%llu transfer-limited=%llu "
-	           "transfer-refused=%llu transfers-busy=%llu transfers-out=%d tcp-timeouts=%llu "
-	           "tcp-refused-per-address=%llu",
-	           V(rrl_limited), V(rrl_slipped), V(rrl_dropped), V(cookie_good), V(cookie_bad),
-	           V(cookie_client_only), V(badcookie), V(blocked), V(notify_limited),
-	           V(notify_refused), V(transfer_limited), V(transfer_refused),
-	           (unsigned long long)atomic_load(&s->guard->transfers_busy),
-	           atomic_load(&s->guard->transfers), V(tcp_timeouts), V(tcp_refused_address));
-#undef V
+	const struct {
+		const char *name;
+		unsigned long long v;
+	} c[] = {
+	    {"rrl-limited", atomic_load(&sum.rrl_limited)},
+	    {"rrl-slipped", atomic_load(&sum.rrl_slipped)},
+	    {"rrl-dropped", atomic_load(&sum.rrl_dropped)},
+	    {"cookies-good", atomic_load(&sum.cookie_good)},
+	    {"cookies-bad", atomic_load(&sum.cookie_bad)},
+	    {"cookies-client-only", atomic_load(&sum.cookie_client_only)},
+	    {"badcookie", atomic_load(&sum.badcookie)},
+	    {"blocked", atomic_load(&sum.blocked)},
+	    {"notify-limited", atomic_load(&sum.notify_limited)},
+	    {"notify-refused", atomic_load(&sum.notify_refused)},
+	    {"transfer-limited", atomic_load(&sum.transfer_limited)},
+	    {"transfer-refused", atomic_load(&sum.transfer_refused)},
+	    {"transfers-busy", atomic_load(&s->guard->transfers_busy)},
+	    {"transfers-out", (unsigned long long)atomic_load(&s->guard->transfers)},
+	    {"tcp-timeouts", atomic_load(&sum.tcp_timeouts)},
+	    {"tcp-refused-per-address", atomic_load(&sum.tcp_refused_address)},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (!r->json) {
+			ctl_printf(r, " %s=%llu", c[i].name, c[i].v);
+			continue;
+		}
+		/* In JSON, as the other fields are named: with underscores. */
+		char key[64];
+		snprintf(key, sizeof(key), "%s", c[i].name);
+		for (char *p = key; *p; p++)
+			*p = *p == '-' ? '_' : *p;
+		ctl_printf(r, ", \"%s\": %llu", key, c[i].v);
+	}
 }

@@ -63,7 +63,8 @@ void guard_deinit(struct server *s);
  */
 bool guard_ctl(struct server *s, int argc, char **argv, ctl_reply_t *r);
 
-/* Appends the defences' counters, summed over the workers, to a status line. */
+/* Appends the defences' counters, summed over the workers, to a status line (" name=N"), or
+ * with --json to the status object (", \"name\": N"). */
 void guard_status(struct server *s, ctl_reply_t *r);
 
 /* The settings in force; call inside an RCU read section. */

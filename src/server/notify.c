@@ -91,7 +91,9 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	flags |= WIRE_AA;
 	rcode = WIRE_RCODE_NOERROR;
 	guard_log(LOG_INFO, "NOTIFY for %s from %s", zname, from);
-	atomic_store(&z->notified, true);
+	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
+	int p = acl_primary_of(s->conf, z->conf, addr);
+	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
 	server_wake(s);
 out:
 	wire_write16(resp + WIRE_FLAGS, (uint16_t)(flags | rcode));
@@ -213,34 +215,38 @@ static void *notify_run(void *arg)
 	return NULL;
 }
 
-void notify_out(server_t *s, const conf_zone_t *z, const zone_t *version)
+void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *version)
 {
 	const zone_rrset_t *soa = version->soa;
 	uint16_t soa_len = (uint16_t)(soa->rdata_len - 2);
 	if (soa_len > SOA_RDATA_MAX)
 		return; /* cannot be: the builder checked two names and 20 bytes */
-	for (size_t i = 0; i < z->nnotify; i++) {
-		notify_job_t *j = malloc(sizeof(*j));
-		pthread_t t;
-		pthread_attr_t attr;
-		if (!j)
-			return;
-		*j = (notify_job_t){.s = s,
-		                    .zone = z,
-		                    .remote = &s->conf->remotes[z->notify[i]],
-		                    .serial = version->serial,
-		                    .soa_ttl = soa->ttl,
-		                    .soa_len = soa_len};
-		memcpy(j->soa, soa->rdata + 2, soa_len);
-		atomic_fetch_add(&s->notifying, 1);
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, notify_run, j) != 0) {
-			atomic_fetch_sub(&s->notifying, 1);
-			free(j);
-		}
-		pthread_attr_destroy(&attr);
+	notify_job_t *j = malloc(sizeof(*j));
+	pthread_t t;
+	pthread_attr_t attr;
+	if (!j)
+		return;
+	*j = (notify_job_t){.s = s,
+	                    .zone = z,
+	                    .remote = &s->conf->remotes[remote],
+	                    .serial = version->serial,
+	                    .soa_ttl = soa->ttl,
+	                    .soa_len = soa_len};
+	memcpy(j->soa, soa->rdata + 2, soa_len);
+	atomic_fetch_add(&s->notifying, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, notify_run, j) != 0) {
+		atomic_fetch_sub(&s->notifying, 1);
+		free(j);
 	}
+	pthread_attr_destroy(&attr);
+}
+
+void notify_out(server_t *s, const conf_zone_t *z, const zone_t *version)
+{
+	for (size_t i = 0; i < z->nnotify; i++)
+		notify_remote(s, z, z->notify[i], version);
 }
 
 void notify_shutdown(server_t *s)

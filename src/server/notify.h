@@ -26,5 +26,8 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
  */
 void notify_out(server_t *s, const conf_zone_t *z, const zone_t *version);
 
+/* The same for one remote (an index into s->conf->remotes). */
+void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *version);
+
 /* Stops NOTIFYs under way and waits for their threads to end. */
 void notify_shutdown(server_t *s);

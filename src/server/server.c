@@ -21,11 +21,15 @@
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
+#include "fleetmon.h"
 #include "guard.h"
 #include "log.h"
+#include "net.h"
 #include "notify.h"
+#include "priv.h"
 #include "recover.h"
 #include "serial.h"
+#include "service.h"
 #include "server.h"
 #include "store.h"
 #include "tsig.h"
@@ -113,6 +117,7 @@ void server_publish(server_zone_t *z, zone_t *nz)
 	rcu_assign_pointer(z->slot->zone, nz);
 	if (nz)
 		z->loaded_at = time(NULL);
+	fleetmon_published(z, nz);
 	if (!old)
 		return;
 	/* Readers finish their batch before the old version goes; a transfer out that pinned it
@@ -188,10 +193,10 @@ static void warn_backwards(const conf_zone_t *zc, const zone_t *prev, const zone
 
 /*
  * After the first load of a primary zone, served already: journals its difference to the
- * version stored before the restart, and tells the secondaries when the serial changed
- * meanwhile (an unchanged one is no news).
+ * version stored before the restart. Returns true when the serial changed meanwhile, so the
+ * secondaries are to hear of it (an unchanged one is no news).
  */
-static void journal_start(server_t *s, server_zone_t *z, const zone_t *nz)
+static bool journal_start(server_t *s, server_zone_t *z, const zone_t *nz)
 {
 	const conf_zone_t *zc = z->conf;
 	zone_t *stored = stored_version(s, z);
@@ -216,11 +221,66 @@ static void journal_start(server_t *s, server_zone_t *z, const zone_t *nz)
 	if (ret)
 		log_error("zone %s: cannot store serial %u: %s (%s); serving it without history",
 		          zc->domain, nz->serial, us_strerror(ret), store_errmsg(s->store));
-	if (stored && stored->serial != nz->serial)
-		notify_out(s, zc, nz);
+	bool changed = stored && stored->serial != nz->serial;
 	zone_unref(stored);
 	if (journal && ret == 0)
 		server_compact(s, z);
+	return changed;
+}
+
+/* Zones per batch of first snapshots, and records: a large zone is a batch of its own. */
+#define START_BATCH_ZONES   1000
+#define START_BATCH_RECORDS 100000
+
+/* Ends a batch of journal_start calls: commits it, then sends the NOTIFYs it held back. */
+static void journal_start_commit(server_t *s, size_t from, size_t to)
+{
+	int ret = s->store ? store_batch_commit(s->store) : 0;
+	if (ret)
+		log_error("cannot store the first versions of %zu zones loaded at start: %s (%s); "
+		          "they are served without history",
+		          to - from, us_strerror(ret), store_errmsg(s->store));
+	for (size_t i = from; i < to; i++) {
+		server_zone_t *z = &s->zones[i];
+		if (z->notify_pending && z->slot->zone)
+			notify_out(s, z->conf, z->slot->zone);
+		z->notify_pending = false;
+	}
+}
+
+/*
+ * Journals every primary zone loaded at start (journal_start). Their zone files are the
+ * source and nothing waits on these writes, so they are committed in batches, one sync for
+ * many zones rather than one each: start-up then costs in proportion to the data, not to the
+ * number of zones. NOTIFYs go once their batch is on disk, so that a secondary asking for the
+ * change finds it in the journal.
+ */
+static void journal_start_all(server_t *s)
+{
+	size_t from = 0, zones = 0, records = 0;
+	bool batch = s->store && store_batch_begin(s->store) == 0;
+	for (size_t i = 0; i < s->conf->nzones; i++) {
+		server_zone_t *z = &s->zones[i];
+		if (!z->journal_pending || !z->slot->zone) {
+			z->journal_pending = false;
+			continue;
+		}
+		z->journal_pending = false;
+		z->notify_pending = journal_start(s, z, z->slot->zone);
+		if (!batch) {
+			journal_start_commit(s, i, i + 1);
+			continue;
+		}
+		records += z->slot->zone->nrecords;
+		if (++zones >= START_BATCH_ZONES || records >= START_BATCH_RECORDS) {
+			journal_start_commit(s, from, i + 1);
+			from = i + 1;
+			zones = records = 0;
+			batch = store_batch_begin(s->store) == 0;
+		}
+	}
+	if (batch)
+		journal_start_commit(s, from, s->conf->nzones);
 }
 
 int server_zone_load(server_t *s, server_zone_t *z)
@@ -322,35 +382,82 @@ static void fmt_time(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r)
+/*
+ * A record of fields, written as "NAME key=value ...\n" or, with --json, as an object whose
+ * keys are the same with '_' for '-'. A value NULL is "none" in text and null in JSON; a time
+ * of 0 is "never" and null.
+ */
+static void field(ctl_reply_t *r, const char *key, const char *value, bool quote)
+{
+	if (!r->json) {
+		ctl_printf(r, quote ? " %s=\"%s\"" : " %s=%s", key, value ? value : "none");
+		return;
+	}
+	ctl_printf(r, ", \"");
+	for (const char *k = key; *k; k++)
+		ctl_printf(r, "%c", *k == '-' ? '_' : *k);
+	ctl_printf(r, "\": ");
+	ctl_json_str(r, value);
+}
+
+static void field_num(ctl_reply_t *r, const char *key, unsigned long long v)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%llu", v);
+	if (!r->json) {
+		field(r, key, t, false);
+		return;
+	}
+	field(r, key, "", false);
+	r->len -= 2; /* the empty string's quotes: a number goes there */
+	ctl_printf(r, "%s", t);
+}
+
+static void field_time(ctl_reply_t *r, const char *key, time_t t)
+{
+	char buf[32];
+	fmt_time(t, buf, sizeof(buf));
+	field(r, key, t || !r->json ? buf : NULL, false);
+}
+
+static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 {
 	const zone_t *cur = z->slot->zone;
-	char loaded[32], errat[32];
-	fmt_time(z->loaded_at, loaded, sizeof(loaded));
-	ctl_printf(r, "%s role=%s", z->conf->domain,
-	           z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary");
-	if (cur)
-		ctl_printf(r, " serial=%u records=%zu loaded=%s", cur->serial, cur->nrecords,
-		           loaded);
-	else
-		ctl_printf(r, " serial=none state=%s", z->expired ? "EXPIRED" : "not-serving");
+	if (r->json) {
+		ctl_printf(r, "%s{\"zone\": ", n ? ", " : "");
+		ctl_json_str(r, z->conf->domain);
+	} else {
+		ctl_printf(r, "%s", z->conf->domain);
+	}
+	field(r, "role", z->conf->role == CONF_ROLE_PRIMARY ? "primary" : "secondary", false);
+	if (cur) {
+		field_num(r, "serial", cur->serial);
+		field_num(r, "records", cur->nrecords);
+		field_time(r, "loaded", z->loaded_at);
+	} else {
+		field(r, "serial", NULL, false);
+		field(r, "state", z->expired ? "EXPIRED" : "not-serving", false);
+	}
 	if (z->conf->role == CONF_ROLE_SECONDARY) {
-		char t1[32], t2[32], t3[32];
-		fmt_time(z->last_refresh, t1, sizeof(t1));
-		fmt_time(z->next_refresh, t2, sizeof(t2));
-		fmt_time(z->expire_at, t3, sizeof(t3));
-		ctl_printf(r, " primary=%s last-refresh=%s next-refresh=%s expires=%s",
-		           z->primary[0] ? z->primary : "none", t1, z->busy ? "running" : t2, t3);
+		field(r, "primary", z->primary[0] ? z->primary : NULL, false);
+		field_time(r, "last-refresh", z->last_refresh);
+		if (z->busy)
+			field(r, "next-refresh", "running", false);
+		else
+			field_time(r, "next-refresh", z->next_refresh);
+		field_time(r, "expires", z->expire_at);
 	}
 	store_journal_info_t ji;
-	if (s->store && store_journal_info(s->store, z->conf->name, &ji) == 0)
-		ctl_printf(r, " journal-changes=%u journal-bytes=%llu journal-from=%u", ji.entries,
-		           (unsigned long long)ji.bytes, ji.oldest);
-	if (z->error[0]) {
-		fmt_time(z->error_at, errat, sizeof(errat));
-		ctl_printf(r, " last-error=\"%s\" error-at=%s", z->error, errat);
+	if (s->store && store_journal_info(s->store, z->conf->name, &ji) == 0) {
+		field_num(r, "journal-changes", ji.entries);
+		field_num(r, "journal-bytes", ji.bytes);
+		field_num(r, "journal-from", ji.oldest);
 	}
-	ctl_printf(r, "\n");
+	if (z->error[0]) {
+		field(r, "last-error", z->error, true);
+		field_time(r, "error-at", z->error_at);
+	}
+	ctl_printf(r, r->json ? "}" : "\n");
 }
 
 static void cmd_status(server_t *s, ctl_reply_t *r)
@@ -363,6 +470,21 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 	}
 	for (size_t i = 0; i < s->conf->nzones; i++)
 		serving += s->zones[i].slot->zone != NULL;
+	if (r->json) {
+		r->structured = true;
+		ctl_printf(r, "{\"version\": ");
+		ctl_json_str(r, s->answer.version);
+		ctl_printf(r,
+		           ", \"uptime_seconds\": %ld, \"zones\": %zu, \"serving\": %zu, "
+		           "\"udp_workers\": %d, \"tcp_workers\": %d, \"queries\": %llu, "
+		           "\"tcp_refused\": %llu",
+		           (long)(time(NULL) - s->started), s->conf->nzones, serving,
+		           s->conf->udp_workers, s->conf->tcp_workers, (unsigned long long)q,
+		           (unsigned long long)refused);
+		guard_status(s, r);
+		ctl_printf(r, "}\n");
+		return;
+	}
 	ctl_printf(r,
 	           "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
 	           "tcp-workers=%d queries=%llu tcp-refused=%llu",
@@ -427,14 +549,24 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	if (strcmp(cmd, "status") == 0) {
 		cmd_status(s, r);
 	} else if (strcmp(cmd, "zone-status") == 0) {
-		for (size_t i = 0; i < s->conf->nzones; i++)
+		if (r->json) {
+			r->structured = true;
+			ctl_printf(r, "{\"zones\": [");
+		}
+		for (size_t i = 0, n = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
-				zone_status(s, &s->zones[i], r);
+				zone_status(s, &s->zones[i], r, n++);
+		if (r->json)
+			ctl_printf(r, "]}\n");
+	} else if (strcmp(cmd, "fleet") == 0) {
+		fleetmon_report(s->fleet, z, r);
 	} else if (strcmp(cmd, "reload") == 0) {
 		log_info("control: reload %s", z ? z->conf->domain : "all zones");
+		service_reloading();
 		for (size_t i = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
 				reload_zone(s, &s->zones[i], r);
+		service_ready(s);
 	} else if (strcmp(cmd, "stop") == 0) {
 		atomic_store(&s->stop, true);
 		ctl_printf(r, "stopping\n");
@@ -446,7 +578,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			if ((z && z != x) || x->conf->role != CONF_ROLE_SECONDARY)
 				continue;
 			log_info("control: %s %s", cmd, x->conf->domain);
-			xfrin_start(s, x, force);
+			xfrin_start(s, x, force, -1);
 			ctl_printf(r, "%s: %s started\n", x->conf->domain, cmd);
 			n++;
 		}
@@ -469,30 +601,9 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			if (!z || z == &s->zones[i])
 				sync_zone(&s->zones[i], z != NULL, r);
 	} else {
-		ctl_fail(r, "unknown command: %s (try status, zone-status, reload, stop)\n", cmd);
+		ctl_fail(r, "unknown command: %s (try status, zone-status, fleet, reload, stop)\n",
+		         cmd);
 	}
-}
-
-static int mkdir_parent(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	char *dir = dirname(copy);
-	int ret = 0;
-	for (char *p = dir + 1; ret == 0; p++) {
-		char c = *p;
-		if (c != '/' && c != 0)
-			continue;
-		*p = 0;
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			ret = -errno;
-		*p = c;
-		if (c == 0)
-			break;
-	}
-	free(copy);
-	return ret;
 }
 
 static int setup(server_t *s, const char *conf_path)
@@ -527,7 +638,8 @@ static int setup(server_t *s, const char *conf_path)
 		return US_ENOMEM;
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
 	s->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
-	if (!s->keys)
+	s->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
+	if (!s->keys || !s->lenient_noted)
 		return US_ENOMEM;
 	for (size_t i = 0; i < c->nkeys; i++)
 		if (tsig_key_init(&s->keys[i], c->keys[i].id, (tsig_alg_t)c->keys[i].algorithm,
@@ -544,7 +656,154 @@ static int setup(server_t *s, const char *conf_path)
 			return ret;
 		z->slot->user = z;
 	}
+	return fleetmon_new(s, &s->fleet);
+}
+
+/*
+ * Binds every listening socket the workers will use, while the daemon may still be root (port
+ * 53). Each address is first checked to be free for UDP and TCP, since SO_REUSEPORT would
+ * otherwise share it with whoever holds it. 0, or a negative errno (logged).
+ */
+static int bind_listeners(server_t *s)
+{
+	const conf_t *c = s->conf;
+	size_t nudp = c->nlisten * (size_t)c->udp_workers,
+	       ntcp = c->nlisten * (size_t)c->tcp_workers;
+	s->udp_fds = malloc(sizeof(int) * (nudp ? nudp : 1));
+	s->tcp_fds = malloc(sizeof(int) * (ntcp ? ntcp : 1));
+	if (!s->udp_fds || !s->tcp_fds)
+		return US_ENOMEM;
+	for (size_t i = 0; i < nudp; i++)
+		s->udp_fds[i] = -1;
+	for (size_t i = 0; i < ntcp; i++)
+		s->tcp_fds[i] = -1;
+	for (size_t a = 0; a < c->nlisten; a++) {
+		int ret;
+		char text[80];
+		conf_addr_str(&c->listen[a], text, sizeof(text));
+		if ((ret = server_port_free(&c->listen[a], SOCK_DGRAM)) < 0 ||
+		    (ret = server_port_free(&c->listen[a], SOCK_STREAM)) < 0) {
+			log_error("cannot listen on %s: %s", text, strerror(-ret));
+			return ret;
+		}
+		for (int i = 0; i < c->udp_workers; i++) {
+			int fd = server_listen(&c->listen[a], SOCK_DGRAM);
+			if (fd < 0) {
+				log_error("cannot listen on %s: %s", text, strerror(-fd));
+				return fd;
+			}
+			s->udp_fds[a * (size_t)c->udp_workers + (size_t)i] = fd;
+		}
+		for (int i = 0; i < c->tcp_workers; i++) {
+			int fd = server_listen(&c->listen[a], SOCK_STREAM);
+			if (fd < 0) {
+				log_error("cannot listen on %s: %s", text, strerror(-fd));
+				return fd;
+			}
+			s->tcp_fds[(size_t)i * c->nlisten + a] = fd;
+		}
+	}
 	return 0;
+}
+
+/* Closes the listening sockets no worker took over. */
+static void close_listeners(server_t *s)
+{
+	const conf_t *c = s->conf;
+	if (!c)
+		return;
+	for (size_t i = 0; s->udp_fds && i < c->nlisten * (size_t)c->udp_workers; i++)
+		if (s->udp_fds[i] >= 0)
+			close(s->udp_fds[i]);
+	for (size_t i = 0; s->tcp_fds && i < c->nlisten * (size_t)c->tcp_workers; i++)
+		if (s->tcp_fds[i] >= 0)
+			close(s->tcp_fds[i]);
+	free(s->udp_fds);
+	free(s->tcp_fds);
+	s->udp_fds = s->tcp_fds = NULL;
+}
+
+/* The files store_open keeps in the storage directory, handed to server.user with it. */
+static const char *const store_files[] = {"data.mdb", "lock.mdb", NULL};
+
+/*
+ * Everything that needs root, then the drop: the listening sockets and the control socket are
+ * bound, the storage directory is made the user's, the service manager's socket is connected,
+ * and only then does the daemon become server.user with no capability left. Nothing after
+ * this runs as root: the storage is opened and the zone files are read as the user, the way
+ * every later reload reads them. Runs before any thread starts. 0 or an error (logged).
+ */
+static int start_privileged(server_t *s, int *ctl_fd)
+{
+	conf_t *c = s->conf;
+	priv_user_t user, *u = NULL;
+	char err[4400];
+	int ret;
+	if (c->user) {
+		if ((ret = priv_lookup(c->user, &user, err, sizeof(err))) != 0) {
+			log_error("server.user: %s", err);
+			return ret;
+		}
+		u = &user;
+	}
+	if ((ret = bind_listeners(s)) < 0)
+		return ret;
+	if (u && c->nzones &&
+	    (ret = priv_own_dir(c->storage, 0750, store_files, u, err, sizeof(err))) < 0) {
+		/* As in server_run: only secondaries cannot do without the storage. */
+		bool need_store = false;
+		for (size_t i = 0; i < c->nzones; i++)
+			need_store |= c->zones[i].role == CONF_ROLE_SECONDARY;
+		if (need_store) {
+			log_error("storage: %s", err);
+			return ret;
+		}
+		log_warning("storage: %s", err);
+	}
+	char *dir = strdup(c->control);
+	if (!dir)
+		return US_ENOMEM;
+	ret = priv_mkdirs(dirname(dir), u, err, sizeof(err));
+	free(dir);
+	if (ret < 0) {
+		log_error("cannot open the control socket %s: %s", c->control, err);
+		return ret;
+	}
+	if ((*ctl_fd = ctl_listen(c->control)) < 0) {
+		log_error("cannot open the control socket %s: %s", c->control, strerror(-*ctl_fd));
+		return *ctl_fd;
+	}
+	/* Only root and the user may connect; the daemon checks who did, too (ctl_serve). */
+	if (u && chown(c->control, u->uid, u->gid) < 0) {
+		ret = -errno;
+		log_error("cannot hand the control socket %s to user %s: %s", c->control, u->name,
+		          strerror(-ret));
+		return ret;
+	}
+	service_open();
+	/* Root without server.user stays root, as asked; anyone else keeps no capability, such
+	 * as the CAP_NET_BIND_SERVICE a unit grants for port 53, once the sockets are bound. */
+	if (u || geteuid() != 0) {
+		if ((ret = priv_drop(u, err, sizeof(err))) < 0) {
+			log_error("%s; not going on with more privileges than configured", err);
+			return ret;
+		}
+		if (u)
+			log_info("running as user %s (uid %u, gid %u), without capabilities",
+			         u->name, (unsigned)u->uid, (unsigned)u->gid);
+	} else {
+		log_notice("running as root: set server.user to give up root after binding");
+	}
+	return 0;
+}
+
+static void reload_files(server_t *s)
+{
+	service_reloading();
+	for (size_t i = 0; i < s->conf->nzones; i++)
+		if (s->zones[i].conf->role == CONF_ROLE_PRIMARY)
+			server_zone_load(s, &s->zones[i]);
+	service_ready(s);
 }
 
 int server_run(const char *conf_path)
@@ -566,7 +825,12 @@ int server_run(const char *conf_path)
 	rcu_register_thread();
 
 	int ret = setup(&s, conf_path);
-	if (ret || (ret = guard_init(&s)) != 0) {
+	if (ret)
+		goto cleanup;
+	if ((ret = start_privileged(&s, &ctl_fd)) != 0)
+		goto cleanup;
+	/* As the user we run as, so the cookie secret it keeps in the storage is its own. */
+	if ((ret = guard_init(&s)) != 0) {
 		if (ret == US_ENOMEM)
 			log_error("out of memory at start");
 		goto cleanup;
@@ -593,21 +857,10 @@ int server_run(const char *conf_path)
 		else
 			xfrin_restore(&s, &s.zones[i]);
 	}
-	if ((ret = mkdir_parent(s.conf->control)) < 0 ||
-	    (ctl_fd = ctl_listen(s.conf->control)) < 0) {
-		log_error("cannot open the control socket %s: %s", s.conf->control,
-		          strerror(-(ctl_fd < 0 ? ctl_fd : ret)));
-		goto cleanup;
-	}
-	for (size_t i = 0; i < s.conf->nlisten; i++) {
-		if ((ret = server_port_free(&s.conf->listen[i], SOCK_DGRAM)) < 0 ||
-		    (ret = server_port_free(&s.conf->listen[i], SOCK_STREAM)) < 0) {
-			char a[80];
-			conf_addr_str(&s.conf->listen[i], a, sizeof(a));
-			log_error("cannot listen on %s: %s", a, strerror(-ret));
-			goto cleanup;
-		}
-	}
+	/* The builders' scratch went back to the allocator, which keeps it in the heap below
+	 * the zones: give it to the system, or it stays in the RSS (15 MB on the 1M-record
+	 * zone) until some reload trims. */
+	malloc_trim(0);
 	threads = calloc((size_t)s.nstats, sizeof(pthread_t));
 	if (!threads)
 		goto cleanup;
@@ -625,24 +878,27 @@ int server_run(const char *conf_path)
 	}
 	log_info("understudy started: %zu zones, %d UDP workers per address, %d TCP workers",
 	         s.conf->nzones, s.conf->udp_workers, s.conf->tcp_workers);
-	for (size_t i = 0; i < s.conf->nzones; i++) {
-		server_zone_t *z = &s.zones[i];
-		if (z->journal_pending && z->slot->zone)
-			journal_start(&s, z, z->slot->zone);
-		z->journal_pending = false;
-	}
+	/* Every zone that can be served is: the primaries from their files, the secondaries
+	 * from their stored copies, on sockets the workers now read. */
+	service_ready(&s);
+	journal_start_all(&s);
 
 	while (!atomic_load(&s.stop)) {
-		struct pollfd p[3] = {{.fd = sig_fd, .events = POLLIN},
-		                      {.fd = ctl_fd, .events = POLLIN},
-		                      {.fd = s.wake_fd, .events = POLLIN}};
+		struct pollfd p[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
+		                           {.fd = ctl_fd, .events = POLLIN},
+		                           {.fd = s.wake_fd, .events = POLLIN}};
 		/* Timers (EDNS EXPIRE against slot->expire_at) in the timers' time; cookies in
 		 * the wall clock's, which the other servers of the fleet share. */
 		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
 		__atomic_store_n(&s.answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 		int wait = xfrin_tick(&s);
-		if (poll(p, 3, wait < 1000 ? wait : 1000) <= 0)
+		int fwait = fleetmon_tick(s.fleet, net_now_ms());
+		wait = fwait < wait ? fwait : wait;
+		int nf = fleetmon_pollfds(s.fleet, p + 3, 64);
+		service_update(&s);
+		if (poll(p, (nfds_t)(3 + nf), wait < 1000 ? wait : 1000) <= 0)
 			continue;
+		fleetmon_input(s.fleet, p + 3, nf, net_now_ms());
 		if (p[2].revents & POLLIN) {
 			uint64_t n;
 			ssize_t rd = read(s.wake_fd, &n, sizeof(n));
@@ -653,9 +909,7 @@ int server_run(const char *conf_path)
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: reloading zone files");
-					for (size_t i = 0; i < s.conf->nzones; i++)
-						if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)
-							server_zone_load(&s, &s.zones[i]);
+					reload_files(&s);
 				} else if (si.ssi_signo != SIGPIPE) {
 					log_info("signal %u: stopping", si.ssi_signo);
 					atomic_store(&s.stop, true);
@@ -667,13 +921,16 @@ int server_run(const char *conf_path)
 	}
 	code = 0;
 cleanup:
+	service_stopping();
 	atomic_store(&s.stop, true);
 	if (s.conf)
 		xfrin_shutdown(&s);
 	notify_shutdown(&s);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
+	fleetmon_free(s.fleet);
 	free(threads);
+	close_listeners(&s);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		unlink(s.conf->control);
@@ -683,9 +940,11 @@ cleanup:
 	if (code == 0)
 		log_info("understudy stopped");
 	guard_deinit(&s);
+	service_close();
 	zonedb_free(s.db);
 	store_close(s.store);
 	free(s.keys);
+	free(s.lenient_noted);
 	if (s.wake_fd > 0)
 		close(s.wake_fd);
 	free(s.zones);

@@ -43,6 +43,10 @@ static inline void stat_inc(atomic_uint_fast64_t *c)
 	                      memory_order_relaxed);
 }
 
+/* server_zone_t.notified: no NOTIFY waiting, one from a sender that is not a primary of the
+ * zone, or one from the primary at position (value - NOTIFIED_BY) in its conf->primaries. */
+enum { NOTIFIED_NONE, NOTIFIED_OTHER, NOTIFIED_BY };
+
 typedef struct server_zone {
 	const conf_zone_t *conf;
 	zonedb_slot_t *slot;
@@ -57,13 +61,16 @@ typedef struct server_zone {
 	uint32_t refresh, retry;
 	unsigned failures; /* checks failed in a row */
 	bool busy;         /* a check or transfer is running */
-	bool again;        /* asked for again meanwhile: check once more when it ends */
-	bool force_axfr;   /* the next transfer is a full one */
+	bool again;        /* asked for again meanwhile: check once more when it ends, ... */
+	int again_first; /* ... starting with this primary (a position in conf->primaries), or -1 */
+	bool force_axfr; /* the next transfer is a full one */
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
+	bool notify_pending;  /* its serial changed while we were down: NOTIFY once stored */
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
-	atomic_bool notified;           /* a NOTIFY was accepted */
+	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
+	struct fleet_zone *fleet;       /* what the fleet monitor knows of every copy (fleetmon) */
 } server_zone_t;
 
 typedef struct server {
@@ -76,10 +83,16 @@ typedef struct server {
 	server_stats_t *stats; /* one per worker thread */
 	int nstats;
 	struct store *store;
-	struct tsig_key *keys; /* conf->keys, ready for signing; same indexes */
-	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
-	atomic_int notifying;  /* NOTIFY threads under way */
-	struct guard *guard;   /* RRL, cookies, blocking, change-path limits (guard.h) */
+	struct tsig_key *keys;  /* conf->keys, ready for signing; same indexes */
+	int wake_fd;            /* eventfd: other threads wake the zone manager through it */
+	atomic_int notifying;   /* NOTIFY threads under way */
+	bool *lenient_noted;    /* per remote: its IXFRs' redundant additions have been logged */
+	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
+	/* Listening sockets, bound at start while still root and handed to the workers as they
+	 * start (-1 once handed over): udp_fds[address * udp_workers + worker],
+	 * tcp_fds[worker * nlisten + address]. */
+	int *udp_fds, *tcp_fds;
+	struct guard *guard; /* RRL, cookies, blocking, change-path limits (guard.h) */
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */
@@ -112,8 +125,9 @@ int server_port_free(const conf_addr_t *a, int type);
 /* Opens a listening socket for a (SOCK_DGRAM or SOCK_STREAM) with SO_REUSEPORT; fd or -errno. */
 int server_listen(const conf_addr_t *a, int type);
 
-/* Starts the UDP worker threads for every listen address; 0 or a negative errno. */
+/* Starts the UDP worker threads for every listen address on the sockets in s->udp_fds; 0 or a
+ * negative errno. */
 int udp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats);
 
-/* Starts the TCP worker threads; 0 or a negative errno. */
+/* Starts the TCP worker threads on the sockets in s->tcp_fds; 0 or a negative errno. */
 int tcp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats);

@@ -62,6 +62,7 @@ struct store {
 	MDB_dbi timers;
 	MDB_dbi journal; /* key: apex + u64 sequence number; value: one entry */
 	MDB_dbi jmeta;   /* key: apex; value: the journal's bounds and sizes */
+	MDB_txn *batch;  /* the open batch (store_batch_begin), or NULL */
 	char errmsg[512];
 };
 
@@ -149,7 +150,10 @@ static int zone_txn(store_t *s, const uint8_t *apex, unsigned flags, uint8_t key
 	if (len < 0)
 		return len;
 	*klen = (size_t)len;
-	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	/* In a batch, each call is a child of the batch's transaction, which a thread cannot
+	 * hold beside a read transaction of its own: a call that only reads aborts it. */
+	int rc = s->batch ? mdb_txn_begin(s->env, s->batch, 0, txn)
+	                  : mdb_txn_begin(s->env, NULL, flags, txn);
 	if (rc)
 		return lmdb_fail(s, rc,
 		                 flags & MDB_RDONLY ? "starting a read" : "starting a write");
@@ -311,6 +315,8 @@ void store_close(store_t *s)
 {
 	if (!s)
 		return;
+	if (s->batch)
+		mdb_txn_abort(s->batch);
 	mdb_env_close(s->env);
 	free(s);
 	atomic_store(&store_is_open, false);
@@ -319,6 +325,29 @@ void store_close(store_t *s)
 const char *store_errmsg(const store_t *s)
 {
 	return s->errmsg;
+}
+
+int store_batch_begin(store_t *s)
+{
+	if (s->batch)
+		return fail(s, US_EINVAL, "a batch is open already");
+	int rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
+	if (rc) {
+		s->batch = NULL;
+		return lmdb_fail(s, rc, "starting a batch");
+	}
+	return 0;
+}
+
+int store_batch_commit(store_t *s)
+{
+	MDB_txn *txn = s->batch;
+	if (!txn)
+		return 0;
+	s->batch = NULL;
+	/* A failed commit frees the transaction too. */
+	int rc = mdb_txn_commit(txn);
+	return rc ? lmdb_fail(s, rc, "committing a batch") : 0;
 }
 
 /* ---- timers ---- */
@@ -1120,7 +1149,7 @@ static int jreplay(store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, zo
 	zone_t *nz = NULL;
 	ret = jread_tail(s, txn, key, klen, &m, (*z)->serial, &a, &cs, err, sizeof(err));
 	if (ret == 0 && cs.first) {
-		ret = zone_apply(*z, &cs, &nz, err, sizeof(err));
+		ret = zone_apply(*z, &cs, NULL, &nz, err, sizeof(err));
 		if (ret && ret != US_ENOMEM)
 			ret = US_EMALF;
 	}

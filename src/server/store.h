@@ -61,6 +61,24 @@ void store_close(store_t *s);
  */
 const char *store_errmsg(const store_t *s);
 
+/*
+ * Groups the calls that follow into one write transaction, so that many zones' writes cost one
+ * sync to disk: until store_batch_commit, each call but store_journal_read runs in a child
+ * transaction of the batch. What a call writes is visible to the calls after it (loads too),
+ * but neither durable nor visible to store_journal_read on other threads until the commit; a
+ * call that fails undoes its own part only, as outside a batch. Meant for writes whose
+ * durability nothing waits on, such as the first snapshots of the primary zones loaded at
+ * start (their zone files are the source); a version a peer waits to see served must not be
+ * batched. Returns 0, US_EINVAL when a batch is open already, or LMDB's failure.
+ */
+int store_batch_begin(store_t *s);
+
+/*
+ * Commits the open batch with one sync and ends it. Returns 0 (also with no batch open), or
+ * the failure: then nothing written in the batch is stored, and the store is as before it.
+ */
+int store_batch_commit(store_t *s);
+
 /* A secondary zone's refresh state, as the zone manager keeps it. Times are Unix seconds. */
 typedef struct store_timers {
 	int64_t last_refresh;  /* last successful SOA check or transfer; 0 never */

@@ -472,9 +472,9 @@ int tcp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats)
 			return -ENOMEM;
 		}
 		for (size_t a = 0; a < c->nlisten; a++) {
-			int fd = server_listen(&c->listen[a], SOCK_STREAM);
-			if (fd < 0)
-				return fd;
+			/* Bound before the daemon gave up root; the worker owns it from here. */
+			int fd = s->tcp_fds[(size_t)i * c->nlisten + a];
+			s->tcp_fds[(size_t)i * c->nlisten + a] = -1;
 			tcp_conn_t *l = &w->listeners[w->nlisteners++];
 			l->fd = fd;
 			l->listener = true;

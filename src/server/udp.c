@@ -164,9 +164,9 @@ int udp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats)
 	int k = first_stats;
 	for (size_t a = 0; a < c->nlisten; a++) {
 		for (int i = 0; i < c->udp_workers; i++) {
-			int fd = server_listen(&c->listen[a], SOCK_DGRAM);
-			if (fd < 0)
-				return fd;
+			/* Bound before the daemon gave up root; the worker owns it from here. */
+			int fd = s->udp_fds[a * (size_t)c->udp_workers + (size_t)i];
+			s->udp_fds[a * (size_t)c->udp_workers + (size_t)i] = -1;
 			struct timeval tv = {0, 200000};
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			udp_worker_t *w = calloc(1, sizeof(*w));

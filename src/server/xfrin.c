@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "clock.h"
+#include "fleetmon.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -28,16 +29,20 @@ struct xfrin_job {
 	server_zone_t *z;
 	zone_t *current; /* served when the job began, pinned by a reference */
 	bool force_axfr;
+	int first; /* the position in the zone's primaries to try first, or -1 */
 	pthread_t thread;
 	/* What came of it. */
 	int outcome;
 	zone_t *zone;     /* JOB_NEW */
 	const char *kind; /* "AXFR" or "IXFR" */
-	uint32_t serial;  /* the primary's */
+	uint32_t serial;  /* the primary's ... */
+	bool has_serial;  /* ... when it told us one */
 	bool has_expire;  /* the primary answered EDNS EXPIRE (RFC 7314) */
 	uint32_t expire;
 	int64_t ms;
-	size_t changed; /* IXFR: records removed and added */
+	size_t changed;   /* IXFR: records removed and added */
+	int remote;       /* the remote (index in conf->remotes) the outcome came from */
+	size_t redundant; /* IXFR: additions of records we held already, left out */
 	/* JOB_NEW: the change from current to zone, for the journal; NULL when unknown. It
 	 * lives in xin (an IXFR as received) or in arena (computed after an AXFR). */
 	const zone_changeset_t *cs;
@@ -139,12 +144,16 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		n = (int)alen;
 	}
 	char err[XFR_ERRLEN];
-	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &j->serial, &j->has_expire,
-	                                 &j->expire, err, sizeof(err));
+	xfr_soa_answer_t ans;
+	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &ans, err, sizeof(err));
 	if (ret) {
 		job_fail(j, peer, "bad SOA answer: %s", err);
 		return ret;
 	}
+	j->serial = ans.serial;
+	j->has_serial = true;
+	j->has_expire = ans.expire_present;
+	j->expire = ans.expire;
 	return 0;
 }
 
@@ -207,8 +216,12 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	int ret = buf && x ? net_tcp_send(fd, q, (size_t)len, deadline) : US_ENOMEM;
 	if (key)
 		tsig_verify_init(&v, key, mac, mac_len);
+	/* A primary that takes the connection but says nothing is as good as down: the first
+	 * message is due within primary-timeout, like a SOA answer, so the next one is tried. */
+	int idle_ms = zc->primary_timeout * 1000;
 	while (ret == 0) {
-		int n = net_tcp_recv(fd, buf, zc->transfer_idle * 1000, deadline);
+		int n = net_tcp_recv(fd, buf, idle_ms, deadline);
+		idle_ms = zc->transfer_idle * 1000;
 		if (n <= 0) {
 			ret = n == 0 ? xfr_in_eof(x) : n;
 			if (ret == 0)
@@ -252,6 +265,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	if (ret == 0) {
 		const xfr_result_t *res = xfr_in_result(x);
 		j->serial = res->serial;
+		j->has_serial = true;
 		if (res->expire_present) {
 			j->has_expire = true;
 			j->expire = res->expire;
@@ -264,14 +278,21 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			j->kind = "AXFR"; /* what the primary sent, whatever we asked for */
 		} else {
 			char err[200];
-			for (const zone_diff_t *d = res->changeset->first; d; d = d->next)
-				j->changed += d->nremoved + d->nadded;
-			ret = zone_apply(j->current, res->changeset, &j->zone, err, sizeof(err));
+			/* Additions of records we hold change nothing, and nsd 4.6 sends them
+			 * (docs/design-notes.md): taken as named takes them, and left out of what
+			 * is journalled and sent on. */
+			zone_apply_lenient_t lenient = {.mem = &j->arena};
+			ret = zone_apply(j->current, res->changeset, &lenient, &j->zone, err,
+			                 sizeof(err));
 			if (ret) {
 				job_fail(j, peer, "IXFR does not apply: %s", err);
 				ret = US_EAGAIN;
 			} else {
 				j->outcome = JOB_NEW;
+				j->diff = lenient.kept;
+				j->redundant = lenient.redundant;
+				for (const zone_diff_t *d = j->diff.first; d; d = d->next)
+					j->changed += d->nremoved + d->nadded;
 			}
 		}
 	}
@@ -288,8 +309,9 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	j->ms = net_now_ms() - start;
 	tsig_verify_deinit(&v);
 	if (ret == 0 && j->outcome == JOB_NEW && xfr_in_result(x)->kind == XFR_INCREMENTAL) {
-		/* The IXFR as received is the journal's entry: keep it until it is stored. */
-		j->cs = xfr_in_result(x)->changeset;
+		/* The IXFR as it took effect is the journal's entry: it borrows from the decoder,
+		 * kept until it is stored. */
+		j->cs = &j->diff;
 		j->xin = x;
 		x = NULL;
 	}
@@ -306,8 +328,12 @@ static void *job_run(void *arg)
 	const conf_t *c = s->conf;
 	const conf_zone_t *zc = j->z->conf;
 	rcu_register_thread();
-	for (size_t i = 0; i < zc->nprimaries && j->outcome == JOB_FAILED; i++) {
-		const conf_remote_t *r = &c->remotes[zc->primaries[i]];
+	for (size_t n = 0; n < zc->nprimaries && j->outcome == JOB_FAILED; n++) {
+		/* The first to ask, then the others in their order. */
+		size_t first = j->first < 0 ? 0 : (size_t)j->first;
+		size_t i = j->first < 0 ? n : n == 0 ? first : n - (n <= first);
+		j->remote = zc->primaries[i];
+		const conf_remote_t *r = &c->remotes[j->remote];
 		tsig_key_t keybuf, *key = NULL;
 		if (r->key >= 0) {
 			const conf_key_t *k = &c->keys[r->key];
@@ -348,9 +374,11 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
-void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr)
+void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 {
 	if (z->busy) {
+		/* Not lost: it runs when this one ends, with the newest NOTIFY's sender first. */
+		z->again_first = z->again && first < 0 ? z->again_first : first;
 		z->again = true;
 		z->force_axfr |= force_axfr;
 		return;
@@ -367,6 +395,7 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr)
 	if (j->current)
 		zone_ref(j->current);
 	j->force_axfr = force_axfr || z->force_axfr;
+	j->first = first >= 0 && (size_t)first < z->conf->nprimaries ? first : -1;
 	j->outcome = JOB_FAILED;
 	arena_init(&j->arena);
 	z->force_axfr = false;
@@ -471,6 +500,9 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	pthread_join(j->thread, NULL);
 	z->busy = false;
 	const conf_zone_t *zc = z->conf;
+	/* The primary's serial is news for the fleet before we have it, or if we cannot take it. */
+	if (j->has_serial)
+		fleetmon_seen(z, j->serial);
 	if (j->outcome == JOB_NEW) {
 		uint32_t from = z->slot->zone ? z->slot->zone->serial : 0;
 		refreshed(z, j->zone, j, now);
@@ -495,6 +527,14 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 				snprintf(what, sizeof(what), "%zu records changed", j->changed);
 			else
 				snprintf(what, sizeof(what), "%zu records", j->zone->nrecords);
+			if (j->redundant && !s->lenient_noted[j->remote]) {
+				s->lenient_noted[j->remote] = true;
+				log_notice(
+				    "zone %s: the IXFR from %s adds %zu records the zone holds "
+				    "already; taken as no change, as named takes them (said once "
+				    "per primary)",
+				    zc->domain, j->peer, j->redundant);
+			}
 			log_info("%s %s from %s: serial %u -> %u, %s in %lld ms, finished", j->kind,
 			         zc->domain, j->peer, from, j->zone->serial, what,
 			         (long long)j->ms);
@@ -540,7 +580,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	job_free(j);
 	if (z->again) {
 		z->again = false;
-		xfrin_start(s, z, false);
+		xfrin_start(s, z, false, z->again_first);
 	}
 }
 
@@ -608,12 +648,13 @@ int xfrin_tick(server_t *s)
 		xfrin_job_t *j = atomic_exchange(&z->done, NULL);
 		if (j)
 			finish(s, z, j);
-		if (atomic_exchange(&z->notified, false))
-			xfrin_start(s, z, false);
+		int notified = atomic_exchange(&z->notified, NOTIFIED_NONE);
+		if (notified != NOTIFIED_NONE)
+			xfrin_start(s, z, false, notified - NOTIFIED_BY);
 		if (z->expire_at && now >= z->expire_at)
 			expire(z);
 		if (!z->busy && z->next_refresh <= now)
-			xfrin_start(s, z, false);
+			xfrin_start(s, z, false, -1);
 		if (!z->busy && z->next_refresh < next)
 			next = z->next_refresh;
 		if (z->expire_at && z->expire_at < next)

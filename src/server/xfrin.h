@@ -10,9 +10,11 @@ typedef struct xfrin_job xfrin_job_t;
  * whose expiry passed while we were down is not served), and schedules the first check. */
 void xfrin_restore(server_t *s, server_zone_t *z);
 
-/* Starts checking the zone's primaries in a thread of its own, unless one is running; with
- * force_axfr the zone is transferred whole whatever the serials say. */
-void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr);
+/* Starts checking the zone's primaries in a thread of its own, unless one is running (then it
+ * runs again when that ends); with force_axfr the zone is transferred whole whatever the
+ * serials say. The primaries are tried in their order, but first the one at position first in
+ * the zone's primaries when first >= 0 (the sender of a NOTIFY). */
+void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first);
 
 /* Zone manager thread: takes in finished jobs and NOTIFYs, starts due checks, expires zones.
  * Returns how many milliseconds may pass before it must run again. */

@@ -415,9 +415,11 @@ class XfrSession:
 
 class Blackhole:
     """A primary that is down: a UDP socket that reads and never answers, and a TCP listener
-    whose accept queue is kept full, so the kernel drops new SYNs and a connect times out."""
+    whose accept queue is kept full, so the kernel drops new SYNs and a connect times out.
+    With mute=True the listener takes connections (the kernel completes them) and nothing is
+    ever read or sent on them: a hung process rather than a host that is gone."""
 
-    def __init__(self, addr="127.0.0.1"):
+    def __init__(self, addr="127.0.0.1", mute=False):
         self.addr = addr
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
         for _ in range(20):
@@ -436,8 +438,8 @@ class Blackhole:
         else:
             raise RuntimeError("blackhole: no free port")
         # Backlog 0 holds one connection; ours fills it and nothing is ever accepted.
-        self.tcp.listen(0)
-        self.filler = socket.create_connection((addr, self.port), timeout=2)
+        self.tcp.listen(64 if mute else 0)
+        self.filler = None if mute else socket.create_connection((addr, self.port), timeout=2)
         self.received = 0
         self._stop = False
         self._th = threading.Thread(target=self._read, daemon=True)
@@ -454,7 +456,8 @@ class Blackhole:
     def close(self):
         self._stop = True
         for s in (self.filler, self.tcp):
-            s.close()
+            if s is not None:
+                s.close()
         try:
             self.udp.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -479,6 +479,7 @@ class Understudy(Server):
             f'  identity: "{self.identity}"',
             f'  nsid: "{self.identity}"',
             "  udp-workers: 2",
+            "  watch-ns: false",
             *[f"  {o}" for o in self.server_opts],
             "log: {target: stderr, level: info}",
             "zones:",

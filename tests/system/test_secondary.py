@@ -83,6 +83,7 @@ class Backup(servers.Understudy):
   storage: "{self.dir}/storage"
   control: "{self.dir}/ctl.sock"
   udp-workers: 1
+  watch-ns: false
 log: {{target: stderr, level: info}}
 keys:
   - {{id: xfr-key, algorithm: hmac-sha256, secret: "{self.secret}"}}

@@ -107,6 +107,7 @@ class Primary(servers.Understudy):
   storage: "{self.dir}/storage"
   control: "{self.dir}/ctl.sock"
   udp-workers: 1
+  watch-ns: false
 {opts}log: {{target: stderr, level: info}}
 keys:
   - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}
@@ -150,6 +151,7 @@ class Middle(servers.Understudy):
   storage: "{self.dir}/storage"
   control: "{self.dir}/ctl.sock"
   udp-workers: 1
+  watch-ns: false
 log: {{target: stderr, level: info}}
 keys:
   - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}

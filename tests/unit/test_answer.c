@@ -28,6 +28,10 @@ static const char *parent_zone =
     "child NS ns1.child\n"
     "ns1.child A 192.0.2.88\n"
     "dn DNAME example.net.\n"
+    "self DNAME x.self\n"
+    "ping DNAME pong\n"
+    "pong DNAME ping\n"
+    "todn CNAME q.dn\n"
     "ldn DNAME a-much-longer-target-label-to-make-names-overflow.example.net.\n"
     "big TXT \"" /* 40 x 40 bytes: more than 512 */
     "0123456789012345678901234567890123456789\"\n"
@@ -238,6 +242,33 @@ static void dname_synthesis(void **state)
 	/* The DNAME owner itself is answered from its own data. */
 	ask("dn.example.com", WIRE_T_DNAME, 0, false, &m);
 	assert_int_equal(m.count[0], 1);
+	/* QTYPE=CNAME: the synthesized CNAME is the answer, not a name to follow (RFC 6672 3.2),
+	 * below a DNAME as at the end of a CNAME chain. */
+	ask("q.ping.example.com", WIRE_T_CNAME, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_int_equal(m.count[0], 2);
+	assert_int_equal(m.count[1], 0);
+	assert_string_equal(m.rr[1].target, "q.pong.example.com.");
+	ask("todn.example.com", WIRE_T_CNAME, 0, false, &m);
+	assert_int_equal(m.count[0], 1);
+}
+
+/* A chain that meets a DNAME it has applied already ends there: each RRset goes into the
+ * answer once (RFC 2181 5), and the resolver can apply the DNAME again itself. */
+static void dname_loops(void **state)
+{
+	(void)state;
+	util_msg_t m;
+	ask("q.self.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NOERROR);
+	assert_int_equal(m.count[0], 2);
+	assert_int_equal(util_count(&m, 0, "self.example.com.", WIRE_T_DNAME), 1);
+	assert_string_equal(m.rr[1].target, "q.x.self.example.com.");
+	ask("q.ping.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.count[0], 4);
+	assert_int_equal(util_count(&m, 0, "ping.example.com.", WIRE_T_DNAME), 1);
+	assert_int_equal(util_count(&m, 0, "pong.example.com.", WIRE_T_DNAME), 1);
+	assert_int_equal(m.flags & WIRE_TC, 0);
 }
 
 static void truncation(void **state)
@@ -630,21 +661,14 @@ static void no_allocation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(exact_and_case),
-	    cmocka_unit_test(cname_chain_and_loop),
-	    cmocka_unit_test(negative),
-	    cmocka_unit_test(wildcards),
-	    cmocka_unit_test(referral_and_glue),
-	    cmocka_unit_test(parent_and_child),
-	    cmocka_unit_test(dname_synthesis),
-	    cmocka_unit_test(truncation),
-	    cmocka_unit_test(room_for_tsig),
-	    cmocka_unit_test(additional),
-	    cmocka_unit_test(refusals_and_errors),
-	    cmocka_unit_test(chaos_and_nsid),
-	    cmocka_unit_test(any_is_one_rrset),
-	    cmocka_unit_test(edns_expire),
-	    cmocka_unit_test(signed_answers),
+	    cmocka_unit_test(exact_and_case),    cmocka_unit_test(cname_chain_and_loop),
+	    cmocka_unit_test(negative),          cmocka_unit_test(wildcards),
+	    cmocka_unit_test(referral_and_glue), cmocka_unit_test(parent_and_child),
+	    cmocka_unit_test(dname_synthesis),   cmocka_unit_test(dname_loops),
+	    cmocka_unit_test(truncation),        cmocka_unit_test(room_for_tsig),
+	    cmocka_unit_test(additional),        cmocka_unit_test(refusals_and_errors),
+	    cmocka_unit_test(chaos_and_nsid),    cmocka_unit_test(any_is_one_rrset),
+	    cmocka_unit_test(edns_expire),       cmocka_unit_test(signed_answers),
 	    cmocka_unit_test(signed_truncation),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(no_allocation),

@@ -839,6 +839,19 @@ static void test_duplicate_zones(void **state)
 	             "x.yaml:3:", "domain: zone \"EXAMPLE.com\" already defined at line 2");
 	expect_error("zones:\n  - {domain: ., file: /a}\n  - {domain: ., file: /b}\n",
 	             "x.yaml:3:", "already defined at line 2");
+	/* Many zones: each is checked against the others by hashing, and the one defined twice
+	 * is still found, with both lines. */
+	enum { N = 20000 };
+	char *text = malloc(N * 48 + 64), *p = text;
+	assert_non_null(text);
+	p += sprintf(p, "zones:\n");
+	for (int i = 0; i < N; i++)
+		p += sprintf(p, "  - {domain: z%d.example, file: /z}\n", i);
+	sprintf(p, "  - {domain: Z%d.EXAMPLE, file: /z}\n", N / 2);
+	char loc[32];
+	snprintf(loc, sizeof(loc), "x.yaml:%d:", N + 2);
+	expect_error(text, loc, "already defined at line 10002");
+	free(text);
 }
 
 static void test_zone_references(void **state)

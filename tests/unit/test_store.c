@@ -482,6 +482,83 @@ static void full_map(void **state)
 	tdir_remove(&d);
 }
 
+static zone_t *small_zone(const char *origin, uint32_t serial)
+{
+	char text[256];
+	snprintf(text, sizeof(text),
+	         "$TTL 300\n@ SOA ns hostmaster %u 7200 3600 1209600 300\n@ NS ns\n"
+	         "ns A 192.0.2.1\nwww TXT \"%s\"\n",
+	         serial, origin);
+	zone_t *z = util_zone(origin, text);
+	assert_non_null(z);
+	return z;
+}
+
+static void expect_stored(store_t *s, const zone_t *want)
+{
+	zone_t *got = NULL;
+	assert_int_equal(store_load_zone(s, want->apex, &got, NULL), 0);
+	assert_same_zone(want, got);
+	zone_unref(got);
+}
+
+static void expect_absent(store_t *s, const zone_t *z)
+{
+	zone_t *got = NULL;
+	assert_int_equal(store_load_zone(s, z->apex, &got, NULL), US_ENOENT);
+	assert_null(got);
+}
+
+/* A batch commits many zones at once; a call that fails in it undoes its own part only. */
+static void batch(void **state)
+{
+	(void)state;
+	tdir_t d;
+	tdir_make(&d);
+	zone_t *a = small_zone("a.test", 1), *b = small_zone("b.test", 2),
+	       *c = small_zone("c.test", 3);
+	zone_t *d1 = small_zone("d.test", 4), *big = gen_zone(2, 60000, 1);
+	store_timers_t t = make_timers(1, 10);
+	store_t *s = open_store(&d, 1 << 20);
+	assert_int_equal(store_batch_commit(s), 0); /* none open: nothing to do */
+	assert_int_equal(store_batch_begin(s), 0);
+	assert_int_equal(store_batch_begin(s), US_EINVAL);
+	assert_int_equal(store_save_zone(s, a, &t), 0);
+	assert_int_equal(store_save_change(s, b, NULL, NULL, &t), 0);
+	/* What the batch wrote is what the calls after it see. */
+	expect_stored(s, a);
+	store_journal_info_t ji;
+	assert_int_equal(store_journal_info(s, b->apex, &ji), 0);
+	assert_int_equal(ji.serial, 2);
+	/* A zone too large for the map fails alone; the batch goes on. */
+	assert_int_equal(store_save_zone(s, big, &t), US_ENOSPC);
+	assert_int_equal(store_save_zone(s, c, &t), 0);
+	assert_int_equal(store_compact(s, c, NULL), 0);
+	assert_int_equal(store_batch_commit(s), 0);
+	store_close(s);
+
+	s = open_store(&d, 1 << 20);
+	expect_stored(s, a);
+	expect_stored(s, b);
+	expect_stored(s, c);
+	expect_absent(s, big);
+	/* A batch never committed leaves nothing behind. */
+	assert_int_equal(store_batch_begin(s), 0);
+	assert_int_equal(store_save_zone(s, d1, &t), 0);
+	assert_int_equal(store_drop_zone(s, a->apex), 0);
+	store_close(s);
+	s = open_store(&d, 1 << 20);
+	expect_absent(s, d1);
+	expect_stored(s, a);
+	store_close(s);
+	zone_unref(a);
+	zone_unref(b);
+	zone_unref(c);
+	zone_unref(d1);
+	zone_unref(big);
+	tdir_remove(&d);
+}
+
 /* Stores value under the zone's key and expects the load to fail with want (0: any error). */
 static void expect_damaged(const tdir_t *d, const void *val, size_t len, int want)
 {
@@ -1300,6 +1377,7 @@ int main(void)
 	    cmocka_unit_test(save_then_load),
 	    cmocka_unit_test(replace_and_drop),
 	    cmocka_unit_test(full_map),
+	    cmocka_unit_test(batch),
 	    cmocka_unit_test(damaged_values),
 	    cmocka_unit_test(kill_nine),
 	    cmocka_unit_test(large_zone),

@@ -27,7 +27,7 @@ static void check_diff(zone_t *a, zone_t *b, uint32_t nrm, uint32_t nadd)
 	zone_t *c = NULL;
 	char err[256] = "";
 	if (a->serial != b->serial) {
-		if (zone_apply(a, &cs, &c, err, sizeof(err)) != 0)
+		if (zone_apply(a, &cs, NULL, &c, err, sizeof(err)) != 0)
 			fail_msg("zone_apply: %s", err);
 		assert_true(zone_same(b, c));
 		zone_unref(c);

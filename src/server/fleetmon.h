@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* fleetmon: asks every server that holds each zone for its SOA, paced, and acts on the answers. */
+#pragma once
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "fleet.h"
+#include "server.h"
+
+/* What a server of a zone's fleet is to us; one server may be several. */
+enum {
+	FLEET_ROLE_SELF = 1 << 0,
+	FLEET_ROLE_PRIMARY = 1 << 1,
+	FLEET_ROLE_NOTIFY = 1 << 2, /* downstream: we NOTIFY it */
+	FLEET_ROLE_WATCH = 1 << 3,
+	FLEET_ROLE_NS = 1 << 4, /* an address of the apex NS set */
+};
+
+typedef struct fleetmon fleetmon_t;
+
+/*
+ * The monitor for every zone of s (zone manager thread only, as is everything here): opens
+ * no socket until a check needs one. 0, or US_ENOMEM.
+ */
+int fleetmon_new(server_t *s, fleetmon_t **out);
+void fleetmon_free(fleetmon_t *f);
+
+/*
+ * Runs what is due: membership from each zone's version and configuration, checks as the
+ * pacing allows, timeouts, NOTIFYs to copies that need one. now is CLOCK_MONOTONIC in ms.
+ * Returns how many ms may pass before it must run again.
+ */
+int fleetmon_tick(fleetmon_t *f, int64_t now);
+
+/* The sockets to poll: writes up to max entries to p, returns how many. */
+int fleetmon_pollfds(const fleetmon_t *f, struct pollfd *p, int max);
+
+/* Reads what came on the polled sockets (p and n as fleetmon_pollfds gave them, revents set). */
+void fleetmon_input(fleetmon_t *f, const struct pollfd *p, int n, int64_t now);
+
+/*
+ * Notes that zone z now serves version v (NULL: none): its serial is seen, and every other
+ * copy is checked again soon, then less and less often, until each has it. Zone manager only;
+ * nothing before the monitor's first tick (which looks at every zone).
+ */
+void fleetmon_published(server_zone_t *z, const zone_t *v);
+
+/* Notes a serial a primary or a NOTIFY told of, before we have it. Zone manager only. */
+void fleetmon_seen(server_zone_t *z, uint32_t serial);
+
+/* Writes `ctl fleet` for zone z (NULL: every zone), as a table or as JSON (r->json). */
+void fleetmon_report(fleetmon_t *f, server_zone_t *z, ctl_reply_t *r);
+
+/* The health verdict facts of zone z that the fleet gives: how many of its servers lag. */
+unsigned fleetmon_lagging(const fleetmon_t *f, const server_zone_t *z);
