@@ -21,7 +21,8 @@ figure is the median of the per-round ratios):
    64 connections, 16 queries in flight on each when pipelining), on "off".
 
 Environment: BENCH_DEFENCE=0 skips it; BENCH_DEFENCE_RUNS, BENCH_DEFENCE_SECONDS (4),
-BENCH_DEFENCE_LIMIT (2000), BENCH_DEFENCE_LEGIT (10000).
+BENCH_DEFENCE_LIMIT (2000), BENCH_DEFENCE_LEGIT (10000), BENCH_DEFENCE_ONLY=rrl (only the
+first measurement, for more rounds of it).
 """
 
 import os
@@ -43,6 +44,7 @@ SECONDS = env_int("BENCH_DEFENCE_SECONDS", 4)
 LIMIT = env_int("BENCH_DEFENCE_LIMIT", 2000)
 LEGIT = env_int("BENCH_DEFENCE_LEGIT", 10000)
 HIGH = 1000000
+ONLY = os.environ.get("BENCH_DEFENCE_ONLY", "")
 SRV_CPU, GEN_CPU = "0", "1"
 
 
@@ -116,7 +118,9 @@ zone:
 def understudy_conf(binary):
     def conf_fn(d, port, origin, rate):
         os.makedirs(os.path.join(d, "storage"), exist_ok=True)
-        rrl = f"  rrl: {{rate-limit: {rate}, slip: 2}}\n" if rate else ""
+        table = os.environ.get("BENCH_DEFENCE_TABLE", "")
+        extra = f", table-size: {table}" if table else ""
+        rrl = f"  rrl: {{rate-limit: {rate}, slip: 2{extra}}}\n" if rate else ""
         conf = os.path.join(d, "understudy.yaml")
         with open(conf, "w") as f:
             f.write(f"""server:
@@ -181,7 +185,7 @@ def measure(bench, tmp, zone, queries, binary, tcpgen, axfrclient, warnings):
     with open(flood_q, "w") as f:
         f.write(f"{first[0]} {first[1]}\n")
     inst = {}  # (server, variant) -> (proc, port, dir)
-    res = {n: {"rrl_ratio": [], "legit_share": [], "legit_ratio": [], "flood_share": [],
+    res = {n: {"rrl_ratio": [], "rrl_cpu_ratio": [], "legit_share": [], "legit_ratio": [], "flood_share": [],
                "change_ratio": [], "tcp_oneshot": [], "tcp_pipeline": []} for n in names}
     try:
         for n in names:
@@ -199,13 +203,33 @@ def measure(bench, tmp, zone, queries, binary, tcpgen, axfrclient, warnings):
             for n in names:
                 r = res[n]
                 off, on, lim = (inst[(n, v)][1] for v in ("off", "on", "limit"))
-                # 1. RRL on but not limiting, against off.
-                a = run(loadgen(bench, off, queries, SECONDS), SECONDS + 30)
-                b = run(loadgen(bench, on, queries, SECONDS), SECONDS + 30)
+                # 1. RRL on but not limiting, against off: qps, and the server's CPU time
+                # per answered query, which a busy machine disturbs less.
+                def timed(variant):
+                    pid = inst[(n, variant)][0].pid
+                    c0 = bench.tree_cpu_seconds(pid)
+                    x = run(loadgen(bench, inst[(n, variant)][1], queries, SECONDS),
+                            SECONDS + 30)
+                    x["us_per_q"] = (bench.tree_cpu_seconds(pid) - c0) * 1e6 / max(
+                        x["answered"], 1)
+                    return x
+
+                if i % 2:  # the order alternates, so neither is always first
+                    b = timed("on")
+                    a = timed("off")
+                else:
+                    a = timed("off")
+                    b = timed("on")
                 if b.get("truncated", 0) or b.get("loss_pct", 0) > 1:
                     warnings.append(f"defence {n}: RRL 'on' truncated {b.get('truncated')} and lost "
                                     f"{b.get('loss_pct')}%: it limited")
                 r["rrl_ratio"].append(b["qps_answered"] / max(a["qps_answered"], 1))
+                r["rrl_cpu_ratio"].append(b["us_per_q"] / max(a["us_per_q"], 1e-9))
+                if ONLY == "rrl":
+                    print(f"  defence round {i + 1}/{RUNS} {n}: rrl on/off "
+                          f"{r['rrl_ratio'][-1]:.3f} (CPU/query "
+                          f"{r['rrl_cpu_ratio'][-1]:.3f})", flush=True)
+                    continue
                 # 2. A legitimate client alone, then beside a flood at 10x the limit.
                 alone = run(loadgen(bench, lim, queries, SECONDS, "127.0.2.1", LEGIT),
                             SECONDS + 30)
@@ -250,7 +274,8 @@ def measure(bench, tmp, zone, queries, binary, tcpgen, axfrclient, warnings):
                         warnings.append(f"defence {n}: tcpgen {mode}: {t['errors']} errors")
                     r[key].append(t["qps_answered"])
                 print(f"  defence round {i + 1}/{RUNS} {n}: rrl on/off "
-                      f"{r['rrl_ratio'][-1]:.3f}, legit share {r['legit_share'][-1]:.4f} "
+                      f"{r['rrl_ratio'][-1]:.3f} (CPU/query {r['rrl_cpu_ratio'][-1]:.3f}), "
+                      f"legit share {r['legit_share'][-1]:.4f} "
                       f"qps ratio {r['legit_ratio'][-1]:.3f}, flood share "
                       f"{r['flood_share'][-1]:.3f}, change-path flood/calm "
                       f"{r['change_ratio'][-1]:.3f}, tcp {r['tcp_oneshot'][-1]:,.0f} / "
@@ -277,6 +302,7 @@ def report(res):
          f" RRL limit {LIMIT}/s, flood {10 * LIMIT}/s from one /24, client {LEGIT}/s from another)"]
     rows = [
         ("qps, RRL on (not limiting) / off", "rrl_ratio", "{:.3f}"),
+        ("server CPU per query, RRL on / off", "rrl_cpu_ratio", "{:.3f}"),
         ("client answered share under a flood", "legit_share", "{:.4f}"),
         ("client qps under a flood / alone", "legit_ratio", "{:.3f}"),
         ("flood answered share (the rest TC/drop)", "flood_share", "{:.3f}"),

@@ -1045,7 +1045,7 @@ static void set_defaults(ctx_t *c)
 	rrl->slip = rrl->slip >= 0 ? rrl->slip : 2;
 	rrl->ipv4_prefix_length = rrl->ipv4_prefix_length > 0 ? rrl->ipv4_prefix_length : 24;
 	rrl->ipv6_prefix_length = rrl->ipv6_prefix_length > 0 ? rrl->ipv6_prefix_length : 56;
-	rrl->table_size = rrl->table_size > 0 ? rrl->table_size : 1 << 16;
+	rrl->table_size = rrl->table_size > 0 ? rrl->table_size : 1 << 14;
 	conf->tcp_nice = conf->tcp_nice >= 0 ? conf->tcp_nice : 10;
 	conf->notify_rate_limit = conf->notify_rate_limit >= 0 ? conf->notify_rate_limit : 200;
 	conf->transfer_rate_limit = conf->transfer_rate_limit >= 0 ? conf->transfer_rate_limit : 50;

@@ -251,7 +251,7 @@ static void test_defences(void **state)
 	assert_int_equal(c->rrl.slip, 2);
 	assert_int_equal(c->rrl.ipv4_prefix_length, 24);
 	assert_int_equal(c->rrl.ipv6_prefix_length, 56);
-	assert_int_equal(c->rrl.table_size, 65536);
+	assert_int_equal(c->rrl.table_size, 16384);
 	assert_false(c->cookies);
 	assert_int_equal(c->ncookie_secrets, 0);
 	assert_int_equal(c->notify_rate_limit, 200);
