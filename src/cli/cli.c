@@ -98,7 +98,7 @@ int cli_ctl(int argc, char **argv)
 	const char *usage =
 	    "understudy ctl [-s SOCKET | -c CONF] [--json] COMMAND [ZONE]\n"
 	    "commands: status, zone-status [ZONE], fleet [ZONE], reload [ZONE], refresh ZONE,\n"
-	    "          retransfer ZONE, notify ZONE, sync [ZONE], stop";
+	    "          retransfer ZONE, notify ZONE, accept ZONE, reject ZONE, sync [ZONE], stop";
 	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'}, {0}};
 	const char *sock = NULL, *conf_path = NULL;
 	bool json = false;

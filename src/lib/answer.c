@@ -11,6 +11,7 @@
 #define CHAIN_MAX 16 /* CNAME/DNAME hops followed before the answer is cut short */
 #define ADDL_MAX  32 /* names whose addresses may go in the additional section */
 #define PROOF_MAX 8  /* NSEC/NSEC3 RRsets of one answer: at most 3 per name, with chains */
+#define EDE_SIZE  6  /* an EDE option without EXTRA-TEXT: code, length, INFO-CODE */
 
 typedef struct addl_req {
 	const uint8_t *name;    /* target name as it stands in zone rdata */
@@ -30,6 +31,7 @@ typedef struct qctx {
 	uint16_t cookie_len;
 	bool cookie_out; /* the reply carries cookie_reply */
 	uint8_t cookie_reply[COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN]; /* client + server cookie */
+	bool stale;                /* EDE 3, Stale Answer, goes in the OPT (room kept for it) */
 	const zonedb_slot_t *slot; /* the zone answering, once known */
 	bool tsig;         /* signed: answered BADKEY here, verified by the caller if it has keys */
 	tsig_rr_t tsig_rr; /* borrows from the query */
@@ -449,6 +451,13 @@ static void answer_in(qctx_t *c, const uint8_t *qname, bool any_class)
 		c->rcode = WIRE_RCODE_SERVFAIL;
 		return;
 	}
+	/* A copy served past its expiry says so in every answer (RFC 8914 4.4), the room for the
+	 * option kept back before anything is rendered. One relaxed load: no lock, no fence. */
+	if (c->edns && __atomic_load_n(&slot->stale, __ATOMIC_RELAXED) &&
+	    c->w.limit >= c->w.len + EDE_SIZE) {
+		c->stale = true;
+		c->w.limit -= EDE_SIZE;
+	}
 	c->dnssec = c->dobit ? c->zone->dnssec : NULL;
 	if (!any_class)
 		c->flags |= WIRE_AA;
@@ -679,6 +688,8 @@ static bool read_cookie(qctx_t *c, const cookie_secrets_t *secrets, const answer
 uint32_t answer_expire(const answer_conf_t *conf, const zonedb_slot_t *slot, const zone_t *z)
 {
 	uint32_t at = __atomic_load_n(&slot->expire_at, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&slot->stale, __ATOMIC_RELAXED))
+		return 0; /* expired, and served all the same: no time left to promise */
 	if (at) {
 		uint32_t now = __atomic_load_n(&conf->now, __ATOMIC_RELAXED);
 		return at > now ? at - now : 0;
@@ -704,13 +715,15 @@ static size_t finish(qctx_t *c)
 		size_t nsid = c->nsid && c->conf->nsid ? c->conf->nsid_len : 0;
 		uint32_t expire;
 		bool has_expire = expire_value(c, &expire);
-		w->limit += opt_size(c);
+		/* The room kept back: the OPT's, and the EDE's that answer_in took off. */
+		w->limit += opt_size(c) + (c->stale ? EDE_SIZE : 0);
 		uint8_t opt[11] = {
 		    0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0, c->dobit ? 0x80 : 0,
 		    0, 0, 0};
 		wire_write16(opt + 3, c->conf->max_udp);
 		wire_write16(opt + 9,
 		             (uint16_t)((nsid ? 4 + nsid : 0) + (has_expire ? 8 : 0) +
+		                        (c->stale ? EDE_SIZE : 0) +
 		                        (c->cookie_out ? 4 + sizeof(c->cookie_reply) : 0)));
 		wire_put(w, opt, sizeof(opt));
 		if (nsid) {
@@ -727,6 +740,11 @@ static size_t finish(qctx_t *c)
 			wire_put16(w, WIRE_EDNS_COOKIE);
 			wire_put16(w, sizeof(c->cookie_reply));
 			wire_put(w, c->cookie_reply, sizeof(c->cookie_reply));
+		}
+		if (c->stale) {
+			wire_put16(w, WIRE_EDNS_EDE);
+			wire_put16(w, 2);
+			wire_put16(w, WIRE_EDE_STALE_ANSWER);
 		}
 		c->ar++;
 	}
@@ -774,7 +792,7 @@ size_t answer_query_from(const answer_conf_t *conf, const zonedb_t *db,
 	c.flags = WIRE_QR | (qflags & (0x7800 | WIRE_RD | WIRE_CD));
 	c.rcode = 0;
 	c.an = c.ns = c.ar = 0;
-	c.edns = c.dobit = c.nsid = c.expire = c.cookie_out = false;
+	c.edns = c.dobit = c.nsid = c.expire = c.stale = c.cookie_out = false;
 	c.cookie = NULL;
 	c.cookie_len = 0;
 	c.slot = NULL;

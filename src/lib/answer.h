@@ -72,6 +72,7 @@ size_t answer_query_from(const answer_conf_t *conf, const zonedb_t *db,
 /*
  * The EDNS EXPIRE value (RFC 7314) for version z of the zone in slot: a secondary counts down
  * from its own expiry (slot->expire_at against conf->now), so a chain of backups never
- * stretches it; a primary (expire_at 0) says its SOA expire.
+ * stretches it; a primary (expire_at 0) says its SOA expire; a copy served past its expiry
+ * (slot->stale) says 0.
  */
 uint32_t answer_expire(const answer_conf_t *conf, const zonedb_slot_t *slot, const zone_t *z);

@@ -76,6 +76,8 @@ enum {
 	WIRE_T_ANY = 255,
 };
 enum { WIRE_EDNS_NSID = 3, WIRE_EDNS_EXPIRE = 9, WIRE_EDNS_COOKIE = 10 };
+/* Extended DNS Errors (RFC 8914): the option, and the info codes we send. */
+enum { WIRE_EDNS_EDE = 15, WIRE_EDE_STALE_ANSWER = 3 };
 
 static inline uint16_t wire_read16(const uint8_t *p)
 {

@@ -17,6 +17,10 @@ typedef struct zonedb_slot {
 	/* A secondary's expiry, Unix seconds (0: a primary, whose SOA expire is the answer), for
 	 * EDNS EXPIRE (RFC 7314). Written by the zone manager, read with relaxed loads. */
 	uint32_t expire_at;
+	/* Non-zero while the copy is served past its expiry (expire-policy keep-serving): every
+	 * answer from the zone then carries Extended DNS Error 3, Stale Answer (RFC 8914), and
+	 * EDNS EXPIRE says 0. Written by the zone manager, read with relaxed loads. */
+	uint32_t stale;
 	void *user; /* the server's per-zone state */
 } zonedb_slot_t;
 

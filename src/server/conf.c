@@ -672,10 +672,11 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 
 static void parse_log(ctx_t *c, const kv_t *sec)
 {
-	static const char *const names[] = {"target", "level", NULL};
+	static const char *const names[] = {"target", "level", "format", NULL};
 	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 	static const int lvals[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
-	kv_t kv[2];
+	static const char *const formats[] = {"text", "json", NULL};
+	kv_t kv[3];
 	conf_t *conf = c->conf;
 	const char *s;
 	int i;
@@ -693,6 +694,8 @@ static void parse_log(ctx_t *c, const kv_t *sec)
 	}
 	if (kv[1].k && (i = get_enum(c, &kv[1], kv[1].v, levels)) >= 0)
 		conf->log_level = lvals[i];
+	if (kv[2].k && (i = get_enum(c, &kv[2], kv[2].v, formats)) >= 0)
+		conf->log_format = i ? CONF_LOG_JSON : CONF_LOG_TEXT;
 }
 
 /*
@@ -918,6 +921,47 @@ static void get_domain(ctx_t *c, const kv_t *kv, conf_zone_t *z, size_t i)
 	}
 }
 
+/* The policies of a zone, in the order of policy_names; they matter for secondaries only, and
+ * are taken on a primary too, so one template can serve both. */
+enum { EXPIRE_POLICY, SERIAL_REGRESSION, GUARD_MAX_REMOVED, GUARD_APEX, ZONEMD_VERIFY, NPOLICY };
+static const char *const policy_names[NPOLICY] = {
+    "expire-policy", "serial-regression", "guard-max-removed", "guard-apex", "zonemd-verify"};
+
+static void parse_policies(ctx_t *c, conf_zone_t *z, const kv_t *kv)
+{
+	static const char *const expire[] = {"servfail", "keep-serving", NULL};
+	static const char *const regression[] = {"alarm", "follow", NULL};
+	int i;
+	if (kv[EXPIRE_POLICY].k &&
+	    (i = get_enum(c, &kv[EXPIRE_POLICY], kv[EXPIRE_POLICY].v, expire)) >= 0)
+		z->expire_policy = i ? CONF_EXPIRE_KEEP_SERVING : CONF_EXPIRE_SERVFAIL;
+	if (kv[SERIAL_REGRESSION].k &&
+	    (i = get_enum(c, &kv[SERIAL_REGRESSION], kv[SERIAL_REGRESSION].v, regression)) >= 0)
+		z->serial_regression = i ? CONF_REGRESSION_FOLLOW : CONF_REGRESSION_ALARM;
+	if (kv[GUARD_APEX].k)
+		get_bool(c, &kv[GUARD_APEX], &z->guard_apex);
+	if (kv[ZONEMD_VERIFY].k)
+		get_bool(c, &kv[ZONEMD_VERIFY], &z->zonemd_verify);
+	const kv_t *g = &kv[GUARD_MAX_REMOVED];
+	if (!g->k)
+		return;
+	/* A share of the zone: "50%" or 50. */
+	const char *s = g->v->type == YAML_SCALAR_NODE ? sval(g->v) : "";
+	size_t len = strlen(s);
+	char num[8];
+	unsigned pct;
+	if (len && s[len - 1] == '%')
+		len--;
+	if (len && len < sizeof(num)) {
+		memcpy(num, s, len);
+		num[len] = 0;
+	}
+	if (!len || len >= sizeof(num) || !parse_uint(num, 100, &pct) || pct == 0)
+		cerr(c, line_of(g->k), "%s: expected a share from 1%% to 100%%", sval(g->k));
+	else
+		z->guard_max_removed = (int)pct;
+}
+
 static void parse_zones(ctx_t *c, const kv_t *sec)
 {
 	static const struct {
@@ -939,6 +983,7 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
 	    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
 	    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
+	    {"serial-regression-hold", 1, INT32_MAX, offsetof(conf_zone_t, serial_regression_hold)},
 	};
 	enum {
 		DOMAIN,
@@ -951,10 +996,12 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		WATCH_NS,
 		NINTS = sizeof(ints) / sizeof(ints[0])
 	};
-	const char *names[WATCH_NS + 1 + NINTS + 1] = {"domain", "role",      "file",  "notify",
-	                                               "acl",    "primaries", "watch", "watch-ns"};
+	const char *names[WATCH_NS + 1 + NINTS + NPOLICY + 1] = {
+	    "domain", "role", "file", "notify", "acl", "primaries", "watch", "watch-ns"};
 	for (size_t j = 0; j < NINTS; j++)
 		names[WATCH_NS + 1 + j] = ints[j].name;
+	for (size_t j = 0; j < NPOLICY; j++)
+		names[WATCH_NS + 1 + NINTS + j] = policy_names[j];
 	static const char *const roles[] = {"primary", "secondary", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
@@ -968,11 +1015,12 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[WATCH_NS + 1 + NINTS];
+		kv_t kv[WATCH_NS + 1 + NINTS + NPOLICY];
 		int role = 0;
 		z->line = line_of(item);
 		z->fleet_interval = -1; /* the server's, unless given */
 		z->watch_ns = conf->watch_ns;
+		z->zonemd_verify = true;
 		if (!map_get(c, item, "zones", names, kv))
 			continue;
 		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
@@ -991,6 +1039,7 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 			if (kv[WATCH_NS + 1 + j].k)
 				get_int(c, &kv[WATCH_NS + 1 + j], ints[j].min, ints[j].max,
 				        (int *)((char *)z + ints[j].off));
+		parse_policies(c, z, &kv[WATCH_NS + 1 + NINTS]);
 		/* After a bad role, the role-specific checks would only add noise. */
 		if (role < 0)
 			continue;

@@ -58,13 +58,19 @@ typedef struct conf_acl {
 	char *id;
 	conf_prefix_t *prefix; /* empty: any address */
 	size_t nprefix;
-	int key;     /* -1 for none: then no TSIG is required */
+	int key;     /* -1 for none: then the rule matches unsigned requests only */
 	int actions; /* CONF_ACTION_* bits */
 	bool deny;   /* `deny: true` turns the rule into a refusal */
 	int line;
 } conf_acl_t;
 
 typedef enum { CONF_ROLE_PRIMARY, CONF_ROLE_SECONDARY } conf_role_t;
+
+/* expire-policy: what a secondary does when its copy expires. */
+typedef enum { CONF_EXPIRE_SERVFAIL, CONF_EXPIRE_KEEP_SERVING } conf_expire_policy_t;
+
+/* serial-regression: what a secondary does when its primaries' serial goes backwards. */
+typedef enum { CONF_REGRESSION_ALARM, CONF_REGRESSION_FOLLOW } conf_regression_t;
 
 typedef struct conf_zone {
 	char *domain;                 /* as written, without a trailing dot (root is ".") */
@@ -93,10 +99,19 @@ typedef struct conf_zone {
 	/* Bounds on the zone's journal (changes kept for IXFR out), oldest dropped first. */
 	int journal_max_depth; /* changes */
 	int journal_max_size;  /* bytes */
+	/* Secondary: the policies a backup needs (docs/configuration.md). */
+	conf_expire_policy_t expire_policy;  /* default servfail */
+	conf_regression_t serial_regression; /* default alarm */
+	int serial_regression_hold;          /* seconds every primary shows the lower serial before
+	                                      * follow takes it; 0 (default): one refresh interval */
+	int guard_max_removed; /* percent of the zone's records; 0 (default): no limit */
+	bool guard_apex;       /* hold a change that replaces the apex NS or DNSKEY set */
+	bool zonemd_verify;    /* verify ZONEMD on every transfer in; default true */
 	int line;
 } conf_zone_t;
 
 typedef enum { CONF_LOG_STDERR, CONF_LOG_SYSLOG, CONF_LOG_FILE } conf_log_target_t;
+typedef enum { CONF_LOG_TEXT, CONF_LOG_JSON } conf_log_format_t;
 
 #define CONF_COOKIE_SECRET_LEN 16 /* RFC 9018: SipHash-2-4 takes a 128-bit key */
 
@@ -146,8 +161,9 @@ typedef struct conf {
 
 	/* log: */
 	conf_log_target_t log_target;
-	char *log_file; /* CONF_LOG_FILE */
-	int log_level;  /* syslog levels: LOG_ERR .. LOG_DEBUG; default LOG_INFO */
+	char *log_file;               /* CONF_LOG_FILE */
+	int log_level;                /* syslog levels: LOG_ERR .. LOG_DEBUG; default LOG_INFO */
+	conf_log_format_t log_format; /* default text */
 
 	conf_key_t *keys;
 	size_t nkeys;

@@ -816,10 +816,14 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 		}
 		if (caught_up && m->lagging) {
 			m->lagging = false;
-			log_notice("zone %s: fleet: %s (%s) is back in sync at serial %u, %lld ms "
-			           "after it was first seen",
-			           zone, addr, m->name, a->serial,
-			           (long long)m->obs.propagation_ms);
+			log_event(LOG_NOTICE, "fleet",
+			          LOG_FIELDS(LOG_STR("zone", zone), LOG_STR("server", addr),
+			                     LOG_STR("name", m->name), LOG_NUM("serial", a->serial),
+			                     LOG_NUM("lag", 0), LOG_STR("state", "in-sync"),
+			                     LOG_NUM("propagation_ms", m->obs.propagation_ms)),
+			          "zone %s: fleet: %s (%s) is back in sync at serial %u, %lld ms "
+			          "after it was first seen",
+			          zone, addr, m->name, a->serial, (long long)m->obs.propagation_ms);
 		}
 	} else {
 		const char *reason = intern(f, why);
@@ -839,11 +843,18 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 	int64_t behind = fleet_behind_ms(&fz->serials, &m->obs, now);
 	if (!m->lagging && behind > (int64_t)z->conf->fleet_interval * 1000 && m->obs.known) {
 		m->lagging = true;
-		log_warning("zone %s: fleet: %s (%s) is out of sync: serial %u, %u behind %u for "
-		            "%lld s%s%s",
-		            zone, addr, m->name, m->obs.serial, fleet_lag(&fz->serials, &m->obs),
-		            fz->serials.newest, (long long)(behind / 1000),
-		            m->obs.error ? ", " : "", m->obs.error ? m->obs.error : "");
+		log_event(LOG_WARNING, "fleet",
+		          LOG_FIELDS(LOG_STR("zone", zone), LOG_STR("server", addr),
+		                     LOG_STR("name", m->name), LOG_NUM("serial", m->obs.serial),
+		                     LOG_NUM("lag", fleet_lag(&fz->serials, &m->obs)),
+		                     LOG_NUM("newest", fz->serials.newest),
+		                     LOG_STR("state", "behind"), LOG_NUM("behind_s", behind / 1000),
+		                     LOG_STR("error", m->obs.error)),
+		          "zone %s: fleet: %s (%s) is out of sync: serial %u, %u behind %u for "
+		          "%lld s%s%s",
+		          zone, addr, m->name, m->obs.serial, fleet_lag(&fz->serials, &m->obs),
+		          fz->serials.newest, (long long)(behind / 1000), m->obs.error ? ", " : "",
+		          m->obs.error ? m->obs.error : "");
 	}
 
 	/* A copy downstream of us that lacks our version, or does not serve the zone (expired,

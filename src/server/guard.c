@@ -53,32 +53,40 @@ void guard_client(const struct sockaddr_storage *ss, answer_client_t *out)
 
 /* ---- rate-limited logging ---- */
 
+static __thread uint32_t log_second;
+static __thread unsigned log_used;
+static __thread uint64_t log_dropped;
+
+bool guard_log_allow(void)
+{
+	uint32_t now = guard_now();
+	if (now != log_second) {
+		log_second = now;
+		log_used = 0;
+	}
+	if (log_used >= GUARD_LOG_BUDGET) {
+		log_dropped++;
+		return false;
+	}
+	log_used++;
+	if (log_dropped) {
+		log_msg(LOG_NOTICE, "%llu similar messages were not logged (at most %d a second)",
+		        (unsigned long long)log_dropped, GUARD_LOG_BUDGET);
+		log_dropped = 0;
+	}
+	return true;
+}
+
 void guard_log(int level, const char *fmt, ...)
 {
-	static __thread uint32_t second;
-	static __thread unsigned used;
-	static __thread uint64_t dropped;
-	uint32_t now = guard_now();
-	if (now != second) {
-		second = now;
-		used = 0;
-	}
-	if (used >= GUARD_LOG_BUDGET) {
-		dropped++;
+	if (!guard_log_allow())
 		return;
-	}
-	used++;
 	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (dropped)
-		log_msg(level, "%s (and %llu similar messages not logged)", buf,
-		        (unsigned long long)dropped);
-	else
-		log_msg(level, "%s", buf);
-	dropped = 0;
+	log_msg(level, "%s", buf);
 }
 
 /* ---- settings ---- */
@@ -457,7 +465,7 @@ typedef struct event_ctx {
 	int dummy;
 } event_ctx_t;
 
-static void log_event(void *ctx, const rrl_event_t *ev)
+static void rrl_log_event(void *ctx, const rrl_event_t *ev)
 {
 	(void)ctx;
 	char prefix[NETSET_TEXT_MAX], name[DNAME_TEXT_MAX];
@@ -478,7 +486,7 @@ void guard_tick(guard_t *g, rrl_group_t *grp, unsigned worker, uint32_t now, uin
 {
 	(void)g;
 	event_ctx_t ctx = {0};
-	rrl_tick(grp, worker, now, GUARD_LOG_BUDGET, log_event, &ctx, suppressed);
+	rrl_tick(grp, worker, now, GUARD_LOG_BUDGET, rrl_log_event, &ctx, suppressed);
 	if (*suppressed && now != *summary_at) {
 		*summary_at = now;
 		log_notice("rrl: %llu more accounts entered or left limiting (not logged)",

@@ -135,6 +135,12 @@ void guard_tcp_end(guard_t *g, int slot);
 uint32_t guard_now(void);
 
 /*
+ * True when a line about a single request may be logged now: at most GUARD_LOG_BUDGET a second
+ * per thread; the first one allowed after some were not says how many (a line of its own).
+ */
+bool guard_log_allow(void);
+
+/*
  * Logs like log_msg, but at most a few lines per second per thread: under a flood of refused
  * NOTIFYs or transfer requests the log says how many were left out instead of filling the disk.
  */

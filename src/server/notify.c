@@ -33,6 +33,15 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	snprintf(buf, len, "%s@%u", a, port);
 }
 
+/* The fields of a NOTIFY's events (log.h), in and out. */
+#define NOTIFY_IN_FIELDS(result, why)                                                              \
+	LOG_FIELDS(LOG_STR("direction", "in"), LOG_STR("zone", zname), LOG_STR("peer", from),      \
+	           LOG_STR("result", (result)), LOG_STR("error", (why)))
+#define NOTIFY_OUT_FIELDS(result, why)                                                             \
+	LOG_FIELDS(LOG_STR("direction", "out"), LOG_STR("zone", j->zone->domain),                  \
+	           LOG_STR("peer", peer), LOG_NUM("serial", j->serial),                            \
+	           LOG_STR("result", (result)), LOG_STR("error", (why)))
+
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
                      const struct sockaddr_storage *addr, uint8_t *resp)
 {
@@ -67,7 +76,10 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	dname_to_text(lname, zname, sizeof(zname));
 	if (!slot || slot->apex_len != nlen) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		guard_log(LOG_NOTICE, "NOTIFY for %s from %s: not a zone of ours", zname, from);
+		if (guard_log_allow())
+			log_event(LOG_NOTICE, "notify",
+			          NOTIFY_IN_FIELDS("refused", "not a zone of ours"),
+			          "NOTIFY for %s from %s: not a zone of ours", zname, from);
 		goto out;
 	}
 	server_zone_t *z = slot->user;
@@ -78,19 +90,26 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		guard_log(LOG_WARNING, "NOTIFY for %s from %s: TSIG error %s", zname, from,
-		          tsig_error_name(terr));
+		if (guard_log_allow())
+			log_event(LOG_WARNING, "notify",
+			          NOTIFY_IN_FIELDS("refused", tsig_error_name(terr)),
+			          "NOTIFY for %s from %s: TSIG error %s", zname, from,
+			          tsig_error_name(terr));
 		goto out;
 	}
 	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
-		guard_log(LOG_WARNING, "NOTIFY for %s from %s: refused by the zone's rules", zname,
-		          from);
+		if (guard_log_allow())
+			log_event(
+			    LOG_WARNING, "notify", NOTIFY_IN_FIELDS("refused", "the zone's rules"),
+			    "NOTIFY for %s from %s: refused by the zone's rules", zname, from);
 		goto out;
 	}
 	flags |= WIRE_AA;
 	rcode = WIRE_RCODE_NOERROR;
-	guard_log(LOG_INFO, "NOTIFY for %s from %s", zname, from);
+	if (guard_log_allow())
+		log_event(LOG_INFO, "notify", NOTIFY_IN_FIELDS("accepted", ""),
+		          "NOTIFY for %s from %s", zname, from);
 	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
 	int p = acl_primary_of(s->conf, z->conf, addr);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
@@ -175,18 +194,24 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
 		uint16_t peer_error = v.peer_error;
 		tsig_verify_deinit(&v);
 		if (ret != 0) {
-			log_warning("NOTIFY for %s to %s: answer fails TSIG (%s)", j->zone->domain,
-			            peer, tsig_error_name(peer_error ? peer_error : terr));
+			const char *why = tsig_error_name(peer_error ? peer_error : terr);
+			log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", why),
+			          "NOTIFY for %s to %s: answer fails TSIG (%s)", j->zone->domain,
+			          peer, why);
 			return US_ETSIG;
 		}
 	}
 	uint8_t rcode = a[3] & 0xF;
 	if (rcode != WIRE_RCODE_NOERROR) {
-		log_warning("NOTIFY for %s serial %u to %s: answered with rcode %u",
-		            j->zone->domain, j->serial, peer, rcode);
+		char why[32];
+		snprintf(why, sizeof(why), "rcode %u", rcode);
+		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", why),
+		          "NOTIFY for %s serial %u to %s: answered with rcode %u", j->zone->domain,
+		          j->serial, peer, rcode);
 		return US_EINVAL;
 	}
-	log_info("NOTIFY for %s serial %u to %s: answered", j->zone->domain, j->serial, peer);
+	log_event(LOG_INFO, "notify", NOTIFY_OUT_FIELDS("answered", ""),
+	          "NOTIFY for %s serial %u to %s: answered", j->zone->domain, j->serial, peer);
 	return 0;
 }
 
@@ -208,8 +233,9 @@ static void *notify_run(void *arg)
 		}
 	}
 	if (!done && !atomic_load(&net_cancel))
-		log_warning("NOTIFY for %s serial %u to %s: no answer after 5 tries, giving up",
-		            j->zone->domain, j->serial, peer);
+		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", "no answer"),
+		          "NOTIFY for %s serial %u to %s: no answer after 5 tries, giving up",
+		          j->zone->domain, j->serial, peer);
 	atomic_fetch_sub(&j->s->notifying, 1);
 	free(j);
 	return NULL;

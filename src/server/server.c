@@ -36,6 +36,7 @@
 #include "xfrin.h"
 #include "zonediff.h"
 #include "zonefile.h"
+#include "zonemd.h"
 
 void server_wake(server_t *s)
 {
@@ -420,6 +421,44 @@ static void field_time(ctl_reply_t *r, const char *key, time_t t)
 	field(r, key, t || !r->json ? buf : NULL, false);
 }
 
+/*
+ * The states of a secondary's policies (docs/configuration.md), each only while it is on:
+ * state=stale (expire-policy keep-serving), regression=..., held-..., rejected-serial,
+ * zonemd=...
+ */
+static void policy_status(const server_zone_t *z, ctl_reply_t *r)
+{
+	if (z->stale) {
+		field(r, "state", "stale", false);
+		field_time(r, "stale-since", z->stale_since);
+	}
+	if (z->regressed) {
+		bool follow = z->conf->serial_regression == CONF_REGRESSION_FOLLOW;
+		field(r, "regression", follow ? "follow" : "alarm", false);
+		field_num(r, "regression-serial", z->regressed_serial);
+		field(r, "regression-primary", z->regressed_primary, false);
+		field_time(r, "regression-since", z->regressed_since);
+		field_num(r, "regression-checks", z->regressed_checks);
+	}
+	if (z->held) {
+		field_num(r, "held-serial", z->held_serial);
+		field(r, "held-from", z->held_from, false);
+		field_time(r, "held-since", z->held_since);
+		field(r, "held-why", z->held_why, true);
+	}
+	if (z->rejected)
+		field_num(r, "rejected-serial", z->rejected_serial);
+	if (z->zonemd_failed) {
+		field(r, "zonemd", "failed", false);
+		field_num(r, "zonemd-serial", z->zonemd_failed_serial);
+		field(r, "zonemd-error", z->zonemd_error, true);
+		field_time(r, "zonemd-at", z->zonemd_failed_at);
+	} else if (z->zonemd == ZONEMD_VERIFIED || z->zonemd == ZONEMD_UNSUPPORTED) {
+		field(r, "zonemd", z->zonemd == ZONEMD_VERIFIED ? "verified" : "unverifiable",
+		      false);
+	}
+}
+
 static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 {
 	const zone_t *cur = z->slot->zone;
@@ -457,6 +496,7 @@ static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 		field(r, "last-error", z->error, true);
 		field_time(r, "error-at", z->error_at);
 	}
+	policy_status(z, r);
 	ctl_printf(r, r->json ? "}" : "\n");
 }
 
@@ -596,12 +636,25 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		}
 		if (!r->len)
 			ctl_fail(r, "notify: no zone with a copy and notify remotes\n");
+	} else if (strcmp(cmd, "accept") == 0 || strcmp(cmd, "reject") == 0) {
+		/* The change guard's held transfers (DESIGN.md): one zone at a time, by name. */
+		char msg[256];
+		if (!z) {
+			ctl_fail(r, "%s: which zone? (understudy ctl %s ZONE)\n", cmd, cmd);
+			return;
+		}
+		log_info("control: %s %s", cmd, z->conf->domain);
+		int ret = cmd[0] == 'a' ? xfrin_accept(s, z, msg, sizeof(msg))
+		                        : xfrin_reject(s, z, msg, sizeof(msg));
+		(ret ? ctl_fail : ctl_printf)(r, "%s\n", msg);
 	} else if (strcmp(cmd, "sync") == 0) {
 		for (size_t i = 0; i < s->conf->nzones; i++)
 			if (!z || z == &s->zones[i])
 				sync_zone(&s->zones[i], z != NULL, r);
 	} else {
-		ctl_fail(r, "unknown command: %s (try status, zone-status, fleet, reload, stop)\n",
+		ctl_fail(r,
+		         "unknown command: %s (try status, zone-status, fleet, reload, refresh, "
+		         "retransfer, notify, accept, reject, sync, stop)\n",
 		         cmd);
 	}
 }
@@ -623,6 +676,7 @@ static int setup(server_t *s, const char *conf_path)
 		fprintf(stderr, "error: cannot open log %s: %s\n", c->log_file, strerror(-ret));
 		return ret;
 	}
+	log_set_json(c->log_format == CONF_LOG_JSON);
 	s->answer = (answer_conf_t){
 	    .identity = c->identity,
 	    .version = c->version,

@@ -67,6 +67,33 @@ typedef struct server_zone {
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
 	bool notify_pending;  /* its serial changed while we were down: NOTIFY once stored */
+	/*
+	 * The policies' states (docs/configuration.md: expire-policy, serial-regression, the
+	 * change guard, ZONEMD), for zone-status, /health and /metrics. Written by the zone
+	 * manager thread only; times are Unix seconds, 0 while the state is off. `expired`
+	 * above means no copy is served (SERVFAIL); `stale` means one is served past expiry.
+	 */
+	bool stale;                 /* expire-policy keep-serving: serving past expiry (EDE 3) */
+	time_t stale_since;         /* when the copy expired */
+	bool regressed;             /* a primary answered a serial older than ours (RFC 1982) */
+	time_t regressed_since;     /* the first check that found it, in this run of it */
+	uint32_t regressed_serial;  /* the primary's lower serial */
+	char regressed_primary[64]; /* ADDR@PORT of the primary that has it */
+	unsigned regressed_checks;  /* checks in a row in which every primary answered it */
+	bool follow;                /* serial-regression follow: the next job takes it by AXFR */
+	bool held;                  /* the change guard holds a transfer in: ctl accept / reject */
+	time_t held_since;
+	uint32_t held_serial;
+	char held_from[64];       /* the primary it came from */
+	char held_why[160];       /* what tripped the guard */
+	bool rejected;            /* ctl reject: rejected_serial is not taken again unless */
+	uint32_t rejected_serial; /* a transfer is forced (ctl retransfer) */
+	bool zonemd_failed;       /* the last transfer in failed ZONEMD (not published) */
+	time_t zonemd_failed_at;
+	uint32_t zonemd_failed_serial;
+	char zonemd_error[160];
+	int zonemd;                 /* the served copy's ZONEMD: a zonemd_status_t (zonemd.h) */
+	struct xfrin_job *held_job; /* what the guard holds: the version and its journal entry */
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
 	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "clock.h"
 #include "fleetmon.h"
+#include "guard.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -21,6 +22,7 @@
 #include "xfr.h"
 #include "xfrin.h"
 #include "zonediff.h"
+#include "zonemd.h"
 
 enum { JOB_FAILED, JOB_UPTODATE, JOB_NEW };
 
@@ -51,6 +53,20 @@ struct xfrin_job {
 	zone_changeset_t diff;
 	char peer[80];
 	char error[256];
+	/* The policies. Given: serials not to transfer again (held, rejected), and follow, the
+	 * lower serial every primary confirmed, which this forced AXFR may take. */
+	bool skip_held, skip_rejected, follow;
+	uint32_t held_serial, rejected_serial, follow_serial;
+	/* Found: primaries whose serial is older than ours (lower_all: every primary, the same
+	 * serial, lower_serial); a serial skipped; ZONEMD's verdict on the new version; and the
+	 * change guard's, when it holds the new version (hold, why). */
+	bool lower, lower_all, skipped, zonemd_failed, hold;
+	size_t nlower;
+	uint32_t lower_serial;
+	char lower_peer[80];
+	int zonemd; /* zonemd_status_t of JOB_NEW's version */
+	char zonemd_why[160];
+	char hold_why[160];
 };
 
 static uint64_t now_epoch(void)
@@ -177,7 +193,43 @@ static bool acceptable(xfrin_job_t *j, const char *peer)
 		         j->kind, j->zone->serial, j->current->serial);
 		return false;
 	}
+	/* Following a regression takes the serial every primary showed, or a newer one than
+	 * ours; anything else means the primaries moved meanwhile, and is judged afresh. */
+	if (j->follow && j->current && j->zone->serial != j->follow_serial &&
+	    serial_cmp(j->zone->serial, j->current->serial) <= 0) {
+		job_fail(j, peer,
+		         "%s carries serial %u, not %u that every primary showed; not taken",
+		         j->kind, j->zone->serial, j->follow_serial);
+		return false;
+	}
 	return true;
+}
+
+/*
+ * RFC 8976: a version that carries ZONEMD must match it to be taken. False (logged in the job)
+ * when it does not; a version we cannot verify (schemes or algorithms we do not know) is
+ * taken, with a notice when it is published.
+ */
+static bool zonemd_ok(xfrin_job_t *j, const char *peer)
+{
+	zonemd_status_t st = ZONEMD_ABSENT;
+	j->zonemd_failed = false;
+	if (!j->z->conf->zonemd_verify) {
+		j->zonemd = ZONEMD_ABSENT;
+		return true;
+	}
+	if (zonemd_verify(j->zone, &st, j->zonemd_why, sizeof(j->zonemd_why)) != 0) {
+		/* Out of memory to verify: not taken unverified; it is tried again. */
+		st = ZONEMD_FAILED;
+		snprintf(j->zonemd_why, sizeof(j->zonemd_why), "out of memory verifying ZONEMD");
+	}
+	j->zonemd = st;
+	if (st != ZONEMD_FAILED)
+		return true;
+	j->zonemd_failed = true;
+	job_fail(j, peer, "%s: serial %u fails ZONEMD verification: %s; not taken", j->kind,
+	         j->zone->serial, j->zonemd_why);
+	return false;
 }
 
 /*
@@ -306,6 +358,15 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			ret = same ? 0 : US_EZONE;
 		}
 	}
+	if (ret == 0 && j->outcome == JOB_NEW && !zonemd_ok(j, peer)) {
+		/* After an IXFR the whole zone follows at once: the digest covers the zone, and
+		 * a change that does not match may have met a copy that drifted. */
+		bool incremental = xfr_in_result(x)->kind == XFR_INCREMENTAL;
+		zone_unref(j->zone);
+		j->zone = NULL;
+		j->outcome = JOB_FAILED;
+		ret = incremental ? US_EAGAIN : US_EZONE;
+	}
 	j->ms = net_now_ms() - start;
 	tsig_verify_deinit(&v);
 	if (ret == 0 && j->outcome == JOB_NEW && xfr_in_result(x)->kind == XFR_INCREMENTAL) {
@@ -321,12 +382,51 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	return ret;
 }
 
+static void copy_peer(char *dst, const char *src)
+{
+	snprintf(dst, 80, "%s", src);
+}
+
+/* A primary answered a serial older than ours: remembered for the regression alarm. */
+static void note_lower(xfrin_job_t *j)
+{
+	if (!j->nlower++) {
+		j->lower = true;
+		j->lower_all = true;
+		j->lower_serial = j->serial;
+		copy_peer(j->lower_peer, j->peer);
+	} else if (j->serial != j->lower_serial) {
+		j->lower_all = false; /* the primaries disagree: nothing to follow yet */
+	}
+}
+
+/* The change guard, off the manager thread: does the new version remove too much? */
+static void guard(xfrin_job_t *j)
+{
+	const conf_zone_t *zc = j->z->conf;
+	if (!zc->guard_max_removed && !zc->guard_apex)
+		return;
+	guard_change_t c;
+	/* An IXFR's own changeset, or the AXFR's difference; without one, a whole compare. */
+	int ret = guard_judge(j->current, j->zone, j->cs, &j->arena, &c);
+	if (ret) {
+		/* Cannot tell: held, since the guard is there for changes no one looked at. */
+		snprintf(j->hold_why, sizeof(j->hold_why), "the change cannot be judged: %s",
+		         us_strerror(ret));
+		j->hold = true;
+		return;
+	}
+	j->hold = guard_holds(&c, zc->guard_max_removed, zc->guard_apex, j->hold_why,
+	                      sizeof(j->hold_why));
+}
+
 static void *job_run(void *arg)
 {
 	xfrin_job_t *j = arg;
 	server_t *s = j->s;
 	const conf_t *c = s->conf;
 	const conf_zone_t *zc = j->z->conf;
+	bool tried = false; /* a transfer was tried and failed */
 	rcu_register_thread();
 	for (size_t n = 0; n < zc->nprimaries && j->outcome == JOB_FAILED; n++) {
 		/* The first to ask, then the others in their order. */
@@ -348,11 +448,21 @@ static void *job_run(void *arg)
 			bool check = j->current && !j->force_axfr;
 			if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0)
 				continue; /* refused or silent: the next address, at once */
-			if (check && serial_cmp(j->serial, j->current->serial) <= 0) {
-				if (serial_cmp(j->serial, j->current->serial) < 0)
-					log_warning("zone %s: %s has serial %u, older than ours %u",
-					            zc->domain, j->peer, j->serial,
-					            j->current->serial);
+			if (check && serial_cmp(j->serial, j->current->serial) < 0) {
+				/* RFC 1982: older than ours. The other primaries are asked too: one
+				 * that went back in time must not hide one that has news, and with
+				 * serial-regression follow every primary must confirm it. */
+				log_warning("zone %s: %s has serial %u, older than ours %u",
+				            zc->domain, j->peer, j->serial, j->current->serial);
+				note_lower(j);
+				break;
+			}
+			if (check && (j->serial == j->current->serial ||
+			              (j->skip_held && j->serial == j->held_serial) ||
+			              (j->skip_rejected && j->serial == j->rejected_serial))) {
+				/* Up to date, or the serial the change guard holds or the operator
+				 * rejected: not transferred again (ctl retransfer forces it). */
+				j->skipped = j->serial != j->current->serial;
 				j->outcome = JOB_UPTODATE;
 				break;
 			}
@@ -360,6 +470,19 @@ static void *job_run(void *arg)
 			    transfer(j, r, &r->addr[a], key, j->peer, j->current && !j->force_axfr);
 			if (ret == US_EAGAIN)
 				transfer(j, r, &r->addr[a], key, j->peer, false);
+			tried |= j->outcome == JOB_FAILED;
+		}
+	}
+	if (j->nlower) {
+		/* Every primary that answered has an older serial: up to date, as far as the
+		 * zone's timers go (the primaries are there), with the regression to report. */
+		j->lower_all = j->lower_all && j->nlower == zc->nprimaries;
+		/* ... unless one had news and its transfer failed: that failure is the outcome. */
+		if (j->outcome == JOB_FAILED && !tried) {
+			j->outcome = JOB_UPTODATE;
+			j->serial = j->lower_serial;
+			copy_peer(j->peer, j->lower_peer);
+			j->error[0] = 0;
 		}
 	}
 	/* After a whole zone, the journal's entry is computed here, off the manager thread; a
@@ -368,6 +491,8 @@ static void *job_run(void *arg)
 	    serial_cmp(j->current->serial, j->zone->serial) < 0 &&
 	    zonediff_compute(j->current, j->zone, &j->arena, &j->diff) == 0)
 		j->cs = &j->diff;
+	if (j->outcome == JOB_NEW && j->current)
+		guard(j);
 	rcu_unregister_thread();
 	atomic_store(&j->z->done, j);
 	server_wake(s);
@@ -394,11 +519,18 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	j->current = z->slot->zone;
 	if (j->current)
 		zone_ref(j->current);
-	j->force_axfr = force_axfr || z->force_axfr;
+	j->force_axfr = force_axfr || z->force_axfr || z->follow;
 	j->first = first >= 0 && (size_t)first < z->conf->nprimaries ? first : -1;
 	j->outcome = JOB_FAILED;
+	j->skip_held = z->held;
+	j->held_serial = z->held_serial;
+	j->skip_rejected = z->rejected;
+	j->rejected_serial = z->rejected_serial;
+	j->follow = z->follow;
+	j->follow_serial = z->regressed_serial;
 	arena_init(&j->arena);
 	z->force_axfr = false;
+	z->follow = false;
 	z->busy = true;
 	if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 		log_error("zone %s: cannot start a refresh thread", z->conf->domain);
@@ -474,6 +606,25 @@ static void set_expire(server_zone_t *z, time_t at)
 	__atomic_store_n(&z->slot->expire_at, (uint32_t)at, __ATOMIC_RELAXED);
 }
 
+/* The copy is fresh again (a primary answered) after being served past its expiry. */
+static void unstale(server_zone_t *z, const char *peer, time_t now)
+{
+	if (!z->stale)
+		return;
+	z->stale = false;
+	__atomic_store_n(&z->slot->stale, 0, __ATOMIC_RELAXED);
+	const zone_t *cur = z->slot->zone;
+	uint32_t serial = cur ? cur->serial : 0;
+	log_event(LOG_NOTICE, "expire",
+	          LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("state", "fresh"),
+	                     LOG_STR("policy", "keep-serving"), LOG_STR("peer", peer),
+	                     LOG_NUM("serial", serial), LOG_NUM("stale_s", now - z->stale_since)),
+	          "zone %s: fresh again: %s answered after %lld s served past expiry; answers "
+	          "carry no Stale Answer error any more",
+	          z->conf->domain, peer, (long long)(now - z->stale_since));
+	z->stale_since = 0;
+}
+
 /* After a check that reached the primary: timers from the SOA, bounded by the configuration;
  * the primary's EDNS EXPIRE, when it sent one, stands for the SOA expire (RFC 7314 4). */
 static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j, time_t now)
@@ -492,6 +643,200 @@ static void refreshed(server_zone_t *z, const zone_t *cur, const xfrin_job_t *j,
 	z->failures = 0;
 	z->error[0] = 0;
 	copy_text(z->primary, sizeof(z->primary), j->peer);
+	unstale(z, j->peer, now);
+}
+
+/* Lets go of what the change guard holds; why says what became of it, for the log. */
+static void drop_held(server_zone_t *z, const char *state, const char *why)
+{
+	xfrin_job_t *h = z->held_job;
+	if (!h)
+		return;
+	log_event(LOG_NOTICE, "held",
+	          LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("peer", z->held_from),
+	                     LOG_NUM("serial", z->held_serial), LOG_STR("state", state),
+	                     LOG_STR("reason", why)),
+	          "zone %s: the held change to serial %u from %s is dropped: %s", z->conf->domain,
+	          z->held_serial, z->held_from, why);
+	zone_unref(h->zone);
+	job_free(h);
+	z->held_job = NULL;
+	z->held = false;
+	z->held_since = 0;
+	z->held_serial = 0;
+	z->held_from[0] = z->held_why[0] = 0;
+}
+
+/* The ZONEMD state of what a job brought, once it is published (or failed to verify). */
+static void zonemd_seen(server_zone_t *z, const xfrin_job_t *j, uint32_t serial, time_t now)
+{
+	const char *zone = z->conf->domain;
+	if (j->zonemd_failed) {
+		z->zonemd_failed = true;
+		z->zonemd_failed_at = now;
+		z->zonemd_failed_serial = serial;
+		copy_text(z->zonemd_error, sizeof(z->zonemd_error), j->zonemd_why);
+		log_event(LOG_ERR, "zonemd",
+		          LOG_FIELDS(LOG_STR("zone", zone), LOG_STR("peer", j->peer),
+		                     LOG_NUM("serial", serial), LOG_STR("result", "failed"),
+		                     LOG_STR("reason", j->zonemd_why)),
+		          "zone %s: ZONEMD: serial %u from %s fails verification (%s); not "
+		          "published, the copy served stays",
+		          zone, serial, j->peer, j->zonemd_why);
+		return;
+	}
+	z->zonemd = j->zonemd;
+	if (z->zonemd_failed && j->zonemd != ZONEMD_FAILED) {
+		z->zonemd_failed = false;
+		z->zonemd_failed_at = 0;
+		z->zonemd_error[0] = 0;
+	}
+	if (j->zonemd == ZONEMD_VERIFIED || j->zonemd == ZONEMD_UNSUPPORTED)
+		log_event(
+		    j->zonemd == ZONEMD_VERIFIED ? LOG_INFO : LOG_NOTICE, "zonemd",
+		    LOG_FIELDS(LOG_STR("zone", zone), LOG_STR("peer", j->peer),
+		               LOG_NUM("serial", serial),
+		               LOG_STR("result",
+		                       j->zonemd == ZONEMD_VERIFIED ? "verified" : "unsupported"),
+		               LOG_STR("reason", j->zonemd_why)),
+		    "zone %s: serial %u: %s%s", zone, serial, j->zonemd_why,
+		    j->zonemd == ZONEMD_VERIFIED ? "" : "; taken unverified (RFC 8976 4)");
+}
+
+/*
+ * Stores and publishes the version a job brought, or that the operator accepted, and tells
+ * the secondaries. Durable first: a copy we serve must survive a crash the moment after. The
+ * change goes to the journal, which IXFR out reads, and a full snapshot is written only when
+ * the store needs one. The job keeps no version after this.
+ */
+static void publish_new(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t now, bool accepted)
+{
+	const conf_zone_t *zc = z->conf;
+	uint32_t from = z->slot->zone ? z->slot->zone->serial : 0;
+	store_timers_t t;
+	timers_of(z, j->zone->serial, &t);
+	store_journal_limits_t lim = server_journal_limits(zc);
+	int ret = store_save_change(s->store, j->zone, j->cs, &lim, &t);
+	if (ret) {
+		snprintf(z->error, sizeof(z->error), "cannot store serial %u: %s", j->zone->serial,
+		         us_strerror(ret));
+		z->error_at = now;
+		log_error("zone %s: %s (%s); keeping serial %u", zc->domain, z->error,
+		          store_errmsg(s->store), from);
+		zone_unref(j->zone);
+		j->zone = NULL;
+		z->next_refresh = now + jitter(z->retry);
+		return;
+	}
+	char what[64];
+	if (j->changed)
+		snprintf(what, sizeof(what), "%zu records changed", j->changed);
+	else
+		snprintf(what, sizeof(what), "%zu records", j->zone->nrecords);
+	if (j->redundant && !s->lenient_noted[j->remote]) {
+		s->lenient_noted[j->remote] = true;
+		log_notice("zone %s: the IXFR from %s adds %zu records the zone holds already; "
+		           "taken as no change, as named takes them (said once per primary)",
+		           zc->domain, j->peer, j->redundant);
+	}
+	log_event(LOG_INFO, "transfer",
+	          LOG_FIELDS(LOG_STR("direction", "in"), LOG_STR("kind", j->kind),
+	                     LOG_STR("zone", zc->domain), LOG_STR("peer", j->peer),
+	                     LOG_NUM("serial_from", from), LOG_NUM("serial", j->zone->serial),
+	                     LOG_NUM("records", j->zone->nrecords), LOG_NUM("changed", j->changed),
+	                     LOG_NUM("ms", j->ms), LOG_STR("result", accepted ? "accepted" : "ok")),
+	          "%s %s from %s: serial %u -> %u, %s in %lld ms%s, finished", j->kind, zc->domain,
+	          j->peer, from, j->zone->serial, what, (long long)j->ms,
+	          accepted ? ", held, then accepted by the operator" : "");
+	zonemd_seen(z, j, j->zone->serial, now);
+	server_publish(z, j->zone);
+	j->zone = NULL;
+	/* A backup tells its own backups. */
+	notify_out(s, zc, z->slot->zone);
+	server_compact(s, z);
+}
+
+/* What a check says of the primaries' serials: the regression alarm, and following it. */
+static void regression_seen(server_zone_t *z, const xfrin_job_t *j, time_t now)
+{
+	const conf_zone_t *zc = z->conf;
+	const zone_t *cur = z->slot->zone;
+	if (!j->lower || !cur) {
+		if (!z->regressed)
+			return;
+		log_event(LOG_NOTICE, "regression",
+		          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("primary", j->peer),
+		                     LOG_NUM("serial", j->serial),
+		                     LOG_NUM("ours", cur ? cur->serial : 0),
+		                     LOG_STR("state", "over")),
+		          "zone %s: serial regression over: %s has serial %u (ours %u)", zc->domain,
+		          j->peer, j->serial, cur ? cur->serial : 0);
+		z->regressed = false;
+		z->regressed_since = 0;
+		z->regressed_serial = 0;
+		z->regressed_primary[0] = 0;
+		z->regressed_checks = 0;
+		return;
+	}
+	bool follow = zc->serial_regression == CONF_REGRESSION_FOLLOW;
+	if (!z->regressed || z->regressed_serial != j->lower_serial) {
+		z->regressed = true;
+		z->regressed_since = now;
+		z->regressed_serial = j->lower_serial;
+		z->regressed_checks = 0;
+		copy_text(z->regressed_primary, sizeof(z->regressed_primary), j->lower_peer);
+		log_event(LOG_WARNING, "regression",
+		          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("primary", j->lower_peer),
+		                     LOG_NUM("serial", j->lower_serial),
+		                     LOG_NUM("ours", cur->serial), LOG_STR("state", "alarm")),
+		          "zone %s: SERIAL REGRESSION: %s has serial %u, older than ours %u "
+		          "(RFC 1982); %s",
+		          zc->domain, j->lower_peer, j->lower_serial, cur->serial,
+		          follow ? "serial-regression follow takes it once every primary has shown "
+		                   "it for serial-regression-hold"
+		                 : "keeping ours (serial-regression alarm)");
+	}
+	z->regressed_checks = j->lower_all ? z->regressed_checks + 1 : 0;
+	time_t hold_s =
+	    zc->serial_regression_hold ? zc->serial_regression_hold : (time_t)z->refresh;
+	if (!follow || z->regressed_checks < 2 || now - z->regressed_since < hold_s)
+		return;
+	if (z->held && z->held_serial == j->lower_serial)
+		return; /* taken already, and held by the change guard: ctl accept decides */
+	log_event(LOG_WARNING, "regression",
+	          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("primary", j->lower_peer),
+	                     LOG_NUM("serial", j->lower_serial), LOG_NUM("ours", cur->serial),
+	                     LOG_STR("state", "follow")),
+	          "zone %s: following the serial regression: every primary has shown serial %u "
+	          "in %u checks for %lld s; taking it by AXFR in place of ours %u",
+	          zc->domain, j->lower_serial, z->regressed_checks,
+	          (long long)(now - z->regressed_since), cur->serial);
+	z->follow = true;
+}
+
+/* The change guard holds j's version: it is kept aside, the served one stays. */
+static void hold(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t now)
+{
+	const conf_zone_t *zc = z->conf;
+	const zone_t *cur = z->slot->zone;
+	drop_held(z, "dropped", "a newer change is held in its place");
+	z->held = true;
+	z->held_since = now;
+	z->held_serial = j->zone->serial;
+	copy_text(z->held_from, sizeof(z->held_from), j->peer);
+	copy_text(z->held_why, sizeof(z->held_why), j->hold_why);
+	z->held_job = j;
+	log_event(LOG_WARNING, "held",
+	          LOG_FIELDS(LOG_STR("direction", "in"), LOG_STR("kind", j->kind),
+	                     LOG_STR("zone", zc->domain), LOG_STR("peer", j->peer),
+	                     LOG_NUM("serial", j->zone->serial), LOG_NUM("ours", cur->serial),
+	                     LOG_STR("state", "held"), LOG_STR("reason", j->hold_why)),
+	          "%s %s from %s: serial %u -> %u, %zu records in %lld ms, HELD by the change "
+	          "guard: %s; serial %u goes on serving until `ctl accept %s` or `ctl reject %s`",
+	          j->kind, zc->domain, j->peer, cur->serial, j->zone->serial, j->zone->nrecords,
+	          (long long)j->ms, j->hold_why, cur->serial, zc->domain, zc->domain);
+	zonemd_seen(z, j, j->zone->serial, now);
+	save_timers(s, z, cur->serial);
 }
 
 static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
@@ -503,46 +848,33 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	/* The primary's serial is news for the fleet before we have it, or if we cannot take it. */
 	if (j->has_serial)
 		fleetmon_seen(z, j->serial);
+	if (j->outcome == JOB_NEW && z->slot->zone && j->current != z->slot->zone) {
+		/* Another version was published while this job ran (ctl accept): its change
+		 * starts from one no longer served. Asked again, from the new one. */
+		log_debug("zone %s: serial %u came for a version no longer served; checking again",
+		          zc->domain, j->zone->serial);
+		zone_unref(j->zone);
+		j->zone = NULL;
+		j->outcome = JOB_FAILED;
+		z->again = true;
+		job_free(j);
+		goto again;
+	}
 	if (j->outcome == JOB_NEW) {
-		uint32_t from = z->slot->zone ? z->slot->zone->serial : 0;
-		refreshed(z, j->zone, j, now);
-		store_timers_t t;
-		timers_of(z, j->zone->serial, &t);
-		/* Durable first: a copy we serve must survive a crash the moment after. The
-		 * change goes to the journal, which IXFR out reads, and a full snapshot is
-		 * written only when the store needs one. */
-		store_journal_limits_t lim = server_journal_limits(zc);
-		int ret = store_save_change(s->store, j->zone, j->cs, &lim, &t);
-		if (ret) {
-			snprintf(z->error, sizeof(z->error), "cannot store serial %u: %s",
-			         j->zone->serial, us_strerror(ret));
-			z->error_at = now;
-			log_error("zone %s: %s (%s); keeping serial %u", zc->domain, z->error,
-			          store_errmsg(s->store), from);
-			zone_unref(j->zone);
-			z->next_refresh = now + jitter(z->retry);
-		} else {
-			char what[64];
-			if (j->changed)
-				snprintf(what, sizeof(what), "%zu records changed", j->changed);
-			else
-				snprintf(what, sizeof(what), "%zu records", j->zone->nrecords);
-			if (j->redundant && !s->lenient_noted[j->remote]) {
-				s->lenient_noted[j->remote] = true;
-				log_notice(
-				    "zone %s: the IXFR from %s adds %zu records the zone holds "
-				    "already; taken as no change, as named takes them (said once "
-				    "per primary)",
-				    zc->domain, j->peer, j->redundant);
-			}
-			log_info("%s %s from %s: serial %u -> %u, %s in %lld ms, finished", j->kind,
-			         zc->domain, j->peer, from, j->zone->serial, what,
-			         (long long)j->ms);
-			server_publish(z, j->zone);
-			/* A backup tells its own backups. */
-			notify_out(s, zc, z->slot->zone);
-			server_compact(s, z);
+		bool held = j->hold && z->slot->zone;
+		if (j->zone->serial != z->rejected_serial)
+			z->rejected = false;
+		refreshed(z, held ? z->slot->zone : j->zone, j, now);
+		if (held) {
+			if (!j->follow) /* a held follow leaves the regression as it was */
+				regression_seen(z, j, now);
+			hold(s, z, j, now);
+			goto again; /* the job is kept, as held_job */
 		}
+		drop_held(z, "dropped", "a later change passes the guard and is published");
+		publish_new(s, z, j, now, false);
+		/* Against the serial now served: a primary still behind it is a regression. */
+		regression_seen(z, j, now);
 	} else if (j->outcome == JOB_UPTODATE) {
 		/* Expired while the check ran? The primary just vouched for our copy again. */
 		if (!z->slot->zone) {
@@ -551,16 +883,35 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		}
 		refreshed(z, z->slot->zone, j, now);
 		if (serial_cmp(j->serial, z->slot->zone->serial) < 0)
-			log_info("zone %s: %s has serial %u, older than ours %u; keeping ours",
-			         zc->domain, j->peer, j->serial, z->slot->zone->serial);
+			log_event(LOG_INFO, "refresh",
+			          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("peer", j->peer),
+			                     LOG_NUM("serial", j->serial),
+			                     LOG_NUM("ours", z->slot->zone->serial),
+			                     LOG_STR("result", "older")),
+			          "zone %s: %s has serial %u, older than ours %u; keeping ours",
+			          zc->domain, j->peer, j->serial, z->slot->zone->serial);
+		else if (j->skipped)
+			log_info("zone %s: %s has serial %u, which %s; serial %u goes on serving",
+			         zc->domain, j->peer, j->serial,
+			         z->held && j->serial == z->held_serial
+			             ? "the change guard holds"
+			             : "the operator rejected (ctl reject)",
+			         z->slot->zone->serial);
 		else
-			log_info("zone %s: %s has serial %u, up to date", zc->domain, j->peer,
-			         j->serial);
+			log_event(LOG_INFO, "refresh",
+			          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("peer", j->peer),
+			                     LOG_NUM("serial", j->serial),
+			                     LOG_STR("result", "up-to-date")),
+			          "zone %s: %s has serial %u, up to date", zc->domain, j->peer,
+			          j->serial);
+		regression_seen(z, j, now);
 		save_timers(s, z, z->slot->zone->serial);
 	} else {
 		snprintf(z->error, sizeof(z->error), "%s",
 		         j->error[0] ? j->error : "no primary could be reached");
 		z->error_at = now;
+		if (j->zonemd_failed)
+			zonemd_seen(z, j, j->serial, now);
 		/* Without a copy there is no SOA retry to follow: back off from the minimum, so an
 		 * unreachable primary is asked every few minutes at most, not every second. */
 		uint32_t retry = z->retry;
@@ -572,27 +923,59 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		}
 		z->failures++;
 		z->next_refresh = now + jitter(clamp(retry, zc->retry_min, zc->retry_max));
-		log_warning("zone %s: refresh failed (%s), next try in %lld s", zc->domain,
-		            z->error, (long long)(z->next_refresh - now));
+		log_event(LOG_WARNING, "refresh",
+		          LOG_FIELDS(LOG_STR("zone", zc->domain), LOG_STR("result", "failed"),
+		                     LOG_STR("error", z->error), LOG_NUM("failures", z->failures),
+		                     LOG_NUM("retry_s", z->next_refresh - now)),
+		          "zone %s: refresh failed (%s), next try in %lld s", zc->domain, z->error,
+		          (long long)(z->next_refresh - now));
 		if (z->slot->zone)
 			save_timers(s, z, z->slot->zone->serial);
 	}
 	job_free(j);
-	if (z->again) {
+again:
+	if (z->follow || z->again) {
+		bool force = z->follow;
 		z->again = false;
-		xfrin_start(s, z, false, z->again_first);
+		xfrin_start(s, z, force, force ? -1 : z->again_first);
 	}
 }
 
-/* RFC 1035 4.3.5 / 3.3.13: past expire, the copy is no longer authoritative. */
+/* RFC 1035 4.3.5 / 3.3.13: past expire, the copy is no longer authoritative. Unless the
+ * operator chose to keep serving it (expire-policy keep-serving), loudly: EDE 3 on every
+ * answer, EXPIRE 0, an error in the log and zone-status, degraded health. */
 static void expire(server_zone_t *z)
 {
-	log_error("zone %s: EXPIRED: no primary answered for longer than the expire interval; "
+	time_t now = time(NULL);
+	const zone_t *cur = z->slot->zone;
+	if (z->conf->expire_policy == CONF_EXPIRE_KEEP_SERVING && cur) {
+		z->stale = true;
+		z->stale_since = now;
+		__atomic_store_n(&z->slot->stale, 1, __ATOMIC_RELAXED);
+		snprintf(z->error, sizeof(z->error), "expired; serving serial %u stale",
+		         cur->serial);
+		z->error_at = now;
+		log_event(
+		    LOG_ERR, "expire",
+		    LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("state", "stale"),
+		               LOG_STR("policy", "keep-serving"), LOG_NUM("serial", cur->serial)),
+		    "zone %s: EXPIRED: no primary answered for longer than the expire interval; "
+		    "serving serial %u past its expiry (expire-policy keep-serving), every "
+		    "answer with Extended DNS Error 3 (Stale Answer), until a primary answers",
+		    z->conf->domain, cur->serial);
+		return;
+	}
+	log_event(LOG_ERR, "expire",
+	          LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("state", "expired"),
+	                     LOG_STR("policy", "servfail"),
+	                     LOG_NUM("serial", cur ? cur->serial : 0)),
+	          "zone %s: EXPIRED: no primary answered for longer than the expire interval; "
 	          "answering SERVFAIL until a transfer succeeds",
 	          z->conf->domain);
 	z->expired = true;
 	snprintf(z->error, sizeof(z->error), "expired");
-	z->error_at = time(NULL);
+	z->error_at = now;
+	drop_held(z, "dropped", "the zone expired");
 	server_publish(z, NULL);
 	set_expire(z, 0);
 	z->force_axfr = true;
@@ -616,8 +999,13 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 	}
 	copy_text(z->primary, sizeof(z->primary), t.primary);
 	z->last_refresh = (time_t)t.last_refresh;
-	if (t.expire_at && (time_t)t.expire_at <= now) {
-		log_error("zone %s: the stored copy (serial %u) expired while we were down; "
+	bool expired = t.expire_at && (time_t)t.expire_at <= now;
+	if (expired && z->conf->expire_policy != CONF_EXPIRE_KEEP_SERVING) {
+		log_event(LOG_ERR, "expire",
+		          LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("state", "expired"),
+		                     LOG_STR("policy", "servfail"),
+		                     LOG_NUM("serial", saved->serial)),
+		          "zone %s: the stored copy (serial %u) expired while we were down; "
 		          "answering SERVFAIL until a transfer succeeds",
 		          z->conf->domain, saved->serial);
 		zone_unref(saved);
@@ -632,8 +1020,25 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 	set_expire(z, (time_t)t.expire_at);
 	if ((time_t)t.next_refresh > now)
 		z->next_refresh = (time_t)t.next_refresh;
-	log_info("zone %s: serving stored serial %u, expires in %lld s", z->conf->domain,
-	         saved->serial, (long long)(z->expire_at - now));
+	if (expired) {
+		z->stale = true;
+		z->stale_since = (time_t)t.expire_at;
+		__atomic_store_n(&z->slot->stale, 1, __ATOMIC_RELAXED);
+		snprintf(z->error, sizeof(z->error), "expired; serving serial %u stale",
+		         saved->serial);
+		z->error_at = now;
+		log_event(
+		    LOG_ERR, "expire",
+		    LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("state", "stale"),
+		               LOG_STR("policy", "keep-serving"), LOG_NUM("serial", saved->serial)),
+		    "zone %s: the stored copy (serial %u) expired while we were down; serving "
+		    "it past its expiry (expire-policy keep-serving), every answer with Extended "
+		    "DNS Error 3 (Stale Answer), until a primary answers",
+		    z->conf->domain, saved->serial);
+	} else {
+		log_info("zone %s: serving stored serial %u, expires in %lld s", z->conf->domain,
+		         saved->serial, (long long)(z->expire_at - now));
+	}
 	server_publish(z, saved);
 }
 
@@ -651,16 +1056,78 @@ int xfrin_tick(server_t *s)
 		int notified = atomic_exchange(&z->notified, NOTIFIED_NONE);
 		if (notified != NOTIFIED_NONE)
 			xfrin_start(s, z, false, notified - NOTIFIED_BY);
-		if (z->expire_at && now >= z->expire_at)
+		bool expiring = z->expire_at && !z->stale;
+		if (expiring && now >= z->expire_at)
 			expire(z);
 		if (!z->busy && z->next_refresh <= now)
 			xfrin_start(s, z, false, -1);
 		if (!z->busy && z->next_refresh < next)
 			next = z->next_refresh;
-		if (z->expire_at && z->expire_at < next)
+		if (expiring && z->expire_at && z->expire_at < next)
 			next = z->expire_at;
 	}
 	return next <= now ? 0 : (int)(next - now) * 1000;
+}
+
+int xfrin_accept(server_t *s, server_zone_t *z, char *msg, size_t len)
+{
+	xfrin_job_t *h = z->held_job;
+	if (!h) {
+		snprintf(msg, len, "%s: no change is held", z->conf->domain);
+		return US_ENOENT;
+	}
+	if (z->slot->zone != h->current) {
+		/* Cannot be while the invariant holds (a publish drops what is held); refuse
+		 * rather than journal a change from a version not served. */
+		snprintf(msg, len, "%s: the held change no longer starts from the served version",
+		         z->conf->domain);
+		drop_held(z, "dropped", "the served version changed");
+		return US_EINVAL;
+	}
+	time_t now = time(NULL);
+	uint32_t serial = h->zone->serial;
+	z->held_job = NULL;
+	z->held = false;
+	log_event(LOG_NOTICE, "held",
+	          LOG_FIELDS(LOG_STR("zone", z->conf->domain), LOG_STR("peer", z->held_from),
+	                     LOG_NUM("serial", serial), LOG_STR("state", "accepted")),
+	          "zone %s: the held change to serial %u from %s is accepted by the operator",
+	          z->conf->domain, serial, z->held_from);
+	uint32_t refresh, retry, exp;
+	soa_timers(h->zone, &refresh, &retry, &exp);
+	z->refresh = clamp(refresh, z->conf->refresh_min, z->conf->refresh_max);
+	z->retry = clamp(retry, z->conf->retry_min, z->conf->retry_max);
+	publish_new(s, z, h, now, true);
+	bool ok = z->slot->zone && z->slot->zone->serial == serial;
+	z->held_since = 0;
+	z->held_serial = 0;
+	z->held_from[0] = z->held_why[0] = 0;
+	job_free(h);
+	if (!ok) {
+		snprintf(msg, len, "%s: serial %u cannot be stored: %s", z->conf->domain, serial,
+		         z->error);
+		return US_EINVAL;
+	}
+	snprintf(msg, len, "%s: serial %u accepted and published", z->conf->domain, serial);
+	return 0;
+}
+
+int xfrin_reject(server_t *s, server_zone_t *z, char *msg, size_t len)
+{
+	(void)s;
+	if (!z->held_job) {
+		snprintf(msg, len, "%s: no change is held", z->conf->domain);
+		return US_ENOENT;
+	}
+	uint32_t serial = z->held_serial;
+	z->rejected = true;
+	z->rejected_serial = serial;
+	drop_held(z, "rejected",
+	          "rejected by the operator; not taken again until the primary's "
+	          "serial moves on (or ctl retransfer)");
+	snprintf(msg, len, "%s: serial %u rejected; serial %u goes on serving", z->conf->domain,
+	         serial, z->slot->zone ? z->slot->zone->serial : 0);
+	return 0;
 }
 
 void xfrin_shutdown(server_t *s)
@@ -678,6 +1145,13 @@ void xfrin_shutdown(server_t *s)
 			zone_unref(j->zone);
 			job_free(j);
 			z->busy = false;
+		}
+		/* What the guard held lives in memory only: a restart transfers it again, and
+		 * the guard holds it again. */
+		if (z->held_job) {
+			zone_unref(z->held_job->zone);
+			job_free(z->held_job);
+			z->held_job = NULL;
 		}
 	}
 }

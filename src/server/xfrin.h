@@ -20,5 +20,14 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first);
  * Returns how many milliseconds may pass before it must run again. */
 int xfrin_tick(server_t *s);
 
+/*
+ * ctl accept: stores and publishes the version the change guard holds (journal, NOTIFY, as for
+ * any transfer in). ctl reject: drops it, and the same serial is not transferred again until
+ * the primary's serial moves on or a transfer is forced (ctl retransfer). Zone manager thread.
+ * Return 0 or a negative US_E* (US_ENOENT: nothing held), with what happened in msg.
+ */
+int xfrin_accept(server_t *s, server_zone_t *z, char *msg, size_t len);
+int xfrin_reject(server_t *s, server_zone_t *z, char *msg, size_t len);
+
 /* Waits for running jobs to end (they stop at their next deadline) and frees them. */
 void xfrin_shutdown(server_t *s);

@@ -259,6 +259,16 @@ done:
  * "serial N" for an AXFR; "serial A -> B, N records changed" for an IXFR from the journal;
  * "serial A -> B as a full zone (why)" for an IXFR answered in full.
  */
+/* The fields of a transfer out's event (log.h): the same for its end, whole or cut. */
+#define XFROUT_FIELDS(x, result, why)                                                              \
+	LOG_FIELDS(LOG_STR("direction", "out"), LOG_STR("kind", (x)->kind),                        \
+	           LOG_STR("zone", (x)->zone_name), LOG_STR("peer", (x)->peer),                    \
+	           LOG_NUM("serial_from", (x)->kind[0] == 'I' ? (x)->from : 0),                    \
+	           LOG_NUM("serial", (x)->zone->serial), LOG_NUM("records", (x)->enc.records),     \
+	           LOG_NUM("messages", (x)->enc.messages),                                         \
+	           LOG_NUM("ms", net_now_ms() - (x)->start_ms), LOG_STR("result", (result)),       \
+	           LOG_STR("error", (why)))
+
 static void serials_text(const xfrout_t *x, char *buf, size_t len)
 {
 	if (x->kind[0] != 'I')
@@ -328,20 +338,23 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	serials_text(x, serials, sizeof(serials));
 	if (ret < 0) {
 		x->ended = true;
-		log_error("%s %s to %s: %s, cut short after %llu records: message %llu: %s",
+		const char *why =
+		    ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret);
+		log_event(LOG_ERR, "transfer", XFROUT_FIELDS(x, "failed", why),
+		          "%s %s to %s: %s, cut short after %llu records: message %llu: %s",
 		          x->kind, x->zone_name, x->peer, serials,
 		          (unsigned long long)x->enc.records,
-		          (unsigned long long)x->enc.messages + 1,
-		          ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret));
+		          (unsigned long long)x->enc.messages + 1, why);
 		return ret;
 	}
 	*len = n;
 	if (ret == XFR_DONE) {
 		x->ended = true;
-		log_info("%s %s to %s: %s, %llu records, %llu messages in %lld ms, finished",
-		         x->kind, x->zone_name, x->peer, serials,
-		         (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
-		         (long long)(net_now_ms() - x->start_ms));
+		log_event(LOG_INFO, "transfer", XFROUT_FIELDS(x, "ok", ""),
+		          "%s %s to %s: %s, %llu records, %llu messages in %lld ms, finished",
+		          x->kind, x->zone_name, x->peer, serials,
+		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
+		          (long long)(net_now_ms() - x->start_ms));
 	}
 	return ret;
 }
@@ -353,11 +366,12 @@ void xfrout_free(xfrout_t *x)
 	if (!x->ended) {
 		char serials[256];
 		serials_text(x, serials, sizeof(serials));
-		log_warning("%s %s to %s: %s, cut short after %llu records in %llu messages, "
-		            "%lld ms: the connection ended",
-		            x->kind, x->zone_name, x->peer, serials,
-		            (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
-		            (long long)(net_now_ms() - x->start_ms));
+		log_event(LOG_WARNING, "transfer", XFROUT_FIELDS(x, "cut", "the connection ended"),
+		          "%s %s to %s: %s, cut short after %llu records in %llu messages, "
+		          "%lld ms: the connection ended",
+		          x->kind, x->zone_name, x->peer, serials,
+		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
+		          (long long)(net_now_ms() - x->start_ms));
 	}
 	guard_xfr_end(x->s->guard, x->slot);
 	zone_unref(x->zone);

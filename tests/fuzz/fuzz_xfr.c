@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_xfr: the SOA check, the AXFR/IXFR decoder, zone_apply, and IXFR out of what applied. */
+/* fuzz_xfr: the SOA check, the AXFR/IXFR decoder, zone_apply, IXFR out of what applied, and
+ * what a transfer in is judged by: ZONEMD (RFC 8976) and the change guard. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "error.h"
+#include "guard.h"
 #include "wire.h"
 #include "xfr.h"
 #include "zonediff.h"
+#include "zonemd.h"
 #include "../unit/xfr_vectors.h"
 
 /*
@@ -113,6 +116,29 @@ static void journal_paths(const zone_changeset_t *cs, const zone_t *z)
 	arena_deinit(&a);
 }
 
+/* What the server does with every version a transfer brings, before it takes it: ZONEMD is
+ * verified (and a digest computed both ways), the change guard judges it against the base. */
+static void judge(const zone_t *z, const zone_changeset_t *cs)
+{
+	zonemd_status_t st;
+	char why[160];
+	if (zonemd_verify(z, &st, why, sizeof(why)) == 0 && st > ZONEMD_FAILED)
+		abort();
+	uint8_t d[ZONEMD_DIGEST_MAX];
+	size_t len;
+	if (zonemd_compute(z, ZONEMD_SCHEME_SIMPLE, ZONEMD_HASH_SHA384, d, &len) == 0 && len != 48)
+		abort();
+	arena_t a;
+	arena_init(&a);
+	guard_change_t c;
+	if (guard_judge(base, z, cs, &a, &c) == 0) {
+		if (c.removed > c.records)
+			abort();
+		guard_holds(&c, 50, true, why, sizeof(why));
+	}
+	arena_deinit(&a);
+}
+
 static void run(uint16_t qtype, const uint8_t *data, size_t size)
 {
 	xfr_limits_t lim = {.max_records = 20000, .max_bytes = 4u << 20};
@@ -150,6 +176,7 @@ static void run(uint16_t qtype, const uint8_t *data, size_t size)
 		zone_apply_lenient_t l = {.mem = &mem};
 		if (zone_apply(base, r->changeset, &l, &z, err, sizeof(err)) == 0) {
 			zone_foreach_rr(z, touch, &sum);
+			judge(z, &l.kept);
 			zone_t *strict = applied(&l.kept);
 			if (!strict || !zone_same(strict, z))
 				abort();
@@ -162,6 +189,7 @@ static void run(uint16_t qtype, const uint8_t *data, size_t size)
 	if (r && r->kind == XFR_FULL) {
 		zone_t *z = xfr_in_take_zone(x);
 		zone_foreach_rr(z, touch, &sum);
+		judge(z, NULL);
 		zone_unref(z);
 	}
 	xfr_in_free(x);

@@ -455,6 +455,91 @@ static void edns_expire(void **state)
 	assert_int_equal(ask_expire("example.org"), -1);
 }
 
+/* The value of EDNS option code in the response's OPT, its length in *olen; NULL if none. */
+static const uint8_t *opt_option(const util_msg_t *m, uint16_t code, uint16_t *olen)
+{
+	for (int i = 0; i < m->nrr; i++) {
+		if (m->rr[i].type != WIRE_T_OPT)
+			continue;
+		const uint8_t *o = m->rr[i].rdata;
+		for (size_t p = 0; p + 4 <= m->rr[i].rdlen;) {
+			uint16_t c = wire_read16(o + p), l = wire_read16(o + p + 2);
+			if (c == code) {
+				*olen = l;
+				return o + p + 4;
+			}
+			p += 4 + (size_t)l;
+		}
+	}
+	return NULL;
+}
+
+static zonedb_slot_t *slot_of(const char *zone)
+{
+	uint8_t name[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
+	int len = dname_from_text(zone, name);
+	return zonedb_find(db, name, (size_t)len, offs, dname_label_offsets(name, offs), 0);
+}
+
+/* expire-policy keep-serving: past expiry every answer with EDNS carries EDE 3 (RFC 8914
+ * 4.4), EXPIRE says 0, and answers without EDNS are as before. */
+static void stale_answers(void **state)
+{
+	(void)state;
+	zonedb_slot_t *child = slot_of("child.example.com"), *parent = slot_of("example.com");
+	util_msg_t m;
+	uint16_t olen = 0;
+	ask("www.child.example.com", WIRE_T_A, 1232, false, &m);
+	assert_null(opt_option(&m, WIRE_EDNS_EDE, &olen));
+	child->stale = 1;
+	conf.now = 1000;
+	child->expire_at = 900;
+	ask("www.child.example.com", WIRE_T_A, 1232, false, &m);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(util_count(&m, 0, "www.child.example.com.", WIRE_T_A), 1);
+	const uint8_t *ede = opt_option(&m, WIRE_EDNS_EDE, &olen);
+	assert_non_null(ede);
+	assert_int_equal(olen, 2);
+	assert_int_equal(wire_read16(ede), WIRE_EDE_STALE_ANSWER);
+	/* Negative answers too, over TCP too. */
+	ask("nope.child.example.com", WIRE_T_A, 1232, true, &m);
+	assert_int_equal(m.rcode, WIRE_RCODE_NXDOMAIN);
+	assert_non_null(opt_option(&m, WIRE_EDNS_EDE, &olen));
+	/* Without EDNS there is no OPT to carry it: the answer is as before. */
+	ask("www.child.example.com", WIRE_T_A, 0, false, &m);
+	assert_int_equal(m.count[2], 0);
+	assert_int_equal(util_count(&m, 0, "www.child.example.com.", WIRE_T_A), 1);
+	/* EDNS EXPIRE: nothing left to promise, whatever the expiry says. */
+	child->expire_at = 5000;
+	uint8_t q[512];
+	answer_info_t info;
+	size_t qlen = util_query(q, "child.example.com", WIRE_T_SOA, WIRE_CLASS_IN, 1232, false);
+	wire_write16(q + qlen - 2, 4);
+	memcpy(q + qlen, "\0\x09\0\0", 4);
+	qlen += 4;
+	util_parse(resp, answer_query(&conf, db, q, qlen, resp, false, &info), &m);
+	const uint8_t *ex = opt_option(&m, WIRE_EDNS_EXPIRE, &olen);
+	assert_non_null(ex);
+	assert_int_equal(wire_read32(ex), 0);
+	assert_non_null(opt_option(&m, WIRE_EDNS_EDE, &olen));
+	/* The other zones are unaffected. */
+	ask("host.example.com", WIRE_T_A, 1232, false, &m);
+	assert_null(opt_option(&m, WIRE_EDNS_EDE, &olen));
+	/* A truncated answer still fits the client's size with the option in it. */
+	parent->stale = 1;
+	size_t len = ask("big.example.com", WIRE_T_TXT, 1232, false, &m);
+	assert_true(len <= 1232);
+	assert_true(m.flags & WIRE_TC);
+	assert_non_null(opt_option(&m, WIRE_EDNS_EDE, &olen));
+	len = ask("big.example.com", WIRE_T_TXT, 512, false, &m);
+	assert_true(len <= 512);
+	assert_non_null(opt_option(&m, WIRE_EDNS_EDE, &olen));
+	parent->stale = 0;
+	child->stale = 0;
+	child->expire_at = 0;
+	conf.now = 0;
+}
+
 static void any_is_one_rrset(void **state)
 {
 	(void)state;
@@ -655,6 +740,14 @@ static void no_allocation(void **state)
 				            0);
 				assert_int_equal(allocs, before);
 			}
+	/* A stale zone's answers: the same, with EDE 3. */
+	zonedb_slot_t *stale = slot_of("child.example.com");
+	stale->stale = 1;
+	size_t qlen = util_query(q, "www.child.example.com", WIRE_T_A, WIRE_CLASS_IN, 1232, true);
+	before = allocs;
+	assert_true(answer_query(&conf, db, q, qlen, resp, false, &info) > 0);
+	assert_int_equal(allocs, before);
+	stale->stale = 0;
 }
 #endif
 
@@ -669,7 +762,7 @@ int main(void)
 	    cmocka_unit_test(additional),        cmocka_unit_test(refusals_and_errors),
 	    cmocka_unit_test(chaos_and_nsid),    cmocka_unit_test(any_is_one_rrset),
 	    cmocka_unit_test(edns_expire),       cmocka_unit_test(signed_answers),
-	    cmocka_unit_test(signed_truncation),
+	    cmocka_unit_test(signed_truncation), cmocka_unit_test(stale_answers),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(no_allocation),
 #endif

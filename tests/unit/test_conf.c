@@ -324,6 +324,55 @@ static void test_journal_bounds(void **state)
 	             "x.yaml:4:", "journal-max-size");
 }
 
+static void test_policies(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("log: {target: stderr, format: json}\n"
+	                    "remotes:\n  - {id: p, address: 127.0.0.1@5300}\n"
+	                    "zones:\n  - domain: a.test\n    role: secondary\n    primaries: p\n"
+	                    "    expire-policy: keep-serving\n    serial-regression: follow\n"
+	                    "    serial-regression-hold: 600\n    guard-max-removed: 50%\n"
+	                    "    guard-apex: true\n    zonemd-verify: false\n"
+	                    "  - domain: b.test\n    role: secondary\n    primaries: p\n"
+	                    "    guard-max-removed: 7\n");
+	assert_int_equal(c->log_format, CONF_LOG_JSON);
+	const conf_zone_t *a = &c->zones[0], *b = &c->zones[1];
+	assert_int_equal(a->expire_policy, CONF_EXPIRE_KEEP_SERVING);
+	assert_int_equal(a->serial_regression, CONF_REGRESSION_FOLLOW);
+	assert_int_equal(a->serial_regression_hold, 600);
+	assert_int_equal(a->guard_max_removed, 50);
+	assert_true(a->guard_apex);
+	assert_false(a->zonemd_verify);
+	/* Defaults: today's behaviour, the guard off, ZONEMD verified. */
+	assert_int_equal(b->expire_policy, CONF_EXPIRE_SERVFAIL);
+	assert_int_equal(b->serial_regression, CONF_REGRESSION_ALARM);
+	assert_int_equal(b->serial_regression_hold, 0);
+	assert_int_equal(b->guard_max_removed, 7);
+	assert_false(b->guard_apex);
+	assert_true(b->zonemd_verify);
+	conf_free(c);
+	c = load_ok("");
+	assert_int_equal(c->log_format, CONF_LOG_TEXT);
+	conf_free(c);
+	expect_error("log: {format: xml}\n",
+	             "x.yaml:1:", "format: unknown value \"xml\" (expected one of: text, json)");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    expire-policy: keep\n",
+	             "x.yaml:4:", "expected one of: servfail, keep-serving");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    serial-regression: no\n",
+	             "x.yaml:4:", "expected one of: alarm, follow");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    guard-max-removed: 0\n",
+	             "x.yaml:4:", "guard-max-removed: expected a share from 1% to 100%");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    guard-max-removed: 101%\n",
+	             "x.yaml:4:", "guard-max-removed: expected a share");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    guard-max-removed: 5%%\n",
+	             "x.yaml:4:", "guard-max-removed: expected a share");
+	expect_error("zones:\n  - domain: a.test\n    file: a.zone\n    guard-apex: maybe\n",
+	             "x.yaml:4:", "guard-apex: expected true, false, yes or no");
+	expect_error(
+	    "zones:\n  - domain: a.test\n    file: a.zone\n    serial-regression-hold: 0\n",
+	    "x.yaml:4:", "serial-regression-hold: expected an integer from 1");
+}
+
 static void test_comments_and_empty_sections_are_defaults(void **state)
 {
 	(void)state;
@@ -1280,6 +1329,7 @@ int main(void)
 	    cmocka_unit_test(test_secondary_timer_and_limit_options),
 	    cmocka_unit_test(test_journal_bounds),
 	    cmocka_unit_test(test_defences),
+	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_directory_is_an_error),

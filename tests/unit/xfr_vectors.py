@@ -135,6 +135,38 @@ def ixfr_axfr_style():
     return stream([message(dns.rdatatype.IXFR, rrs + rrs[:1])])
 
 
+def with_zonemd(text, serial, broken=False):
+    """The zone text with an apex ZONEMD (SHA-384) that dnspython computed, wrong if broken."""
+    import dns.zone
+    z = dns.zone.from_text(text, origin=ORIGIN, relativize=False)
+    md = z.compute_digest(dns.zone.DigestHashAlgorithm.SHA384)
+    digest = md.digest.hex()
+    if broken:
+        digest = ("00" if digest[:2] != "00" else "11") + digest[2:]
+    return text + f"@ 3600 ZONEMD {serial} 1 1 {digest}\n"
+
+
+def zonemd_seeds():
+    """Fuzz seeds only (not in the header): an AXFR of BASE with its ZONEMD, one with a wrong
+    digest, and an IXFR 1 -> 2 that brings serial 2's ZONEMD."""
+    def axfr(text):
+        rrs = records(text)
+        return stream([message(dns.rdatatype.AXFR, rrs + rrs[:1])])
+    base = with_zonemd(BASE, 1)
+    old, new = DIFFS[0]
+    removed, added = old.splitlines()[1:], new.splitlines()[1:]
+    two = [new.splitlines()[0]] + [ln for ln in BASE.splitlines()[1:] if ln not in removed]
+    two = "".join(ln + "\n" for ln in two + added)
+    zonemd_two = with_zonemd(two, 2).splitlines()[-1]
+    final_soa = records(new)[0]
+    diff = records(old) + records(new) + records(zonemd_two + "\n")
+    return {
+        "axfr_zonemd": axfr(base),
+        "axfr_zonemd_broken": axfr(with_zonemd(BASE, 1, broken=True)),
+        "ixfr_zonemd": stream([message(dns.rdatatype.IXFR, [final_soa] + diff + [final_soa])]),
+    }
+
+
 def c_array(name, data):
     lines = []
     for i in range(0, len(data), 12):
@@ -180,7 +212,7 @@ def main():
         subprocess.run(["clang-format", "-i", header], check=True, cwd=root)
     corpus = os.path.join(root, "tests", "fuzz", "corpus", "xfr")
     os.makedirs(corpus, exist_ok=True)
-    for name, data in vectors.items():
+    for name, data in list(vectors.items()) + list(zonemd_seeds().items()):
         with open(os.path.join(corpus, name.replace("_", "-")), "wb") as f:
             f.write(data)
 
