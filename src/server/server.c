@@ -22,7 +22,7 @@
 #include "dnssec.h"
 #include "error.h"
 #include "fleetmon.h"
-#include "guard.h"
+#include "shield.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -521,7 +521,7 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 		           (long)(time(NULL) - s->started), s->conf->nzones, serving,
 		           s->conf->udp_workers, s->conf->tcp_workers, (unsigned long long)q,
 		           (unsigned long long)refused);
-		guard_status(s, r);
+		shield_status(s, r);
 		ctl_printf(r, "}\n");
 		return;
 	}
@@ -531,7 +531,7 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 	           s->answer.version ? s->answer.version : "", (long)(time(NULL) - s->started),
 	           s->conf->nzones, serving, s->conf->udp_workers, s->conf->tcp_workers,
 	           (unsigned long long)q, (unsigned long long)refused);
-	guard_status(s, r);
+	shield_status(s, r);
 	ctl_printf(r, "\n");
 }
 
@@ -578,7 +578,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	server_t *s = ctx;
 	const char *cmd = argv[0];
 	server_zone_t *z = NULL;
-	if (guard_ctl(s, argc, argv, r))
+	if (shield_ctl(s, argc, argv, r))
 		return;
 	if (argc > 2) {
 		ctl_fail(r, "%s: too many arguments\n", cmd);
@@ -884,7 +884,7 @@ int server_run(const char *conf_path)
 	if ((ret = start_privileged(&s, &ctl_fd)) != 0)
 		goto cleanup;
 	/* As the user we run as, so the cookie secret it keeps in the storage is its own. */
-	if ((ret = guard_init(&s)) != 0) {
+	if ((ret = shield_init(&s)) != 0) {
 		if (ret == US_ENOMEM)
 			log_error("out of memory at start");
 		goto cleanup;
@@ -993,7 +993,7 @@ cleanup:
 		close(sig_fd);
 	if (code == 0)
 		log_info("understudy stopped");
-	guard_deinit(&s);
+	shield_deinit(&s);
 	service_close();
 	zonedb_free(s.db);
 	store_close(s.store);

@@ -18,7 +18,7 @@ typedef struct server_stats {
 	_Alignas(64) atomic_uint_fast64_t queries;
 	atomic_uint_fast64_t rcode[16];
 	atomic_uint_fast64_t tcp_refused; /* connections turned away at the limit */
-	/* The defences (guard.c, docs/under-attack.md). */
+	/* The defences (shield.c, docs/under-attack.md). */
 	atomic_uint_fast64_t rrl_limited; /* responses over the rate: slipped + dropped */
 	atomic_uint_fast64_t rrl_slipped; /* sent truncated (or BADCOOKIE) instead */
 	atomic_uint_fast64_t rrl_dropped; /* not sent */
@@ -119,7 +119,7 @@ typedef struct server {
 	 * start (-1 once handed over): udp_fds[address * udp_workers + worker],
 	 * tcp_fds[worker * nlisten + address]. */
 	int *udp_fds, *tcp_fds;
-	struct guard *guard; /* RRL, cookies, blocking, change-path limits (guard.h) */
+	struct shield *shield; /* RRL, cookies, blocking, change-path limits (shield.h) */
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
-#include "guard.h"
+#include "shield.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -149,7 +149,7 @@ static void conn_close(tcp_worker_t *w, tcp_conn_t *c)
 	xfrout_free(c->xfr);
 	list_remove(w, c);
 	partial_remove(w, c);
-	guard_tcp_end(w->s->guard, c->addr_slot);
+	shield_tcp_end(w->s->shield, c->addr_slot);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -222,16 +222,16 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 		answer_info_t info = {0};
 		uint8_t *q = c->in + off + 2;
 		size_t len;
-		guard_t *g = s->guard;
-		const guard_settings_t *gs = guard_settings(g);
-		uint32_t now = guard_now();
+		shield_t *g = s->shield;
+		const shield_settings_t *gs = shield_settings(g);
+		uint32_t now = shield_now();
 		bool notify = mlen >= WIRE_HDR_LEN &&
 		              WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY;
 		bool xfr = !notify && xfr_maybe_request(q, mlen);
-		if ((notify && !guard_allow(g->tcp, w->index, RRL_NOTIFY, gs->notify_rate, &gs->rrl,
-		                            &c->client, now)) ||
-		    (xfr && !guard_allow(g->tcp, w->index, RRL_XFR, gs->transfer_rate, &gs->rrl,
-		                         &c->client, now))) {
+		if ((notify && !shield_allow(g->tcp, w->index, RRL_NOTIFY, gs->notify_rate,
+		                             &gs->rrl, &c->client, now)) ||
+		    (xfr && !shield_allow(g->tcp, w->index, RRL_XFR, gs->transfer_rate, &gs->rrl,
+		                          &c->client, now))) {
 			/* Over the per-source rate: no answer, no work, and the client goes. */
 			stat_inc(notify ? &w->stats->notify_limited : &w->stats->transfer_limited);
 			stat_inc(&w->stats->queries);
@@ -253,7 +253,7 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 		if (info.tsig)
 			len =
 			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
-		guard_count_cookie(w->stats, &info);
+		shield_count_cookie(w->stats, &info);
 		off += 2 + mlen;
 		stat_inc(&w->stats->queries);
 		if (!len)
@@ -362,12 +362,12 @@ static void accept_all(tcp_worker_t *w, int lfd)
 			continue;
 		}
 		answer_client_t client;
-		guard_client(&peer, &client);
+		shield_client(&peer, &client);
 		int slot = -1;
 		rcu_read_lock();
-		const guard_settings_t *gs = guard_settings(w->s->guard);
-		bool blocked = guard_blocked(gs, &client);
-		bool room = !blocked && guard_tcp_begin(w->s->guard, gs, &peer, &slot);
+		const shield_settings_t *gs = shield_settings(w->s->shield);
+		bool blocked = shield_blocked(gs, &client);
+		bool room = !blocked && shield_tcp_begin(w->s->shield, gs, &peer, &slot);
 		rcu_read_unlock();
 		if (!room) {
 			/* One client cannot take every connection (RFC 7766 6.2.2). */
@@ -380,7 +380,7 @@ static void accept_all(tcp_worker_t *w, int lfd)
 		if (!c || epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
 			free(c);
-			guard_tcp_end(w->s->guard, slot);
+			shield_tcp_end(w->s->shield, slot);
 			continue;
 		}
 		c->fd = fd;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
-#include "guard.h"
+#include "shield.h"
 #include "log.h"
 #include "notify.h"
 #include "wire.h"
@@ -31,7 +31,7 @@ typedef struct udp_worker {
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iin[UDP_BATCH], iout[UDP_BATCH];
 	struct sockaddr_storage addr[UDP_BATCH];
-	guard_pending_t pend[UDP_BATCH]; /* answers waiting for their RRL decision */
+	shield_pending_t pend[UDP_BATCH]; /* answers waiting for their RRL decision */
 	uint8_t qbuf[UDP_BATCH][UDP_RECV_MAX];
 	uint8_t rbuf[UDP_BATCH][UDP_RECV_MAX];
 } udp_worker_t;
@@ -54,15 +54,15 @@ static void *udp_loop(void *arg)
 		if (n <= 0) {
 			/* The receive timeout lets the stop flag be seen, and an idle worker
 			 * still says when its limited accounts stop being limited. */
-			guard_tick(s->guard, s->guard->udp, w->index, guard_now(), &w->suppressed,
-			           &w->summary_at);
+			shield_tick(s->shield, s->shield->udp, w->index, shield_now(),
+			            &w->suppressed, &w->summary_at);
 			continue;
 		}
 		int nout = 0, npend = 0;
-		uint32_t now = guard_now();
-		guard_t *g = s->guard;
+		uint32_t now = shield_now();
+		shield_t *g = s->shield;
 		rcu_read_lock();
-		const guard_settings_t *gs = guard_settings(g);
+		const shield_settings_t *gs = shield_settings(g);
 		for (int i = 0; i < n; i++) {
 			answer_info_t info = {0};
 			size_t len;
@@ -70,17 +70,17 @@ static void *udp_loop(void *arg)
 			const uint8_t *q = w->qbuf[i];
 			size_t qlen = w->in[i].msg_len;
 			answer_client_t cl;
-			guard_client(&w->addr[i], &cl);
+			shield_client(&w->addr[i], &cl);
 			stat_inc(&w->stats->queries);
-			if (guard_blocked(gs, &cl)) {
+			if (shield_blocked(gs, &cl)) {
 				stat_inc(&w->stats->blocked);
 				continue;
 			}
 			/* NOTIFY is rare and not for the query path, which it only passes by. */
 			if (qlen >= WIRE_HDR_LEN &&
 			    WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY) {
-				if (!guard_allow(g->udp, w->index, RRL_NOTIFY, gs->notify_rate,
-				                 &gs->rrl, &cl, now)) {
+				if (!shield_allow(g->udp, w->index, RRL_NOTIFY, gs->notify_rate,
+				                  &gs->rrl, &cl, now)) {
 					stat_inc(&w->stats->notify_limited);
 					continue;
 				}
@@ -88,8 +88,8 @@ static void *udp_loop(void *arg)
 				if (len && (w->rbuf[nout][3] & 0xF) != WIRE_RCODE_NOERROR)
 					stat_inc(&w->stats->notify_refused);
 			} else if (xfr_maybe_request(q, qlen) &&
-			           !guard_allow(g->udp, w->index, RRL_XFR, gs->transfer_rate,
-			                        &gs->rrl, &cl, now)) {
+			           !shield_allow(g->udp, w->index, RRL_XFR, gs->transfer_rate,
+			                         &gs->rrl, &cl, now)) {
 				stat_inc(&w->stats->transfer_limited);
 				continue;
 			} else if (!xfr_maybe_request(q, qlen) ||
@@ -104,16 +104,16 @@ static void *udp_loop(void *arg)
 			if (info.tsig)
 				len = signed_answer(s, w->qbuf[i], qlen, false, w->rbuf[nout], len,
 				                    UDP_RECV_MAX, &info);
-			guard_count_cookie(w->stats, &info);
+			shield_count_cookie(w->stats, &info);
 			if (!len)
 				continue;
 			if (gs->rrl.rate && info.opcode == WIRE_OPCODE_QUERY) {
-				guard_pending_t *p = &w->pend[npend];
+				shield_pending_t *p = &w->pend[npend];
 				p->out = nout;
 				p->was_signed = was_signed;
 				p->client = cl;
 				p->info = info;
-				npend += guard_rrl_prepare(g, w->index, gs, p, w->rbuf[nout], len);
+				npend += shield_rrl_prepare(g, w->index, gs, p, w->rbuf[nout], len);
 			}
 			stat_inc(&w->stats->rcode[info.rcode & 15]);
 			w->iout[nout] = (struct iovec){w->rbuf[nout], len};
@@ -124,10 +124,10 @@ static void *udp_loop(void *arg)
 		if (npend) {
 			/* Second pass: the buckets were prefetched while the batch was answered. */
 			for (int i = 0; i < npend; i++) {
-				guard_pending_t *p = &w->pend[i];
+				shield_pending_t *p = &w->pend[i];
 				struct iovec *v = &w->iout[p->out];
-				v->iov_len = guard_rrl_finish(g, w->index, gs, p, v->iov_base,
-				                              v->iov_len, w->stats, now);
+				v->iov_len = shield_rrl_finish(g, w->index, gs, p, v->iov_base,
+				                               v->iov_len, w->stats, now);
 			}
 			int k = 0;
 			for (int i = 0; i < nout; i++) {
@@ -150,7 +150,7 @@ static void *udp_loop(void *arg)
 			}
 			sent += r;
 		}
-		guard_tick(g, g->udp, w->index, now, &w->suppressed, &w->summary_at);
+		shield_tick(g, g->udp, w->index, now, &w->suppressed, &w->summary_at);
 	}
 	rcu_unregister_thread();
 	close(w->fd);

@@ -14,7 +14,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "fuzz.h"
-#include "guard.h"
+#include "shield.h"
 #include "log.h"
 #include "server.h"
 
@@ -61,7 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	srv.nstats = 3;
 	srv.stats = calloc(3, sizeof(server_stats_t));
 	rcu_register_thread();
-	FUZZ_CHECK(guard_init(&srv) == 0, "guard_init");
+	FUZZ_CHECK(shield_init(&srv) == 0, "shield_init");
 	snprintf(sock_path, sizeof(sock_path), "%s/ctl.sock", dir);
 	lfd = ctl_listen(sock_path);
 	FUZZ_CHECK(lfd >= 0, "ctl_listen");
@@ -74,7 +74,7 @@ static void handler(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	FUZZ_CHECK(argc >= 1 && argc <= CTL_MAX_ARGS, "argc %d", argc);
 	for (int i = 0; i < argc; i++)
 		FUZZ_CHECK(argv[i][0] && !strpbrk(argv[i], " \t\r\n"), "argument \"%s\"", argv[i]);
-	if (!guard_ctl(&srv, argc, argv, r))
+	if (!shield_ctl(&srv, argc, argv, r))
 		ctl_fail(r, "unknown command: %s\n", argv[0]);
 }
 
@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	           n ? reply[0] : -1);
 	/* The settings stay within their bounds whatever was accepted. */
 	rcu_read_lock();
-	const guard_settings_t *gs = guard_settings(srv.guard);
+	const shield_settings_t *gs = shield_settings(srv.shield);
 	FUZZ_CHECK(gs->rrl.slip <= 100 && gs->rrl.rate <= 1000000, "rrl %u %u", gs->rrl.slip,
 	           gs->rrl.rate);
 	FUZZ_CHECK(gs->rrl.v4_bits >= 8 && gs->rrl.v4_bits <= 32 && gs->rrl.v6_bits >= 16 &&
@@ -113,8 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rcu_read_unlock();
 	/* The guard lives on from input to input: start it afresh before its lists grow long. */
 	if (blocked > 64) {
-		guard_deinit(&srv);
-		FUZZ_CHECK(guard_init(&srv) == 0, "guard_init");
+		shield_deinit(&srv);
+		FUZZ_CHECK(shield_init(&srv) == 0, "shield_init");
 	}
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* guard: RRL, cookies and blocking on the query path; per-source limits and caps on the change
+/* shield: RRL, cookies and blocking on the query path; per-source limits and caps on the change
  * path; settings published by RCU pointer swap and changed at run time through ctl. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include "clock.h"
 #include "dname.h"
 #include "error.h"
-#include "guard.h"
+#include "shield.h"
 #include "log.h"
 #include "server.h"
 #include "wire.h"
@@ -23,14 +23,14 @@
 #define TCP_TABLE_SIZE 4096 /* NOTIFY and transfer-request accounts of the TCP workers */
 #define SECRET_FILE    "cookie-secret"
 
-uint32_t guard_now(void)
+uint32_t shield_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint32_t)ts.tv_sec;
 }
 
-void guard_client(const struct sockaddr_storage *ss, answer_client_t *out)
+void shield_client(const struct sockaddr_storage *ss, answer_client_t *out)
 {
 	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
@@ -57,29 +57,29 @@ static __thread uint32_t log_second;
 static __thread unsigned log_used;
 static __thread uint64_t log_dropped;
 
-bool guard_log_allow(void)
+bool shield_log_allow(void)
 {
-	uint32_t now = guard_now();
+	uint32_t now = shield_now();
 	if (now != log_second) {
 		log_second = now;
 		log_used = 0;
 	}
-	if (log_used >= GUARD_LOG_BUDGET) {
+	if (log_used >= SHIELD_LOG_BUDGET) {
 		log_dropped++;
 		return false;
 	}
 	log_used++;
 	if (log_dropped) {
 		log_msg(LOG_NOTICE, "%llu similar messages were not logged (at most %d a second)",
-		        (unsigned long long)log_dropped, GUARD_LOG_BUDGET);
+		        (unsigned long long)log_dropped, SHIELD_LOG_BUDGET);
 		log_dropped = 0;
 	}
 	return true;
 }
 
-void guard_log(int level, const char *fmt, ...)
+void shield_log(int level, const char *fmt, ...)
 {
-	if (!guard_log_allow())
+	if (!shield_log_allow())
 		return;
 	char buf[1024];
 	va_list ap;
@@ -115,7 +115,7 @@ static netset_t *set_from_conf(const conf_prefix_t *p, size_t n)
 	return s;
 }
 
-static void settings_free(guard_settings_t *gs)
+static void settings_free(shield_settings_t *gs)
 {
 	if (!gs)
 		return;
@@ -125,9 +125,9 @@ static void settings_free(guard_settings_t *gs)
 }
 
 /* A copy of gs that owns copies of its sets; NULL when out of memory. */
-static guard_settings_t *settings_copy(const guard_settings_t *gs)
+static shield_settings_t *settings_copy(const shield_settings_t *gs)
 {
-	guard_settings_t *n = malloc(sizeof(*n));
+	shield_settings_t *n = malloc(sizeof(*n));
 	if (!n)
 		return NULL;
 	*n = *gs;
@@ -143,9 +143,9 @@ static guard_settings_t *settings_copy(const guard_settings_t *gs)
 }
 
 /* Makes ns the settings in force and frees the old ones once no worker can be reading them. */
-static void settings_publish(guard_t *g, guard_settings_t *ns)
+static void settings_publish(shield_t *g, shield_settings_t *ns)
 {
-	guard_settings_t *old = g->settings;
+	shield_settings_t *old = g->settings;
 	rcu_assign_pointer(g->settings, ns);
 	synchronize_rcu();
 	settings_free(old);
@@ -188,7 +188,7 @@ static bool hex_parse(const char *s, uint8_t *out, size_t n)
 }
 
 /* Writes the secrets to the storage directory, atomically: a new file renamed over the old. */
-static int secrets_store(const guard_t *g, const cookie_secrets_t *cs)
+static int secrets_store(const shield_t *g, const cookie_secrets_t *cs)
 {
 	char tmp[4200], cur[2 * COOKIE_SECRET_LEN + 1], prev[2 * COOKIE_SECRET_LEN + 1];
 	snprintf(tmp, sizeof(tmp), "%s.new", g->secret_path);
@@ -214,7 +214,7 @@ static int secrets_store(const guard_t *g, const cookie_secrets_t *cs)
 }
 
 /* Reads secrets written by secrets_store; 0, US_ENOENT, or US_EINVAL for a damaged file. */
-static int secrets_load(const guard_t *g, cookie_secrets_t *cs)
+static int secrets_load(const shield_t *g, cookie_secrets_t *cs)
 {
 	FILE *f = fopen(g->secret_path, "re");
 	if (!f)
@@ -236,7 +236,7 @@ static int secrets_load(const guard_t *g, cookie_secrets_t *cs)
 	return 0;
 }
 
-static int secrets_setup(server_t *s, guard_t *g)
+static int secrets_setup(server_t *s, shield_t *g)
 {
 	const conf_t *c = s->conf;
 	size_t plen = strlen(c->storage) + sizeof(SECRET_FILE) + 2;
@@ -281,7 +281,7 @@ static int secrets_setup(server_t *s, guard_t *g)
 }
 
 /* cookie-rotate [HEX]: the new secret makes cookies, the old one is still accepted. */
-static void cookie_rotate(server_t *s, guard_t *g, int argc, char **argv, ctl_reply_t *r)
+static void cookie_rotate(server_t *s, shield_t *g, int argc, char **argv, ctl_reply_t *r)
 {
 	if (!g->secrets) {
 		ctl_fail(r, "cookie-rotate: cookies are off (server.cookies)\n");
@@ -321,17 +321,17 @@ static void cookie_rotate(server_t *s, guard_t *g, int argc, char **argv, ctl_re
 
 /* ---- setup ---- */
 
-int guard_init(server_t *s)
+int shield_init(server_t *s)
 {
 	const conf_t *c = s->conf;
-	guard_t *g = calloc(1, sizeof(*g));
-	guard_settings_t *gs = calloc(1, sizeof(*gs));
+	shield_t *g = calloc(1, sizeof(*g));
+	shield_settings_t *gs = calloc(1, sizeof(*gs));
 	if (!g || !gs) {
 		free(g);
 		free(gs);
 		return US_ENOMEM;
 	}
-	s->guard = g;
+	s->shield = g;
 	g->settings = gs;
 	gs->rrl = (rrl_params_t){.rate = (uint32_t)c->rrl.rate_limit,
 	                         .slip = (uint32_t)c->rrl.slip,
@@ -369,9 +369,9 @@ int guard_init(server_t *s)
 	return 0;
 }
 
-void guard_deinit(server_t *s)
+void shield_deinit(server_t *s)
 {
-	guard_t *g = s->guard;
+	shield_t *g = s->shield;
 	if (!g)
 		return;
 	settings_free(g->settings);
@@ -381,13 +381,13 @@ void guard_deinit(server_t *s)
 	rrl_group_free(g->tcp);
 	free(g->secret_path);
 	free(g);
-	s->guard = NULL;
+	s->shield = NULL;
 }
 
 /* ---- the query path ---- */
 
-bool guard_allow(rrl_group_t *grp, unsigned worker, rrl_class_t cls, uint32_t rate,
-                 const rrl_params_t *prefixes, const answer_client_t *c, uint32_t now)
+bool shield_allow(rrl_group_t *grp, unsigned worker, rrl_class_t cls, uint32_t rate,
+                  const rrl_params_t *prefixes, const answer_client_t *c, uint32_t now)
 {
 	if (!rate)
 		return true;
@@ -398,7 +398,7 @@ bool guard_allow(rrl_group_t *grp, unsigned worker, rrl_class_t cls, uint32_t ra
 	return rrl_decide(grp, worker, &p, &r, now) == RRL_PASS;
 }
 
-void guard_count_cookie(server_stats_t *st, const answer_info_t *info)
+void shield_count_cookie(server_stats_t *st, const answer_info_t *info)
 {
 	switch (info->cookie) {
 	case COOKIE_GOOD:
@@ -415,8 +415,8 @@ void guard_count_cookie(server_stats_t *st, const answer_info_t *info)
 	}
 }
 
-bool guard_rrl_prepare(guard_t *g, unsigned worker, const guard_settings_t *gs, guard_pending_t *p,
-                       const uint8_t *resp, size_t len)
+bool shield_rrl_prepare(shield_t *g, unsigned worker, const shield_settings_t *gs,
+                        shield_pending_t *p, const uint8_t *resp, size_t len)
 {
 	const answer_info_t *info = &p->info;
 	/* A valid server cookie proves the address (Knot DNS's rule); so does a valid TSIG. */
@@ -432,8 +432,9 @@ bool guard_rrl_prepare(guard_t *g, unsigned worker, const guard_settings_t *gs, 
 	return true;
 }
 
-size_t guard_rrl_finish(guard_t *g, unsigned worker, const guard_settings_t *gs, guard_pending_t *p,
-                        uint8_t *resp, size_t len, server_stats_t *st, uint32_t now)
+size_t shield_rrl_finish(shield_t *g, unsigned worker, const shield_settings_t *gs,
+                         shield_pending_t *p, uint8_t *resp, size_t len, server_stats_t *st,
+                         uint32_t now)
 {
 	const answer_info_t *info = &p->info;
 	switch (rrl_decide_hash(g->udp, worker, &gs->rrl, &p->req, p->hash, now)) {
@@ -481,12 +482,12 @@ static void rrl_log_event(void *ctx, const rrl_event_t *ev)
 	           ev->start ? "enters" : "leaves");
 }
 
-void guard_tick(guard_t *g, rrl_group_t *grp, unsigned worker, uint32_t now, uint64_t *suppressed,
-                uint32_t *summary_at)
+void shield_tick(shield_t *g, rrl_group_t *grp, unsigned worker, uint32_t now, uint64_t *suppressed,
+                 uint32_t *summary_at)
 {
 	(void)g;
 	event_ctx_t ctx = {0};
-	rrl_tick(grp, worker, now, GUARD_LOG_BUDGET, rrl_log_event, &ctx, suppressed);
+	rrl_tick(grp, worker, now, SHIELD_LOG_BUDGET, rrl_log_event, &ctx, suppressed);
 	if (*suppressed && now != *summary_at) {
 		*summary_at = now;
 		log_notice("rrl: %llu more accounts entered or left limiting (not logged)",
@@ -497,14 +498,14 @@ void guard_tick(guard_t *g, rrl_group_t *grp, unsigned worker, uint32_t now, uin
 
 /* ---- caps on transfers and connections ---- */
 
-static int addr_slot(const guard_t *g, const struct sockaddr_storage *peer)
+static int addr_slot(const shield_t *g, const struct sockaddr_storage *peer)
 {
 	answer_client_t c;
-	guard_client(peer, &c);
+	shield_client(peer, &c);
 	uint8_t buf[17];
 	buf[0] = c.family;
 	memcpy(buf + 1, c.addr, 16);
-	return (int)(siphash24(g->key, buf, sizeof(buf)) % GUARD_SLOTS);
+	return (int)(siphash24(g->key, buf, sizeof(buf)) % SHIELD_SLOTS);
 }
 
 /* Takes one of cap places in *ctr; false when all are taken. */
@@ -518,10 +519,10 @@ static bool take(_Atomic int *ctr, uint32_t cap)
 	return true;
 }
 
-bool guard_xfr_begin(guard_t *g, const struct sockaddr_storage *peer, int *slot, bool *total)
+bool shield_xfr_begin(shield_t *g, const struct sockaddr_storage *peer, int *slot, bool *total)
 {
 	rcu_read_lock();
-	const guard_settings_t *gs = guard_settings(g);
+	const shield_settings_t *gs = shield_settings(g);
 	uint32_t cap = gs->transfers_out, per = gs->transfers_out_per_address;
 	rcu_read_unlock();
 	int i = addr_slot(g, peer);
@@ -540,7 +541,7 @@ bool guard_xfr_begin(guard_t *g, const struct sockaddr_storage *peer, int *slot,
 	return true;
 }
 
-void guard_xfr_end(guard_t *g, int slot)
+void shield_xfr_end(shield_t *g, int slot)
 {
 	if (slot < 0)
 		return;
@@ -548,8 +549,8 @@ void guard_xfr_end(guard_t *g, int slot)
 	atomic_fetch_sub(&g->transfers, 1);
 }
 
-bool guard_tcp_begin(guard_t *g, const guard_settings_t *gs, const struct sockaddr_storage *peer,
-                     int *slot)
+bool shield_tcp_begin(shield_t *g, const shield_settings_t *gs, const struct sockaddr_storage *peer,
+                      int *slot)
 {
 	int i = addr_slot(g, peer);
 	if (!take(&g->tcp_per[i], gs->tcp_per_address))
@@ -558,7 +559,7 @@ bool guard_tcp_begin(guard_t *g, const guard_settings_t *gs, const struct sockad
 	return true;
 }
 
-void guard_tcp_end(guard_t *g, int slot)
+void shield_tcp_end(shield_t *g, int slot)
 {
 	if (slot >= 0)
 		atomic_fetch_sub(&g->tcp_per[slot], 1);
@@ -590,7 +591,7 @@ static void print_set(ctl_reply_t *r, const char *label, const netset_t *set)
 	ctl_printf(r, "]");
 }
 
-static void show_rrl(const guard_t *g, const guard_settings_t *gs, ctl_reply_t *r)
+static void show_rrl(const shield_t *g, const shield_settings_t *gs, ctl_reply_t *r)
 {
 	ctl_printf(r,
 	           "rrl: rate-limit=%u slip=%u ipv4-prefix-length=%u ipv6-prefix-length=%u "
@@ -601,7 +602,7 @@ static void show_rrl(const guard_t *g, const guard_settings_t *gs, ctl_reply_t *
 	ctl_printf(r, "%s\n", gs->rrl.rate ? "" : " (off)");
 }
 
-static void show_limits(const guard_settings_t *gs, ctl_reply_t *r)
+static void show_limits(const shield_settings_t *gs, ctl_reply_t *r)
 {
 	ctl_printf(r,
 	           "limits: notify-rate-limit=%u transfer-rate-limit=%u transfers-out=%u "
@@ -611,7 +612,7 @@ static void show_limits(const guard_settings_t *gs, ctl_reply_t *r)
 }
 
 /* The settings field a name stands for, with its bounds; NULL if none. */
-static uint32_t *field(guard_settings_t *gs, bool rrl, const char *name, uint32_t *min,
+static uint32_t *field(shield_settings_t *gs, bool rrl, const char *name, uint32_t *min,
                        uint32_t *max)
 {
 	static uint32_t v4, v6;
@@ -651,10 +652,10 @@ static uint32_t *field(guard_settings_t *gs, bool rrl, const char *name, uint32_
 }
 
 /* rrl NAME VALUE, limits NAME VALUE, and rrl whitelist add|remove PREFIX. */
-static void set_option(guard_t *g, bool rrl, int argc, char **argv, ctl_reply_t *r)
+static void set_option(shield_t *g, bool rrl, int argc, char **argv, ctl_reply_t *r)
 {
 	const char *cmd = argv[0];
-	guard_settings_t *ns = settings_copy(g->settings);
+	shield_settings_t *ns = settings_copy(g->settings);
 	if (!ns) {
 		ctl_fail(r, "%s: out of memory\n", cmd);
 		return;
@@ -713,7 +714,7 @@ static void set_option(guard_t *g, bool rrl, int argc, char **argv, ctl_reply_t 
 }
 
 /* block [PREFIX] (no prefix: list them), unblock PREFIX. */
-static void block(guard_t *g, bool add, int argc, char **argv, ctl_reply_t *r)
+static void block(shield_t *g, bool add, int argc, char **argv, ctl_reply_t *r)
 {
 	const char *cmd = argv[0];
 	if (argc == 1 && add) {
@@ -731,7 +732,7 @@ static void block(guard_t *g, bool add, int argc, char **argv, ctl_reply_t *r)
 		ctl_fail(r, "%s: %s is not blocked\n", cmd, argv[1]);
 		return;
 	}
-	guard_settings_t *ns = settings_copy(g->settings);
+	shield_settings_t *ns = settings_copy(g->settings);
 	netset_t *b = ns ? netset_with(ns->block, add ? &p : NULL, add ? NULL : &p) : NULL;
 	if (!b) {
 		settings_free(ns);
@@ -750,9 +751,9 @@ static void block(guard_t *g, bool add, int argc, char **argv, ctl_reply_t *r)
 	ctl_printf(r, "%s %s (%zu prefixes blocked)\n", add ? "blocked" : "unblocked", t, nblocked);
 }
 
-bool guard_ctl(server_t *s, int argc, char **argv, ctl_reply_t *r)
+bool shield_ctl(server_t *s, int argc, char **argv, ctl_reply_t *r)
 {
-	guard_t *g = s->guard;
+	shield_t *g = s->shield;
 	const char *cmd = argv[0];
 	if (strcmp(cmd, "rrl") == 0) {
 		if (argc == 1)
@@ -777,7 +778,7 @@ bool guard_ctl(server_t *s, int argc, char **argv, ctl_reply_t *r)
 	return true;
 }
 
-void guard_status(server_t *s, ctl_reply_t *r)
+void shield_status(server_t *s, ctl_reply_t *r)
 {
 	server_stats_t sum = {0};
 	for (int i = 0; i < s->nstats; i++) {
@@ -815,8 +816,8 @@ void guard_status(server_t *s, ctl_reply_t *r)
 	    {"notify-refused", atomic_load(&sum.notify_refused)},
 	    {"transfer-limited", atomic_load(&sum.transfer_limited)},
 	    {"transfer-refused", atomic_load(&sum.transfer_refused)},
-	    {"transfers-busy", atomic_load(&s->guard->transfers_busy)},
-	    {"transfers-out", (unsigned long long)atomic_load(&s->guard->transfers)},
+	    {"transfers-busy", atomic_load(&s->shield->transfers_busy)},
+	    {"transfers-out", (unsigned long long)atomic_load(&s->shield->transfers)},
 	    {"tcp-timeouts", atomic_load(&sum.tcp_timeouts)},
 	    {"tcp-refused-per-address", atomic_load(&sum.tcp_refused_address)},
 	};
