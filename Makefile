@@ -167,8 +167,18 @@ fuzz: $(FUZZ_BIN)
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || { echo "== $$f failed"; rc=1; }; \
 	done; exit $$rc
 
+# Long fuzzing, outside CI: every target (or FUZZ_LONG_TARGETS) for FUZZ_LONG_SECONDS each,
+# FUZZ_LONG_PARALLEL at once; new inputs that add coverage are merged into tests/fuzz/corpus/
+# (see scripts/fuzz-long.sh). Commit them: make check replays them from then on.
+FUZZ_LONG_SECONDS ?= 3600
+FUZZ_LONG_PARALLEL ?= 1
+FUZZ_LONG_TARGETS ?= $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+fuzz-long: $(FUZZ_BIN)
+	@printf '%s\n' $(FUZZ_LONG_TARGETS) | \
+		xargs -P $(FUZZ_LONG_PARALLEL) -I{} sh scripts/fuzz-long.sh {} $(FUZZ_LONG_SECONDS)
+
 # The bench tools build with the project's warnings but without sanitizers: they must be fast.
-BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient
+BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient $(B)/bench/tcpgen
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread $(BENCH_LIBS)
@@ -183,6 +193,7 @@ bench-tools: $(BENCH_TOOLS)
 bench: all $(BENCH_TOOLS)
 	UNDERSTUDY=$(abspath $(B)/understudy) LOADGEN=$(abspath $(B)/bench/loadgen) \
 		REFLECTOR=$(abspath $(B)/bench/reflector) AXFRCLIENT=$(abspath $(B)/bench/axfrclient) \
+		TCPGEN=$(abspath $(B)/bench/tcpgen) \
 		BENCH_OUT=$(abspath $(B)/bench) $(PYTHON) bench/run.py
 
 # Only the backup-role part of the bench (bench/propagation.py): BENCH_PROP_CHANGES, ...
@@ -196,7 +207,7 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all man install uninstall unit fuzz-replay system check check-slow format-check asan fuzz bench \
-	bench-tools bench-propagation demo clean FORCE
+.PHONY: all man install uninstall unit fuzz-replay system check check-slow format-check asan fuzz \
+	fuzz-long bench bench-tools bench-propagation demo clean FORCE
 FORCE:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

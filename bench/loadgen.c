@@ -101,6 +101,8 @@ static struct {
 	bool dobit; /* DNSSEC OK in the OPT record */
 	int bufsize;
 	const char *qfile;
+	struct in_addr src; /* -B: first source address, 0 for any */
+	unsigned nsrc;      /* -B ADDR/N: that many addresses, one per socket in turn */
 } cfg = {
     .threads = 1,
     .socks = 8,
@@ -320,11 +322,22 @@ oom:
 
 /* ---- sockets -------------------------------------------------------------------------------- */
 
-static int lg_socket(void)
+/* Socket n of the run (all threads counted) binds to the n-th of the -B addresses, so each
+ * address is a client of its own for the server's per-client accounting (RRL). */
+static int lg_socket(unsigned n)
 {
 	int fd = socket(cfg.addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	if (cfg.nsrc) {
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+		sin.sin_addr.s_addr = htonl(ntohl(cfg.src.s_addr) + n % cfg.nsrc);
+		if (cfg.addr.ss_family != AF_INET ||
+		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+			close(fd);
+			return -1;
+		}
+	}
 	/* FORCE works for root beyond rmem_max; otherwise fall back to what the limit allows. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &cfg.bufsize, sizeof(cfg.bufsize)) != 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg.bufsize, sizeof(cfg.bufsize));
@@ -540,7 +553,7 @@ static int lg_thread_init(struct lg_thread *t, unsigned idx)
 	}
 	for (unsigned i = 0; i < t->nsocks; i++) {
 		struct lg_sock *s = &t->socks[i];
-		s->fd = lg_socket();
+		s->fd = lg_socket(idx * cfg.socks + i);
 		s->slot_q = calloc(LG_NIDS, sizeof(uint32_t));
 		s->slot_t = calloc(LG_NIDS, sizeof(uint32_t));
 		if (s->fd < 0 || s->slot_q == NULL || s->slot_t == NULL)
@@ -580,6 +593,7 @@ static void lg_usage(FILE *f)
 	        "  -T MS        a query is lost after MS milliseconds (default 100)\n"
 	        "  -e BUFSIZE   EDNS buffer size, 0 sends no OPT record (default 1232)\n"
 	        "  -D           set the DO bit (DNSSEC OK) in the OPT record\n"
+	        "  -B ADDR[/N]  bind the sockets to ADDR, ADDR+1, ... ADDR+N-1 in turn (IPv4)\n"
 	        "QUERYFILE holds 'name type' per line, as for dnsperf.\n",
 	        LG_MAX_BATCH);
 }
@@ -588,8 +602,24 @@ int main(int argc, char **argv)
 {
 	const char *host = NULL, *port = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "s:p:q:d:t:S:w:Q:b:T:e:Dh")) != -1) {
+	while ((c = getopt(argc, argv, "s:p:q:d:t:S:w:Q:b:T:e:DB:h")) != -1) {
 		switch (c) {
+		case 'B': {
+			char a[64];
+			const char *slash = strchr(optarg, '/');
+			size_t n = slash ? (size_t)(slash - optarg) : strlen(optarg);
+			if (n >= sizeof(a))
+				n = sizeof(a) - 1;
+			memcpy(a, optarg, n);
+			a[n] = 0;
+			cfg.nsrc = slash ? (unsigned)atoi(slash + 1) : 1;
+			if (inet_pton(AF_INET, a, &cfg.src) != 1 || cfg.nsrc < 1) {
+				fprintf(stderr, "loadgen: -B %s: expected IPv4ADDR[/COUNT]\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
 		case 's':
 			host = optarg;
 			break;

@@ -58,6 +58,7 @@ import sys
 import tempfile
 import time
 
+import defence
 import manyzones
 import propagation
 import transfer
@@ -76,6 +77,7 @@ OUT = os.path.abspath(os.environ.get("BENCH_OUT") or os.path.join(ROOT, "build",
 LOADGEN = os.environ.get("LOADGEN") or os.path.join(OUT, "loadgen")
 REFLECTOR = os.environ.get("REFLECTOR") or os.path.join(OUT, "reflector")
 AXFRCLIENT = os.environ.get("AXFRCLIENT") or os.path.join(OUT, "axfrclient")
+TCPGEN = os.environ.get("TCPGEN") or os.path.join(OUT, "tcpgen")
 UNDERSTUDY = os.environ.get("UNDERSTUDY", "")
 SECONDS = env_int("BENCH_SECONDS", 4)
 RUNS = max(1, env_int("BENCH_RUNS", 5))
@@ -1003,6 +1005,11 @@ def main():
             res["transfer"] = {}
             print("bench: transfers out need knotd, understudy and axfrclient", flush=True)
 
+        # 6. the defences: RRL's cost, a flood beside a client, the change path flooded, TCP
+        print("defences: RRL, floods and TCP (bench/defence.py)", flush=True)
+        res["defence"] = defence.measure(sys.modules[__name__], tmp, zone, queries, UNDERSTUDY,
+                                         TCPGEN, AXFRCLIENT, meta["warnings"])
+
         # 4. the backup role: propagation of changes from a primary to understudy and to a
         # knotd secondary, on the throughput zone and on the big zone
         if "knotd" in SERVERS and "understudy" in SERVERS:
@@ -1037,6 +1044,7 @@ def main():
         any("error" in r for r in res.get("propagation", {}).values() if isinstance(r, dict))
     text = report(res, meta)
     text += "\n" + transfer.report(res.get("transfer", {}))
+    text += "\n" + defence.report(res.get("defence", {}))
     text += f"\n(bench took {time.monotonic() - t_begin:.0f} s; configs and logs in {tmp}" + (
         ")\n" if keep else ", removed)\n")
     sys.stdout.write("\n" + text)

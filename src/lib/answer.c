@@ -27,6 +27,10 @@ typedef struct qctx {
 	uint16_t rcode; /* extended: the header keeps the low 4 bits, the OPT the rest */
 	uint16_t an, ns, ar;
 	bool edns, dobit, nsid, expire;
+	const uint8_t *cookie; /* the query's COOKIE option data, cookie_len bytes */
+	uint16_t cookie_len;
+	bool cookie_out; /* the reply carries cookie_reply */
+	uint8_t cookie_reply[COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN]; /* client + server cookie */
 	bool stale;                /* EDE 3, Stale Answer, goes in the OPT (room kept for it) */
 	const zonedb_slot_t *slot; /* the zone answering, once known */
 	bool tsig;         /* signed: answered BADKEY here, verified by the caller if it has keys */
@@ -572,6 +576,10 @@ static bool read_opt(qctx_t *c, const uint8_t *rr, uint16_t *udp, uint8_t *versi
 			c->nsid = true;
 		else if (code == WIRE_EDNS_EXPIRE)
 			c->expire = true;
+		else if (code == WIRE_EDNS_COOKIE && !c->cookie) {
+			c->cookie = o + p + 4;
+			c->cookie_len = len;
+		}
 		p += 4 + (size_t)len;
 	}
 	return true;
@@ -642,7 +650,35 @@ static void refuse_transfer(qctx_t *c, bool tcp)
 static size_t opt_size(const qctx_t *c)
 {
 	size_t nsid = c->nsid && c->conf->nsid ? 4 + (size_t)c->conf->nsid_len : 0;
-	return 11 + nsid + (c->expire ? 8 : 0);
+	return 11 + nsid + (c->expire ? 8 : 0) + (c->cookie_out ? 4 + sizeof(c->cookie_reply) : 0);
+}
+
+/*
+ * Reads the query's COOKIE option when cookies are on: FORMERR (false) when it is malformed,
+ * otherwise the reply gets the client cookie and our server cookie, the one the client sent when
+ * it is still fresh, else a new one (RFC 9018 4.3).
+ */
+static bool read_cookie(qctx_t *c, const cookie_secrets_t *secrets, const answer_client_t *client,
+                        answer_info_t *info)
+{
+	const uint8_t *cc, *sc;
+	size_t sclen;
+	if (cookie_parse(c->cookie, c->cookie_len, &cc, &sc, &sclen) != 0) {
+		info->cookie = COOKIE_BAD;
+		return false;
+	}
+	uint32_t now = __atomic_load_n(&c->conf->wall, __ATOMIC_RELAXED);
+	bool reuse;
+	info->cookie =
+	    cookie_check(secrets, cc, sc, sclen, client->family, client->addr, now, &reuse);
+	memcpy(c->cookie_reply, cc, COOKIE_CLIENT_LEN);
+	if (reuse)
+		memcpy(c->cookie_reply + COOKIE_CLIENT_LEN, sc, COOKIE_SERVER_LEN);
+	else
+		cookie_make(secrets->current, cc, client->family, client->addr, now,
+		            c->cookie_reply + COOKIE_CLIENT_LEN);
+	c->cookie_out = true;
+	return true;
 }
 
 /*
@@ -685,8 +721,10 @@ static size_t finish(qctx_t *c)
 		    0, 0, WIRE_T_OPT, 0, 0, (uint8_t)(c->rcode >> 4), 0, c->dobit ? 0x80 : 0,
 		    0, 0, 0};
 		wire_write16(opt + 3, c->conf->max_udp);
-		wire_write16(opt + 9, (uint16_t)((nsid ? 4 + nsid : 0) + (has_expire ? 8 : 0) +
-		                                 (c->stale ? EDE_SIZE : 0)));
+		wire_write16(opt + 9,
+		             (uint16_t)((nsid ? 4 + nsid : 0) + (has_expire ? 8 : 0) +
+		                        (c->stale ? EDE_SIZE : 0) +
+		                        (c->cookie_out ? 4 + sizeof(c->cookie_reply) : 0)));
 		wire_put(w, opt, sizeof(opt));
 		if (nsid) {
 			wire_put16(w, WIRE_EDNS_NSID);
@@ -697,6 +735,11 @@ static size_t finish(qctx_t *c)
 			wire_put16(w, WIRE_EDNS_EXPIRE);
 			wire_put16(w, 4);
 			wire_put32(w, expire);
+		}
+		if (c->cookie_out) {
+			wire_put16(w, WIRE_EDNS_COOKIE);
+			wire_put16(w, sizeof(c->cookie_reply));
+			wire_put(w, c->cookie_reply, sizeof(c->cookie_reply));
 		}
 		if (c->stale) {
 			wire_put16(w, WIRE_EDNS_EDE);
@@ -728,7 +771,15 @@ size_t answer_query(const answer_conf_t *conf, const zonedb_t *db, const uint8_t
 size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const uint8_t *q,
                          size_t qlen, uint8_t *resp, bool tcp, size_t reserve, answer_info_t *info)
 {
+	return answer_query_from(conf, db, NULL, q, qlen, resp, tcp, reserve, info);
+}
+
+size_t answer_query_from(const answer_conf_t *conf, const zonedb_t *db,
+                         const answer_client_t *client, const uint8_t *q, size_t qlen,
+                         uint8_t *resp, bool tcp, size_t reserve, answer_info_t *info)
+{
 	info->tsig = false;
+	info->cookie = COOKIE_NONE;
 	if (qlen < WIRE_HDR_LEN)
 		return 0;
 	uint16_t qflags = wire_read16(q + WIRE_FLAGS);
@@ -741,7 +792,9 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 	c.flags = WIRE_QR | (qflags & (0x7800 | WIRE_RD | WIRE_CD));
 	c.rcode = 0;
 	c.an = c.ns = c.ar = 0;
-	c.edns = c.dobit = c.nsid = c.expire = c.stale = false;
+	c.edns = c.dobit = c.nsid = c.expire = c.stale = c.cookie_out = false;
+	c.cookie = NULL;
+	c.cookie_len = 0;
 	c.slot = NULL;
 	c.zone = NULL;
 	c.tsig = false;
@@ -793,6 +846,11 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 		c.tsig = false;
 		goto out;
 	}
+	const cookie_secrets_t *secrets = __atomic_load_n(&conf->cookies, __ATOMIC_ACQUIRE);
+	if (c.cookie && secrets && client && !read_cookie(&c, secrets, client, info)) {
+		c.rcode = WIRE_RCODE_FORMERR;
+		goto out;
+	}
 	size_t max = WIRE_MAX_UDP_STD;
 	if (tcp)
 		max = WIRE_MAX_MSG;
@@ -825,5 +883,6 @@ size_t answer_query_room(const answer_conf_t *conf, const zonedb_t *db, const ui
 out:
 	info->qtype = c.qtype;
 	info->rcode = (uint8_t)c.rcode;
+	info->apex = c.slot ? c.slot->apex : NULL;
 	return finish(&c);
 }

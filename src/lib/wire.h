@@ -34,6 +34,7 @@ enum {
 	WIRE_RCODE_YXDOMAIN = 6,
 	WIRE_RCODE_NOTAUTH = 9,
 	WIRE_RCODE_BADVERS = 16,
+	WIRE_RCODE_BADCOOKIE = 23,
 };
 enum { WIRE_CLASS_IN = 1, WIRE_CLASS_CH = 3, WIRE_CLASS_NONE = 254, WIRE_CLASS_ANY = 255 };
 enum {
@@ -74,7 +75,7 @@ enum {
 	WIRE_T_MAILA = 254,
 	WIRE_T_ANY = 255,
 };
-enum { WIRE_EDNS_NSID = 3, WIRE_EDNS_EXPIRE = 9 };
+enum { WIRE_EDNS_NSID = 3, WIRE_EDNS_EXPIRE = 9, WIRE_EDNS_COOKIE = 10 };
 /* Extended DNS Errors (RFC 8914): the option, and the info codes we send. */
 enum { WIRE_EDNS_EDE = 15, WIRE_EDE_STALE_ANSWER = 3 };
 

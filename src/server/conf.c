@@ -550,6 +550,108 @@ static void parse_server_tls(ctx_t *c, const kv_t *sec)
 		get_int(c, &kv[7], 1, 3600, &t->idle_timeout);
 }
 
+/* A list (or single) of "ADDR/BITS" prefixes; an empty list is allowed (nothing). */
+static void get_prefixes(ctx_t *c, const kv_t *kv, conf_prefix_t **out, size_t *count)
+{
+	size_t n;
+	*count = 0;
+	if (!list_check(c, kv, &n) || n == 0 || !(*out = xcalloc(c, n, sizeof(**out))))
+		return;
+	for (size_t j = 0; j < n; j++) {
+		yaml_node_t *it = list_at(c, kv, j);
+		const char *why;
+		if (parse_prefix(sval(it), &(*out)[*count], &why))
+			(*count)++;
+		else
+			cerr(c, line_of(it), "%s: bad prefix \"%s\": %s", sval(kv->k), sval(it),
+			     why);
+	}
+}
+
+static int hex_val(char ch)
+{
+	return ch >= '0' && ch <= '9'   ? ch - '0'
+	       : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+	                                : -1;
+}
+
+/* 32 hex digits (an optional 0x before them, as knot.conf writes it) into a 16-byte secret. */
+static bool parse_secret(const char *s, uint8_t out[CONF_COOKIE_SECRET_LEN])
+{
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	if (strlen(s) != 2 * CONF_COOKIE_SECRET_LEN)
+		return false;
+	for (size_t i = 0; i < CONF_COOKIE_SECRET_LEN; i++) {
+		int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static void parse_rrl(ctx_t *c, const kv_t *sec)
+{
+	static const struct {
+		const char *name;
+		long min, max;
+		size_t off;
+	} ints[] = {
+	    {"rate-limit", 0, 1000000, offsetof(conf_rrl_t, rate_limit)},
+	    {"slip", 0, 100, offsetof(conf_rrl_t, slip)},
+	    {"ipv4-prefix-length", 8, 32, offsetof(conf_rrl_t, ipv4_prefix_length)},
+	    {"ipv6-prefix-length", 16, 128, offsetof(conf_rrl_t, ipv6_prefix_length)},
+	    {"table-size", 1024, 1 << 26, offsetof(conf_rrl_t, table_size)},
+	};
+	enum { N = sizeof(ints) / sizeof(ints[0]) };
+	const char *names[N + 2] = {"whitelist"};
+	kv_t kv[N + 1];
+	conf_rrl_t *rrl = &c->conf->rrl;
+	for (size_t i = 0; i < N; i++)
+		names[i + 1] = ints[i].name;
+	if (is_null(sec->v) || !map_get(c, sec->v, "rrl", names, kv))
+		return;
+	for (size_t i = 0; i < N; i++)
+		if (kv[i + 1].k)
+			get_int(c, &kv[i + 1], ints[i].min, ints[i].max,
+			        (int *)((char *)rrl + ints[i].off));
+	/* As in knot.conf: no implicit rate, the operator chooses one. */
+	need(c, sec->k, &kv[1], "rrl", "rate-limit");
+	if (kv[0].k)
+		get_prefixes(c, &kv[0], &rrl->whitelist, &rrl->nwhitelist);
+}
+
+/* server: rrl, cookies, cookie-secret and block (kv in that order; absent ones zeroed). */
+static void parse_defences(ctx_t *c, const kv_t *kv)
+{
+	conf_t *conf = c->conf;
+	if (kv[0].k)
+		parse_rrl(c, &kv[0]);
+	if (kv[1].k)
+		get_bool(c, &kv[1], &conf->cookies);
+	if (kv[2].k) {
+		size_t n;
+		if (list_check(c, &kv[2], &n) && (n < 1 || n > 2))
+			cerr(c, line_of(kv[2].k),
+			     "cookie-secret: expected one secret, or two: the new and the old");
+		for (size_t i = 0; i < n && i < 2; i++) {
+			yaml_node_t *it = list_at(c, &kv[2], i);
+			if (!is_str(it))
+				continue;
+			if (parse_secret(sval(it), conf->cookie_secret[i]))
+				conf->ncookie_secrets++;
+			else
+				cerr(c, line_of(it),
+				     "cookie-secret: expected 32 hexadecimal digits "
+				     "(16 bytes)");
+		}
+	}
+	if (kv[3].k)
+		get_prefixes(c, &kv[3], &conf->block, &conf->nblock);
+}
+
 static void parse_server(ctx_t *c, const kv_t *sec)
 {
 	/* Strings are bounded by length (TXT strings for CHAOS and NSID, sun_path for control). */
@@ -571,25 +673,40 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"tcp-max-clients", true, 1, 100000, offsetof(conf_t, tcp_max_clients)},
 	    {"tcp-idle-timeout", true, 1, 3600, offsetof(conf_t, tcp_idle_timeout)},
 	    {"udp-max-payload", true, 512, 4096, offsetof(conf_t, udp_max_payload)},
+	    {"notify-rate-limit", true, 0, 1000000, offsetof(conf_t, notify_rate_limit)},
+	    {"transfer-rate-limit", true, 0, 1000000, offsetof(conf_t, transfer_rate_limit)},
+	    {"transfers-out", true, 1, 100000, offsetof(conf_t, transfers_out)},
+	    {"transfers-out-per-address", true, 1, 100000,
+	     offsetof(conf_t, transfers_out_per_address)},
+	    {"tcp-io-timeout", true, 1, 60000, offsetof(conf_t, tcp_io_timeout)},
+	    {"tcp-max-clients-per-address", true, 1, 100000,
+	     offsetof(conf_t, tcp_max_clients_per_address)},
+	    {"tcp-nice", true, 0, 19, offsetof(conf_t, tcp_nice)},
 	    {"fleet-interval", true, 0, 86400, offsetof(conf_t, fleet_interval)},
 	};
-	enum { N = sizeof(opts) / sizeof(opts[0]) };
-	/* After the table: listen, watch-ns and tls. */
-	const char *names[N + 4] = {"listen"};
-	kv_t kv[N + 3];
+	enum { N = sizeof(opts) / sizeof(opts[0]), NDEF = 4 };
+	/* After listen and the table: watch-ns, the defences with a structure of their own, and
+	 * tls. */
+	const char *names[1 + N + 1 + NDEF + 1 + 1] = {"listen"};
+	kv_t kv[1 + N + 1 + NDEF + 1];
 	char *base = (char *)c->conf;
 	for (size_t i = 0; i < N; i++)
 		names[i + 1] = opts[i].name;
 	names[N + 1] = "watch-ns";
-	names[N + 2] = "tls";
+	names[N + 2] = "rrl";
+	names[N + 3] = "cookies";
+	names[N + 4] = "cookie-secret";
+	names[N + 5] = "block";
+	names[N + 6] = "tls";
 	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
 		return;
 	if (kv[0].k)
 		get_addrs(c, &kv[0], &c->conf->listen, &c->conf->nlisten);
 	if (kv[N + 1].k)
 		get_bool(c, &kv[N + 1], &c->conf->watch_ns);
-	if (kv[N + 2].k)
-		parse_server_tls(c, &kv[N + 2]);
+	parse_defences(c, &kv[N + 2]);
+	if (kv[N + 6].k)
+		parse_server_tls(c, &kv[N + 6]);
 	for (size_t i = 0; i < N; i++) {
 		if (kv[i + 1].k && opts[i].is_int)
 			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
@@ -1099,6 +1216,22 @@ static void set_defaults(ctx_t *c)
 	conf->tcp_max_clients = conf->tcp_max_clients ? conf->tcp_max_clients : 1000;
 	conf->tcp_idle_timeout = conf->tcp_idle_timeout ? conf->tcp_idle_timeout : 10;
 	conf->udp_max_payload = conf->udp_max_payload ? conf->udp_max_payload : 1232;
+	/* The defences: RRL off as in the peers; the change path bounded whatever the setup. */
+	conf_rrl_t *rrl = &conf->rrl;
+	rrl->rate_limit = rrl->rate_limit > 0 ? rrl->rate_limit : 0;
+	rrl->slip = rrl->slip >= 0 ? rrl->slip : 2;
+	rrl->ipv4_prefix_length = rrl->ipv4_prefix_length > 0 ? rrl->ipv4_prefix_length : 24;
+	rrl->ipv6_prefix_length = rrl->ipv6_prefix_length > 0 ? rrl->ipv6_prefix_length : 56;
+	rrl->table_size = rrl->table_size > 0 ? rrl->table_size : 1 << 14;
+	conf->tcp_nice = conf->tcp_nice >= 0 ? conf->tcp_nice : 10;
+	conf->notify_rate_limit = conf->notify_rate_limit >= 0 ? conf->notify_rate_limit : 200;
+	conf->transfer_rate_limit = conf->transfer_rate_limit >= 0 ? conf->transfer_rate_limit : 50;
+	conf->transfers_out = conf->transfers_out ? conf->transfers_out : 64;
+	conf->transfers_out_per_address =
+	    conf->transfers_out_per_address ? conf->transfers_out_per_address : 8;
+	conf->tcp_io_timeout = conf->tcp_io_timeout ? conf->tcp_io_timeout : 1000;
+	conf->tcp_max_clients_per_address =
+	    conf->tcp_max_clients_per_address ? conf->tcp_max_clients_per_address : 100;
 	conf->fleet_interval = conf->fleet_interval >= 0 ? conf->fleet_interval : 60;
 	if (conf->tls) {
 		conf_tls_t *t = conf->tls;
@@ -1278,6 +1411,9 @@ int conf_load(const char *path, conf_t **out, char *err, size_t errlen)
 	if (!c.conf || !(c.conf->path = xstrdup(&c, path)))
 		goto cleanup;
 	c.conf->log_level = LOG_INFO;
+	/* Options where 0 is a value of its own start as "not given". */
+	c.conf->rrl.rate_limit = c.conf->rrl.slip = -1;
+	c.conf->notify_rate_limit = c.conf->transfer_rate_limit = c.conf->tcp_nice = -1;
 	if (!(have_parser = yaml_parser_initialize(&parser))) {
 		c.oom = true;
 		goto cleanup;
@@ -1355,6 +1491,8 @@ void conf_free(conf_t *conf)
 		free(conf->zones[i].primaries);
 		free(conf->zones[i].watch);
 	}
+	free(conf->rrl.whitelist);
+	free(conf->block);
 	free(conf->keys);
 	free(conf->remotes);
 	free(conf->acls);

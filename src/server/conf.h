@@ -145,6 +145,18 @@ typedef struct conf_tls {
 typedef enum { CONF_LOG_STDERR, CONF_LOG_SYSLOG, CONF_LOG_FILE } conf_log_target_t;
 typedef enum { CONF_LOG_TEXT, CONF_LOG_JSON } conf_log_format_t;
 
+#define CONF_COOKIE_SECRET_LEN 16 /* RFC 9018: SipHash-2-4 takes a 128-bit key */
+
+/* server.rrl: response rate limiting over UDP (see docs/under-attack.md). */
+typedef struct conf_rrl {
+	int rate_limit; /* responses per second per account; 0: off (the default) */
+	int slip;       /* 0 drops every limited response, 1 truncates each, N every Nth */
+	int ipv4_prefix_length, ipv6_prefix_length; /* the client's prefix: 24, 56 */
+	int table_size;                             /* buckets per UDP worker */
+	conf_prefix_t *whitelist;                   /* never limited */
+	size_t nwhitelist;
+} conf_rrl_t;
+
 typedef struct conf {
 	char *path; /* the file this was read from */
 
@@ -162,9 +174,23 @@ typedef struct conf {
 	int tcp_max_clients;  /* default: 1000 */
 	int tcp_idle_timeout; /* seconds; default: 10 */
 	int udp_max_payload;  /* EDNS buffer size we offer; default 1232 */
-	int fleet_interval;   /* zones' default; 60 */
-	bool watch_ns;        /* zones' default; true */
-	conf_tls_t *tls;      /* NULL: no TLS listener */
+	/* Defences (docs/under-attack.md); -1 in a field means "not given" until the defaults. */
+	conf_rrl_t rrl;
+	bool cookies; /* DNS cookies (RFC 7873, RFC 9018 server cookies); default false */
+	uint8_t cookie_secret[2][CONF_COOKIE_SECRET_LEN]; /* [0] makes cookies, [1] is accepted */
+	int ncookie_secrets;                              /* 0: generated and kept in storage */
+	conf_prefix_t *block;                             /* clients whose queries are dropped */
+	size_t nblock;
+	int notify_rate_limit;   /* NOTIFY per second per client prefix; 0: no limit */
+	int transfer_rate_limit; /* transfer requests per second per client prefix; 0: none */
+	int transfers_out;       /* concurrent transfers out, in total */
+	int transfers_out_per_address;
+	int tcp_io_timeout; /* ms for a whole message once its first byte came (slow clients) */
+	int tcp_max_clients_per_address;
+	int tcp_nice; /* the TCP workers' nice value above the UDP workers', 0..19; default 10 */
+	int fleet_interval; /* zones' default; 60 */
+	bool watch_ns;      /* zones' default; true */
+	conf_tls_t *tls;    /* NULL: no TLS listener */
 
 	/* log: */
 	conf_log_target_t log_target;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "shield.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -75,8 +76,10 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	dname_to_text(lname, zname, sizeof(zname));
 	if (!slot || slot->apex_len != nlen) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_event(LOG_NOTICE, "notify", NOTIFY_IN_FIELDS("refused", "not a zone of ours"),
-		          "NOTIFY for %s from %s: not a zone of ours", zname, from);
+		if (shield_log_allow())
+			log_event(LOG_NOTICE, "notify",
+			          NOTIFY_IN_FIELDS("refused", "not a zone of ours"),
+			          "NOTIFY for %s from %s: not a zone of ours", zname, from);
 		goto out;
 	}
 	server_zone_t *z = slot->user;
@@ -87,21 +90,26 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_event(LOG_WARNING, "notify", NOTIFY_IN_FIELDS("refused", tsig_error_name(terr)),
-		          "NOTIFY for %s from %s: TSIG error %s", zname, from,
-		          tsig_error_name(terr));
+		if (shield_log_allow())
+			log_event(LOG_WARNING, "notify",
+			          NOTIFY_IN_FIELDS("refused", tsig_error_name(terr)),
+			          "NOTIFY for %s from %s: TSIG error %s", zname, from,
+			          tsig_error_name(terr));
 		goto out;
 	}
 	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
-		log_event(LOG_WARNING, "notify", NOTIFY_IN_FIELDS("refused", "the zone's rules"),
-		          "NOTIFY for %s from %s: refused by the zone's rules", zname, from);
+		if (shield_log_allow())
+			log_event(
+			    LOG_WARNING, "notify", NOTIFY_IN_FIELDS("refused", "the zone's rules"),
+			    "NOTIFY for %s from %s: refused by the zone's rules", zname, from);
 		goto out;
 	}
 	flags |= WIRE_AA;
 	rcode = WIRE_RCODE_NOERROR;
-	log_event(LOG_INFO, "notify", NOTIFY_IN_FIELDS("accepted", ""), "NOTIFY for %s from %s",
-	          zname, from);
+	if (shield_log_allow())
+		log_event(LOG_INFO, "notify", NOTIFY_IN_FIELDS("accepted", ""),
+		          "NOTIFY for %s from %s", zname, from);
 	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
 	int p = acl_primary_of(s->conf, z->conf, addr);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);

@@ -17,14 +17,17 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
 #include "fleetmon.h"
+#include "shield.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
 #include "priv.h"
+#include "recover.h"
 #include "serial.h"
 #include "service.h"
 #include "server.h"
@@ -515,18 +518,22 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 		ctl_printf(r,
 		           ", \"uptime_seconds\": %ld, \"zones\": %zu, \"serving\": %zu, "
 		           "\"udp_workers\": %d, \"tcp_workers\": %d, \"queries\": %llu, "
-		           "\"tcp_refused\": %llu}\n",
+		           "\"tcp_refused\": %llu",
 		           (long)(time(NULL) - s->started), s->conf->nzones, serving,
 		           s->conf->udp_workers, s->conf->tcp_workers, (unsigned long long)q,
 		           (unsigned long long)refused);
+		shield_status(s, r);
+		ctl_printf(r, "}\n");
 		return;
 	}
 	ctl_printf(r,
 	           "version=\"%s\" uptime=%lds zones=%zu serving=%zu udp-workers=%d "
-	           "tcp-workers=%d queries=%llu tcp-refused=%llu\n",
+	           "tcp-workers=%d queries=%llu tcp-refused=%llu",
 	           s->answer.version ? s->answer.version : "", (long)(time(NULL) - s->started),
 	           s->conf->nzones, serving, s->conf->udp_workers, s->conf->tcp_workers,
 	           (unsigned long long)q, (unsigned long long)refused);
+	shield_status(s, r);
+	ctl_printf(r, "\n");
 }
 
 /*
@@ -572,6 +579,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 	server_t *s = ctx;
 	const char *cmd = argv[0];
 	server_zone_t *z = NULL;
+	if (shield_ctl(s, argc, argv, r))
+		return;
 	if (argc > 2) {
 		ctl_fail(r, "%s: too many arguments\n", cmd);
 		return;
@@ -870,6 +879,7 @@ int server_run(const char *conf_path)
 	/* Threads inherit the mask, so only the signalfd below ever sees these. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	s.started = time(NULL);
+	clock_init();
 	rcu_register_thread();
 
 	int ret = setup(&s, conf_path);
@@ -877,12 +887,19 @@ int server_run(const char *conf_path)
 		goto cleanup;
 	if ((ret = start_privileged(&s, &ctl_fd)) != 0)
 		goto cleanup;
+	/* As the user we run as, so the cookie secret it keeps in the storage is its own. */
+	if ((ret = shield_init(&s)) != 0) {
+		if (ret == US_ENOMEM)
+			log_error("out of memory at start");
+		goto cleanup;
+	}
 	/* Secondaries cannot work without the storage; primaries only lose their journals
 	 * (IXFR out, and knowing at start what changed while we were down). */
 	bool need_store = false;
 	for (size_t i = 0; i < s.conf->nzones; i++)
 		need_store |= s.zones[i].conf->role == CONF_ROLE_SECONDARY;
-	if (s.conf->nzones && (ret = store_open(s.conf->storage, 0, &s.store)) < 0) {
+	recover_catch_sigbus();
+	if (s.conf->nzones && (ret = recover_store_open(s.conf->storage, &s.store)) < 0) {
 		if (need_store) {
 			log_error("cannot open the storage in %s: %s", s.conf->storage,
 			          us_strerror(ret));
@@ -932,7 +949,10 @@ int server_run(const char *conf_path)
 		struct pollfd p[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
 		                           {.fd = ctl_fd, .events = POLLIN},
 		                           {.fd = s.wake_fd, .events = POLLIN}};
-		__atomic_store_n(&s.answer.now, (uint32_t)time(NULL), __ATOMIC_RELAXED);
+		/* Timers (EDNS EXPIRE against slot->expire_at) in the timers' time; cookies in
+		 * the wall clock's, which the other servers of the fleet share. */
+		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
+		__atomic_store_n(&s.answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
 		int wait = xfrin_tick(&s);
 		int fwait = fleetmon_tick(s.fleet, net_now_ms());
 		wait = fwait < wait ? fwait : wait;
@@ -982,6 +1002,7 @@ cleanup:
 		close(sig_fd);
 	if (code == 0)
 		log_info("understudy stopped");
+	shield_deinit(&s);
 	service_close();
 	zonedb_free(s.db);
 	store_close(s.store);

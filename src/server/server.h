@@ -18,6 +18,21 @@ typedef struct server_stats {
 	_Alignas(64) atomic_uint_fast64_t queries;
 	atomic_uint_fast64_t rcode[16];
 	atomic_uint_fast64_t tcp_refused; /* connections turned away at the limit */
+	/* The defences (shield.c, docs/under-attack.md). */
+	atomic_uint_fast64_t rrl_limited; /* responses over the rate: slipped + dropped */
+	atomic_uint_fast64_t rrl_slipped; /* sent truncated (or BADCOOKIE) instead */
+	atomic_uint_fast64_t rrl_dropped; /* not sent */
+	atomic_uint_fast64_t cookie_good; /* queries with a valid server cookie */
+	atomic_uint_fast64_t cookie_bad;  /* an invalid or malformed server cookie */
+	atomic_uint_fast64_t cookie_client_only;
+	atomic_uint_fast64_t badcookie;           /* BADCOOKIE answers (slips of cookie clients) */
+	atomic_uint_fast64_t blocked;             /* queries dropped: the client is blocked */
+	atomic_uint_fast64_t notify_limited;      /* NOTIFY dropped over the per-source rate */
+	atomic_uint_fast64_t notify_refused;      /* NOTIFY answered with an error */
+	atomic_uint_fast64_t transfer_limited;    /* transfer requests over the per-source rate */
+	atomic_uint_fast64_t transfer_refused;    /* transfer requests answered with an error */
+	atomic_uint_fast64_t tcp_timeouts;        /* a message did not arrive whole in time */
+	atomic_uint_fast64_t tcp_refused_address; /* connections over the per-address cap */
 } server_stats_t;
 
 /* A counter has one writer, its own thread: a relaxed load and store do, without the locked
@@ -105,6 +120,7 @@ typedef struct server {
 	 * start (-1 once handed over): udp_fds[address * udp_workers + worker],
 	 * tcp_fds[worker * nlisten + address]. */
 	int *udp_fds, *tcp_fds;
+	struct shield *shield; /* RRL, cookies, blocking, change-path limits (shield.h) */
 } server_t;
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */

@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <urcu.h>
 
+#include "shield.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -39,6 +42,12 @@ typedef struct tcp_conn {
 	xfrout_t *xfr;
 	time_t last;
 	struct tcp_conn *prev, *next; /* least recently active first */
+	/* A message begun but not whole: it must be whole by msg_start + tcp-io-timeout, so a
+	 * client that trickles bytes (slow-loris) cannot hold the connection. */
+	int64_t msg_start;              /* ms; 0 when no message is in part */
+	struct tcp_conn *pprev, *pnext; /* the connections with one, oldest first */
+	answer_client_t client;
+	int addr_slot; /* its place in the per-address count */
 } tcp_conn_t;
 
 typedef struct tcp_worker {
@@ -46,7 +55,9 @@ typedef struct tcp_worker {
 	server_stats_t *stats;
 	int ep;
 	int nconns, max_conns;
+	unsigned index; /* among the TCP workers: its table for the per-source limits */
 	tcp_conn_t *head, *tail;
+	tcp_conn_t *phead, *ptail; /* connections with a message in part */
 	tcp_conn_t *listeners;
 	size_t nlisteners;
 	uint8_t resp[TCP_MSG_MAX];
@@ -57,6 +68,49 @@ static time_t now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void partial_remove(tcp_worker_t *w, tcp_conn_t *c)
+{
+	if (!c->msg_start)
+		return;
+	if (c->pprev)
+		c->pprev->pnext = c->pnext;
+	else
+		w->phead = c->pnext;
+	if (c->pnext)
+		c->pnext->pprev = c->pprev;
+	else
+		w->ptail = c->pprev;
+	c->pprev = c->pnext = NULL;
+	c->msg_start = 0;
+}
+
+/* Notes whether a message is in part after what was read was answered. */
+static void partial_update(tcp_worker_t *w, tcp_conn_t *c)
+{
+	bool part = c->in_len && (c->in_len < 2 || c->in_len < 2 + (size_t)wire_read16(c->in));
+	if (!part) {
+		partial_remove(w, c);
+		return;
+	}
+	if (c->msg_start)
+		return;
+	c->msg_start = now_ms();
+	c->pprev = w->ptail;
+	c->pnext = NULL;
+	if (w->ptail)
+		w->ptail->pnext = c;
+	else
+		w->phead = c;
+	w->ptail = c;
 }
 
 static void list_remove(tcp_worker_t *w, tcp_conn_t *c)
@@ -94,6 +148,8 @@ static void conn_close(tcp_worker_t *w, tcp_conn_t *c)
 {
 	xfrout_free(c->xfr);
 	list_remove(w, c);
+	partial_remove(w, c);
+	shield_tcp_end(w->s->shield, c->addr_slot);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -166,16 +222,38 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 		answer_info_t info = {0};
 		uint8_t *q = c->in + off + 2;
 		size_t len;
-		if (mlen >= WIRE_HDR_LEN &&
-		    WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY)
+		shield_t *g = s->shield;
+		const shield_settings_t *gs = shield_settings(g);
+		uint32_t now = shield_now();
+		bool notify = mlen >= WIRE_HDR_LEN &&
+		              WIRE_OPCODE(wire_read16(q + WIRE_FLAGS)) == WIRE_OPCODE_NOTIFY;
+		bool xfr = !notify && xfr_maybe_request(q, mlen);
+		if ((notify && !shield_allow(g->tcp, w->index, RRL_NOTIFY, gs->notify_rate,
+		                             &gs->rrl, &c->client, now)) ||
+		    (xfr && !shield_allow(g->tcp, w->index, RRL_XFR, gs->transfer_rate, &gs->rrl,
+		                          &c->client, now))) {
+			/* Over the per-source rate: no answer, no work, and the client goes. */
+			stat_inc(notify ? &w->stats->notify_limited : &w->stats->transfer_limited);
+			stat_inc(&w->stats->queries);
+			rcu_read_unlock();
+			return false;
+		}
+		if (notify) {
 			len = notify_answer(s, q, mlen, &c->peer, w->resp + 2);
-		else if (!xfr_maybe_request(q, mlen) ||
-		         xfrout_begin(s, q, mlen, &c->peer, true, w->resp + 2, WIRE_MAX_MSG, &len,
-		                      &info, &c->xfr) == XFROUT_QUERY)
-			len = answer_query(&s->answer, s->db, q, mlen, w->resp + 2, true, &info);
+			if (len && (w->resp[2 + 3] & 0xF) != WIRE_RCODE_NOERROR)
+				stat_inc(&w->stats->notify_refused);
+		} else if (!xfr ||
+		           xfrout_begin(s, q, mlen, &c->peer, true, w->resp + 2, WIRE_MAX_MSG, &len,
+		                        &info, &c->xfr) == XFROUT_QUERY) {
+			len = answer_query_from(&s->answer, s->db, &c->client, q, mlen, w->resp + 2,
+			                        true, 0, &info);
+		} else if (!c->xfr && info.rcode != WIRE_RCODE_NOERROR) {
+			stat_inc(&w->stats->transfer_refused);
+		}
 		if (info.tsig)
 			len =
 			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
+		shield_count_cookie(w->stats, &info);
 		off += 2 + mlen;
 		stat_inc(&w->stats->queries);
 		if (!len)
@@ -263,6 +341,7 @@ static void conn_read(tcp_worker_t *w, tcp_conn_t *c)
 			conn_close(w, c);
 			return;
 		}
+		partial_update(w, c);
 	}
 }
 
@@ -282,15 +361,32 @@ static void accept_all(tcp_worker_t *w, int lfd)
 			stat_inc(&w->stats->tcp_refused);
 			continue;
 		}
+		answer_client_t client;
+		shield_client(&peer, &client);
+		int slot = -1;
+		rcu_read_lock();
+		const shield_settings_t *gs = shield_settings(w->s->shield);
+		bool blocked = shield_blocked(gs, &client);
+		bool room = !blocked && shield_tcp_begin(w->s->shield, gs, &peer, &slot);
+		rcu_read_unlock();
+		if (!room) {
+			/* One client cannot take every connection (RFC 7766 6.2.2). */
+			close(fd);
+			stat_inc(blocked ? &w->stats->blocked : &w->stats->tcp_refused_address);
+			continue;
+		}
 		tcp_conn_t *c = calloc(1, sizeof(*c));
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (!c || epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
 			free(c);
+			shield_tcp_end(w->s->shield, slot);
 			continue;
 		}
 		c->fd = fd;
 		c->peer = peer;
+		c->client = client;
+		c->addr_slot = slot;
 		c->events = EPOLLIN;
 		c->last = now_s();
 		list_append(w, c);
@@ -303,10 +399,22 @@ static void *tcp_loop(void *arg)
 	tcp_worker_t *w = arg;
 	server_t *s = w->s;
 	int idle = s->conf->tcp_idle_timeout;
+	int64_t io_timeout = s->conf->tcp_io_timeout;
 	struct epoll_event events[TCP_EVENTS];
+	/* Below the UDP workers on a busy CPU: a transfer out streams as fast as the client reads,
+	 * and on a shared core it would take half of it from the queries. The nice value is per
+	 * thread on Linux (setpriority on the thread's id). */
+	if (s->conf->tcp_nice &&
+	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->conf->tcp_nice) != 0)
+		log_warning("tcp: cannot lower the TCP workers' priority: %s", strerror(errno));
 	rcu_register_thread();
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
-		int n = epoll_wait(w->ep, events, TCP_EVENTS, 200);
+		int wait = 200;
+		if (w->phead) {
+			int64_t left = w->phead->msg_start + io_timeout - now_ms();
+			wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
+		}
+		int n = epoll_wait(w->ep, events, TCP_EVENTS, wait);
 		for (int i = 0; i < n; i++) {
 			tcp_conn_t *c = events[i].data.ptr;
 			if (c->listener) {
@@ -319,6 +427,8 @@ static void *tcp_loop(void *arg)
 				else if ((c->xfr || (c->out_len == 0 && c->in_len)) &&
 				         !conn_process(w, c))
 					conn_close(w, c);
+				else
+					partial_update(w, c);
 			} else if (events[i].events & EPOLLIN) {
 				conn_read(w, c);
 			}
@@ -326,6 +436,11 @@ static void *tcp_loop(void *arg)
 		time_t t = now_s();
 		while (w->head && t - w->head->last >= idle)
 			conn_close(w, w->head);
+		int64_t ms = now_ms();
+		while (w->phead && ms - w->phead->msg_start >= io_timeout) {
+			stat_inc(&w->stats->tcp_timeouts);
+			conn_close(w, w->phead);
+		}
 	}
 	while (w->head)
 		conn_close(w, w->head);
@@ -346,6 +461,7 @@ int tcp_start(server_t *s, pthread_t *threads, int *nthreads, int first_stats)
 		if (!w)
 			return -ENOMEM;
 		w->s = s;
+		w->index = (unsigned)i;
 		w->stats = &s->stats[first_stats + i];
 		w->max_conns = (c->tcp_max_clients + c->tcp_workers - 1) / c->tcp_workers;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);

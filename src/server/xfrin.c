@@ -9,6 +9,7 @@
 #include <urcu.h>
 
 #include "error.h"
+#include "clock.h"
 #include "fleetmon.h"
 #include "guard.h"
 #include "log.h"
@@ -901,7 +902,7 @@ static void hold(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t now)
 
 static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	pthread_join(j->thread, NULL);
 	z->busy = false;
 	const conf_zone_t *zc = z->conf;
@@ -1043,7 +1044,7 @@ static void expire(server_zone_t *z)
 
 void xfrin_restore(server_t *s, server_zone_t *z)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	zone_t *saved = NULL;
 	store_timers_t t;
 	z->next_refresh = now;
@@ -1104,7 +1105,7 @@ void xfrin_restore(server_t *s, server_zone_t *z)
 
 int xfrin_tick(server_t *s)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	time_t next = now + 3600;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
 		server_zone_t *z = &s->zones[i];

@@ -7,6 +7,7 @@
 
 #include "acl.h"
 #include "error.h"
+#include "shield.h"
 #include "log.h"
 #include "net.h"
 #include "serial.h"
@@ -43,6 +44,7 @@ struct xfrout {
 	char zone_name[CONF_DNAME_MAX * 4 + 2];
 	char peer[80];
 	const char *over; /* " over TLS", or "" over TCP */
+	int slot;         /* its place in the caps on transfers out (shield_xfr_begin) */
 };
 
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -117,14 +119,15 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	int key = ret ? ACL_TSIG_MALFORMED
 	              : acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, now, &v, &rr, &terr);
 	if (key == ACL_TSIG_MALFORMED) {
-		log_notice("%s for %s from %s: malformed request, FORMERR", kind, name, from);
+		shield_log(LOG_NOTICE, "%s for %s from %s: malformed request, FORMERR", kind, name,
+		           from);
 		*len = error_answer(&req, rcode, 0, NULL, NULL, resp, cap);
 		goto done;
 	}
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_warning("%s %s to %s: TSIG error %u (key %s), NOTAUTH", kind, name, from, terr,
-		            v.key ? key_text(s, (int)(v.key - s->keys)) : "unknown");
+		shield_log(LOG_WARNING, "%s %s to %s: TSIG error %u (key %s), NOTAUTH", kind, name,
+		           from, terr, v.key ? key_text(s, (int)(v.key - s->keys)) : "unknown");
 		int n = xfr_out_error(&req, rcode, 0, resp, cap);
 		/* Unsigned for BADKEY and BADSIG, signed for BADTIME (RFC 8945 5.3.2). */
 		if (n > 0 && tsig_answer_error(v.key, &rr, terr, resp, (size_t)n, cap, now, len))
@@ -144,30 +147,32 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	zonedb_slot_t *slot = zonedb_find(s->db, req.lname, req.lname_len, offs, nl, 0);
 	if (!slot || slot->apex_len != req.lname_len) {
 		rcode = WIRE_RCODE_NOTAUTH;
-		log_notice("%s for %s from %s: not a zone of ours, NOTAUTH", kind, name, from);
+		shield_log(LOG_NOTICE, "%s for %s from %s: not a zone of ours, NOTAUTH", kind, name,
+		           from);
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
 	server_zone_t *z = slot->user;
 	const char *zname = z->conf->domain;
 	if (req.qtype == WIRE_T_IXFR && !req.has_soa) {
-		log_notice("IXFR %s to %s: no SOA in the request, FORMERR", zname, from);
+		shield_log(LOG_NOTICE, "IXFR %s to %s: no SOA in the request, FORMERR", zname,
+		           from);
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
 	int proto = transport ? CONF_PROTO_TLS : tcp ? CONF_PROTO_TCP : CONF_PROTO_UDP;
 	if (!acl_allows_over(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER, proto)) {
 		rcode = WIRE_RCODE_REFUSED;
-		log_warning("%s %s to %s: refused by the zone's rules (key %s)", kind, zname, from,
-		            key_text(s, key));
+		shield_log(LOG_WARNING, "%s %s to %s: refused by the zone's rules (key %s)", kind,
+		           zname, from, key_text(s, key));
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
 	zone_t *cur = zonedb_zone(slot);
 	if (!cur) {
 		rcode = WIRE_RCODE_SERVFAIL;
-		log_notice("%s %s to %s: no copy of the zone to serve, SERVFAIL", kind, zname,
-		           from);
+		shield_log(LOG_NOTICE, "%s %s to %s: no copy of the zone to serve, SERVFAIL", kind,
+		           zname, from);
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
@@ -196,21 +201,38 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		if (k)
 			*len = sign_answer(k, &v, resp, *len, room);
 		if (uptodate)
-			log_info("IXFR %s to %s: serial %u, up to date", zname, from, cur->serial);
+			shield_log(LOG_INFO, "IXFR %s to %s: serial %u, up to date", zname, from,
+			           cur->serial);
 		else
-			log_info("IXFR %s to %s over UDP: serial %u -> %u, answered with the SOA "
-			         "alone",
-			         zname, from, req.serial, cur->serial);
+			shield_log(LOG_INFO,
+			           "IXFR %s to %s over UDP: serial %u -> %u, answered with the SOA "
+			           "alone",
+			           zname, from, req.serial, cur->serial);
 		goto done;
 	}
 
+	/* The caps keep a flood of transfer requests from taking the TCP workers (and the
+	 * memory of their buffers) away from the queries. */
+	int xslot = -1;
+	bool total;
+	if (!shield_xfr_begin(s->shield, peer, &xslot, &total)) {
+		rcode = WIRE_RCODE_REFUSED;
+		shield_log(LOG_WARNING, "%s %s to %s: refused, %s", kind, zname, from,
+		           total ? "the most transfers out (transfers-out) are under way"
+		                 : "the most transfers out to this address "
+		                   "(transfers-out-per-address) are under way");
+		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
+		goto done;
+	}
 	xfrout_t *x = calloc(1, sizeof(*x));
 	if (!x) {
+		shield_xfr_end(s->shield, xslot);
 		rcode = WIRE_RCODE_SERVFAIL;
 		log_error("%s %s to %s: out of memory, SERVFAIL", kind, zname, from);
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
+	x->slot = xslot;
 	/* Pinned inside the read section this version was found in: it outlives a publication
 	 * of a newer one, which never waits for us. */
 	zone_ref(cur);
@@ -365,6 +387,7 @@ void xfrout_free(xfrout_t *x)
 		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
 		          (long long)(net_now_ms() - x->start_ms));
 	}
+	shield_xfr_end(x->s->shield, x->slot);
 	zone_unref(x->zone);
 	arena_deinit(&x->arena);
 	free(x);

@@ -6,6 +6,7 @@
 # are committed and re-running this only rewrites them. Files it does not write, such as the
 # crash-* reproducers, are left alone.
 
+import base64
 import os
 import struct
 import sys
@@ -393,10 +394,125 @@ def dname_seeds():
     return 0
 
 
+def rrl_seeds():
+    # Six bytes of parameters (rate, slip, v4 bits, v6 bits, workers, track | size), then
+    # pairs (op, account): op >= 0xF0 steps the clock, op & 0x80 ticks after the decision.
+    def prog(params, ops):
+        return bytes(params) + b"".join(bytes(o) for o in ops)
+    flood = [(0x00, 1)] * 40 + [(0x80, 1)] + [(0xF1, 0)] + [(0x81, 1)] * 30 + [(0xF3, 0)] + \
+        [(0x80, 2)]
+    write("rrl", "one-account", prog([10, 2, 24, 56, 0, 0x14], flood))
+    spread = [(w, 5) for w in range(4)] * 30 + [(0x80, 5), (0xF1, 0), (0x83, 5)]
+    write("rrl", "four-workers", prog([20, 1, 24, 56, 3, 0x38], spread))
+    crowd = [(i % 4 | (0x80 if i % 7 == 0 else 0), i % 64) for i in range(400)]
+    write("rrl", "crowd-small-table", prog([5, 0, 16, 48, 1, 0x08], crowd))
+    jumps = [(0x00, 3)] * 20 + [(0xFF, 200)] + [(0x80, 3)] * 20 + [(0xFE, 9)] + [(0x80, 3)] * 9
+    write("rrl", "clock-jumps", prog([4, 3, 32, 128, 2, 0x75], jumps))
+
+
+def cookie_seeds():
+    # flags (bit 0: a previous secret, bit 1: IPv6 client), secret, client address, time,
+    # then the query.
+    head = bytes([1]) + bytes(range(16)) + bytes([192, 0, 2, 7]) + bytes(12) + \
+        struct.pack("!I", 1700000000)
+    head6 = bytes([2]) + bytes(range(16, 32)) + bytes.fromhex("20010db8" + "00" * 11 + "35") + \
+        struct.pack("!I", 1559731985)
+    def q(opts, name="www.example.com"):
+        m = dns.message.make_query(name, "A", use_edns=0, payload=1232,
+                                   options=[dns.edns.GenericOption(10, o) for o in opts])
+        return m.to_wire()
+    cc = bytes(range(8))
+    write("cookie", "client-only", head + q([cc]))
+    write("cookie", "client-only-v6", head6 + q([cc]))
+    write("cookie", "with-server", head + q([cc + bytes.fromhex("010000006553f1001122334455667788")]))
+    write("cookie", "server-32", head + q([cc + bytes(32)]))
+    write("cookie", "len-7", head + q([cc[:7]]))
+    write("cookie", "len-9", head + q([cc + b"x"]))
+    write("cookie", "len-41", head + q([cc + bytes(33)]))
+    write("cookie", "two-options", head + q([cc, cc + bytes(16)]))
+    write("cookie", "no-cookie", head + q([]))
+    write("cookie", "not-a-query", head + b"\x00" * 11)
+
+
+def conf_seeds():
+    with open(os.path.join(HERE, "..", "..", "etc", "understudy.yaml"), "rb") as f:
+        write("conf", "example", f.read())
+    write("conf", "defences", """server:
+  listen: ["127.0.0.1@5300", "::1@5300"]
+  rrl: {rate-limit: 200, slip: 2, whitelist: [127.0.0.0/8, "::1"], ipv4-prefix-length: 24,
+        ipv6-prefix-length: 56, table-size: 65536}
+  cookies: true
+  cookie-secret: [00112233445566778899aabbccddeeff, 0xffeeddccbbaa99887766554433221100]
+  block: [192.0.2.0/24, 2001:db8::/32]
+  notify-rate-limit: 0
+  transfer-rate-limit: 10
+  transfers-out: 4
+  transfers-out-per-address: 1
+  tcp-io-timeout: 500
+  tcp-max-clients-per-address: 20
+keys:
+  - {id: k1, algorithm: hmac-sha256, secret: "c2VjcmV0"}
+remotes:
+  - {id: pri, address: ["192.0.2.1@53"], key: k1}
+acls:
+  - {id: xfr, address: [192.0.2.0/24], key: k1, action: [transfer, notify]}
+zones:
+  - {domain: example.com, file: "/dev/null", acl: [xfr]}
+  - {domain: example.net, role: secondary, primaries: [pri]}
+""")
+    write("conf", "bad-rrl", "server:\n  rrl: {slip: -1, whitelist: [192.0.2.1/24]}\n"
+          "  cookie-secret: [aa, bb, cc]\n  block: nope/33\n")
+    write("conf", "rrl-no-rate", "server:\n  rrl: {slip: 1}\n  cookies: maybe\n")
+    write("conf", "anchors", "a: &x [1]\nb: *x\n")
+    write("conf", "deep", "[" * 40 + "]" * 40)
+    write("conf", "empty", "")
+
+
+def ctl_seeds():
+    for i, line in enumerate(["rrl", "rrl rate-limit 50", "rrl slip 0", "rrl slip 101",
+                              "rrl ipv4-prefix-length 16", "rrl ipv6-prefix-length 129",
+                              "rrl whitelist add 192.0.2.0/24", "rrl whitelist remove 10.0.0.0/8",
+                              "rrl whitelist add 2001:db8::1", "block", "block 198.51.100.0/24",
+                              "block 198.51.100.1/24", "unblock 198.51.100.0/24",
+                              "limits", "limits transfers-out 3", "limits notify-rate-limit 0",
+                              "cookie-rotate", "cookie-rotate 00112233445566778899aabbccddeeff",
+                              "cookie-rotate 0x00", "rrl   rate-limit\t7", "status",
+                              "a b c d e f g h i j k"]):
+        write("ctl", "cmd-%02d" % i, line + "\n")
+    write("ctl", "no-newline", "rrl rate-limit 9")
+    write("ctl", "nul", "rrl\0 slip 1\n")
+    write("ctl", "long", "block " + "1" * 2000 + "\n")
+    write("ctl", "empty", "")
+
+
+def tsig_seeds():
+    import dns.tsig
+    import dns.tsigkeyring
+    keys = [("k1.", b"0123456789abcdef0123456789abcdef", dns.tsig.HMAC_SHA256),
+            ("k2.example.", b"another secret, of another size", dns.tsig.HMAC_MD5),
+            ("k3.", b"0123456789abcdef0", dns.tsig.HMAC_SHA512)]
+    for i, (name, secret, alg) in enumerate(keys):
+        key = dns.tsig.Key(name, base64.b64encode(secret).decode(), alg)
+        m = dns.message.make_query("example.com", "SOA")
+        m.use_tsig(key)
+        write("tsig", "signed-%d" % i, bytes([i]) + m.to_wire())
+        # The same, read as a stream of one length-prefixed message.
+        w = m.to_wire()
+        write("tsig", "stream-%d" % i, bytes([i]) + struct.pack("!H", len(w)) + w)
+    write("tsig", "unsigned", bytes([0]) + dns.message.make_query("example.com", "A").to_wire())
+    bad = bytearray(dns.message.make_query("example.com", "A").to_wire())
+    write("tsig", "trailing", bytes([1]) + bytes(bad) + b"\x00")
+
+
 def main():
     n = packet_seeds()
+    cookie_seeds()
+    conf_seeds()
+    ctl_seeds()
+    tsig_seeds()
     zonefile_seeds()
     dname_seeds()
+    rrl_seeds()
     total = sum(len(files) for _, _, files in os.walk(CORPUS))
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(CORPUS)
                for f in files)

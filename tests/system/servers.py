@@ -139,6 +139,7 @@ class Server:
         self.port = None
         self.proc = None
         self.log_path = None
+        self.env = None  # environment of the process (None: ours), e.g. for LD_PRELOAD
         self._udp = None
         self._tcp = None
         # Each server gets its own copy of the zone files so none can rewrite ours.
@@ -174,6 +175,7 @@ class Server:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    env=self.env,
                     # A signal mask inherited from the runner would make SIGTERM unstoppable.
                     preexec_fn=_unblock_signals,
                 )
@@ -501,22 +503,30 @@ class Knotd(Server):
 
     name = "knotd"
 
-    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="knotd"):
+    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="knotd", modules="",
+                 global_modules=(), udp_workers=1):
         super().__init__(workdir, zones, identity)
         self.binary = binary
         self.conf = self.dir / "knot.conf"
+        # Module sections (e.g. "mod-rrl:\n  - id: default\n    rate-limit: 50\n") and the
+        # ids the default template loads, in order ("mod-cookies/default", ...).
+        self.modules = modules
+        self.global_modules = list(global_modules)
+        self.udp_workers = udp_workers
 
     def write_config(self):
         (self.dir / "run").mkdir(exist_ok=True)
         (self.dir / "storage").mkdir(exist_ok=True)
         zones = "".join(f'  - domain: "{o}"\n    file: "{p}"\n' for o, p in self.zones)
+        gm = (f"    global-module: [{', '.join(self.global_modules)}]\n"
+              if self.global_modules else "")
         self.conf.write_text(
             f"""server:
     rundir: "{self.dir}/run"
     listen: [ {_listen_list(self.addrs, self.port)} ]
     identity: "{self.identity}"
     nsid: "{self.identity}"
-    udp-workers: 1
+    udp-workers: {self.udp_workers}
     tcp-workers: 1
     background-workers: 1
 database:
@@ -526,14 +536,14 @@ control:
 log:
   - target: stderr
     any: info
-template:
+{self.modules}template:
   - id: default
     storage: "{self.dir}/storage"
     zonefile-load: whole
     zonefile-sync: -1
     journal-content: none
     semantic-checks: off
-zone:
+{gm}zone:
 {zones}"""
         )
 
@@ -588,14 +598,16 @@ class Named(Server):
 
     name = "named"
 
-    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="named"):
+    def __init__(self, workdir, zones=None, identity=IDENTITY, binary="named", options=()):
         super().__init__(workdir, zones, identity)
         self.binary = binary
         self.conf = self.dir / "named.conf"
+        self.options = list(options)  # extra statements for the options block
 
     def write_config(self):
         v6 = f"listen-on-v6 port {self.port} {{ ::1; }};" if have_ipv6() else "listen-on-v6 { none; };"
         zones = "".join(f'zone "{o}" {{ type primary; file "{p}"; }};\n' for o, p in self.zones)
+        extra = "".join(f"    {o}\n" for o in self.options)
         self.conf.write_text(
             f"""options {{
     directory "{self.dir}";
@@ -625,7 +637,7 @@ class Named(Server):
     check-wildcard no;
     check-sibling no;
     check-dup-records ignore;
-}};
+{extra}}};
 controls {{ }};
 {zones}"""
         )

@@ -19,6 +19,10 @@
 #include "error.h"
 
 /* One temp dir for the whole run; every test writes its config to x.yaml inside it. */
+#define SECRET3                                                                                    \
+	"00112233445566778899aabbccddeeff, 00112233445566778899aabbccddeeff, "                     \
+	"00112233445566778899aabbccddeeff"
+
 static char dir[64];
 static char path[128];
 static char err[16384];
@@ -236,6 +240,67 @@ static void test_secondary_timer_and_limit_options(void **state)
 	expect_error("remotes:\n  - {id: p, address: 127.0.0.1}\nzones:\n  - domain: a.test\n"
 	             "    role: secondary\n    primaries: p\n    primary-timeout: 0\n",
 	             "x.yaml:7:", "primary-timeout: expected an integer from 1 to 60");
+}
+
+/* The defences (docs/under-attack.md): off or bounded by default, every value checked. */
+static void test_defences(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("");
+	assert_int_equal(c->rrl.rate_limit, 0);
+	assert_int_equal(c->rrl.slip, 2);
+	assert_int_equal(c->rrl.ipv4_prefix_length, 24);
+	assert_int_equal(c->rrl.ipv6_prefix_length, 56);
+	assert_int_equal(c->rrl.table_size, 16384);
+	assert_false(c->cookies);
+	assert_int_equal(c->ncookie_secrets, 0);
+	assert_int_equal(c->notify_rate_limit, 200);
+	assert_int_equal(c->transfer_rate_limit, 50);
+	assert_int_equal(c->transfers_out, 64);
+	assert_int_equal(c->transfers_out_per_address, 8);
+	assert_int_equal(c->tcp_io_timeout, 1000);
+	assert_int_equal(c->tcp_max_clients_per_address, 100);
+	assert_int_equal(c->tcp_nice, 10);
+	conf_free(c);
+	c = load_ok("server:\n"
+	            "  rrl: {rate-limit: 200, slip: 0, whitelist: [127.0.0.0/8, \"::1\"],\n"
+	            "        ipv4-prefix-length: 32, ipv6-prefix-length: 64, table-size: 1024}\n"
+	            "  cookies: yes\n"
+	            "  cookie-secret: [0x00112233445566778899AABBCCDDEEFF, "
+	            "ffeeddccbbaa99887766554433221100]\n"
+	            "  block: 192.0.2.0/24\n"
+	            "  notify-rate-limit: 0\n  transfer-rate-limit: 0\n  tcp-nice: 0\n");
+	assert_int_equal(c->rrl.rate_limit, 200);
+	assert_int_equal(c->rrl.slip, 0);
+	assert_int_equal(c->rrl.nwhitelist, 2);
+	assert_int_equal(c->rrl.whitelist[1].bits, 128);
+	assert_int_equal(c->rrl.ipv4_prefix_length, 32);
+	assert_int_equal(c->rrl.table_size, 1024);
+	assert_true(c->cookies);
+	assert_int_equal(c->ncookie_secrets, 2);
+	assert_int_equal(c->cookie_secret[0][0], 0x00);
+	assert_int_equal(c->cookie_secret[0][15], 0xff);
+	assert_int_equal(c->cookie_secret[1][0], 0xff);
+	assert_int_equal(c->nblock, 1);
+	assert_int_equal(c->notify_rate_limit, 0); /* 0 is a value: no limit */
+	assert_int_equal(c->transfer_rate_limit, 0);
+	assert_int_equal(c->tcp_nice, 0);
+	conf_free(c);
+	expect_error("server:\n  rrl: {slip: 1}\n", "x.yaml:2:", "rrl: missing \"rate-limit\"");
+	expect_error("server:\n  rrl: {rate-limit: 10, slip: 101}\n",
+	             "x.yaml:2:", "slip: expected an integer from 0 to 100");
+	expect_error("server:\n  rrl:\n    rate-limit: 10\n    whitelist: [192.0.2.1/24]\n",
+	             "x.yaml:4:", "bits set beyond the prefix length");
+	expect_error("server:\n  rrl: {rate-limit: 10, burst: 3}\n",
+	             "x.yaml:2:", "rrl: unknown option \"burst\"");
+	expect_error("server:\n  cookie-secret: 0011\n", "x.yaml:2:", "32 hexadecimal digits");
+	expect_error("server:\n  cookie-secret: [" SECRET3 "]\n",
+	             "x.yaml:2:", "one secret, or two");
+	expect_error("server:\n  block: [nowhere]\n", "x.yaml:2:", "block: bad prefix");
+	expect_error("server:\n  tcp-io-timeout: 0\n",
+	             "x.yaml:2:", "tcp-io-timeout: expected an integer from 1 to 60000");
+	expect_error("server:\n  tcp-nice: 20\n",
+	             "x.yaml:2:", "tcp-nice: expected an integer from 0 to 19");
 }
 
 static void test_journal_bounds(void **state)
@@ -1326,6 +1391,7 @@ int main(void)
 	    cmocka_unit_test(test_secondary_timer_and_limit_options),
 	    cmocka_unit_test(test_journal_bounds),
 	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_defences),
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
