@@ -126,8 +126,9 @@ fuzz-replay: $(FUZZ_REPLAY)
 		echo "== $$t tests/fuzz/corpus/$$n"; $$t tests/fuzz/corpus/$$n || rc=1; done; \
 	exit $$rc
 
-system: $(B)/understudy
-	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
+# nfqdelay: the packet delayer of the multi-site tests (tests/system/places.py).
+system: $(B)/understudy $(B)/bench/nfqdelay
+	UNDERSTUDY=$(abspath $(B)/understudy) NFQDELAY=$(abspath $(B)/bench/nfqdelay) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
 
 check: all unit fuzz-replay system
 
@@ -178,13 +179,17 @@ fuzz-long: $(FUZZ_BIN)
 		xargs -P $(FUZZ_LONG_PARALLEL) -I{} sh scripts/fuzz-long.sh {} $(FUZZ_LONG_SECONDS)
 
 # The bench tools build with the project's warnings but without sanitizers: they must be fast.
-BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient $(B)/bench/tcpgen
+BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient $(B)/bench/tcpgen \
+	$(B)/bench/nfqdelay
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread $(BENCH_LIBS)
 
 # axfrclient --tls times transfers over TLS (XoT).
 $(B)/bench/axfrclient: BENCH_LIBS = $(shell pkg-config --libs libssl libcrypto)
+
+# nfqdelay reads a netfilter queue (Debian's libnetfilter-queue-dev).
+$(B)/bench/nfqdelay: BENCH_LIBS = $(shell pkg-config --libs libnetfilter_queue)
 
 bench-tools: $(BENCH_TOOLS)
 
