@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* notify: NOTIFY messages in (RFC 1996), answered by the workers, handed to the zone manager. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,32 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	LOG_FIELDS(LOG_STR("direction", "out"), LOG_STR("zone", j->zone->domain),                  \
 	           LOG_STR("peer", peer), LOG_NUM("serial", j->serial),                            \
 	           LOG_STR("result", (result)), LOG_STR("error", (why)))
+
+/* The serial of the SOA that a NOTIFY carries as its first answer, for the zone apex
+ * (lowered, apex_len bytes) at pos, just past the question. False when it carries none. */
+static bool notify_soa_serial(const uint8_t *q, size_t qlen, size_t pos, const uint8_t *apex,
+                              size_t apex_len, uint32_t *serial)
+{
+	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN];
+	size_t nlen;
+	if (wire_read16(q + WIRE_ANCOUNT) < 1 || dname_unpack(q, qlen, &pos, name, &nlen) < 0 ||
+	    pos + 10 > qlen)
+		return false;
+	dname_lower(lname, name, nlen);
+	uint16_t rdlen = wire_read16(q + pos + 8);
+	if (nlen != apex_len || memcmp(lname, apex, nlen) != 0 ||
+	    wire_read16(q + pos) != WIRE_T_SOA || wire_read16(q + pos + 2) != WIRE_CLASS_IN ||
+	    pos + 10 + rdlen > qlen)
+		return false;
+	size_t end = pos + 10 + rdlen;
+	pos += 10;
+	/* MNAME and RNAME, maybe compressed, then the serial. */
+	if (dname_unpack(q, end, &pos, name, &nlen) < 0 ||
+	    dname_unpack(q, end, &pos, name, &nlen) < 0 || pos + 20 != end)
+		return false;
+	*serial = wire_read32(q + pos);
+	return true;
+}
 
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
                      const struct sockaddr_storage *addr, uint8_t *resp)
@@ -112,6 +140,16 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		          "NOTIFY for %s from %s", zname, from);
 	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
 	int p = acl_primary_of(s->conf, z->conf, addr);
+	/* RFC 1996 3.7: the SOA in a NOTIFY is a hint. We take it only from the primary itself
+	 * proving it with the primary's own TSIG key: then the backup asks IXFR at once, one
+	 * round trip fewer. An unsigned one could be anyone's, spoofed from the primary's
+	 * address, and would make us open TCP connections on a stranger's word: its SOA is
+	 * checked by a SOA query first, as before. Whatever the hint says, the IXFR's answer
+	 * is the primary's word, so a wrong hint costs a connection, never a wrong copy. */
+	uint32_t serial;
+	bool trusted = p >= 0 && key >= 0 && s->conf->remotes[z->conf->primaries[p]].key == key &&
+	               notify_soa_serial(q, qlen, pos + 4, lname, nlen, &serial);
+	atomic_store(&z->notify_hint, trusted ? NOTIFY_HINT | serial : 0);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
 	server_wake(s);
 out:
@@ -137,15 +175,48 @@ out:
 
 #define SOA_RDATA_MAX (2 * DNAME_MAXLEN + 20)
 
+typedef struct notify_soa {
+	uint32_t serial;
+	uint32_t ttl;
+	uint16_t len;
+	uint8_t rdata[SOA_RDATA_MAX];
+} notify_soa_t;
+
 typedef struct notify_job {
 	server_t *s;
 	const conf_zone_t *zone;
+	int remote_id; /* in s->conf->remotes */
 	const conf_remote_t *remote;
 	uint32_t serial;
-	uint32_t soa_ttl;
-	uint16_t soa_len;
-	uint8_t soa[SOA_RDATA_MAX];
+	notify_soa_t soa;
+	/* Under jobs_lock: a newer version to tell of, given while this one was under way. */
+	bool has_next;
+	notify_soa_t next;
+	struct notify_job *link;
 } notify_job_t;
+
+/*
+ * The NOTIFYs under way, one per zone and remote: a newer serial, or the fleet monitor asking
+ * again, joins the one that is there instead of starting a second stream of retries to the
+ * same server. Cold path only (a new serial, a fleet check), so a mutex is fine.
+ */
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static notify_job_t *jobs;
+
+/*
+ * How a primary keeps telling a backup that has not answered. RFC 1996 4.2 leaves it open;
+ * the first copies are resent after a second, about three round trips between continents,
+ * and at most a second apart for NOTIFY_FAST_MS, so a backup cut off by a partition hears
+ * of the change a second after the partition heals; after that they back off to one every
+ * NOTIFY_SLOW_MAX_MS, and stop after NOTIFY_GIVE_UP_MS, when the backup's own timers and
+ * the fleet monitor (fleetmon.c, which comes back here) are left to bring it up to date.
+ * Each window re-signs the NOTIFY, so a TSIG time never ages past its fudge.
+ */
+#define NOTIFY_RESEND_MS   1000
+#define NOTIFY_WINDOW_MS   10000
+#define NOTIFY_FAST_MS     (5 * 60 * 1000)
+#define NOTIFY_SLOW_MAX_MS 60000
+#define NOTIFY_GIVE_UP_MS  (60 * 60 * 1000)
 
 /* Puts the zone's SOA right after the question of the NOTIFY in q, in place of the SOA
  * query's OPT record, which a NOTIFY has no use for; returns the new length. */
@@ -156,16 +227,20 @@ static size_t put_soa(const notify_job_t *j, uint8_t *q)
 	wire_write16(p, 0xC000 | WIRE_HDR_LEN);
 	wire_write16(p + 2, WIRE_T_SOA);
 	wire_write16(p + 4, WIRE_CLASS_IN);
-	wire_write32(p + 6, j->soa_ttl);
-	wire_write16(p + 10, j->soa_len);
-	memcpy(p + 12, j->soa, j->soa_len);
+	wire_write32(p + 6, j->soa.ttl);
+	wire_write16(p + 10, j->soa.len);
+	memcpy(p + 12, j->soa.rdata, j->soa.len);
 	wire_write16(q + WIRE_ANCOUNT, 1);
 	wire_write16(q + WIRE_ARCOUNT, 0);
-	return len + 12 + j->soa_len;
+	return len + 12 + j->soa.len;
 }
 
-/* Sends one NOTIFY to one address and reads the answer; 0 when it was answered. */
-static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
+/* Sends one NOTIFY to one address, copies of it again while no answer comes (resend_ms, up to
+ * resend_max_ms apart), until deadline. 0 when it was answered with NOERROR, 1 with another
+ * rcode (logged), a negative errno when the network gave no answer (-ETIMEDOUT: nothing
+ * came), or a negative US_E* below -1000 for an answer that fails TSIG (logged). */
+static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer, int64_t deadline,
+                       int resend_ms, int resend_max_ms)
 {
 	server_t *s = j->s;
 	const conf_remote_t *r = j->remote;
@@ -180,9 +255,9 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
 	len = put_soa(j, q);
 	if (key && tsig_sign(key, q, len, sizeof(q), NULL, 0, false, (uint64_t)time(NULL),
 	                     TSIG_FUDGE_DEFAULT, &len, mac, &mac_len))
-		return US_EINVAL;
-	n = net_udp_exchange(to, r->has_via ? &r->via : NULL, q, len, a, sizeof(a),
-	                     net_now_ms() + 2000);
+		return US_ETSIG;
+	n = net_udp_exchange_resend(to, r->has_via ? &r->via : NULL, q, len, a, sizeof(a), deadline,
+	                            resend_ms, resend_max_ms);
 	if (n < WIRE_HDR_LEN)
 		return n < 0 ? n : US_EMALF;
 	if (key) {
@@ -208,34 +283,76 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
 		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", why),
 		          "NOTIFY for %s serial %u to %s: answered with rcode %u", j->zone->domain,
 		          j->serial, peer, rcode);
-		return US_EINVAL;
+		return 1;
 	}
 	log_event(LOG_INFO, "notify", NOTIFY_OUT_FIELDS("answered", ""),
 	          "NOTIFY for %s serial %u to %s: answered", j->zone->domain, j->serial, peer);
 	return 0;
 }
 
+/* Under jobs_lock: takes the newer version given meanwhile, if any. */
+static bool take_next(notify_job_t *j)
+{
+	if (!j->has_next)
+		return false;
+	j->soa = j->next;
+	j->serial = j->soa.serial;
+	j->has_next = false;
+	return true;
+}
+
 static void *notify_run(void *arg)
 {
 	notify_job_t *j = arg;
 	char peer[80] = "";
-	/* RFC 1996 4.2: repeat until answered, with growing intervals; then leave it to the
-	 * secondary's own refresh timer. */
-	int64_t wait_ms = 1000;
+	int64_t start = net_now_ms();
 	bool done = false;
-	for (int attempt = 0; attempt < 5 && !done && !atomic_load(&net_cancel); attempt++) {
-		if (attempt && net_sleep_ms(wait_ms) < 0)
-			break;
-		wait_ms *= 2;
-		for (size_t i = 0; i < j->remote->naddr && !done; i++) {
+	int slow_ms = NOTIFY_RESEND_MS;
+	for (;;) {
+		int64_t now = net_now_ms();
+		bool fast = now - start < NOTIFY_FAST_MS;
+		int resend = fast ? NOTIFY_RESEND_MS : slow_ms;
+		/* Silence and the network's errors (a closed port while the backup restarts, no
+		 * route) are worth another try; an answer, even an error or a bad TSIG, ends it. */
+		bool silent = true;
+		for (size_t i = 0; i < j->remote->naddr && silent; i++) {
 			conf_addr_str(&j->remote->addr[i], peer, sizeof(peer));
-			done = notify_send(j, &j->remote->addr[i], peer) == 0;
+			int64_t until = net_now_ms() + (fast ? NOTIFY_WINDOW_MS : 2 * resend);
+			int ret = notify_send(j, &j->remote->addr[i], peer, until, resend,
+			                      fast ? NOTIFY_RESEND_MS : NOTIFY_SLOW_MAX_MS);
+			done = ret == 0;
+			silent = ret < 0 && ret > -1000 && ret != -ECANCELED; /* errno */
+			if (silent && ret != -ETIMEDOUT && net_sleep_ms(resend) < 0)
+				break;
+		}
+		if (!fast && slow_ms < NOTIFY_SLOW_MAX_MS)
+			slow_ms =
+			    slow_ms * 2 < NOTIFY_SLOW_MAX_MS ? slow_ms * 2 : NOTIFY_SLOW_MAX_MS;
+		pthread_mutex_lock(&jobs_lock);
+		bool newer = take_next(j);
+		bool end = !newer && (!silent || atomic_load(&net_cancel) ||
+		                      net_now_ms() - start >= NOTIFY_GIVE_UP_MS);
+		if (end) {
+			for (notify_job_t **p = &jobs; *p; p = &(*p)->link)
+				if (*p == j) {
+					*p = j->link;
+					break;
+				}
+		}
+		pthread_mutex_unlock(&jobs_lock);
+		if (end)
+			break;
+		if (newer) {
+			start = net_now_ms(); /* news: told as promptly as the first */
+			slow_ms = NOTIFY_RESEND_MS;
 		}
 	}
 	if (!done && !atomic_load(&net_cancel))
 		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", "no answer"),
-		          "NOTIFY for %s serial %u to %s: no answer after 5 tries, giving up",
-		          j->zone->domain, j->serial, peer);
+		          "NOTIFY for %s serial %u to %s: %s", j->zone->domain, j->serial, peer,
+		          net_now_ms() - start >= NOTIFY_GIVE_UP_MS
+		              ? "no answer for an hour, giving up"
+		              : "not answered");
 	atomic_fetch_sub(&j->s->notifying, 1);
 	free(j);
 	return NULL;
@@ -247,26 +364,46 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 	uint16_t soa_len = (uint16_t)(soa->rdata_len - 2);
 	if (soa_len > SOA_RDATA_MAX)
 		return; /* cannot be: the builder checked two names and 20 bytes */
+	notify_soa_t v = {.serial = version->serial, .ttl = soa->ttl, .len = soa_len};
+	memcpy(v.rdata, soa->rdata + 2, soa_len);
+
+	pthread_mutex_lock(&jobs_lock);
+	for (notify_job_t *o = jobs; o; o = o->link) {
+		if (o->s == s && o->zone == z && o->remote_id == remote) {
+			/* One under way: it tells this version next, or goes on telling it. */
+			if (v.serial != o->serial) {
+				o->next = v;
+				o->has_next = true;
+			}
+			pthread_mutex_unlock(&jobs_lock);
+			return;
+		}
+	}
 	notify_job_t *j = malloc(sizeof(*j));
-	pthread_t t;
-	pthread_attr_t attr;
-	if (!j)
+	if (!j) {
+		pthread_mutex_unlock(&jobs_lock);
 		return;
+	}
 	*j = (notify_job_t){.s = s,
 	                    .zone = z,
+	                    .remote_id = remote,
 	                    .remote = &s->conf->remotes[remote],
-	                    .serial = version->serial,
-	                    .soa_ttl = soa->ttl,
-	                    .soa_len = soa_len};
-	memcpy(j->soa, soa->rdata + 2, soa_len);
+	                    .serial = v.serial,
+	                    .soa = v};
+	pthread_t t;
+	pthread_attr_t attr;
 	atomic_fetch_add(&s->notifying, 1);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	j->link = jobs;
+	jobs = j;
 	if (pthread_create(&t, &attr, notify_run, j) != 0) {
+		jobs = j->link;
 		atomic_fetch_sub(&s->notifying, 1);
 		free(j);
 	}
 	pthread_attr_destroy(&attr);
+	pthread_mutex_unlock(&jobs_lock);
 }
 
 void notify_out(server_t *s, const conf_zone_t *z, const zone_t *version)

@@ -46,6 +46,7 @@ static inline void stat_inc(atomic_uint_fast64_t *c)
 /* server_zone_t.notified: no NOTIFY waiting, one from a sender that is not a primary of the
  * zone, or one from the primary at position (value - NOTIFIED_BY) in its conf->primaries. */
 enum { NOTIFIED_NONE, NOTIFIED_OTHER, NOTIFIED_BY };
+#define NOTIFY_HINT (UINT64_C(1) << 32)
 
 typedef struct server_zone {
 	const conf_zone_t *conf;
@@ -95,7 +96,12 @@ typedef struct server_zone {
 	int zonemd;                 /* the served copy's ZONEMD: a zonemd_status_t (zonemd.h) */
 	struct xfrin_job *held_job; /* what the guard holds: the version and its journal entry */
 	/* Set by other threads, then the manager is woken: flags coalesce bursts for free. */
-	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
+	atomic_int notified; /* a NOTIFY was accepted: NOTIFIED_* */
+	/* Its SOA serial, when it came from the primary with the primary's TSIG key:
+	 * NOTIFY_HINT | serial, else 0 (notify.c; xfrin.c then skips its SOA query). */
+	atomic_uint_fast64_t notify_hint;
+	bool has_hint; /* the next job's hint: manager thread */
+	uint32_t hint_serial;
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
 	struct fleet_zone *fleet;       /* what the fleet monitor knows of every copy (fleetmon) */
 } server_zone_t;

@@ -72,6 +72,9 @@ struct xfrin_job {
 	int zonemd; /* zonemd_status_t of JOB_NEW's version */
 	char zonemd_why[160];
 	char hold_why[160];
+	/* The serial a NOTIFY from the primary at first, signed with its key, carried. */
+	bool has_hint;
+	uint32_t hint_serial;
 };
 
 static uint64_t now_epoch(void)
@@ -502,8 +505,27 @@ static void *job_run(void *arg)
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
 			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
-			if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0)
+			/* The primary told us its new serial, signed (notify.c): straight to
+			 * IXFR, whose answer says the serial again anyway. A hint that is not
+			 * news, or names a serial the policies skip, is checked as usual. */
+			bool hinted = check && n == 0 && a == 0 && j->has_hint && key &&
+			              serial_cmp(j->hint_serial, j->current->serial) > 0 &&
+			              !(j->skip_held && j->hint_serial == j->held_serial) &&
+			              !(j->skip_rejected && j->hint_serial == j->rejected_serial);
+			if (hinted) {
+				j->serial = j->hint_serial;
+				log_event(LOG_INFO, "refresh",
+				          LOG_FIELDS(LOG_STR("zone", zc->domain),
+				                     LOG_STR("peer", j->peer),
+				                     LOG_NUM("serial", j->hint_serial),
+				                     LOG_NUM("ours", j->current->serial),
+				                     LOG_STR("result", "notified")),
+				          "zone %s: %s NOTIFYed serial %u (TSIG-signed), ours %u: "
+				          "IXFR without a SOA query first",
+				          zc->domain, j->peer, j->hint_serial, j->current->serial);
+			} else if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0) {
 				continue; /* refused or silent: the next address, at once */
+			}
 			if (check && serial_cmp(j->serial, j->current->serial) < 0) {
 				/* RFC 1982: older than ours. The other primaries are asked too: one
 				 * that went back in time must not hide one that has news, and with
@@ -587,6 +609,10 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	j->rejected_serial = z->rejected_serial;
 	j->follow = z->follow;
 	j->follow_serial = z->regressed_serial;
+	/* A hint is for the job that its NOTIFY starts, from the primary that sent it. */
+	j->has_hint = z->has_hint && j->first >= 0;
+	j->hint_serial = z->hint_serial;
+	z->has_hint = false;
 	arena_init(&j->arena);
 	z->force_axfr = false;
 	z->follow = false;
@@ -1115,8 +1141,12 @@ int xfrin_tick(server_t *s)
 		if (j)
 			finish(s, z, j);
 		int notified = atomic_exchange(&z->notified, NOTIFIED_NONE);
-		if (notified != NOTIFIED_NONE)
+		if (notified != NOTIFIED_NONE) {
+			uint64_t hint = atomic_exchange(&z->notify_hint, 0);
+			z->has_hint = hint != 0;
+			z->hint_serial = (uint32_t)hint;
 			xfrin_start(s, z, false, notified - NOTIFIED_BY);
+		}
 		bool expiring = z->expire_at && !z->stale;
 		if (expiring && now >= z->expire_at)
 			expire(z);

@@ -12,8 +12,8 @@ reaches every other at 10.77.0.(i+1). This kernel has no sch_netem, so the links
 userspace: in every place an iptables rule sends the packets for each other place to an NFQUEUE
 read by bench/nfqdelay ($NFQDELAY), which holds each packet for that pair's one-way delay and
 drops the given share at random. A packet crosses one delayer (the sender's), so a round trip
-between two places is twice their delay. A partition is iptables DROP rules on both sides,
-ahead of the queues, removed to heal. Names carry the pid and a counter, so runs do not meet;
+between two places is twice their delay. A partition is iptables DROP rules on the INPUT of
+both sides (so senders meet silence, not an error), removed to heal. Names carry the pid and a counter, so runs do not meet;
 close() stops the delayers by PID and deletes the namespaces (their links go with them).
 
 Needs root, `ip`, `iptables` and nfqdelay; available() says why not otherwise.
@@ -178,7 +178,9 @@ class Places:
         for a in side_a:
             for b in side_b:
                 for x, y in ((a, b), (b, a)):
-                    rule = ("OUTPUT", "-d", self.addr(y), "-j", "DROP")
+                    # Dropped where they arrive, so the sender sees silence as across a
+                    # real partition, not the EPERM of a local OUTPUT rule.
+                    rule = ("INPUT", "-s", self.addr(y), "-j", "DROP")
                     self.iptables(x, "-I", *rule)
                     self.cut.append((x, rule))
 

@@ -1,0 +1,322 @@
+# SPDX-License-Identifier: MIT
+"""test_places: a primary and two backups in three places, over slow and lossy links.
+
+Three network namespaces (tests/system/places.py): the primary in place 0, backups in places 1
+and 2, one-way delays 0-1 50 ms, 0-2 150 ms, 1-2 100 ms (round trips 100, 300 and 200 ms), 2 %
+of the packets lost on every link, each way. Every server holds the zone with TSIG on NOTIFY
+and transfers, with the timers a real zone has (refresh an hour): what moves a change is
+NOTIFY, nothing polls.
+
+    changes         CHANGES changes on the primary, each one record and a new serial, one
+                    after another; for each the time from the primary serving it to each
+                    backup serving it, polled from inside each place every 5 ms. Printed as
+                    percentiles per place, in ms and in round trips of that place's link.
+                    Goal: the median is at most 2 round trips plus the transfer's (3 round
+                    trips: NOTIFY one way, TCP handshake, IXFR), with a margin for a loaded
+                    machine.
+    partition       the backups cut off from the primary for PARTITION s, with a change made
+                    at its start; after the heal, the time until every copy is equal again.
+                    Goal: at most 3 s.
+
+Run with both roles of understudy and with knotd as the primary and as a backup. The long
+version (more changes, nsd too) is `make check-slow`; set PLACES_CHANGES to change it.
+"""
+
+import base64
+import os
+import select
+import socket
+import statistics
+import time
+
+import dns.message
+import dns.rcode
+import pytest
+
+import places
+import servers
+from servers import wait_for
+
+ORIGIN = "places.test"
+KEY = "places-key"
+SECRET = base64.b64encode(b"understudy-places-test-key-00032").decode()
+DELAYS = {(0, 1): 50, (0, 2): 150, (1, 2): 100}
+LOSS_PERMILLE = 20
+CHANGES = int(os.environ.get("PLACES_CHANGES", "8"))
+PARTITION = 15
+PORT = 5300
+
+pytestmark = pytest.mark.skipif(places.available() is not None,
+                                reason=str(places.available()))
+
+
+def zone_text(serial):
+    return f"""$ORIGIN {ORIGIN}.
+$TTL 300
+@       SOA  ns1 hostmaster {serial} 3600 600 1209600 300
+        NS   ns1
+ns1     A    192.0.2.1
+www     A    192.0.2.80
+change  TXT  "serial {serial}"
+"""
+
+
+class UsPrimary(servers.Understudy):
+    def __init__(self, workdir, binary, zone_path, net, backups):
+        super().__init__(workdir, zones=[(ORIGIN, zone_path)], binary=binary)
+        self.net, self.backups = net, backups
+
+    def write_config(self):
+        remotes = "".join(f'  - {{id: b{i}, address: "{self.net.addr(i)}@{PORT}", key: {KEY}}}\n'
+                          for i in self.backups)
+        ids = ", ".join(f"b{i}" for i in self.backups)
+        self.conf.write_text(f"""server:
+  listen: ["{self.addr}@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+  watch-ns: false
+log: {{target: stderr, level: debug}}
+keys:
+  - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}
+remotes:
+{remotes}acls:
+  - {{id: xfr, key: {KEY}, action: transfer}}
+zones:
+  - domain: {ORIGIN}
+    role: primary
+    file: "{dict(self.zones)[ORIGIN]}"
+    notify: [{ids}]
+    acl: [xfr]
+""")
+
+    def change(self, serial):
+        dict(self.zones)[ORIGIN].write_text(zone_text(serial))
+        code, text = self.ctl("reload", ORIGIN)
+        assert code == 0, text
+
+
+class UsBackup(servers.Understudy):
+    def __init__(self, workdir, binary, net, primary):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.net, self.primary = net, primary
+        self.zones = [(ORIGIN, None)]
+
+    def write_config(self):
+        self.conf.write_text(f"""server:
+  listen: ["{self.addr}@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+  watch-ns: false
+log: {{target: stderr, level: debug}}
+keys:
+  - {{id: {KEY}, algorithm: hmac-sha256, secret: "{SECRET}"}}
+remotes:
+  - {{id: pri, address: "{self.net.addr(self.primary)}@{PORT}", key: {KEY}}}
+zones:
+  - domain: {ORIGIN}
+    role: secondary
+    primaries: [pri]
+""")
+
+
+class KnotPrimary(servers.Knotd):
+    def __init__(self, workdir, zone_path, net, backups):
+        super().__init__(workdir, zones=[(ORIGIN, zone_path)])
+        self.net, self.backups = net, backups
+
+    def write_config(self):
+        super().write_config()
+        text = self.conf.read_text()
+        remotes = "".join(f"  - id: b{i}\n    address: {self.net.addr(i)}@{PORT}\n"
+                          f"    key: {KEY}\n" for i in self.backups)
+        head, zones = text.split("zone:\n", 1)
+        head += f"""key:
+  - id: {KEY}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+{remotes}acl:
+  - id: xfr
+    key: {KEY}
+    action: transfer
+"""
+        ids = ", ".join(f"b{i}" for i in self.backups)
+        zones = zones.replace('file: "', f'notify: [{ids}]\n    acl: xfr\n    file: "', 1)
+        self.conf.write_text(head + "zone:\n" + zones)
+
+    def change(self, serial):
+        dict(self.zones)[ORIGIN].write_text(zone_text(serial))
+        p = servers.subprocess.run(
+            ["knotc", "-s", str(self.dir / "run" / "knot.sock"), "zone-reload", ORIGIN],
+            capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
+class KnotBackup(servers.Knotd):
+    name = "knotd-backup"
+
+    def __init__(self, workdir, net, primary):
+        super().__init__(workdir, zones=[])
+        self.net, self.primary = net, primary
+        self.zones = [(ORIGIN, self.dir / "zones" / f"{ORIGIN}.zone")]
+
+    def write_config(self):
+        super().write_config()
+        text = self.conf.read_text().split("zone:\n", 1)[0]
+        self.conf.write_text(text + f"""key:
+  - id: {KEY}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+  - id: pri
+    address: {self.net.addr(self.primary)}@{PORT}
+    key: {KEY}
+acl:
+  - id: notify
+    key: {KEY}
+    action: notify
+zone:
+  - domain: "{ORIGIN}"
+    master: pri
+    acl: notify
+    file: "{self.dir}/zones/{ORIGIN}.zone"
+""")
+
+
+class Poller:
+    """SOA queries to every server from inside its own place (no link crossed), every 5 ms."""
+
+    def __init__(self, net, srvs):
+        self.srvs = srvs
+        self.socks = []
+        for s in srvs:
+            with net.inside(s.place):
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.connect((s.addr, s.port))
+            u.setblocking(False)
+            self.socks.append(u)
+        self.query = dns.message.make_query(ORIGIN, "SOA")
+
+    def close(self):
+        for u in self.socks:
+            u.close()
+
+    def wait(self, serial, timeout):
+        """{index: monotonic time it first answered serial (or a later one)}; None for a server
+        that did not within timeout."""
+        got = {}
+        deadline = time.monotonic() + timeout
+        while len(got) < len(self.socks) and time.monotonic() < deadline:
+            for i, u in enumerate(self.socks):
+                if i not in got:
+                    self.query.id = (self.query.id + 1) & 0xFFFF
+                    try:
+                        u.send(self.query.to_wire())
+                    except OSError:
+                        pass
+            end = time.monotonic() + 0.005
+            while (left := end - time.monotonic()) > 0:
+                ready, _, _ = select.select(self.socks, [], [], left)
+                for u in ready:
+                    i = self.socks.index(u)
+                    try:
+                        r = dns.message.from_wire(u.recv(4096))
+                    except (OSError, dns.exception.DNSException):
+                        continue
+                    if (i not in got and r.rcode() == dns.rcode.NOERROR and r.answer
+                            and r.answer[0][0].serial >= serial):
+                        got[i] = time.monotonic()
+        return {i: got.get(i) for i in range(len(self.socks))}
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def scenario(tmp_path, net, primary, backups, label):
+    """Runs the changes and the partition; returns (per-place propagation ms, heal ms)."""
+    srvs = [primary] + backups
+    poll = Poller(net, srvs)
+    try:
+        first = poll.wait(1, 60)
+        assert all(first.values()), f"not every copy has serial 1: {first}"
+        prop = {b.place: [] for b in backups}
+        serial = 1
+        for _ in range(CHANGES):
+            serial += 1
+            primary.change(serial)
+            t = poll.wait(serial, 20)
+            assert t[0] is not None, "the primary does not serve its change"
+            for k, b in enumerate(backups, 1):
+                assert t[k] is not None, f"{b.name} in place {b.place} missed serial {serial}"
+                prop[b.place].append((t[k] - t[0]) * 1000)
+        # The partition: the backups cut off, a change on the primary, the heal.
+        net.partition([0], [b.place for b in backups])
+        serial += 1
+        primary.change(serial)
+        t = poll.wait(serial, 2)
+        assert t[0] is not None
+        assert all(t[k] is None for k in range(1, len(srvs))), "the partition leaks"
+        time.sleep(PARTITION)  # the partition's length is the scenario, not a wait for an event
+        net.heal()
+        healed = time.monotonic()
+        t = poll.wait(serial, 60)
+        assert all(t.values()), f"not equal a minute after the heal: {t}"
+        heal_ms = (max(t.values()) - healed) * 1000
+    finally:
+        poll.close()
+    print(f"\n{label}: {CHANGES} changes, loss {LOSS_PERMILLE / 10:g} % each way")
+    for b in backups:
+        xs, rtt = prop[b.place], net.rtt_ms(0, b.place)
+        print(f"  place {b.place} ({b.name}, round trip {rtt} ms): "
+              + ", ".join(f"p{p} {pct(xs, p):.0f} ms ({pct(xs, p) / rtt:.1f} RTT)"
+                          for p in (50, 90, 100)))
+    print(f"  equal again {heal_ms:.0f} ms after a {PARTITION} s partition healed")
+    return prop, heal_ms
+
+
+def check_goals(net, prop, heal_ms):
+    for place, xs in prop.items():
+        rtt = net.rtt_ms(0, place)
+        # 3 round trips (NOTIFY one way, handshake, IXFR, the reply's half), plus a tenth of
+        # a second for a loaded 2-core machine; before: 3.5 and more.
+        assert statistics.median(xs) <= 3 * rtt + 100, (place, xs)
+    assert heal_ms <= 3000, heal_ms
+
+
+def start(net, srv, place):
+    places.run_inside(net, place, srv)
+    srv.start()
+    return srv
+
+
+def stop_all(srvs):
+    for s in reversed(srvs):
+        s.stop()
+
+
+@pytest.fixture
+def net():
+    with places.Places(DELAYS, loss_permille=LOSS_PERMILLE) as n:
+        yield n
+
+
+def test_understudy_everywhere(tmp_path, net, understudy_binary):
+    src = tmp_path / f"{ORIGIN}.zone"
+    src.write_text(zone_text(1))
+    srvs = []
+    try:
+        srvs.append(start(net, UsPrimary(tmp_path / "p0", understudy_binary, src, net, [1, 2]), 0))
+        for i in (1, 2):
+            srvs.append(start(net, UsBackup(tmp_path / f"p{i}", understudy_binary, net, 0), i))
+        prop, heal = scenario(tmp_path, net, srvs[0], srvs[1:], "understudy primary, "
+                              "understudy backups")
+        stop_all(srvs)
+    except BaseException:
+        for s in srvs:
+            s._kill()
+        raise
+    check_goals(net, prop, heal)
