@@ -189,8 +189,10 @@ typedef struct notify_job {
 	const conf_remote_t *remote;
 	uint32_t serial;
 	notify_soa_t soa;
-	/* Under jobs_lock: a newer version to tell of, given while this one was under way. */
+	/* Under jobs_lock: a newer version to tell of, given while this one was under way;
+	 * newer is also set then, so a wait for an answer about the old one ends at once. */
 	bool has_next;
+	atomic_bool newer;
 	notify_soa_t next;
 	struct notify_job *link;
 } notify_job_t;
@@ -257,7 +259,7 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer,
 	                     TSIG_FUDGE_DEFAULT, &len, mac, &mac_len))
 		return US_ETSIG;
 	n = net_udp_exchange_resend(to, r->has_via ? &r->via : NULL, q, len, a, sizeof(a), deadline,
-	                            resend_ms, resend_max_ms);
+	                            resend_ms, resend_max_ms, &j->newer);
 	if (n < WIRE_HDR_LEN)
 		return n < 0 ? n : US_EMALF;
 	if (key) {
@@ -298,6 +300,7 @@ static bool take_next(notify_job_t *j)
 	j->soa = j->next;
 	j->serial = j->soa.serial;
 	j->has_next = false;
+	atomic_store(&j->newer, false);
 	return true;
 }
 
@@ -322,6 +325,8 @@ static void *notify_run(void *arg)
 			                      fast ? NOTIFY_RESEND_MS : NOTIFY_SLOW_MAX_MS);
 			done = ret == 0;
 			silent = ret < 0 && ret > -1000 && ret != -ECANCELED; /* errno */
+			if (ret == -EAGAIN)
+				break; /* a newer serial came: told at once, below */
 			if (silent && ret != -ETIMEDOUT && net_sleep_ms(resend) < 0)
 				break;
 		}
@@ -374,6 +379,7 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 			if (v.serial != o->serial) {
 				o->next = v;
 				o->has_next = true;
+				atomic_store(&o->newer, true);
 			}
 			pthread_mutex_unlock(&jobs_lock);
 			return;

@@ -512,6 +512,15 @@ static void *job_run(void *arg)
 			              serial_cmp(j->hint_serial, j->current->serial) > 0 &&
 			              !(j->skip_held && j->hint_serial == j->held_serial) &&
 			              !(j->skip_rejected && j->hint_serial == j->rejected_serial);
+			if (check && n == 0 && a == 0 && j->has_hint && key &&
+			    j->hint_serial == j->current->serial) {
+				/* The primary's signed word that it has our serial (a NOTIFY
+				 * resent, or late): up to date, without asking again. */
+				j->serial = j->hint_serial;
+				j->has_serial = true;
+				j->outcome = JOB_UPTODATE;
+				break;
+			}
 			if (hinted) {
 				j->serial = j->hint_serial;
 				log_event(LOG_INFO, "refresh",

@@ -18,8 +18,10 @@ NOTIFY, nothing polls.
                     at its start; after the heal, the time until every copy is equal again.
                     Goal: at most 3 s.
 
-Run with both roles of understudy and with knotd as the primary and as a backup. The long
-version (more changes, nsd too) is `make check-slow`; set PLACES_CHANGES to change it.
+Run with understudy everywhere, and with knotd as the primary and as the backups (knotd as the
+primary stops its NOTIFYs after about 10 s, so the partition is not run with it; knotd as a
+backup asks its SOA query first, so only the heal is asserted there). PLACES_CHANGES sets the
+number of changes (8).
 """
 
 import base64
@@ -236,8 +238,9 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def scenario(tmp_path, net, primary, backups, label):
-    """Runs the changes and the partition; returns (per-place propagation ms, heal ms)."""
+def scenario(tmp_path, net, primary, backups, label, partition=True):
+    """Runs the changes and the partition; returns (per-place propagation ms, heal ms, None
+    without the partition)."""
     srvs = [primary] + backups
     poll = Poller(net, srvs)
     try:
@@ -253,7 +256,22 @@ def scenario(tmp_path, net, primary, backups, label):
             for k, b in enumerate(backups, 1):
                 assert t[k] is not None, f"{b.name} in place {b.place} missed serial {serial}"
                 prop[b.place].append((t[k] - t[0]) * 1000)
-        # The partition: the backups cut off, a change on the primary, the heal.
+    except BaseException:
+        poll.close()
+        raise
+    heal_ms = None
+    if partition:
+        heal_ms = partition_heal(net, poll, primary, backups, serial)  # closes poll
+    else:
+        poll.close()
+    report(net, label, backups, prop, heal_ms)
+    return prop, heal_ms
+
+
+def partition_heal(net, poll, primary, backups, serial):
+    """The backups cut off, a change on the primary, the heal; ms until every copy has it."""
+    srvs = [primary] + backups
+    try:
         net.partition([0], [b.place for b in backups])
         serial += 1
         primary.change(serial)
@@ -268,34 +286,29 @@ def scenario(tmp_path, net, primary, backups, label):
         heal_ms = (max(t.values()) - healed) * 1000
     finally:
         poll.close()
+    return heal_ms
+
+
+def report(net, label, backups, prop, heal_ms):
     print(f"\n{label}: {CHANGES} changes, loss {LOSS_PERMILLE / 10:g} % each way")
     for b in backups:
         xs, rtt = prop[b.place], net.rtt_ms(0, b.place)
         print(f"  place {b.place} ({b.name}, round trip {rtt} ms): "
               + ", ".join(f"p{p} {pct(xs, p):.0f} ms ({pct(xs, p) / rtt:.1f} RTT)"
                           for p in (50, 90, 100)))
-    print(f"  equal again {heal_ms:.0f} ms after a {PARTITION} s partition healed")
-    return prop, heal_ms
+    if heal_ms is not None:
+        print(f"  equal again {heal_ms:.0f} ms after a {PARTITION} s partition healed")
 
 
-def check_goals(net, prop, heal_ms):
+def check_goals(net, prop, heal_ms, propagation=True):
+    """The goals; heal_ms None when the partition was not run."""
     for place, xs in prop.items():
         rtt = net.rtt_ms(0, place)
         # 3 round trips (NOTIFY one way, handshake, IXFR, the reply's half), plus a tenth of
         # a second for a loaded 2-core machine; before: 3.5 and more.
-        assert statistics.median(xs) <= 3 * rtt + 100, (place, xs)
-    assert heal_ms <= 3000, heal_ms
-
-
-def start(net, srv, place):
-    places.run_inside(net, place, srv)
-    srv.start()
-    return srv
-
-
-def stop_all(srvs):
-    for s in reversed(srvs):
-        s.stop()
+        if propagation:
+            assert statistics.median(xs) <= 3 * rtt + 100, (place, xs)
+    assert heal_ms is None or heal_ms <= 3000, heal_ms
 
 
 @pytest.fixture
@@ -304,19 +317,54 @@ def net():
         yield n
 
 
-def test_understudy_everywhere(tmp_path, net, understudy_binary):
+def make(kind, role, tmp_path, binary, net, place, src):
+    d = tmp_path / f"p{place}"
+    if role == "primary":
+        srv = (UsPrimary(d, binary, src, net, [1, 2]) if kind == "understudy"
+               else KnotPrimary(d, src, net, [1, 2]))
+    else:
+        srv = UsBackup(d, binary, net, 0) if kind == "understudy" else KnotBackup(d, net, 0)
+    places.run_inside(net, place, srv)
+    return srv
+
+
+@pytest.mark.parametrize("primary,backup", [
+    ("understudy", "understudy"),
+    ("knotd", "understudy"),
+    ("understudy", "knotd"),
+])
+def test_places(tmp_path, net, understudy_binary, primary, backup):
+    """The scenario of the module doc. The propagation goal holds where the backups are ours
+    (they ask IXFR on a signed NOTIFY's word); knotd as a backup asks its SOA query first, so
+    there only the heal is ours to keep (the primary's NOTIFYs a second apart)."""
     src = tmp_path / f"{ORIGIN}.zone"
     src.write_text(zone_text(1))
     srvs = []
     try:
-        srvs.append(start(net, UsPrimary(tmp_path / "p0", understudy_binary, src, net, [1, 2]), 0))
+        srvs.append(make(primary, "primary", tmp_path, understudy_binary, net, 0, src).start())
         for i in (1, 2):
-            srvs.append(start(net, UsBackup(tmp_path / f"p{i}", understudy_binary, net, 0), i))
-        prop, heal = scenario(tmp_path, net, srvs[0], srvs[1:], "understudy primary, "
-                              "understudy backups")
-        stop_all(srvs)
+            srvs.append(make(backup, "backup", tmp_path, understudy_binary, net, i, src).start())
+        # knotd as the primary stops NOTIFYing after about 10 s unanswered, so after a 15 s
+        # partition only the backups' refresh timers bring them back: not ours to time here
+        # (docs/design-notes.md, "Places").
+        prop, heal = scenario(tmp_path, net, srvs[0], srvs[1:],
+                              f"{primary} primary, {backup} backups",
+                              partition=primary == "understudy")
+        logs = [s.output() for s in srvs]
+        for s in reversed(srvs):
+            s.stop()
     except BaseException:
         for s in srvs:
             s._kill()
         raise
-    check_goals(net, prop, heal)
+    if backup == "understudy":
+        # Every change went straight to IXFR on the signed NOTIFY's word (the log says so),
+        # knotd's NOTIFYs too: they carry the SOA.
+        # A lost NOTIFY or answer can still leave one to the SOA query (a resent old NOTIFY
+        # meeting the next change), so most, not all.
+        for log in logs[1:]:
+            hinted = log.count("IXFR without a SOA query first")
+            assert hinted > CHANGES // 2, (hinted, log[-3000:])
+    # Timed from the primary serving a change, so with knotd as the primary its own wait
+    # before NOTIFY (0.5-1.5 s here) is in the figure: printed, not a goal of ours.
+    check_goals(net, prop, heal, propagation=backup == "understudy" and primary == "understudy")
