@@ -177,7 +177,8 @@ int main(int argc, char **argv)
 			for (;;) {
 				ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 				if (n < 0 && errno == ENOBUFS) {
-					n_overflow++; /* the kernel dropped some: also a tail drop */
+					n_overflow++; /* the kernel dropped some: also a tail drop
+					               */
 					continue;
 				}
 				if (n <= 0)
