@@ -44,32 +44,6 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	           LOG_STR("peer", peer), LOG_NUM("serial", j->serial),                            \
 	           LOG_STR("result", (result)), LOG_STR("error", (why)))
 
-/* The serial of the SOA that a NOTIFY carries as its first answer, for the zone apex
- * (lowered, apex_len bytes) at pos, just past the question. False when it carries none. */
-static bool notify_soa_serial(const uint8_t *q, size_t qlen, size_t pos, const uint8_t *apex,
-                              size_t apex_len, uint32_t *serial)
-{
-	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN];
-	size_t nlen;
-	if (wire_read16(q + WIRE_ANCOUNT) < 1 || dname_unpack(q, qlen, &pos, name, &nlen) < 0 ||
-	    pos + 10 > qlen)
-		return false;
-	dname_lower(lname, name, nlen);
-	uint16_t rdlen = wire_read16(q + pos + 8);
-	if (nlen != apex_len || memcmp(lname, apex, nlen) != 0 ||
-	    wire_read16(q + pos) != WIRE_T_SOA || wire_read16(q + pos + 2) != WIRE_CLASS_IN ||
-	    pos + 10 + rdlen > qlen)
-		return false;
-	size_t end = pos + 10 + rdlen;
-	pos += 10;
-	/* MNAME and RNAME, maybe compressed, then the serial. */
-	if (dname_unpack(q, end, &pos, name, &nlen) < 0 ||
-	    dname_unpack(q, end, &pos, name, &nlen) < 0 || pos + 20 != end)
-		return false;
-	*serial = wire_read32(q + pos);
-	return true;
-}
-
 size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
                      const struct sockaddr_storage *addr, uint8_t *resp)
 {
@@ -148,7 +122,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	 * is the primary's word, so a wrong hint costs a connection, never a wrong copy. */
 	uint32_t serial;
 	bool trusted = p >= 0 && key >= 0 && s->conf->remotes[z->conf->primaries[p]].key == key &&
-	               notify_soa_serial(q, qlen, pos + 4, lname, nlen, &serial);
+	               xfr_notify_serial(q, qlen, lname, &serial) == 0;
 	atomic_store(&z->notify_hint, trusted ? NOTIFY_HINT | serial : 0);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
 	server_wake(s);
