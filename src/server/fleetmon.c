@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "error.h"
 #include "fleetmon.h"
 #include "log.h"
@@ -789,6 +790,34 @@ static void text_addr(const member_t *m, char *buf, size_t len)
 	conf_addr_str(&a, buf, len);
 }
 
+/*
+ * A primary of our secondary zone answered a serial newer than our copy: a NOTIFY we never got
+ * (lost, or sent while we were cut off by a partition, by a primary that stopped repeating it:
+ * knotd does after about 10 s). The check is as good as that NOTIFY, so the zone is refreshed
+ * from that primary now rather than at its refresh timer; on the serial's word (no SOA query
+ * again) when the answer was signed with the primary's key, as for a signed NOTIFY.
+ */
+static void primary_ahead(fleetmon_t *f, server_zone_t *z, const member_t *m, uint32_t serial)
+{
+	const zone_t *cur = z->slot->zone;
+	if (!(m->roles & FLEET_ROLE_PRIMARY) || z->conf->role != CONF_ROLE_SECONDARY || !cur ||
+	    z->busy || serial_cmp(serial, cur->serial) <= 0 ||
+	    atomic_load(&z->notified) != NOTIFIED_NONE)
+		return;
+	struct sockaddr_storage ss = {0};
+	memcpy(&ss, &m->addr.u, m->addr.len);
+	int p = acl_primary_of(f->s->conf, z->conf, &ss);
+	if (p < 0)
+		return;
+	char addr[80];
+	text_addr(m, addr, sizeof(addr));
+	log_info("zone %s: fleet: primary %s (%s) has serial %u, newer than ours %u; refreshing",
+	         z->conf->domain, addr, m->name, serial, cur->serial);
+	atomic_store(&z->notify_hint, m->key >= 0 ? NOTIFY_HINT | serial : 0);
+	atomic_store(&z->notified, NOTIFIED_BY + p);
+	server_wake(f->s);
+}
+
 /* What to make of one finished check: the observation, the log, a NOTIFY, the next check. */
 static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, const char *why,
                          int64_t now)
@@ -840,6 +869,8 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 	if (had_newest && fz->serials.newest != newest)
 		hurry(f, z,
 		      now); /* it showed a serial newer than any seen: the others may lack it */
+	if (a)
+		primary_ahead(f, z, m, a->serial);
 
 	/* Out of sync: behind for longer than a check interval (a change takes that long to be
 	 * seen everywhere at worst). Logged once, until it catches up. */

@@ -524,15 +524,16 @@ static void *job_run(void *arg)
 			}
 			if (hinted) {
 				j->serial = j->hint_serial;
-				log_event(LOG_INFO, "refresh",
-				          LOG_FIELDS(LOG_STR("zone", zc->domain),
-				                     LOG_STR("peer", j->peer),
-				                     LOG_NUM("serial", j->hint_serial),
-				                     LOG_NUM("ours", j->current->serial),
-				                     LOG_STR("result", "notified")),
-				          "zone %s: %s NOTIFYed serial %u (TSIG-signed), ours %u: "
-				          "IXFR without a SOA query first",
-				          zc->domain, j->peer, j->hint_serial, j->current->serial);
+				log_event(
+				    LOG_INFO, "refresh",
+				    LOG_FIELDS(LOG_STR("zone", zc->domain),
+				               LOG_STR("peer", j->peer),
+				               LOG_NUM("serial", j->hint_serial),
+				               LOG_NUM("ours", j->current->serial),
+				               LOG_STR("result", "notified")),
+				    "zone %s: %s told us serial %u, signed with its key, ours "
+				    "%u: IXFR without a SOA query first",
+				    zc->domain, j->peer, j->hint_serial, j->current->serial);
 			} else if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0) {
 				continue; /* refused or silent: the next address, at once */
 			}

@@ -18,10 +18,12 @@ NOTIFY, nothing polls.
                     at its start; after the heal, the time until every copy is equal again.
                     Goal: at most 3 s.
 
-Run with understudy everywhere, and with knotd as the primary and as the backups (knotd as the
-primary stops its NOTIFYs after about 10 s, so the partition is not run with it; knotd as a
-backup asks its SOA query first, so only the heal is asserted there). PLACES_CHANGES sets the
-number of changes (8).
+Run with understudy everywhere, and with knotd as the primary and as the backups. knotd as the
+primary stops its NOTIFYs after about 10 s, so there our backups find the heal by their fleet
+checks of the primary (fleet-interval 2 s), and the heal goal is fleet-interval plus 3 s; its
+own wait before NOTIFY is in the propagation figures, so they are printed, not asserted. knotd
+as a backup asks its SOA query first, so only the heal is asserted there. PLACES_CHANGES sets
+the number of changes (8).
 """
 
 import base64
@@ -46,6 +48,7 @@ DELAYS = {(0, 1): 50, (0, 2): 150, (1, 2): 100}
 LOSS_PERMILLE = 20
 CHANGES = int(os.environ.get("PLACES_CHANGES", "8"))
 PARTITION = 15
+FLEET_INTERVAL = 2  # of our backups of a knotd primary
 PORT = 5300
 
 pytestmark = pytest.mark.skipif(places.available() is not None,
@@ -99,10 +102,11 @@ zones:
 
 
 class UsBackup(servers.Understudy):
-    def __init__(self, workdir, binary, net, primary):
+    def __init__(self, workdir, binary, net, primary, fleet_interval=None):
         super().__init__(workdir, zones=[], binary=binary)
         self.net, self.primary = net, primary
         self.zones = [(ORIGIN, None)]
+        self.fleet = f"    fleet-interval: {fleet_interval}\n" if fleet_interval else ""
 
     def write_config(self):
         self.conf.write_text(f"""server:
@@ -120,7 +124,7 @@ zones:
   - domain: {ORIGIN}
     role: secondary
     primaries: [pri]
-""")
+{self.fleet}""")
 
 
 class KnotPrimary(servers.Knotd):
@@ -300,7 +304,7 @@ def report(net, label, backups, prop, heal_ms):
         print(f"  equal again {heal_ms:.0f} ms after a {PARTITION} s partition healed")
 
 
-def check_goals(net, prop, heal_ms, propagation=True):
+def check_goals(net, prop, heal_ms, propagation=True, heal_goal_ms=3000):
     """The goals; heal_ms None when the partition was not run."""
     for place, xs in prop.items():
         rtt = net.rtt_ms(0, place)
@@ -311,7 +315,7 @@ def check_goals(net, prop, heal_ms, propagation=True):
         if propagation:
             assert pct(xs, 33) <= 3 * rtt + 30, (place, xs)
             assert statistics.median(xs) <= 3 * rtt + 1030, (place, xs)
-    assert heal_ms is None or heal_ms <= 3000, heal_ms
+    assert heal_ms is None or heal_ms <= heal_goal_ms, heal_ms
 
 
 @pytest.fixture
@@ -320,13 +324,14 @@ def net():
         yield n
 
 
-def make(kind, role, tmp_path, binary, net, place, src):
+def make(kind, role, tmp_path, binary, net, place, src, fleet_interval=None):
     d = tmp_path / f"p{place}"
     if role == "primary":
         srv = (UsPrimary(d, binary, src, net, [1, 2]) if kind == "understudy"
                else KnotPrimary(d, src, net, [1, 2]))
     else:
-        srv = UsBackup(d, binary, net, 0) if kind == "understudy" else KnotBackup(d, net, 0)
+        srv = (UsBackup(d, binary, net, 0, fleet_interval=fleet_interval)
+               if kind == "understudy" else KnotBackup(d, net, 0))
     places.run_inside(net, place, srv)
     return srv
 
@@ -345,14 +350,15 @@ def test_places(tmp_path, net, understudy_binary, primary, backup):
     srvs = []
     try:
         srvs.append(make(primary, "primary", tmp_path, understudy_binary, net, 0, src).start())
-        for i in (1, 2):
-            srvs.append(make(backup, "backup", tmp_path, understudy_binary, net, i, src).start())
         # knotd as the primary stops NOTIFYing after about 10 s unanswered, so after a 15 s
-        # partition only the backups' refresh timers bring them back: not ours to time here
-        # (docs/design-notes.md, "Places").
+        # partition our backups find it ahead by their fleet checks of it: every 2 s here,
+        # as an operator sets it for a backup across a link that fails.
+        fleet = FLEET_INTERVAL if primary == "knotd" else None
+        for i in (1, 2):
+            srvs.append(make(backup, "backup", tmp_path, understudy_binary, net, i, src,
+                             fleet).start())
         prop, heal = scenario(tmp_path, net, srvs[0], srvs[1:],
-                              f"{primary} primary, {backup} backups",
-                              partition=primary == "understudy")
+                              f"{primary} primary, {backup} backups")
         logs = [s.output() for s in srvs]
         for s in reversed(srvs):
             s.stop()
@@ -370,4 +376,5 @@ def test_places(tmp_path, net, understudy_binary, primary, backup):
             assert hinted > CHANGES // 2, (hinted, log[-3000:])
     # Timed from the primary serving a change, so with knotd as the primary its own wait
     # before NOTIFY (0.5-1.5 s here) is in the figure: printed, not a goal of ours.
-    check_goals(net, prop, heal, propagation=backup == "understudy" and primary == "understudy")
+    check_goals(net, prop, heal, propagation=backup == "understudy" and primary == "understudy",
+                heal_goal_ms=3000 + (FLEET_INTERVAL * 1100 if primary == "knotd" else 0))
