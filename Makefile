@@ -133,9 +133,12 @@ system: $(B)/understudy $(B)/bench/nfqdelay
 check: all unit fuzz-replay system
 
 # Minutes long, so not in check: builds the Debian package from a copy of the tree, checks it
-# with lintian, installs it into a fresh debootstrap root and runs it there (tests/package).
-check-slow: all
+# with lintian, installs it into a fresh debootstrap root and runs it there (tests/package);
+# the multi-site scenario with nsd and named as backups too (tests/system/test_places.py).
+check-slow: all $(B)/bench/nfqdelay
 	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/package $(PYTEST_ARGS)
+	PLACES_ALL=1 UNDERSTUDY=$(abspath $(B)/understudy) NFQDELAY=$(abspath $(B)/bench/nfqdelay) \
+		$(PYTHON) -m pytest -q -s tests/system/test_places.py $(PYTEST_ARGS)
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')

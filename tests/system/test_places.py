@@ -22,8 +22,9 @@ Run with understudy everywhere, and with knotd as the primary and as the backups
 primary stops its NOTIFYs after about 10 s, so there our backups find the heal by their fleet
 checks of the primary (fleet-interval 2 s), and the heal goal is fleet-interval plus 3 s; its
 own wait before NOTIFY is in the propagation figures, so they are printed, not asserted. knotd
-as a backup asks its SOA query first, so only the heal is asserted there. PLACES_CHANGES sets
-the number of changes (8).
+as a backup asks its SOA query first, so only the heal is asserted there; so do nsd and named,
+the long version (PLACES_ALL=1, in `make check-slow`). PLACES_CHANGES sets the number of
+changes (8).
 """
 
 import base64
@@ -191,6 +192,64 @@ zone:
 """)
 
 
+class NsdBackup(servers.Nsd):
+    name = "nsd-backup"
+
+    def __init__(self, workdir, net, primary):
+        super().__init__(workdir, zones=[])
+        self.net, self.primary = net, primary
+        self.zones = [(ORIGIN, None)]
+
+    def write_config(self):
+        zones, self.zones = self.zones, []  # the base class would write them as primaries
+        super().write_config()
+        self.zones = zones
+        pri = self.net.addr(self.primary)
+        self.conf.write_text(self.conf.read_text().replace("remote-control:", f"""key:
+    name: "{KEY}"
+    algorithm: hmac-sha256
+    secret: "{SECRET}"
+zone:
+    name: "{ORIGIN}"
+    zonefile: "{self.dir}/{ORIGIN}.zone"
+    request-xfr: {pri}@{PORT} {KEY}
+    allow-notify: {pri} {KEY}
+remote-control:""", 1).replace("do-ip6: yes", "do-ip6: no"))
+
+
+class NamedBackup(servers.Named):
+    name = "named-backup"
+
+    def __init__(self, workdir, net, primary):
+        super().__init__(workdir, zones=[])
+        self.net, self.primary = net, primary
+        self.zones = [(ORIGIN, None)]
+
+    def write_config(self):
+        d, pri = self.dir, self.net.addr(self.primary)
+        self.conf.write_text(f"""key "{KEY}" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
+options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {self.port} {{ {self.addr}; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    notify no;
+    dnssec-validation no;
+    automatic-interface-scan no;
+}};
+controls {{ }};
+zone "{ORIGIN}" {{
+    type secondary;
+    file "{d}/{ORIGIN}.zone";
+    primaries {{ {pri} port {PORT} key "{KEY}"; }};
+    allow-notify {{ key "{KEY}"; }};
+}};
+""")
+
+
 class Poller:
     """SOA queries to every server from inside its own place (no link crossed), every 5 ms."""
 
@@ -329,17 +388,25 @@ def make(kind, role, tmp_path, binary, net, place, src, fleet_interval=None):
     if role == "primary":
         srv = (UsPrimary(d, binary, src, net, [1, 2]) if kind == "understudy"
                else KnotPrimary(d, src, net, [1, 2]))
+    elif kind == "understudy":
+        srv = UsBackup(d, binary, net, 0, fleet_interval=fleet_interval)
     else:
-        srv = (UsBackup(d, binary, net, 0, fleet_interval=fleet_interval)
-               if kind == "understudy" else KnotBackup(d, net, 0))
+        srv = {"knotd": KnotBackup, "nsd": NsdBackup, "named": NamedBackup}[kind](d, net, 0)
     places.run_inside(net, place, srv)
     return srv
+
+
+# nsd and named as backups are the long version (PLACES_ALL=1, make check-slow): with them the
+# run passes two minutes.
+LONG = pytest.mark.skipif(not os.environ.get("PLACES_ALL"), reason="PLACES_ALL=1 runs it")
 
 
 @pytest.mark.parametrize("primary,backup", [
     ("understudy", "understudy"),
     ("knotd", "understudy"),
     ("understudy", "knotd"),
+    pytest.param("understudy", "nsd", marks=LONG),
+    pytest.param("understudy", "named", marks=LONG),
 ])
 def test_places(tmp_path, net, understudy_binary, primary, backup):
     """The scenario of the module doc. The propagation goal holds where the backups are ours
