@@ -48,7 +48,7 @@ SECRET = base64.b64encode(b"understudy-places-test-key-00032").decode()
 DELAYS = {(0, 1): 50, (0, 2): 150, (1, 2): 100}
 LOSS_PERMILLE = 20
 CHANGES = int(os.environ.get("PLACES_CHANGES", "8"))
-PARTITION = 15
+PARTITION = int(os.environ.get("PLACES_PARTITION", "15"))  # seconds
 FLEET_INTERVAL = 2  # of our backups of a knotd primary
 PORT = 5300
 
