@@ -167,6 +167,7 @@ typedef struct notify_job {
 	 * newer is also set then, so a wait for an answer about the old one ends at once. */
 	bool has_next;
 	atomic_bool newer;
+	bool long_phase; /* counted in long_jobs */
 	notify_soa_t next;
 	struct notify_job *link;
 } notify_job_t;
@@ -178,6 +179,7 @@ typedef struct notify_job {
  */
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 static notify_job_t *jobs;
+static int long_jobs; /* jobs past NOTIFY_SHORT_MS, at most NOTIFY_LONG_MAX */
 
 /*
  * How a primary keeps telling a backup that has not answered. RFC 1996 4.2 leaves it open;
@@ -193,6 +195,15 @@ static notify_job_t *jobs;
 #define NOTIFY_FAST_MS     (5 * 60 * 1000)
 #define NOTIFY_SLOW_MAX_MS 60000
 #define NOTIFY_GIVE_UP_MS  (60 * 60 * 1000)
+/*
+ * Each NOTIFY under way is a thread, so past NOTIFY_SHORT_MS (what RFC 1996's few tries took
+ * before) only NOTIFY_LONG_MAX of them go on: a backup down under 10,000 zones must not mean
+ * 10,000 threads for an hour. The others stop there, as before, and the fleet monitor, which
+ * NOTIFYs a copy it finds behind once it answers again, brings theirs back within
+ * fleet-interval of the heal.
+ */
+#define NOTIFY_SHORT_MS 30000
+#define NOTIFY_LONG_MAX 64
 
 /* Puts the zone's SOA right after the question of the NOTIFY in q, in place of the SOA
  * query's OPT record, which a NOTIFY has no use for; returns the new length. */
@@ -283,7 +294,7 @@ static void *notify_run(void *arg)
 	notify_job_t *j = arg;
 	char peer[80] = "";
 	int64_t start = net_now_ms();
-	bool done = false;
+	bool done = false, crowded = false;
 	int slow_ms = NOTIFY_RESEND_MS;
 	for (;;) {
 		int64_t now = net_now_ms();
@@ -311,7 +322,14 @@ static void *notify_run(void *arg)
 		bool newer = take_next(j);
 		bool end = !newer && (!silent || atomic_load(&net_cancel) ||
 		                      net_now_ms() - start >= NOTIFY_GIVE_UP_MS);
+		if (!end && !j->long_phase && net_now_ms() - start >= NOTIFY_SHORT_MS) {
+			j->long_phase = long_jobs < NOTIFY_LONG_MAX;
+			long_jobs += j->long_phase;
+			end = !j->long_phase;
+			crowded = end;
+		}
 		if (end) {
+			long_jobs -= j->long_phase;
 			for (notify_job_t **p = &jobs; *p; p = &(*p)->link)
 				if (*p == j) {
 					*p = j->link;
@@ -329,7 +347,9 @@ static void *notify_run(void *arg)
 	if (!done && !atomic_load(&net_cancel))
 		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", "no answer"),
 		          "NOTIFY for %s serial %u to %s: %s", j->zone->domain, j->serial, peer,
-		          net_now_ms() - start >= NOTIFY_GIVE_UP_MS
+		          crowded ? "no answer for 30 s; left to the fleet monitor, as many "
+		                    "other NOTIFYs are retrying"
+		          : net_now_ms() - start >= NOTIFY_GIVE_UP_MS
 		              ? "no answer for an hour, giving up"
 		              : "not answered");
 	atomic_fetch_sub(&j->s->notifying, 1);
