@@ -25,9 +25,9 @@ Run with understudy everywhere, and with knotd as the primary and as the backups
 primary stops its NOTIFYs after about 10 s, so there our backups find the heal by their fleet
 checks of the primary (fleet-interval 2 s), and the heal goal is fleet-interval plus 3 s; its
 own wait before NOTIFY is in the propagation figures, so they are printed, not asserted. knotd
-as a backup asks its SOA query first, so only the heal is asserted there; so do nsd and named,
-the long version (PLACES_ALL=1, in `make check-slow`). PLACES_CHANGES sets the number of
-changes (8).
+as a backup asks its SOA query first, so only the heal is asserted there, as with nsd and
+named, the long version (PLACES_ALL=1, in `make check-slow`). PLACES_CHANGES sets the number
+of changes (8), PLACES_PARTITION the partition's seconds (15).
 """
 
 import base64
