@@ -683,12 +683,14 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	     offsetof(conf_t, tcp_max_clients_per_address)},
 	    {"tcp-nice", true, 0, 19, offsetof(conf_t, tcp_nice)},
 	    {"fleet-interval", true, 0, 86400, offsetof(conf_t, fleet_interval)},
+	    {"http-max-clients", true, 1, 10000, offsetof(conf_t, http_max_clients)},
+	    {"http-timeout", true, 1, 3600, offsetof(conf_t, http_timeout)},
 	};
 	enum { N = sizeof(opts) / sizeof(opts[0]), NDEF = 4 };
-	/* After listen and the table: watch-ns, the defences with a structure of their own, and
-	 * tls. */
-	const char *names[1 + N + 1 + NDEF + 1 + 1] = {"listen"};
-	kv_t kv[1 + N + 1 + NDEF + 1];
+	/* After listen and the table: watch-ns, the defences with a structure of their own, tls
+	 * and http. */
+	const char *names[1 + N + 1 + NDEF + 2 + 1] = {"listen"};
+	kv_t kv[1 + N + 1 + NDEF + 2];
 	char *base = (char *)c->conf;
 	for (size_t i = 0; i < N; i++)
 		names[i + 1] = opts[i].name;
@@ -698,6 +700,7 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	names[N + 4] = "cookie-secret";
 	names[N + 5] = "block";
 	names[N + 6] = "tls";
+	names[N + 7] = "http";
 	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
 		return;
 	if (kv[0].k)
@@ -707,6 +710,10 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	parse_defences(c, &kv[N + 2]);
 	if (kv[N + 6].k)
 		parse_server_tls(c, &kv[N + 6]);
+	/* `http: []` says "no listener" as plainly as leaving it out. */
+	if (kv[N + 7].k && !is_null(kv[N + 7].v) &&
+	    !(kv[N + 7].v->type == YAML_SEQUENCE_NODE && seq_len(kv[N + 7].v) == 0))
+		get_addrs_port(c, &kv[N + 7], 80, &c->conf->http, &c->conf->nhttp);
 	for (size_t i = 0; i < N; i++) {
 		if (kv[i + 1].k && opts[i].is_int)
 			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
@@ -1233,6 +1240,8 @@ static void set_defaults(ctx_t *c)
 	conf->tcp_max_clients_per_address =
 	    conf->tcp_max_clients_per_address ? conf->tcp_max_clients_per_address : 100;
 	conf->fleet_interval = conf->fleet_interval >= 0 ? conf->fleet_interval : 60;
+	conf->http_max_clients = conf->http_max_clients ? conf->http_max_clients : 32;
+	conf->http_timeout = conf->http_timeout ? conf->http_timeout : 10;
 	if (conf->tls) {
 		conf_tls_t *t = conf->tls;
 		t->workers = t->workers ? t->workers : 1;
@@ -1498,6 +1507,7 @@ void conf_free(conf_t *conf)
 	free(conf->acls);
 	free(conf->zones);
 	free(conf->listen);
+	free(conf->http);
 	free(conf->storage);
 	free(conf->control);
 	free(conf->identity);

@@ -191,6 +191,11 @@ typedef struct conf {
 	int fleet_interval; /* zones' default; 60 */
 	bool watch_ns;      /* zones' default; true */
 	conf_tls_t *tls;    /* NULL: no TLS listener */
+	/* server.http: /health, /metrics, /fleet and the status page (docs/monitoring.md). */
+	conf_addr_t *http; /* default port 80; none by default */
+	size_t nhttp;
+	int http_max_clients; /* connections at once, per address; default 32 */
+	int http_timeout;     /* seconds a connection may stay without finishing; default 10 */
 
 	/* log: */
 	conf_log_target_t log_target;

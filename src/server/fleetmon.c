@@ -729,6 +729,8 @@ static const char *judge(fleetmon_t *f, query_t *q, const member_t *m, uint8_t *
 			ret = US_EMALF;
 		uint16_t peer = v.peer_error;
 		tsig_verify_deinit(&v);
+		if (ret < 0)
+			server_count_tsig_failure(f->s);
 		if (ret < 0 && peer)
 			return tsig_error_name(
 			    peer); /* it refused our key: BADKEY, BADSIG, BADTIME */
@@ -1167,6 +1169,30 @@ unsigned fleetmon_lagging(const fleetmon_t *f, const server_zone_t *z)
 	for (size_t i = 1; i < z->fleet->n; i++)
 		n += z->fleet->m[i].lagging;
 	return n;
+}
+
+size_t fleetmon_nservers(const server_zone_t *z)
+{
+	return z->fleet ? z->fleet->n : 0;
+}
+
+void fleetmon_server(const server_zone_t *z, size_t i, int64_t now, fleetmon_server_t *out)
+{
+	const fleet_zone_t *fz = z->fleet;
+	const member_t *m = &fz->m[i];
+	const fleet_obs_t *o = &m->obs;
+	text_addr(m, out->address, sizeof(out->address));
+	out->roles = m->roles;
+	out->known = o->known;
+	out->serial = o->serial;
+	out->lag = fleet_lag(&fz->serials, o);
+	out->in_sync = fleet_in_sync(&fz->serials, o);
+	out->lagging = m->lagging;
+	out->behind_ms = fleet_behind_ms(&fz->serials, o, now);
+	out->propagation_ms = o->propagation_ms;
+	out->answered = i && o->answered;
+	out->rtt_ms = o->rtt_ms;
+	out->error = o->answered ? NULL : o->error;
 }
 
 static void roles_text(unsigned roles, char *buf, size_t len, bool json)

@@ -90,6 +90,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
+		server_count_tsig_failure(s);
 		if (shield_log_allow())
 			log_event(LOG_WARNING, "notify",
 			          NOTIFY_IN_FIELDS("refused", tsig_error_name(terr)),
@@ -194,6 +195,7 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
 		uint16_t peer_error = v.peer_error;
 		tsig_verify_deinit(&v);
 		if (ret != 0) {
+			server_count_tsig_failure(j->s);
 			const char *why = tsig_error_name(peer_error ? peer_error : terr);
 			log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", why),
 			          "NOTIFY for %s to %s: answer fails TSIG (%s)", j->zone->domain,
@@ -232,6 +234,10 @@ static void *notify_run(void *arg)
 			done = notify_send(j, &j->remote->addr[i], peer) == 0;
 		}
 	}
+	if (done)
+		atomic_fetch_add_explicit(&j->s->cold.notify_out_answered, 1, memory_order_relaxed);
+	else if (!atomic_load(&net_cancel))
+		atomic_fetch_add_explicit(&j->s->cold.notify_out_failed, 1, memory_order_relaxed);
 	if (!done && !atomic_load(&net_cancel))
 		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", "no answer"),
 		          "NOTIFY for %s serial %u to %s: no answer after 5 tries, giving up",

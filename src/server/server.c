@@ -22,6 +22,7 @@
 #include "dnssec.h"
 #include "error.h"
 #include "fleetmon.h"
+#include "http.h"
 #include "shield.h"
 #include "log.h"
 #include "net.h"
@@ -38,6 +39,21 @@
 #include "zonediff.h"
 #include "zonefile.h"
 #include "zonemd.h"
+
+_Thread_local server_stats_t *server_stats_self;
+
+void server_count_tsig_failure(server_t *s)
+{
+	if (server_stats_self)
+		stat_inc(&server_stats_self->tsig_failures);
+	else
+		atomic_fetch_add_explicit(&s->cold.tsig_failures, 1, memory_order_relaxed);
+}
+
+void server_count_xfr(server_zone_t *z, int direction, int kind, int result)
+{
+	atomic_fetch_add_explicit(&z->xfr[direction][kind][result], 1, memory_order_relaxed);
+}
 
 void server_wake(server_t *s)
 {
@@ -803,6 +819,8 @@ static int start_privileged(server_t *s, int *ctl_fd)
 	}
 	if ((ret = bind_listeners(s)) < 0)
 		return ret;
+	if ((ret = http_bind(s, &s->http)) < 0)
+		return ret;
 	/* Certificates and keys may be root's alone, as the TLS port may need root. */
 	if ((ret = tls_setup(s, &s->tls)) < 0)
 		return ret;
@@ -932,6 +950,8 @@ int server_run(const char *conf_path)
 		log_error("cannot start the TLS workers: %s", strerror(-ret));
 		goto cleanup;
 	}
+	if ((ret = http_start(s.http)) < 0)
+		goto cleanup;
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	for (size_t i = 0; i < s.conf->nlisten; i++) {
 		char a[80];
@@ -946,9 +966,9 @@ int server_run(const char *conf_path)
 	journal_start_all(&s);
 
 	while (!atomic_load(&s.stop)) {
-		struct pollfd p[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
-		                           {.fd = ctl_fd, .events = POLLIN},
-		                           {.fd = s.wake_fd, .events = POLLIN}};
+		struct pollfd p[3 + 64 + HTTP_MAX_LISTEN] = {{.fd = sig_fd, .events = POLLIN},
+		                                             {.fd = ctl_fd, .events = POLLIN},
+		                                             {.fd = s.wake_fd, .events = POLLIN}};
 		/* Timers (EDNS EXPIRE against slot->expire_at) in the timers' time; cookies in
 		 * the wall clock's, which the other servers of the fleet share. */
 		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
@@ -957,8 +977,13 @@ int server_run(const char *conf_path)
 		int fwait = fleetmon_tick(s.fleet, net_now_ms());
 		wait = fwait < wait ? fwait : wait;
 		int nf = fleetmon_pollfds(s.fleet, p + 3, 64);
+		int nh = http_pollfds(s.http, p + 3 + nf, HTTP_MAX_LISTEN);
+		wait = http_wait_ms(s.http, wait < 1000 ? wait : 1000);
 		service_update(&s);
-		if (poll(p, (nfds_t)(3 + nf), wait < 1000 ? wait : 1000) <= 0)
+		int ready = poll(p, (nfds_t)(3 + nf + nh), wait);
+		/* Every round: MHD also times out idle connections, with nothing to read. */
+		http_run(s.http);
+		if (ready <= 0)
 			continue;
 		fleetmon_input(s.fleet, p + 3, nf, net_now_ms());
 		if (p[2].revents & POLLIN) {
@@ -991,6 +1016,7 @@ cleanup:
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	tls_free(s.tls);
+	http_free(s.http);
 	fleetmon_free(s.fleet);
 	free(threads);
 	close_listeners(&s);

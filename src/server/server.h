@@ -33,7 +33,28 @@ typedef struct server_stats {
 	atomic_uint_fast64_t transfer_refused;    /* transfer requests answered with an error */
 	atomic_uint_fast64_t tcp_timeouts;        /* a message did not arrive whole in time */
 	atomic_uint_fast64_t tcp_refused_address; /* connections over the per-address cap */
+	atomic_uint_fast64_t notify_accepted;     /* NOTIFY answered NOERROR */
+	atomic_uint_fast64_t tsig_failures;       /* signed requests that failed the TSIG check */
 } server_stats_t;
+
+/*
+ * Counters of the threads that have no server_stats_t of their own (the zone manager, the
+ * transfer and NOTIFY threads): rare events, so an atomic add each.
+ */
+typedef struct server_cold_stats {
+	atomic_uint_fast64_t tsig_failures; /* answers to our signed requests failing TSIG, or
+	                                     * a peer refusing our key */
+	atomic_uint_fast64_t notify_out_answered;
+	atomic_uint_fast64_t notify_out_failed;
+} server_cold_stats_t;
+
+/* The calling thread's own counters: set by each worker as it starts, NULL elsewhere. */
+extern _Thread_local server_stats_t *server_stats_self;
+
+/* server_zone_t.xfr[direction][kind][result]: transfers of the zone, for /metrics. */
+enum { SERVER_XFR_IN, SERVER_XFR_OUT };
+enum { SERVER_XFR_AXFR, SERVER_XFR_IXFR };
+enum { SERVER_XFR_OK, SERVER_XFR_FAILED, SERVER_XFR_HELD, SERVER_XFR_NRESULTS };
 
 /* A counter has one writer, its own thread: a relaxed load and store do, without the locked
  * instruction an atomic add costs on the query path. */
@@ -98,6 +119,10 @@ typedef struct server_zone {
 	atomic_int notified;            /* a NOTIFY was accepted: NOTIFIED_* */
 	struct xfrin_job *_Atomic done; /* a finished check or transfer, to take in */
 	struct fleet_zone *fleet;       /* what the fleet monitor knows of every copy (fleetmon) */
+	/* Transfers finished, by direction, kind and result (SERVER_XFR_*): in by the zone
+	 * manager, out by the TCP and TLS workers, so added atomically (rare, off the query
+	 * path); read by /metrics. */
+	atomic_uint_fast64_t xfr[2][2][SERVER_XFR_NRESULTS];
 } server_zone_t;
 
 typedef struct server {
@@ -121,7 +146,15 @@ typedef struct server {
 	 * tcp_fds[worker * nlisten + address]. */
 	int *udp_fds, *tcp_fds;
 	struct shield *shield; /* RRL, cookies, blocking, change-path limits (shield.h) */
+	server_cold_stats_t cold;
+	struct http *http; /* the HTTP listener (http.h), NULL without server.http */
 } server_t;
+
+/* Counts a failed TSIG check: on the thread's own counters when it has them. */
+void server_count_tsig_failure(server_t *s);
+
+/* Counts a finished transfer of z (SERVER_XFR_* values); safe from any thread. */
+void server_count_xfr(server_zone_t *z, int direction, int kind, int result);
 
 /* Wakes the zone manager to look at the zones' flags; safe from any thread. */
 void server_wake(server_t *s);

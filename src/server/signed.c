@@ -15,6 +15,8 @@ size_t signed_answer(server_t *s, uint8_t *q, size_t qlen, bool tcp, uint8_t *re
 	uint64_t now = (uint64_t)time(NULL);
 	int key = acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, now, &v, &rr, &terr);
 	size_t out, n;
+	if (key == ACL_TSIG_BAD)
+		server_count_tsig_failure(s);
 	if (key == ACL_TSIG_BAD && terr != TSIG_ERR_BADKEY) {
 		/* The header is NOTAUTH already; only the TSIG error changes. */
 		if (tsig_strip(resp, len, &n) == 1 &&

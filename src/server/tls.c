@@ -79,7 +79,7 @@ typedef struct tworker {
 	tlist_t handshaking, established;
 	tconn_t *listeners;
 	size_t nlisteners;
-	server_stats_t stats; /* this pool's own: not in s->stats, whose size is the others' */
+	server_stats_t *stats; /* this pool's own (tls.stats): not in s->stats */
 	uint8_t resp[TLS_MSG_MAX];
 } tworker_t;
 
@@ -92,6 +92,7 @@ struct tls {
 	int nthreads;
 	struct tls_client **clients; /* per remote; NULL for a clear-text one */
 	size_t nremotes;
+	server_stats_t *stats; /* one per worker, kept until tls_free for /metrics to read */
 };
 
 /* The first error OpenSSL queued for this thread, as text; the queue is emptied. */
@@ -207,10 +208,10 @@ static bool conn_answer(tworker_t *w, tconn_t *c)
 			len =
 			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
 		off += 2 + mlen;
-		stat_inc(&w->stats.queries);
+		stat_inc(&w->stats->queries);
 		if (!len)
 			continue;
-		stat_inc(&w->stats.rcode[info.rcode & 15]);
+		stat_inc(&w->stats->rcode[info.rcode & 15]);
 		wire_write16(w->resp, (uint16_t)len);
 		if (reserve(&c->out, &c->out_cap, c->out_len + 2 + len)) {
 			rcu_read_unlock();
@@ -413,7 +414,7 @@ static void accept_all(tworker_t *w, int lfd)
 		if (w->nconns >= w->max_conns) {
 			/* Full: refuse now rather than let handshakes queue up. */
 			close(fd);
-			stat_inc(&w->stats.tcp_refused);
+			stat_inc(&w->stats->tcp_refused);
 			continue;
 		}
 		tconn_t *c = calloc(1, sizeof(*c));
@@ -465,6 +466,7 @@ static void *tls_loop(void *arg)
 	const conf_tls_t *tc = s->conf->tls;
 	struct epoll_event events[TLS_EVENTS];
 	rcu_register_thread();
+	server_stats_self = w->stats;
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		int n = epoll_wait(w->ep, events, TLS_EVENTS, 200);
 		for (int i = 0; i < n; i++) {
@@ -498,14 +500,17 @@ int tls_start(tls_t *t)
 		return 0;
 	const conf_tls_t *tc = t->s->conf->tls;
 	t->threads = calloc((size_t)tc->workers, sizeof(pthread_t));
-	if (!t->threads)
+	t->stats = aligned_alloc(64, sizeof(server_stats_t) * (size_t)tc->workers);
+	if (!t->threads || !t->stats)
 		return -ENOMEM;
+	memset(t->stats, 0, sizeof(server_stats_t) * (size_t)tc->workers);
 	for (int i = 0; i < tc->workers; i++) {
 		tworker_t *w = calloc(1, sizeof(*w));
 		if (!w)
 			return -ENOMEM;
 		w->t = t;
 		w->s = t->s;
+		w->stats = &t->stats[i];
 		w->max_conns = (tc->max_clients + tc->workers - 1) / tc->workers;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->listeners = calloc(tc->nlisten, sizeof(tconn_t));
@@ -706,6 +711,7 @@ void tls_free(tls_t *t)
 	for (int i = 0; i < t->nthreads; i++)
 		pthread_join(t->threads[i], NULL);
 	free(t->threads);
+	free(t->stats);
 	for (size_t i = 0; t->fds && i < t->nfds; i++)
 		if (t->fds[i] >= 0)
 			close(t->fds[i]);
@@ -715,6 +721,11 @@ void tls_free(tls_t *t)
 	free(t->clients);
 	SSL_CTX_free(t->srv);
 	free(t);
+}
+
+const struct server_stats *tls_stats(const tls_t *t, int i)
+{
+	return t && t->stats && i >= 0 && i < t->nthreads ? &t->stats[i] : NULL;
 }
 
 const struct tls_client *tls_client(const tls_t *t, int remote)

@@ -33,6 +33,10 @@ int tls_start(tls_t *t);
  * frees everything. NULL is a no-op. */
 void tls_free(tls_t *t);
 
+/* The counters of TLS worker i (0 ..), NULL past the last one or without a listener; they
+ * live until tls_free. */
+const struct server_stats *tls_stats(const tls_t *t, int i);
+
 /* The client context of remote i (an index in conf->remotes), NULL for a clear-text one. */
 const struct tls_client *tls_client(const tls_t *t, int remote);
 

@@ -41,6 +41,7 @@ static void *udp_loop(void *arg)
 	udp_worker_t *w = arg;
 	server_t *s = w->s;
 	rcu_register_thread();
+	server_stats_self = w->stats;
 	for (int i = 0; i < UDP_BATCH; i++) {
 		w->iin[i] = (struct iovec){w->qbuf[i], UDP_RECV_MAX};
 		w->in[i].msg_hdr = (struct msghdr){
@@ -87,6 +88,8 @@ static void *udp_loop(void *arg)
 				len = notify_answer(s, q, qlen, &w->addr[i], w->rbuf[nout]);
 				if (len && (w->rbuf[nout][3] & 0xF) != WIRE_RCODE_NOERROR)
 					stat_inc(&w->stats->notify_refused);
+				else if (len)
+					stat_inc(&w->stats->notify_accepted);
 			} else if (xfr_maybe_request(q, qlen) &&
 			           !shield_allow(g->udp, w->index, RRL_XFR, gs->transfer_rate,
 			                         &gs->rrl, &cl, now)) {

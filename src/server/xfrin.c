@@ -107,6 +107,8 @@ static int verify_reply(xfrin_job_t *j, const char *peer, const char *what, tsig
 	int ret = tsig_verify_msg(v, msg, *len, now_epoch(), &terr, &stripped);
 	if (ret == 0 && tsig_strip(msg, *len, &stripped) < 0)
 		ret = US_EMALF;
+	if (ret < 0)
+		server_count_tsig_failure(j->s);
 	if (ret < 0 && v->peer_error) {
 		job_fail(j, peer, "%s: the primary rejected our TSIG key: rcode %u, TSIG error %s",
 		         what, *len > 3 ? msg[3] & 0xF : 0, tsig_error_name(v->peer_error));
@@ -900,6 +902,15 @@ static void hold(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t now)
 	save_timers(s, z, cur->serial);
 }
 
+/* A job that ran a transfer (j->kind is set when one starts) adds to the zone's counters. */
+static void count_in(server_zone_t *z, const xfrin_job_t *j, int result)
+{
+	if (j->kind)
+		server_count_xfr(z, SERVER_XFR_IN,
+		                 strcmp(j->kind, "IXFR") ? SERVER_XFR_AXFR : SERVER_XFR_IXFR,
+		                 result);
+}
+
 static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 {
 	time_t now = clock_now();
@@ -923,6 +934,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	}
 	if (j->outcome == JOB_NEW) {
 		bool held = j->hold && z->slot->zone;
+		count_in(z, j, held ? SERVER_XFR_HELD : SERVER_XFR_OK);
 		if (j->zone->serial != z->rejected_serial)
 			z->rejected = false;
 		refreshed(z, held ? z->slot->zone : j->zone, j, now);
@@ -968,6 +980,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		regression_seen(z, j, now);
 		save_timers(s, z, z->slot->zone->serial);
 	} else {
+		count_in(z, j, SERVER_XFR_FAILED);
 		snprintf(z->error, sizeof(z->error), "%s",
 		         j->error[0] ? j->error : "no primary could be reached");
 		z->error_at = now;

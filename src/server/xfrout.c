@@ -43,9 +43,17 @@ struct xfrout {
 	uint8_t zone_apex[DNAME_MAXLEN];
 	char zone_name[CONF_DNAME_MAX * 4 + 2];
 	char peer[80];
-	const char *over; /* " over TLS", or "" over TCP */
-	int slot;         /* its place in the caps on transfers out (shield_xfr_begin) */
+	const char *over;  /* " over TLS", or "" over TCP */
+	int slot;          /* its place in the caps on transfers out (shield_xfr_begin) */
+	server_zone_t *sz; /* whose counters it adds to when it ends */
 };
+
+/* What went out, for the zone's counters: the whole zone, or its changes. */
+static void count_end(const xfrout_t *x, int result)
+{
+	server_count_xfr(x->sz, SERVER_XFR_OUT, x->incremental ? SERVER_XFR_IXFR : SERVER_XFR_AXFR,
+	                 result);
+}
 
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -126,6 +134,7 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	}
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
+		server_count_tsig_failure(s);
 		shield_log(LOG_WARNING, "%s %s to %s: TSIG error %u (key %s), NOTAUTH", kind, name,
 		           from, terr, v.key ? key_text(s, (int)(v.key - s->keys)) : "unknown");
 		int n = xfr_out_error(&req, rcode, 0, resp, cap);
@@ -238,6 +247,7 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	zone_ref(cur);
 	x->s = s;
 	x->zone = cur;
+	x->sz = z;
 	arena_init(&x->arena);
 	if (req.qtype == WIRE_T_IXFR && s->store) {
 		x->journal_pending = true;
@@ -352,6 +362,7 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	serials_text(x, serials, sizeof(serials));
 	if (ret < 0) {
 		x->ended = true;
+		count_end(x, SERVER_XFR_FAILED);
 		const char *why =
 		    ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret);
 		log_event(LOG_ERR, "transfer", XFROUT_FIELDS(x, "failed", why),
@@ -364,6 +375,7 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	*len = n;
 	if (ret == XFR_DONE) {
 		x->ended = true;
+		count_end(x, SERVER_XFR_OK);
 		log_event(LOG_INFO, "transfer", XFROUT_FIELDS(x, "ok", ""),
 		          "%s %s to %s%s: %s, %llu records, %llu messages in %lld ms, finished",
 		          x->kind, x->zone_name, x->peer, x->over, serials,
@@ -378,6 +390,7 @@ void xfrout_free(xfrout_t *x)
 	if (!x)
 		return;
 	if (!x->ended) {
+		count_end(x, SERVER_XFR_FAILED);
 		char serials[256];
 		serials_text(x, serials, sizeof(serials));
 		log_event(LOG_WARNING, "transfer", XFROUT_FIELDS(x, "cut", "the connection ended"),

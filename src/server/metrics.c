@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/* metrics: /metrics in the Prometheus text format: the workers' counters summed, zone states. */
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fleet.h"
+#include "fleetmon.h"
+#include "metrics.h"
+#include "net.h"
+#include "tls.h"
+#include "wire.h"
+
+/* A label value as the text format wants it: backslash, double quote and newline escaped. */
+static void label(ctl_reply_t *r, const char *v)
+{
+	if (!strpbrk(v, "\\\"\n")) {
+		ctl_printf(r, "%s", v);
+		return;
+	}
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			ctl_printf(r, "\\%c", *p);
+		else if (*p == '\n')
+			ctl_printf(r, "\\n");
+		else
+			ctl_printf(r, "%c", *p);
+	}
+}
+
+static void head(ctl_reply_t *r, const char *name, const char *type, const char *help)
+{
+	ctl_printf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{zone="Z"} value */
+static void zone_value(ctl_reply_t *r, const char *name, const server_zone_t *z, long long v)
+{
+	ctl_printf(r, "%s{zone=\"", name);
+	label(r, z->conf->domain);
+	ctl_printf(r, "\"} %lld\n", v);
+}
+
+static void counter(ctl_reply_t *r, const char *name, const char *help, unsigned long long v)
+{
+	head(r, name, "counter", help);
+	ctl_printf(r, "%s %llu\n", name, v);
+}
+
+/* The workers' counters, summed: each has one writer, so a relaxed load of each will do. */
+typedef struct sums {
+	server_stats_t all;
+	uint64_t queries[3], rcode[3][16]; /* by transport: udp, tcp, tls */
+} sums_t;
+
+static void add(sums_t *t, const server_stats_t *w, int transport)
+{
+	const atomic_uint_fast64_t *src = (const atomic_uint_fast64_t *)w;
+	atomic_uint_fast64_t *dst = (atomic_uint_fast64_t *)&t->all;
+	/* Every field of server_stats_t is a counter of the same type. */
+	for (size_t i = 0; i < sizeof(server_stats_t) / sizeof(atomic_uint_fast64_t); i++)
+		atomic_store_explicit(&dst[i],
+		                      atomic_load_explicit(&dst[i], memory_order_relaxed) +
+		                          atomic_load_explicit(&src[i], memory_order_relaxed),
+		                      memory_order_relaxed);
+	t->queries[transport] += atomic_load_explicit(&w->queries, memory_order_relaxed);
+	for (int c = 0; c < 16; c++)
+		t->rcode[transport][c] += atomic_load_explicit(&w->rcode[c], memory_order_relaxed);
+}
+
+#define LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+
+static void queries(server_t *s, ctl_reply_t *r, sums_t *t)
+{
+	static const char *const transports[] = {"udp", "tcp", "tls"};
+	int nudp = s->conf->udp_workers * (int)s->conf->nlisten;
+	for (int i = 0; i < s->nstats; i++)
+		add(t, &s->stats[i], i < nudp ? 0 : 1);
+	const server_stats_t *w;
+	for (int i = 0; (w = tls_stats(s->tls, i)) != NULL; i++)
+		add(t, w, 2);
+	int ntransports = s->conf->tls ? 3 : 2;
+	head(r, "understudy_queries_total", "counter",
+	     "Queries answered, by transport and response code (queries dropped unanswered count "
+	     "under no rcode).");
+	for (int tr = 0; tr < ntransports; tr++) {
+		for (int c = 0; c < 16; c++) {
+			/* The common codes always, so that rates start from zero; others once seen.
+			 */
+			if (c > WIRE_RCODE_REFUSED && !t->rcode[tr][c])
+				continue;
+			char buf[32];
+			const char *name = wire_rcode_text((uint16_t)c, buf, sizeof(buf));
+			ctl_printf(r,
+			           "understudy_queries_total{transport=\"%s\",rcode=\"%s\"} %llu\n",
+			           transports[tr], name, (unsigned long long)t->rcode[tr][c]);
+		}
+	}
+	head(r, "understudy_queries_received_total", "counter",
+	     "Messages received by the DNS listeners, answered or not, by transport.");
+	for (int tr = 0; tr < ntransports; tr++)
+		ctl_printf(r, "understudy_queries_received_total{transport=\"%s\"} %llu\n",
+		           transports[tr], (unsigned long long)t->queries[tr]);
+}
+
+static void defences(server_t *s, ctl_reply_t *r, const sums_t *t)
+{
+	const server_stats_t *a = &t->all;
+	counter(r, "understudy_rrl_limited_total",
+	        "Responses over the response rate limit (slipped and dropped).",
+	        LOAD(a->rrl_limited));
+	counter(r, "understudy_rrl_slipped_total",
+	        "Responses over the rate sent truncated (or BADCOOKIE) instead.",
+	        LOAD(a->rrl_slipped));
+	counter(r, "understudy_rrl_dropped_total", "Responses over the rate not sent.",
+	        LOAD(a->rrl_dropped));
+	head(r, "understudy_cookies_total", "counter",
+	     "Queries by what their DNS COOKIE option said (RFC 7873).");
+	ctl_printf(r, "understudy_cookies_total{result=\"good\"} %llu\n", LOAD(a->cookie_good));
+	ctl_printf(r, "understudy_cookies_total{result=\"bad\"} %llu\n", LOAD(a->cookie_bad));
+	ctl_printf(r, "understudy_cookies_total{result=\"client_only\"} %llu\n",
+	           LOAD(a->cookie_client_only));
+	counter(r, "understudy_badcookie_total", "BADCOOKIE answers sent.", LOAD(a->badcookie));
+	counter(r, "understudy_blocked_total", "Queries dropped: the client is blocked.",
+	        LOAD(a->blocked));
+	counter(r, "understudy_tsig_failures_total",
+	        "TSIG checks that failed: signed requests to us, answers to our signed requests, "
+	        "and peers refusing our key.",
+	        LOAD(a->tsig_failures) + LOAD(s->cold.tsig_failures));
+	head(r, "understudy_transfer_requests_total", "counter",
+	     "Transfer requests turned away: over the per-source rate, or refused.");
+	ctl_printf(r, "understudy_transfer_requests_total{result=\"limited\"} %llu\n",
+	           LOAD(a->transfer_limited));
+	ctl_printf(r, "understudy_transfer_requests_total{result=\"refused\"} %llu\n",
+	           LOAD(a->transfer_refused));
+	head(r, "understudy_tcp_refused_total", "counter",
+	     "TCP connections turned away at a limit: tcp-max-clients (limit) or "
+	     "tcp-max-clients-per-address (address).");
+	ctl_printf(r, "understudy_tcp_refused_total{reason=\"limit\"} %llu\n",
+	           LOAD(a->tcp_refused));
+	ctl_printf(r, "understudy_tcp_refused_total{reason=\"address\"} %llu\n",
+	           LOAD(a->tcp_refused_address));
+	counter(r, "understudy_tcp_timeouts_total",
+	        "TCP messages that did not arrive whole within tcp-io-timeout.",
+	        LOAD(a->tcp_timeouts));
+	head(r, "understudy_notify_total", "counter",
+	     "NOTIFY messages: in (accepted, refused, limited) and out (answered, failed).");
+	ctl_printf(r, "understudy_notify_total{direction=\"in\",result=\"accepted\"} %llu\n",
+	           LOAD(a->notify_accepted));
+	ctl_printf(r, "understudy_notify_total{direction=\"in\",result=\"refused\"} %llu\n",
+	           LOAD(a->notify_refused));
+	ctl_printf(r, "understudy_notify_total{direction=\"in\",result=\"limited\"} %llu\n",
+	           LOAD(a->notify_limited));
+	ctl_printf(r, "understudy_notify_total{direction=\"out\",result=\"answered\"} %llu\n",
+	           LOAD(s->cold.notify_out_answered));
+	ctl_printf(r, "understudy_notify_total{direction=\"out\",result=\"failed\"} %llu\n",
+	           LOAD(s->cold.notify_out_failed));
+}
+
+/* The zone's health verdict, as /health gives it. */
+static fleet_health_t verdict(server_t *s, const server_zone_t *z, char *why, size_t len)
+{
+	char none[160];
+	if (!why) {
+		why = none;
+		len = sizeof(none);
+	}
+	fleet_zone_facts_t f = {
+	    .secondary = z->conf->role == CONF_ROLE_SECONDARY,
+	    .serving = z->slot->zone != NULL,
+	    .expired = z->expired,
+	    .stale = z->stale,
+	    .failures = z->failures,
+	    .lagging = fleetmon_lagging(s->fleet, z),
+	    .held = z->held,
+	    .regressed = z->regressed,
+	    .bad_digest = z->zonemd_failed,
+	};
+	return fleet_verdict(&f, why, len);
+}
+
+static void zones(server_t *s, ctl_reply_t *r)
+{
+	time_t now = clock_now();
+	size_t n = s->conf->nzones;
+	head(r, "understudy_zone_serial", "gauge", "The serial of the zone's served copy.");
+	for (size_t i = 0; i < n; i++) {
+		const zone_t *v = s->zones[i].slot->zone;
+		if (v)
+			zone_value(r, "understudy_zone_serial", &s->zones[i], v->serial);
+	}
+	head(r, "understudy_zone_expires_seconds", "gauge",
+	     "Secondary: seconds until the copy expires (negative: served past expiry).");
+	for (size_t i = 0; i < n; i++) {
+		const server_zone_t *z = &s->zones[i];
+		if (z->conf->role == CONF_ROLE_SECONDARY && z->expire_at)
+			zone_value(r, "understudy_zone_expires_seconds", z,
+			           (long long)(z->expire_at - now));
+		else if (z->conf->role == CONF_ROLE_SECONDARY && z->stale)
+			zone_value(r, "understudy_zone_expires_seconds", z,
+			           -(long long)(time(NULL) - z->stale_since));
+	}
+	head(r, "understudy_zone_last_refresh_seconds", "gauge",
+	     "Secondary: seconds since a check last reached a primary.");
+	for (size_t i = 0; i < n; i++) {
+		const server_zone_t *z = &s->zones[i];
+		if (z->conf->role == CONF_ROLE_SECONDARY && z->last_refresh)
+			zone_value(r, "understudy_zone_last_refresh_seconds", z,
+			           (long long)(now - z->last_refresh));
+	}
+	head(r, "understudy_zone_refresh_failures", "gauge",
+	     "Secondary: checks of the primaries failed in a row.");
+	for (size_t i = 0; i < n; i++)
+		if (s->zones[i].conf->role == CONF_ROLE_SECONDARY)
+			zone_value(r, "understudy_zone_refresh_failures", &s->zones[i],
+			           s->zones[i].failures);
+	head(r, "understudy_zone_health", "gauge",
+	     "The zone's health as /health judges it: 0 ok, 1 degraded, 2 fail.");
+	for (size_t i = 0; i < n; i++)
+		zone_value(r, "understudy_zone_health", &s->zones[i],
+		           verdict(s, &s->zones[i], NULL, 0));
+	/* One series per state that is on, so 10,000 healthy zones cost no line each. */
+	head(r, "understudy_zone_state", "gauge",
+	     "1 for each policy state the zone is in: expired, stale (served past expiry), "
+	     "refresh_failing, serial_regression, change_held, zonemd_failed, fleet_lagging, "
+	     "not_loaded.");
+	for (size_t i = 0; i < n; i++) {
+		const server_zone_t *z = &s->zones[i];
+		const struct {
+			bool on;
+			const char *name;
+		} st[] = {
+		    {z->expired, "expired"},
+		    {z->stale, "stale"},
+		    {z->conf->role == CONF_ROLE_SECONDARY && z->failures >= FLEET_FAILURES_DEGRADED,
+		     "refresh_failing"},
+		    {z->regressed, "serial_regression"},
+		    {z->held, "change_held"},
+		    {z->zonemd_failed, "zonemd_failed"},
+		    {fleetmon_lagging(s->fleet, z) > 0, "fleet_lagging"},
+		    {!z->slot->zone && !z->expired, "not_loaded"},
+		};
+		for (size_t k = 0; k < sizeof(st) / sizeof(st[0]); k++) {
+			if (!st[k].on)
+				continue;
+			ctl_printf(r, "understudy_zone_state{zone=\"");
+			label(r, z->conf->domain);
+			ctl_printf(r, "\",state=\"%s\"} 1\n", st[k].name);
+		}
+	}
+}
+
+static void transfers(server_t *s, ctl_reply_t *r)
+{
+	static const char *const dirs[] = {"in", "out"}, *const kinds[] = {"axfr", "ixfr"},
+	                         *const results[] = {"ok", "failed", "held"};
+	head(r, "understudy_transfers_total", "counter",
+	     "Zone transfers finished, by zone, direction, kind (what was sent: the whole zone or "
+	     "its changes) and result; a series appears with its first transfer.");
+	for (size_t i = 0; i < s->conf->nzones; i++) {
+		server_zone_t *z = &s->zones[i];
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 2; k++)
+				for (int res = 0; res < SERVER_XFR_NRESULTS; res++) {
+					unsigned long long v = LOAD(z->xfr[d][k][res]);
+					if (!v)
+						continue;
+					ctl_printf(r, "understudy_transfers_total{zone=\"");
+					label(r, z->conf->domain);
+					ctl_printf(r,
+					           "\",direction=\"%s\",kind=\"%s\",result=\"%s\"} "
+					           "%llu\n",
+					           dirs[d], kinds[k], results[res], v);
+				}
+	}
+}
+
+static void fleet_series(server_t *s, ctl_reply_t *r, int what, int64_t now)
+{
+	static const char *const names[] = {"understudy_fleet_lag", "understudy_fleet_in_sync",
+	                                    "understudy_fleet_behind_seconds",
+	                                    "understudy_fleet_propagation_seconds"};
+	static const char *const helps[] = {
+	    "Serials (RFC 1982) the server's copy is behind the newest known for the zone.",
+	    "1 when the server answered the last check with the newest serial known, else 0.",
+	    "Seconds the server has been behind the newest serial (0 in sync).",
+	    "Seconds the last change the server caught up with took to reach it."};
+	head(r, names[what], "gauge", helps[what]);
+	for (size_t i = 0; i < s->conf->nzones; i++) {
+		const server_zone_t *z = &s->zones[i];
+		size_t n = fleetmon_nservers(z);
+		for (size_t k = 0; k < n; k++) {
+			fleetmon_server_t m;
+			fleetmon_server(z, k, now, &m);
+			if (what == 3 && m.propagation_ms < 0)
+				continue;
+			ctl_printf(r, "%s{zone=\"", names[what]);
+			label(r, z->conf->domain);
+			ctl_printf(r, "\",server=\"%s\"} ", m.address);
+			if (what == 0)
+				ctl_printf(r, "%u\n", m.lag);
+			else if (what == 1)
+				ctl_printf(r, "%d\n", m.in_sync);
+			else if (what == 2)
+				ctl_printf(r, "%lld\n", (long long)(m.behind_ms / 1000));
+			else
+				ctl_printf(r, "%.3f\n", (double)m.propagation_ms / 1000.0);
+		}
+	}
+}
+
+void metrics_render(server_t *s, ctl_reply_t *r)
+{
+	sums_t t;
+	memset(&t, 0, sizeof(t));
+	head(r, "understudy_build_info", "gauge", "The version of the running server.");
+	ctl_printf(r, "understudy_build_info{version=\"");
+	label(r, UNDERSTUDY_VERSION);
+	ctl_printf(r, "\"} 1\n");
+	head(r, "understudy_start_time_seconds", "gauge", "When the server started (Unix time).");
+	ctl_printf(r, "understudy_start_time_seconds %lld\n", (long long)s->started);
+	head(r, "understudy_zones", "gauge", "Zones configured.");
+	ctl_printf(r, "understudy_zones %zu\n", s->conf->nzones);
+	fleet_health_t worst = FLEET_OK;
+	for (size_t i = 0; i < s->conf->nzones; i++) {
+		fleet_health_t h = verdict(s, &s->zones[i], NULL, 0);
+		worst = h > worst ? h : worst;
+	}
+	head(r, "understudy_health", "gauge",
+	     "The server's health as /health gives it: 0 ok, 1 degraded, 2 fail.");
+	ctl_printf(r, "understudy_health %d\n", (int)worst);
+	queries(s, r, &t);
+	defences(s, r, &t);
+	zones(s, r);
+	transfers(s, r);
+	int64_t now = net_now_ms();
+	for (int what = 0; what < 4; what++)
+		fleet_series(s, r, what, now);
+}
+
+unsigned metrics_health(server_t *s, ctl_reply_t *r)
+{
+	fleet_health_t worst = FLEET_OK;
+	size_t bad = 0;
+	char why[256];
+	for (size_t i = 0; i < s->conf->nzones; i++) {
+		fleet_health_t h = verdict(s, &s->zones[i], NULL, 0);
+		worst = h > worst ? h : worst;
+	}
+	ctl_printf(r, "{\"status\": \"%s\"", fleet_health_name(worst));
+	if (worst == FLEET_OK) {
+		ctl_printf(r, "}\n");
+		return 200;
+	}
+	ctl_printf(r, ", \"zones\": [");
+	int64_t now = net_now_ms();
+	for (size_t i = 0; i < s->conf->nzones; i++) {
+		const server_zone_t *z = &s->zones[i];
+		fleet_health_t h = verdict(s, z, why, sizeof(why));
+		if (h == FLEET_OK)
+			continue;
+		ctl_printf(r, "%s{\"zone\": ", bad++ ? ", " : "");
+		ctl_json_str(r, z->conf->domain);
+		ctl_printf(r, ", \"status\": \"%s\", \"reasons\": [", fleet_health_name(h));
+		/* fleet_verdict joins its reasons with ", "; none holds one itself. */
+		char *p = why;
+		for (int k = 0; *p; k++) {
+			char *end = strstr(p, ", ");
+			if (end)
+				*end = 0;
+			ctl_printf(r, "%s", k ? ", " : "");
+			ctl_json_str(r, p);
+			p = end ? end + 2 : p + strlen(p);
+		}
+		ctl_printf(r, "]");
+		if (z->slot->zone)
+			ctl_printf(r, ", \"serial\": %u", z->slot->zone->serial);
+		else
+			ctl_printf(r, ", \"serial\": null");
+		if (z->conf->role == CONF_ROLE_SECONDARY)
+			ctl_printf(r, ", \"failures\": %u", z->failures);
+		if (z->stale)
+			ctl_printf(r, ", \"stale_seconds\": %lld",
+			           (long long)(time(NULL) - z->stale_since));
+		if (z->regressed)
+			ctl_printf(r, ", \"regressed_serial\": %u", z->regressed_serial);
+		if (z->held)
+			ctl_printf(r, ", \"held_serial\": %u", z->held_serial);
+		size_t n = fleetmon_nservers(z), nl = 0;
+		for (size_t k = 1; k < n; k++) {
+			fleetmon_server_t m;
+			fleetmon_server(z, k, now, &m);
+			if (!m.lagging)
+				continue;
+			ctl_printf(r, "%s\"%s\"", nl++ ? ", " : ", \"lagging\": [", m.address);
+		}
+		if (nl)
+			ctl_printf(r, "]");
+		ctl_printf(r, ", \"error\": ");
+		ctl_json_str(r, z->error[0] ? z->error : NULL);
+		ctl_printf(r, "}");
+	}
+	ctl_printf(r, "]}\n");
+	return worst == FLEET_FAIL ? 503 : 200;
+}
