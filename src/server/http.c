@@ -233,6 +233,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		log_debug("http: %s", msg);
 }
 
+/*
+ * The path is taken as sent, not %-decoded: every path we serve is plain ASCII, and a decoded
+ * "/%00" would read as "/" once its NUL ends the C string.
+ */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -325,13 +336,13 @@ int http_start(http_t *h)
 		conf_addr_str(&c->http[i], text, sizeof(text));
 		/* No thread of MHD's own: its epoll descriptor joins the zone manager's poll, so
 		 * the handlers read zone and fleet state on the thread that writes it. */
-		h->d[i] =
-		    MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, h,
-		                     MHD_OPTION_LISTEN_SOCKET, h->fds[i],
-		                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_clients,
-		                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout,
-		                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-		                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+		h->d[i] = MHD_start_daemon(
+		    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, h,
+		    MHD_OPTION_LISTEN_SOCKET, h->fds[i], MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)c->http_max_clients, MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)c->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
 		if (!h->d[i]) {
 			log_error("cannot serve HTTP on %s", text);
 			return -EINVAL;
