@@ -45,7 +45,7 @@ static const char page_head[] =
     "th.zone{text-align:left}\n"
     "td.sync{background:#d8f5dd}td.behind{background:#ffe3a3}td.far{background:#ffb9a8}\n"
     "td.down{background:#f4c7c3}td.none{background:#eee;color:#999}\n"
-    "td small{display:block;color:#555}\n"
+    "td small,th small{display:block;color:#555;font-weight:normal}\n"
     "#updated{color:#666;margin-top:1em}\n"
     "</style></head><body>\n<h1>understudy: every copy of every zone</h1>\n"
     "<div id=\"summary\">loading</div>\n<table id=\"fleet\"></table>\n"
