@@ -111,6 +111,13 @@ class Scraper(threading.Thread):
         self.quit = False
         self.scrapes = []  # (seconds, bytes, series)
         self.errors = 0
+        self.busy = threading.Lock()  # held during a scrape
+
+    def pause(self):
+        """No scrape after this returns, until go is set again."""
+        self.go.clear()
+        with self.busy:
+            pass
 
     def scrape(self):
         t0 = time.monotonic()
@@ -125,10 +132,13 @@ class Scraper(threading.Thread):
             if not self.go.wait(0.2):
                 continue
             t0 = time.monotonic()
-            try:
-                self.scrapes.append(self.scrape())
-            except OSError:
-                self.errors += 1
+            with self.busy:
+                if not self.go.is_set():
+                    continue
+                try:
+                    self.scrapes.append(self.scrape())
+                except OSError:
+                    self.errors += 1
             time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
 
 
@@ -154,8 +164,9 @@ def measure(bench, tmp, zone, queries, binary, warnings):
         wport = bench.free_port()
         p = bench.start(watched_conf(binary, wd, wport, small, ZONES),
                         os.path.join(wd, "server.log"), GEN_CPU)
-        bench.wait_ready(p, wport, bench.LOAD_TIMEOUT)
         procs["watched"] = (p, wport)
+        # It serves the small zones only: ready once every one of them answers.
+        manyzones.sweep(wport, ZONES, time.monotonic() + bench.LOAD_TIMEOUT)
         http = bench.free_port()
         for name in ("plain", "monitored", "knotd"):
             if name == "knotd" and not shutil.which("knotd"):
@@ -201,7 +212,7 @@ def measure(bench, tmp, zone, queries, binary, warnings):
                     time.sleep(1.0)  # the checks held up while stopped are caught up
                 r = defence.run(defence.loadgen(bench, port, queries, SECONDS), SECONDS + 30)
                 if name == "monitored":
-                    scraper.go.clear()
+                    scraper.pause()  # none in flight when it stops
                     os.kill(p.pid, signal.SIGSTOP)
                 res[name].append(r["qps_answered"])
                 print(f"  monitoring round {rnd + 1}/{RUNS} {name}: "
