@@ -134,8 +134,8 @@ static void check_metrics(const char *t, size_t len)
 			const char *p = line;
 			while (p < end && (*p == '_' || (*p >= 'a' && *p <= 'z')))
 				p++;
-			FUZZ_CHECK(p > line, "a line without a metric name: %.*s", (int)(end - line),
-			           line);
+			FUZZ_CHECK(p > line, "a line without a metric name: %.*s",
+			           (int)(end - line), line);
 			if (*p == '{') {
 				p++;
 				while (p < end && *p != '}') {
@@ -145,7 +145,8 @@ static void check_metrics(const char *t, size_t len)
 					           "a label without its quoted value");
 					for (p += 2; p < end && *p != '"'; p++)
 						if (*p == '\\') {
-							FUZZ_CHECK(p + 1 < end && strchr("\\\"n", p[1]),
+							FUZZ_CHECK(p + 1 < end &&
+							               strchr("\\\"n", p[1]),
 							           "bad escape in a label value");
 							p++;
 						}
@@ -226,8 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!known || get == (r.status != 405), "%s %s answered %u", method, path, r.status);
 	FUZZ_CHECK(r.body.len == 0 || (r.body.text && strlen(r.body.text) == r.body.len),
 	           "the body holds a NUL or is not terminated");
-	if (r.status == 503 || (r.status == 200 && (!strcmp(path, "/health") ||
-	                                            !strcmp(path, "/fleet"))))
+	if (r.status == 503 ||
+	    (r.status == 200 && (!strcmp(path, "/health") || !strcmp(path, "/fleet"))))
 		check_json(r.body.text, r.body.len);
 	if (r.status == 200 && !strcmp(path, "/metrics"))
 		check_metrics(r.body.text, r.body.len);

@@ -386,6 +386,33 @@ static void test_tls(void **state)
 	             "protocol: unknown value \"quic\" (expected one of: udp, tcp, tls)");
 }
 
+static void test_http(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("server:\n  listen: 127.0.0.1\n");
+	assert_int_equal(c->nhttp, 0); /* none by default */
+	assert_int_equal(c->http_max_clients, 32);
+	assert_int_equal(c->http_timeout, 10);
+	conf_free(c);
+	c = load_ok("server:\n  http: [\"127.0.0.1@8053\", \"::1\"]\n  http-max-clients: 4\n"
+	            "  http-timeout: 3\n");
+	assert_int_equal(c->nhttp, 2);
+	assert_string_equal(addr_str(&c->http[0]), "127.0.0.1@8053");
+	assert_string_equal(addr_str(&c->http[1]), "::1@80");
+	assert_int_equal(c->http_max_clients, 4);
+	assert_int_equal(c->http_timeout, 3);
+	conf_free(c);
+	c = load_ok("server:\n  http: []\n");
+	assert_int_equal(c->nhttp, 0);
+	conf_free(c);
+	expect_error("server:\n  http: [\"127.0.0.1@99999\"]\n",
+	             "x.yaml:2:", "http: bad address \"127.0.0.1@99999\"");
+	expect_error("server:\n  http: [\"127.0.0.1@1\", \"127.0.0.1@1\"]\n",
+	             "x.yaml:2:", "listed twice");
+	expect_error("server:\n  http-timeout: 0\n",
+	             "x.yaml:2:", "http-timeout: expected an integer from 1 to 3600");
+}
+
 static void test_policies(void **state)
 {
 	(void)state;
@@ -1391,6 +1418,7 @@ int main(void)
 	    cmocka_unit_test(test_secondary_timer_and_limit_options),
 	    cmocka_unit_test(test_journal_bounds),
 	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_defences),
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
