@@ -497,8 +497,9 @@ static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 	if (z->conf->role == CONF_ROLE_SECONDARY) {
 		field(r, "primary", z->primary[0] ? z->primary : NULL, false);
 		field_time(r, "last-refresh", z->last_refresh);
-		if (z->busy)
-			field(r, "next-refresh", "running", false);
+		if (z->busy || z->queued)
+			field(r, "next-refresh", z->busy ? "running" : "waiting for transfers-in",
+			      false);
 		else
 			field_time(r, "next-refresh", z->next_refresh);
 		field_time(r, "expires", z->expire_at);
@@ -636,7 +637,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 				continue;
 			log_info("control: %s %s", cmd, x->conf->domain);
 			xfrin_start(s, x, force, -1);
-			ctl_printf(r, "%s: %s started\n", x->conf->domain, cmd);
+			ctl_printf(r, "%s: %s %s\n", x->conf->domain, cmd,
+			           x->queued ? "queued (transfers-in is full)" : "started");
 			n++;
 		}
 		if (!n)
@@ -710,7 +712,8 @@ static int setup(server_t *s, const char *conf_path)
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
 	s->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
 	s->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
-	if (!s->keys || !s->lenient_noted)
+	s->xfrin_per_primary = calloc(c->nremotes ? c->nremotes : 1, sizeof(unsigned));
+	if (!s->keys || !s->lenient_noted || !s->xfrin_per_primary)
 		return US_ENOMEM;
 	for (size_t i = 0; i < c->nkeys; i++)
 		if (tsig_key_init(&s->keys[i], c->keys[i].id, (tsig_alg_t)c->keys[i].algorithm,
@@ -1034,6 +1037,7 @@ cleanup:
 	store_close(s.store);
 	free(s.keys);
 	free(s.lenient_noted);
+	free(s.xfrin_per_primary);
 	if (s.wake_fd > 0)
 		close(s.wake_fd);
 	free(s.zones);

@@ -85,6 +85,7 @@ typedef struct server_zone {
 	bool again;        /* asked for again meanwhile: check once more when it ends, ... */
 	int again_first; /* ... starting with this primary (a position in conf->primaries), or -1 */
 	bool force_axfr; /* the next transfer is a full one */
+	bool queued;     /* due, but transfers-in was full: starts as a job ends (xfrin_tick) */
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
 	bool notify_pending;  /* its serial changed while we were down: NOTIFY once stored */
@@ -135,10 +136,15 @@ typedef struct server {
 	server_stats_t *stats; /* one per worker thread */
 	int nstats;
 	struct store *store;
-	struct tsig_key *keys;  /* conf->keys, ready for signing; same indexes */
-	int wake_fd;            /* eventfd: other threads wake the zone manager through it */
-	atomic_int notifying;   /* NOTIFY threads under way */
-	bool *lenient_noted;    /* per remote: its IXFRs' redundant additions have been logged */
+	struct tsig_key *keys; /* conf->keys, ready for signing; same indexes */
+	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
+	atomic_int notifying;  /* NOTIFY threads under way */
+	bool *lenient_noted;   /* per remote: its IXFRs' redundant additions have been logged */
+	/* Refresh jobs under way, in total and per remote they ask first (transfers-in,
+	 * transfers-in-per-primary); the zone manager's alone. */
+	unsigned xfrin_jobs;
+	unsigned *xfrin_per_primary;
+	size_t xfrin_cursor;    /* the zone xfrin_tick looks at first, so the queue is fair */
 	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
 	struct tls *tls;        /* XFR over TLS: the listener's pool, the remotes' contexts */
 	/* Listening sockets, bound at start while still root and handed to the workers as they
