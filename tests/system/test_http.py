@@ -199,6 +199,57 @@ def test_health_through_a_primary_outage(lab, tmp_path, understudy_binary, polic
                           direction="in", result="ok")) >= 2
 
 
+# --- the counters added for /metrics
+
+
+def test_counters_of_notify_tsig_and_transfers(lab, tmp_path, understudy_binary):
+    import dns.query
+    import dns.tsig
+    import dns.zone
+
+    from fakeprimary import notify
+
+    fp = lab.fake()
+    sec = http_secondary(lab, tmp_path, understudy_binary, fp, {},
+                         acls=["{id: out, address: [127.0.0.0/8], action: transfer}"],
+                         zone_acl=["out"])
+    before = metrics(sec)
+    assert series(before, "understudy_tsig_failures_total") == 0
+    assert series(before, "understudy_notify_total", direction="in", result="accepted") == 0
+    # A NOTIFY signed with the zone's key is accepted; one with a wrong secret is refused, and
+    # its TSIG check failed.
+    r = sec.notify(key=KEY)
+    assert r and r[0] == dns.rcode.NOERROR, r
+    wrong = (KEY[0], "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=", KEY[2])
+    r = notify("127.0.0.1", sec.port, key=wrong)
+    assert r and r[0] == dns.rcode.NOTAUTH, r
+    # A query signed with a key we do not know: BADKEY, counted too.
+    q = dns.message.make_query("example.com", "SOA")
+    q.use_tsig(dns.tsig.Key("nobody.", "bm9ib2R5IGtub3dzIHRoaXMga2V5IGF0IGFsbCEh", KEY[2]))
+    try:
+        sec.query(q)
+    except Exception:
+        pass  # dnspython may refuse the unsigned BADKEY answer: what counts is the server's
+    # An AXFR out, whole.
+    z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "example.com", port=sec.port, timeout=5))
+    assert z.get_rdataset("@", "SOA")[0].serial == 1
+
+    def counted():
+        t = metrics(sec)
+        return (series(t, "understudy_notify_total", direction="in", result="accepted") >= 1
+                and series(t, "understudy_notify_total", direction="in", result="refused") >= 1
+                and series(t, "understudy_tsig_failures_total") >= 2
+                and series(t, "understudy_transfers_total", zone="example.com",
+                           direction="out", kind="axfr", result="ok") == 1) and t
+    text = until(counted, 10, "the counters to count", sec)
+    assert series(text, "understudy_transfers_total", zone="example.com", direction="in",
+                  kind="axfr", result="ok") == 1
+    assert series(text, "understudy_queries_received_total", transport="tcp") >= 1
+    # The JSON of the same server agrees on what it counted.
+    code, out = sec.ctl("--json", "status")
+    assert code == 0 and json.loads(out)["queries"] >= 3, out
+
+
 # --- bad requests
 
 
