@@ -11,6 +11,8 @@ Three servers answer the 100k-name throughput zone, each with 1 UDP and 1 TCP wo
               each watching two remotes that answer (a second understudy serving the same
               small zones on 127.0.0.1 and 127.0.0.2, fleet-interval BENCH_MON_INTERVAL, 60 s),
               its HTTP listener scraped for /metrics every second during its runs
+  watching    the monitored server in runs of its own without the scrapes: the fleet checks'
+              share of the cost
   knotd       knotd with the throughput zone alone, for scale
 
 Reported: closed-loop UDP qps (loadgen, as in the main table) of each, monitored / plain (the
@@ -155,7 +157,7 @@ def measure(bench, tmp, zone, queries, binary, warnings):
     if not binary or not os.access(binary, os.X_OK):
         return {"note": "no understudy binary"}
     small = manyzones.ensure_zones(os.path.join(bench.OUT, "data"), ZONES)
-    res = {"plain": [], "monitored": [], "knotd": []}
+    res = {"plain": [], "monitored": [], "watching": [], "knotd": []}
     procs = {}
     scraper = None
     try:
@@ -202,16 +204,19 @@ def measure(bench, tmp, zone, queries, binary, warnings):
         mon = procs["monitored"][0]
         os.kill(mon.pid, signal.SIGSTOP)
         for rnd in range(RUNS):
-            for name in ("plain", "monitored", "knotd"):
-                if name not in procs:
+            # watching: the monitored server, not scraped: what the fleet checks alone cost.
+            for name in ("plain", "monitored", "watching", "knotd"):
+                key = "monitored" if name == "watching" else name
+                if key not in procs:
                     continue
-                p, port = procs[name]
-                if name == "monitored":
+                p, port = procs[key]
+                if key == "monitored":
                     os.kill(p.pid, signal.SIGCONT)
-                    scraper.go.set()
+                    if name == "monitored":
+                        scraper.go.set()
                     time.sleep(1.0)  # the checks held up while stopped are caught up
                 r = defence.run(defence.loadgen(bench, port, queries, SECONDS), SECONDS + 30)
-                if name == "monitored":
+                if key == "monitored":
                     scraper.pause()  # none in flight when it stops
                     os.kill(p.pid, signal.SIGSTOP)
                 res[name].append(r["qps_answered"])
@@ -230,6 +235,8 @@ def measure(bench, tmp, zone, queries, binary, warnings):
     out = {k: statistics.median(v) for k, v in res.items() if v}
     out["ratios"] = [m / p for m, p in zip(res["monitored"], res["plain"])]
     out["ratio"] = statistics.median(out["ratios"]) if out["ratios"] else None
+    out["watching_ratio"] = statistics.median(
+        w / p for w, p in zip(res["watching"], res["plain"])) if res["watching"] else None
     out["runs"] = res
     out["first_round_s"] = first_round
     if scraper and scraper.scrapes:
@@ -249,12 +256,14 @@ def report(r):
     L = [f"Monitoring ({RUNS} rounds, medians; 1 UDP + 1 TCP worker on CPU 0, loadgen and the "
          f"watched copies on CPU 1; {ZONES:,} zones watching 2 copies each, fleet-interval "
          f"{INTERVAL} s, /metrics scraped every second)"]
-    for name in ("plain", "monitored", "knotd"):
+    for name in ("plain", "monitored", "watching", "knotd"):
         if name in r:
             L.append(f"  {'qps, ' + name:<42}{r[name]:>12,.0f}")
     if r.get("ratio"):
         L.append(f"  {'qps, monitored / plain (goal >= 0.98)':<42}{r['ratio']:>12.3f}"
                  f"   per round: {', '.join(f'{x:.3f}' for x in r['ratios'])}")
+    if r.get("watching_ratio"):
+        L.append(f"  {'qps, watching (not scraped) / plain':<42}{r['watching_ratio']:>12.3f}")
     if "knotd" in r and "plain" in r:
         L.append(f"  {'qps, plain understudy / knotd':<42}{r['plain'] / r['knotd']:>12.2f}")
         L.append(f"  {'qps, monitored understudy / knotd':<42}"
