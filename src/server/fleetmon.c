@@ -1176,12 +1176,36 @@ size_t fleetmon_nservers(const server_zone_t *z)
 	return z->fleet ? z->fleet->n : 0;
 }
 
+/*
+ * text_addr, remembered for the last few addresses: the members of 10,000 zones are mostly the
+ * same few servers, and every scrape of /metrics asks for each. Zone manager thread only.
+ */
+static void text_addr_cached(const member_t *m, char *buf, size_t len)
+{
+	static struct {
+		maddr_t a;
+		char text[80];
+	} cache[8];
+	static unsigned next;
+	for (unsigned i = 0; i < 8; i++) {
+		if (m->addr.len && cache[i].a.len == m->addr.len &&
+		    memcmp(&cache[i].a.u, &m->addr.u, m->addr.len) == 0) {
+			snprintf(buf, len, "%s", cache[i].text);
+			return;
+		}
+	}
+	unsigned k = next++ % 8;
+	text_addr(m, cache[k].text, sizeof(cache[k].text));
+	cache[k].a = m->addr;
+	snprintf(buf, len, "%s", cache[k].text);
+}
+
 void fleetmon_server(const server_zone_t *z, size_t i, int64_t now, fleetmon_server_t *out)
 {
 	const fleet_zone_t *fz = z->fleet;
 	const member_t *m = &fz->m[i];
 	const fleet_obs_t *o = &m->obs;
-	text_addr(m, out->address, sizeof(out->address));
+	text_addr_cached(m, out->address, sizeof(out->address));
 	out->roles = m->roles;
 	out->known = o->known;
 	out->serial = o->serial;

@@ -210,7 +210,7 @@ static void defences(server_t *s, ctl_reply_t *r, const sums_t *t)
 /* The zone's health verdict, as /health gives it. */
 static fleet_health_t verdict(server_t *s, const server_zone_t *z, char *why, size_t len)
 {
-	char none[160];
+	char none[1]; /* no room: fleet_verdict then writes no reason, and fast */
 	if (!why) {
 		why = none;
 		len = sizeof(none);
@@ -229,7 +229,14 @@ static fleet_health_t verdict(server_t *s, const server_zone_t *z, char *why, si
 	return fleet_verdict(&f, why, len);
 }
 
-static void zones(server_t *s, ctl_reply_t *r)
+/* Each zone's verdict (a fleet_health_t) and whether a server of its fleet lags, worked out
+ * once per scrape. */
+typedef struct zone_facts {
+	uint8_t health;
+	bool lagging;
+} zone_facts_t;
+
+static void zones(server_t *s, ctl_reply_t *r, const zone_facts_t *zf)
 {
 	time_t now = clock_now();
 	size_t n = s->conf->nzones;
@@ -267,8 +274,7 @@ static void zones(server_t *s, ctl_reply_t *r)
 	head(r, "understudy_zone_health", "gauge",
 	     "The zone's health as /health judges it: 0 ok, 1 degraded, 2 fail.");
 	for (size_t i = 0; i < n; i++)
-		zone_value(r, "understudy_zone_health", &s->zones[i],
-		           verdict(s, &s->zones[i], NULL, 0));
+		zone_value(r, "understudy_zone_health", &s->zones[i], zf ? zf[i].health : 0);
 	/* One series per state that is on, so 10,000 healthy zones cost no line each. */
 	head(r, "understudy_zone_state", "gauge",
 	     "1 for each policy state the zone is in: expired, stale (served past expiry), "
@@ -287,7 +293,7 @@ static void zones(server_t *s, ctl_reply_t *r)
 		    {z->regressed, "serial_regression"},
 		    {z->held, "change_held"},
 		    {z->zonemd_failed, "zonemd_failed"},
-		    {fleetmon_lagging(s->fleet, z) > 0, "fleet_lagging"},
+		    {zf && zf[i].lagging, "fleet_lagging"},
 		    {!z->slot->zone && !z->expired, "not_loaded"},
 		};
 		for (size_t k = 0; k < sizeof(st) / sizeof(st[0]); k++) {
@@ -338,6 +344,11 @@ static void fleet_series(server_t *s, ctl_reply_t *r, int64_t now)
 	    "Seconds the server has been behind the newest serial (0 in sync).",
 	    "Seconds the last change the server caught up with took to reach it."};
 	ctl_reply_t b[4] = {{0}};
+	size_t total = 0;
+	for (size_t i = 0; i < s->conf->nzones; i++)
+		total += fleetmon_nservers(&s->zones[i]);
+	for (int w = 0; w < 4; w++)
+		room(&b[w], total * 96); /* a line each, of about this size: no doubling */
 	for (size_t i = 0; i < s->conf->nzones; i++) {
 		const server_zone_t *z = &s->zones[i];
 		size_t n = fleetmon_nservers(z);
@@ -395,16 +406,23 @@ void metrics_render(server_t *s, ctl_reply_t *r)
 	head(r, "understudy_zones", "gauge", "Zones configured.");
 	ctl_printf(r, "understudy_zones %zu\n", s->conf->nzones);
 	fleet_health_t worst = FLEET_OK;
+	/* Without memory for these, the zones' gauges say 0 and /health stays the judge. */
+	zone_facts_t *zf = malloc(sizeof(*zf) * (s->conf->nzones ? s->conf->nzones : 1));
 	for (size_t i = 0; i < s->conf->nzones; i++) {
 		fleet_health_t h = verdict(s, &s->zones[i], NULL, 0);
 		worst = h > worst ? h : worst;
+		if (zf)
+			zf[i] =
+			    (zone_facts_t){.health = (uint8_t)h,
+			                   .lagging = fleetmon_lagging(s->fleet, &s->zones[i]) > 0};
 	}
 	head(r, "understudy_health", "gauge",
 	     "The server's health as /health gives it: 0 ok, 1 degraded, 2 fail.");
 	ctl_printf(r, "understudy_health %d\n", (int)worst);
 	queries(s, r, &t);
 	defences(s, r, &t);
-	zones(s, r);
+	zones(s, r, zf);
+	free(zf);
 	transfers(s, r);
 	fleet_series(s, r, net_now_ms());
 }
