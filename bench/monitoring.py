@@ -11,6 +11,8 @@ Three servers answer the 100k-name throughput zone, each with 1 UDP and 1 TCP wo
               each watching two remotes that answer (a second understudy serving the same
               small zones on 127.0.0.1 and 127.0.0.2, fleet-interval BENCH_MON_INTERVAL, 60 s),
               its HTTP listener scraped for /metrics every second during its runs
+  zones       understudy with the same zones as monitored, none watched, no HTTP: what the
+              zones alone cost
   watching    the monitored server in runs of its own without the scrapes: the fleet checks'
               share of the cost
   knotd       knotd with the throughput zone alone, for scale
@@ -76,7 +78,7 @@ zones:
     return [os.path.abspath(binary), "serve", "-c", conf]
 
 
-def understudy_conf(binary, d, port, origin, small=None, wport=None, http=None):
+def understudy_conf(binary, d, port, origin, small=None, wport=None, http=None, watch=True):
     os.makedirs(os.path.join(d, "storage"))
     conf = os.path.join(d, "understudy.yaml")
     with open(conf, "w") as f:
@@ -87,10 +89,10 @@ def understudy_conf(binary, d, port, origin, small=None, wport=None, http=None):
   udp-workers: 1
   tcp-workers: 1
   watch-ns: false
-  fleet-interval: {INTERVAL if small else 0}
+  fleet-interval: {INTERVAL if small and watch else 0}
 """ + (f'  http: ["127.0.0.1@{http}"]\n' if http else "") + """log: {target: stderr, level: warning}
 """)
-        if small:
+        if small and watch:
             f.write(f"""remotes:
   - {{id: w1, address: "127.0.0.1@{wport}"}}
   - {{id: w2, address: "127.0.0.2@{wport}"}}
@@ -98,8 +100,9 @@ def understudy_conf(binary, d, port, origin, small=None, wport=None, http=None):
         f.write(f'zones:\n  - {{domain: {origin}, role: primary, file: "{d}/zone"}}\n')
         if small:
             f.write("".join(f"  - {{domain: {manyzones.zone_name(i)}, role: primary, "
-                            f"file: \"{small}/{manyzones.zone_name(i)}.zone\", "
-                            f"watch: [w1, w2]}}\n" for i in range(1, ZONES + 1)))
+                            f"file: \"{small}/{manyzones.zone_name(i)}.zone\""
+                            + (", watch: [w1, w2]}\n" if watch else "}\n")
+                            for i in range(1, ZONES + 1)))
     return [os.path.abspath(binary), "serve", "-c", conf]
 
 
@@ -164,7 +167,7 @@ def measure(bench, tmp, zone, queries, binary, warnings):
     if not binary or not os.access(binary, os.X_OK):
         return {"note": "no understudy binary"}
     small = manyzones.ensure_zones(os.path.join(bench.OUT, "data"), ZONES)
-    res = {"plain": [], "monitored": [], "watching": [], "knotd": []}
+    res = {"plain": [], "zones": [], "monitored": [], "watching": [], "knotd": []}
     procs = {}
     scraper = None
     try:
@@ -177,7 +180,7 @@ def measure(bench, tmp, zone, queries, binary, warnings):
         # It serves the small zones only: ready once every one of them answers.
         manyzones.sweep(wport, ZONES, time.monotonic() + bench.LOAD_TIMEOUT)
         http = bench.free_port()
-        for name in ("plain", "monitored", "knotd"):
+        for name in ("plain", "zones", "monitored", "knotd"):
             if name == "knotd" and not shutil.which("knotd"):
                 continue
             d = os.path.join(tmp, f"mon-{name}")
@@ -188,6 +191,8 @@ def measure(bench, tmp, zone, queries, binary, warnings):
                 argv = defence.knot_conf(d, port, bench.ORIGIN, 0)
             elif name == "plain":
                 argv = understudy_conf(binary, d, port, bench.ORIGIN)
+            elif name == "zones":
+                argv = understudy_conf(binary, d, port, bench.ORIGIN, small, watch=False)
             else:
                 argv = understudy_conf(binary, d, port, bench.ORIGIN, small, wport, http)
             p = bench.start(argv, os.path.join(d, "server.log"), SRV_CPU)
@@ -212,7 +217,7 @@ def measure(bench, tmp, zone, queries, binary, warnings):
         pin(mon, GEN_CPU)
         for rnd in range(RUNS):
             # watching: the monitored server, not scraped: what the fleet checks alone cost.
-            for name in ("plain", "monitored", "watching", "knotd"):
+            for name in ("plain", "zones", "monitored", "watching", "knotd"):
                 key = "monitored" if name == "watching" else name
                 if key not in procs:
                     continue
@@ -237,6 +242,10 @@ def measure(bench, tmp, zone, queries, binary, warnings):
     out = {k: statistics.median(v) for k, v in res.items() if v}
     out["ratios"] = [m / p for m, p in zip(res["monitored"], res["plain"])]
     out["ratio"] = statistics.median(out["ratios"]) if out["ratios"] else None
+    out["zones_ratio"] = statistics.median(
+        z / p for z, p in zip(res["zones"], res["plain"])) if res["zones"] else None
+    out["monitored_zones_ratio"] = statistics.median(
+        m / z for m, z in zip(res["monitored"], res["zones"])) if res["zones"] else None
     out["watching_ratio"] = statistics.median(
         w / p for w, p in zip(res["watching"], res["plain"])) if res["watching"] else None
     out["runs"] = res
@@ -258,12 +267,15 @@ def report(r):
     L = [f"Monitoring ({RUNS} rounds, medians; 1 UDP + 1 TCP worker on CPU 0, loadgen and the "
          f"watched copies on CPU 1; {ZONES:,} zones watching 2 copies each, fleet-interval "
          f"{INTERVAL} s, /metrics scraped every second)"]
-    for name in ("plain", "monitored", "watching", "knotd"):
+    for name in ("plain", "zones", "monitored", "watching", "knotd"):
         if name in r:
             L.append(f"  {'qps, ' + name:<42}{r[name]:>12,.0f}")
     if r.get("ratio"):
         L.append(f"  {'qps, monitored / plain (goal >= 0.98)':<42}{r['ratio']:>12.3f}"
                  f"   per round: {', '.join(f'{x:.3f}' for x in r['ratios'])}")
+    if r.get("zones_ratio"):
+        L.append(f"  {'qps, zones (10,000 more, unwatched) / plain':<42}{r['zones_ratio']:>12.3f}")
+        L.append(f"  {'qps, monitored / zones':<42}{r['monitored_zones_ratio']:>12.3f}")
     if r.get("watching_ratio"):
         L.append(f"  {'qps, watching (not scraped) / plain':<42}{r['watching_ratio']:>12.3f}")
     if "knotd" in r and "plain" in r:
