@@ -172,7 +172,9 @@ static void status_page(server_t *s, ctl_reply_t *r)
 void http_route(server_t *s, const char *method, const char *path, http_reply_t *out)
 {
 	static const char *const paths[] = {"/health", "/metrics", "/fleet", "/", NULL};
+	ctl_reply_t body = out->body; /* a buffer to reuse, or none */
 	memset(out, 0, sizeof(*out));
+	out->body = (ctl_reply_t){.text = body.text, .cap = body.text ? body.cap : 0};
 	int which = -1;
 	for (int i = 0; paths[i]; i++)
 		if (strcmp(path, paths[i]) == 0)
@@ -244,6 +246,56 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+/*
+ * The last body MHD is done with, kept for the next answer: a scrape of many zones is
+ * megabytes, and fresh ones would cost a page fault per page each time. Bodies being sent
+ * are remembered by pointer, to know their size when MHD gives them back. Zone manager
+ * thread only (MHD calls back from http_run and http_free).
+ */
+static struct {
+	char *spare;
+	size_t spare_cap;
+	struct {
+		char *p;
+		size_t cap;
+	} out[8];
+} bufs;
+
+static void give_back(void *p)
+{
+	for (size_t i = 0; i < sizeof(bufs.out) / sizeof(bufs.out[0]); i++) {
+		if (bufs.out[i].p != p)
+			continue;
+		bufs.out[i].p = NULL;
+		if (!bufs.spare || bufs.spare_cap < bufs.out[i].cap) {
+			free(bufs.spare);
+			bufs.spare = p;
+			bufs.spare_cap = bufs.out[i].cap;
+			return;
+		}
+		break;
+	}
+	free(p);
+}
+
+static struct MHD_Response *body_response(ctl_reply_t *b)
+{
+	if (!b->text)
+		return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	for (size_t i = 0; i < sizeof(bufs.out) / sizeof(bufs.out[0]); i++) {
+		if (bufs.out[i].p)
+			continue;
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer_with_free_callback(b->len, b->text, give_back);
+		if (r) {
+			bufs.out[i].p = b->text;
+			bufs.out[i].cap = b->cap;
+		}
+		return r;
+	}
+	return MHD_create_response_from_buffer(b->len, b->text, MHD_RESPMEM_MUST_FREE);
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -252,17 +304,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	(void)upload;
 	(void)con_cls;
 	http_t *h = cls;
-	http_reply_t rep;
+	http_reply_t rep = {.body = {.text = bufs.spare, .cap = bufs.spare_cap}};
+	bufs.spare = NULL;
 	http_route(h->s, method, url, &rep);
 	/* A request body is never wanted: the answer goes now, and MHD closes the connection
 	 * rather than read what it did not need. */
 	*upload_size = 0;
-	struct MHD_Response *resp;
-	if (rep.body.text)
-		resp = MHD_create_response_from_buffer(rep.body.len, rep.body.text,
-		                                       MHD_RESPMEM_MUST_FREE);
-	else
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp = body_response(&rep.body);
 	if (!resp) {
 		free(rep.body.text);
 		return MHD_NO;
@@ -394,5 +442,7 @@ void http_free(http_t *h)
 		if (h->fds[i] >= 0)
 			close(h->fds[i]);
 	}
+	free(bufs.spare);
+	bufs.spare = NULL;
 	free(h);
 }

@@ -21,10 +21,11 @@ typedef struct http_reply {
 } http_reply_t;
 
 /*
- * Routes one request: GET or HEAD of /health, /metrics, /fleet or /, everything else 404 or
- * 405 (405 for a known path with another method). method and path are what the client sent
- * (path without its query string), any bytes. Reads zone and fleet state, so it runs on the
- * zone manager thread only. The body is built even for HEAD: the listener sends its length.
+ * Routes one request (out->body may hold a buffer to reuse, with len 0, or be zeroed): GET or HEAD
+ * of /health, /metrics, /fleet or /, everything else 404 or 405 (405 for a known path with another
+ * method). method and path are what the client sent (path without its query string), any bytes.
+ * Reads zone and fleet state, so it runs on the zone manager thread only. The body is built even
+ * for HEAD: the listener sends its length.
  */
 void http_route(server_t *s, const char *method, const char *path, http_reply_t *out);
 

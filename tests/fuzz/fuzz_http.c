@@ -214,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (name[0])
 		srv.conf->zones[1].domain = name;
 
-	http_reply_t r;
+	http_reply_t r = {0};
 	http_route(&srv, method, path, &r);
 	srv.conf->zones[1].domain = saved;
 	FUZZ_CHECK(r.status == 200 || r.status == 404 || r.status == 405 || r.status == 503,
