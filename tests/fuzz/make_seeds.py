@@ -504,6 +504,43 @@ def tsig_seeds():
     write("tsig", "trailing", bytes([1]) + bytes(bad) + b"\x00")
 
 
+# ---- catalog: records of a catalog zone (see fuzz_catalog.c for the layout) ------------------
+
+
+def cat_rr(prefix, sel, rdata):
+    labels = b"".join(bytes([len(l)]) + l.encode() for l in prefix.split(".") if l)
+    return bytes([len(labels)]) + labels + bytes([sel, len(rdata)]) + rdata
+
+
+def catalog_seeds():
+    ptr, txt, a = 0, 1, 2
+    member = lambda i, name: cat_rr("m%d.zones" % i, ptr, wname(name))
+    write("catalog", "empty", b"\x01")
+    write("catalog", "no-version", b"\x00" + member(1, "example.com"))
+    write("catalog", "members", b"\x01" + member(1, "Example.COM") + member(2, "example.net") +
+          cat_rr("group.m1.zones", txt, b"\x04blue") + cat_rr("coo.m2.zones", ptr,
+                                                               wname("other.catalog")))
+    write("catalog", "two-ptrs", b"\x01" + member(1, "a.example") + member(1, "b.example"))
+    write("catalog", "two-coo", b"\x01" + member(1, "a.example") +
+          cat_rr("coo.m1.zones", ptr, wname("x")) + cat_rr("coo.m1.zones", ptr, wname("y")))
+    write("catalog", "duplicates", b"\x01" + member(3, "dup.example") + member(1, "DUP.example") +
+          member(2, "dup.example"))
+    write("catalog", "self", b"\x01" + member(1, "catalog.example"))
+    write("catalog", "wrong-types", b"\x01" + cat_rr("t.zones", txt, b"\x0bexample.com") +
+          cat_rr("a.zones", a, b"\xc0\x00\x02\x01") + cat_rr("x.deep.zones", ptr,
+                                                               wname("deep.example")))
+    write("catalog", "bad-version", b"\x00" + cat_rr("version", txt, b"\x011") +
+          member(1, "example.com"))
+    write("catalog", "two-versions", b"\x01" + cat_rr("version", txt, b"\x013"))
+    write("catalog", "groups", b"\x01" + member(1, "g.example") +
+          cat_rr("group.m1.zones", txt, b"\x02zz") + cat_rr("group.m1.zones", txt, b"\x02aa") +
+          cat_rr("group.m1.zones", txt, b"") + cat_rr("group.m1.zones", txt, b"\x03a\x00b"))
+    write("catalog", "long-id", b"\x01" + member(1, "x") +
+          cat_rr("i" * 63 + ".zones", ptr, wname("long.example")))
+    write("catalog", "many", b"\x01" + b"".join(member(i, "z%d.example" % i) for i in range(70)))
+    write("catalog", "long-member", b"\x01" + member(1, ".".join(["a" * 60] * 4)))
+
+
 def main():
     n = packet_seeds()
     cookie_seeds()
@@ -513,6 +550,7 @@ def main():
     zonefile_seeds()
     dname_seeds()
     rrl_seeds()
+    catalog_seeds()
     total = sum(len(files) for _, _, files in os.walk(CORPUS))
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(CORPUS)
                for f in files)
