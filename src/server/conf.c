@@ -1083,6 +1083,85 @@ static void parse_policies(ctx_t *c, conf_zone_t *z, const kv_t *kv)
 		z->guard_max_removed = (int)pct;
 }
 
+/* A zone's catalog keys (docs/catalog-zones.md), in this order after the policies. */
+enum { CATALOG_ROLE, CATALOG_ZONE, CATALOG_GROUP, NCATALOG };
+static const char *const catalog_names[NCATALOG] = {"catalog-role", "catalog-zone",
+                                                    "catalog-group"};
+
+/* The index of the zone named by wire name, from the table get_domain fills; -1 if none. */
+static int zone_index(const ctx_t *c, const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t j = 0; j < len; j++)
+		h = (h ^ name[j]) * 16777619u;
+	for (size_t j = h & c->zone_mask; c->zone_names[j]; j = (j + 1) & c->zone_mask) {
+		const conf_zone_t *o = &c->conf->zones[c->zone_names[j] - 1];
+		if (o->name_len == len && !memcmp(o->name, name, len))
+			return (int)c->zone_names[j] - 1;
+	}
+	return -1;
+}
+
+/*
+ * Reads a zone's catalog keys; catalog-zone names another zone, so it is resolved in
+ * check_catalogs once every zone is read. Returns true when the zone is a producer, which
+ * needs no file.
+ */
+static bool parse_catalog(ctx_t *c, conf_zone_t *z, const kv_t *kv, uint8_t *catz, size_t *catz_len)
+{
+	static const char *const roles[] = {"none", "producer", "consumer", NULL};
+	int role = 0;
+	if (kv[CATALOG_ROLE].k &&
+	    (role = get_enum(c, &kv[CATALOG_ROLE], kv[CATALOG_ROLE].v, roles)) == 2) {
+		/* Named in DESIGN.md; refused until it works rather than accepted and ignored. */
+		cerr(c, line_of(kv[CATALOG_ROLE].k),
+		     "catalog-role: consumer is not supported yet (only producer)");
+		role = -1;
+	}
+	if (role == 1 && z->role != CONF_ROLE_PRIMARY) {
+		cerr(c, line_of(kv[CATALOG_ROLE].k),
+		     "catalog-role: producer needs role primary (the catalog is generated here)");
+		role = -1;
+	}
+	if (role == 1)
+		z->catalog_role = CONF_CATALOG_PRODUCER;
+	const char *s, *why;
+	if (kv[CATALOG_ZONE].k && (s = get_scalar(c, &kv[CATALOG_ZONE], "a zone name")) &&
+	    !dname_parse(s, catz, catz_len, &why)) {
+		*catz_len = 0;
+		cerr(c, line_of(kv[CATALOG_ZONE].k), "catalog-zone: bad name \"%s\": %s", s, why);
+	}
+	if (kv[CATALOG_GROUP].k) {
+		if (!kv[CATALOG_ZONE].k)
+			cerr(c, line_of(kv[CATALOG_GROUP].k),
+			     "catalog-group: only a member (with catalog-zone) has a group");
+		else
+			get_str(c, &kv[CATALOG_GROUP], 1, 255, &z->catalog_group);
+	}
+	return role == 1;
+}
+
+/* Resolves catalog-zone: it must name a producer catalog of this configuration. */
+static void check_catalog_zone(ctx_t *c, conf_zone_t *z, const kv_t *kv, const uint8_t *catz,
+                               size_t catz_len)
+{
+	int i = zone_index(c, catz, catz_len);
+	const conf_zone_t *cat = i >= 0 ? &c->conf->zones[i] : NULL;
+	if (!cat)
+		cerr(c, line_of(kv->k), "catalog-zone: no zone \"%s\" in this configuration",
+		     sval(kv->v));
+	else if (cat == z)
+		cerr(c, line_of(kv->k), "catalog-zone: a catalog cannot list itself");
+	else if (cat->catalog_role != CONF_CATALOG_PRODUCER)
+		cerr(c, line_of(kv->k),
+		     "catalog-zone: zone \"%s\" (line %d) has no catalog-role: producer",
+		     cat->domain, cat->line);
+	else if (z->catalog_role == CONF_CATALOG_PRODUCER)
+		cerr(c, line_of(kv->k), "catalog-zone: a catalog is not a member of another");
+	else
+		z->catalog_zone = i;
+}
+
 static void parse_zones(ctx_t *c, const kv_t *sec)
 {
 	static const struct {
@@ -1117,12 +1196,14 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		WATCH_NS,
 		NINTS = sizeof(ints) / sizeof(ints[0])
 	};
-	const char *names[WATCH_NS + 1 + NINTS + NPOLICY + 1] = {
+	const char *names[WATCH_NS + 1 + NINTS + NPOLICY + NCATALOG + 1] = {
 	    "domain", "role", "file", "notify", "acl", "primaries", "watch", "watch-ns"};
 	for (size_t j = 0; j < NINTS; j++)
 		names[WATCH_NS + 1 + j] = ints[j].name;
 	for (size_t j = 0; j < NPOLICY; j++)
 		names[WATCH_NS + 1 + NINTS + j] = policy_names[j];
+	for (size_t j = 0; j < NCATALOG; j++)
+		names[WATCH_NS + 1 + NINTS + NPOLICY + j] = catalog_names[j];
 	static const char *const roles[] = {"primary", "secondary", NULL};
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
@@ -1133,15 +1214,21 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	if (!(c->zone_names = xcalloc(c, size, sizeof(*c->zone_names))))
 		return;
 	c->zone_mask = size - 1;
+	/* The catalog-zone names, resolved once every zone's name is known. */
+	uint8_t(*catz)[CONF_DNAME_MAX] = xcalloc(c, conf->nzones, sizeof(*catz));
+	size_t *catz_len = xcalloc(c, conf->nzones, sizeof(*catz_len));
+	kv_t *catz_kv = xcalloc(c, conf->nzones, sizeof(*catz_kv));
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[WATCH_NS + 1 + NINTS + NPOLICY];
+		kv_t kv[WATCH_NS + 1 + NINTS + NPOLICY + NCATALOG];
 		int role = 0;
+		bool producer;
 		z->line = line_of(item);
 		z->fleet_interval = -1; /* the server's, unless given */
 		z->watch_ns = conf->watch_ns;
 		z->zonemd_verify = true;
+		z->catalog_zone = -1;
 		if (!map_get(c, item, "zones", names, kv))
 			continue;
 		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
@@ -1171,10 +1258,18 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		/* After a bad role, the role-specific checks would only add noise. */
 		if (role < 0)
 			continue;
+		const kv_t *ckv = &kv[WATCH_NS + 1 + NINTS + NPOLICY];
+		producer = c->oom ? false : parse_catalog(c, z, ckv, catz[i], &catz_len[i]);
+		if (!c->oom)
+			catz_kv[i] = ckv[CATALOG_ZONE];
 		if (z->role == CONF_ROLE_PRIMARY && kv[PRIMARIES].k)
 			cerr(c, line_of(kv[PRIMARIES].k),
 			     "primaries: only a secondary zone has primaries");
-		else if (z->role == CONF_ROLE_PRIMARY && !kv[FILE_].k)
+		else if (producer && kv[FILE_].k)
+			cerr(c, line_of(kv[FILE_].k),
+			     "file: a producer catalog is generated from its members; it has no "
+			     "file");
+		else if (z->role == CONF_ROLE_PRIMARY && !kv[FILE_].k && !producer)
 			cerr(c, z->line, "zones: a primary zone needs \"file\"");
 		else if (z->role == CONF_ROLE_SECONDARY && !kv[PRIMARIES].k)
 			cerr(c, z->line, "zones: a secondary zone needs \"primaries\"");
@@ -1182,6 +1277,12 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 		         kv[PRIMARIES].v->type == YAML_SEQUENCE_NODE && !seq_len(kv[PRIMARIES].v))
 			cerr(c, line_of(kv[PRIMARIES].k), "primaries: empty list");
 	}
+	for (size_t i = 0; !c->oom && i < conf->nzones; i++)
+		if (catz_kv[i].k && catz_len[i])
+			check_catalog_zone(c, &conf->zones[i], &catz_kv[i], catz[i], catz_len[i]);
+	free(catz);
+	free(catz_len);
+	free(catz_kv);
 }
 
 /* Fills whatever the file left out. Runs only on a configuration that parsed without errors. */
@@ -1490,6 +1591,7 @@ void conf_free(conf_t *conf)
 		free(conf->zones[i].acl);
 		free(conf->zones[i].primaries);
 		free(conf->zones[i].watch);
+		free(conf->zones[i].catalog_group);
 	}
 	free(conf->rrl.whitelist);
 	free(conf->block);

@@ -91,6 +91,12 @@ typedef enum { CONF_EXPIRE_SERVFAIL, CONF_EXPIRE_KEEP_SERVING } conf_expire_poli
 /* serial-regression: what a secondary does when its primaries' serial goes backwards. */
 typedef enum { CONF_REGRESSION_ALARM, CONF_REGRESSION_FOLLOW } conf_regression_t;
 
+/* catalog-role: what a zone is to catalog zones (RFC 9432). */
+typedef enum {
+	CONF_CATALOG_NONE,     /* an ordinary zone */
+	CONF_CATALOG_PRODUCER, /* a primary whose contents are generated from its members */
+} conf_catalog_role_t;
+
 typedef struct conf_zone {
 	char *domain;                 /* as written, without a trailing dot (root is ".") */
 	uint8_t name[CONF_DNAME_MAX]; /* lower-cased wire form */
@@ -126,6 +132,10 @@ typedef struct conf_zone {
 	int guard_max_removed; /* percent of the zone's records; 0 (default): no limit */
 	bool guard_apex;       /* hold a change that replaces the apex NS or DNSKEY set */
 	bool zonemd_verify;    /* verify ZONEMD on every transfer in; default true */
+	/* Catalog zones (docs/catalog-zones.md). */
+	conf_catalog_role_t catalog_role;
+	int catalog_zone;    /* index into conf_t.zones of the producer listing this zone; -1 */
+	char *catalog_group; /* the member's group property; NULL for none */
 	int line;
 } conf_zone_t;
 

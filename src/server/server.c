@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "catz.h"
 #include "clock.h"
 #include "ctl.h"
 #include "dnssec.h"
@@ -285,17 +286,46 @@ static void journal_start_all(server_t *s)
 		journal_start_commit(s, from, s->conf->nzones);
 }
 
+/*
+ * A producer catalog's new version, generated from the members in the configuration, against
+ * the version served, or at start the one stored, so that a restart with the same members
+ * keeps the serial and one with other members moves past it (and the journal gets the
+ * difference, for IXFR out).
+ */
+static int catalog_load(server_t *s, server_zone_t *z, zone_t **out)
+{
+	const conf_zone_t *zc = z->conf;
+	zone_t *stored = !z->slot->zone && s->store ? stored_version(s, z) : NULL;
+	char err[256];
+	int ret = catz_generate(s->conf, zc, z->slot->zone ? z->slot->zone : stored,
+	                        (uint32_t)time(NULL), out, err, sizeof(err));
+	zone_unref(stored);
+	if (ret) {
+		set_error(z, "cannot generate the catalog: %s", err);
+		log_error("zone %s: %s%s", zc->domain, z->error,
+		          z->slot->zone ? "; the previous version keeps serving" : "");
+	}
+	return ret;
+}
+
 int server_zone_load(server_t *s, server_zone_t *z)
 {
 	const conf_zone_t *zc = z->conf;
-	if (!zc->file) {
+	bool catalog = zc->catalog_role == CONF_CATALOG_PRODUCER;
+	if (!zc->file && !catalog) {
 		log_error("zone %s: no zone file configured", zc->domain);
 		return US_EINVAL;
 	}
 	report_ctx_t r = {.z = z};
 	zone_t *nz = NULL;
-	int ret = zonefile_load(zc->name, zc->file, zone_report, &r, &nz);
 	zone_t *old = z->slot->zone;
+	if (catalog) {
+		int ret = catalog_load(s, z, &nz);
+		if (ret)
+			return ret;
+		goto loaded;
+	}
+	int ret = zonefile_load(zc->name, zc->file, zone_report, &r, &nz);
 	if (ret) {
 		if (!r.errors) {
 			set_error(z, "%s: %s", zc->file, us_strerror(ret));
@@ -305,6 +335,7 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		          old ? "; the previous version keeps serving" : "");
 		return ret;
 	}
+loaded:
 	if (!old) {
 		/* At start the file is what there is to serve, so serve it first; what was stored
 		 * only decides what goes to the journal and whether secondaries hear of it. */

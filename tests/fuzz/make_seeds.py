@@ -463,6 +463,11 @@ zones:
     write("conf", "bad-rrl", "server:\n  rrl: {slip: -1, whitelist: [192.0.2.1/24]}\n"
           "  cookie-secret: [aa, bb, cc]\n  block: nope/33\n")
     write("conf", "rrl-no-rate", "server:\n  rrl: {slip: 1}\n  cookies: maybe\n")
+    write("conf", "catalog", "zones:\n  - {domain: a.example, file: /a, catalog-zone: cat}\n"
+          "  - {domain: cat, catalog-role: producer}\n"
+          "  - {domain: b.example, file: /b, catalog-zone: cat, catalog-group: blue}\n"
+          "  - {domain: c, catalog-role: consumer, catalog-zone: c, catalog-group: \"\"}\n"
+          "  - {domain: d, catalog-zone: a.example}\n")
     write("conf", "anchors", "a: &x [1]\nb: *x\n")
     write("conf", "deep", "[" * 40 + "]" * 40)
     write("conf", "empty", "")

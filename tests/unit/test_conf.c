@@ -1090,6 +1090,55 @@ static void test_zone_role_rules(void **state)
 	assert_int_equal(count_lines(err), 1); /* no follow-on "needs file" noise */
 }
 
+static void test_catalog_keys(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("zones:\n"
+	                    "  - {domain: a.example, file: /a, catalog-zone: Catalog.Example.}\n"
+	                    "  - {domain: catalog.example, catalog-role: producer}\n"
+	                    "  - {domain: b.example, file: /b, catalog-zone: catalog.example,\n"
+	                    "     catalog-group: blue}\n"
+	                    "  - {domain: c.example, file: /c, catalog-role: none}\n");
+	assert_int_equal(c->zones[1].catalog_role, CONF_CATALOG_PRODUCER);
+	assert_null(c->zones[1].file);
+	/* Resolved whatever the order of the zones and the case of the name. */
+	assert_int_equal(c->zones[0].catalog_zone, 1);
+	assert_null(c->zones[0].catalog_group);
+	assert_int_equal(c->zones[2].catalog_zone, 1);
+	assert_string_equal(c->zones[2].catalog_group, "blue");
+	assert_int_equal(c->zones[3].catalog_zone, -1);
+	assert_int_equal(c->zones[3].catalog_role, CONF_CATALOG_NONE);
+	conf_free(c);
+
+	expect_error("zones:\n  - {domain: c, catalog-role: producer, role: secondary, "
+	             "primaries: []}\n",
+	             "x.yaml:2:", "catalog-role: producer needs role primary");
+	expect_error("zones:\n  - {domain: c, catalog-role: producer, file: /c}\n",
+	             "x.yaml:2:", "file: a producer catalog is generated");
+	expect_error("zones:\n  - {domain: c, catalog-role: consumer, file: /c}\n",
+	             "x.yaml:2:", "catalog-role: consumer is not supported yet");
+	expect_error("zones:\n  - {domain: c, catalog-role: both, file: /c}\n",
+	             "x.yaml:2:", "catalog-role: unknown value \"both\"");
+	expect_error("zones:\n  - {domain: a, file: /a, catalog-zone: nowhere}\n",
+	             "x.yaml:2:", "catalog-zone: no zone \"nowhere\" in this configuration");
+	expect_error(
+	    "zones:\n  - {domain: a, file: /a, catalog-zone: b}\n"
+	    "  - {domain: b, file: /b}\n",
+	    "x.yaml:2:", "catalog-zone: zone \"b\" (line 3) has no catalog-role: producer");
+	expect_error("zones:\n  - {domain: a, catalog-role: producer, catalog-zone: a}\n",
+	             "x.yaml:2:", "catalog-zone: a catalog cannot list itself");
+	expect_error("zones:\n  - {domain: a, catalog-role: producer, catalog-zone: b}\n"
+	             "  - {domain: b, catalog-role: producer}\n",
+	             "x.yaml:2:", "catalog-zone: a catalog is not a member of another");
+	expect_error("zones:\n  - {domain: a, file: /a, catalog-zone: \"a..b\"}\n",
+	             "x.yaml:2:", "catalog-zone: bad name");
+	expect_error("zones:\n  - {domain: a, file: /a, catalog-group: g}\n",
+	             "x.yaml:2:", "catalog-group: only a member");
+	expect_error("zones:\n  - {domain: c, catalog-role: producer}\n"
+	             "  - {domain: a, file: /a, catalog-zone: c, catalog-group: \"\"}\n",
+	             "x.yaml:3:", "catalog-group: must be 1 to 255 bytes long");
+}
+
 static void test_all_errors_collected(void **state)
 {
 	(void)state;
@@ -1435,6 +1484,7 @@ int main(void)
 	    cmocka_unit_test(test_zone_references),
 	    cmocka_unit_test(test_zone_single_id_lists),
 	    cmocka_unit_test(test_zone_role_rules),
+	    cmocka_unit_test(test_catalog_keys),
 	    cmocka_unit_test(test_all_errors_collected),
 	    cmocka_unit_test(test_error_buffer_truncation),
 	    cmocka_unit_test(test_aliases_rejected),

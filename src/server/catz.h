@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* catz: the daemon's catalog zones (RFC 9432): producer catalogs generated from the config. */
+#pragma once
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "zone.h"
+
+/*
+ * Generates the version of producer catalog cat (a zone of conf with catalog-role producer)
+ * from the zones of conf that name it in catalog-zone. prev is the version served or stored
+ * before (NULL: none). When the generated records equal prev's, the version keeps prev's
+ * serial, so nothing propagates; otherwise its serial is the later of prev's + 1 and now
+ * (Unix seconds; RFC 1982), so the consumers see a newer serial even after the storage was
+ * lost. Returns 0 with *out owning the new version, or a negative US_E* code with a reason in
+ * err.
+ */
+int catz_generate(const conf_t *conf, const conf_zone_t *cat, const zone_t *prev, uint32_t now,
+                  zone_t **out, char *err, size_t errlen);

@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: MIT
+"""test_catalog: understudy as a catalog producer (RFC 9432) for knotd and named as consumers:
+they learn the member zones from our catalog, transfer them, and follow the catalog when the
+members change (a new catalog serial, sent as an IXFR)."""
+
+import subprocess
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.zone
+import pytest
+
+import servers
+from servers import wait_for
+
+CATZ = "catalog.test"
+OPEN_ACL = "  - {id: xfr, address: [127.0.0.0/8], action: transfer}\n"
+
+
+def member_text(name, serial):
+    return (f"$TTL 300\n@ SOA ns1.{name}. hostmaster.{name}. {serial} 3600 600 86400 300\n"
+            f"@ NS ns1.{name}.\nns1 A 192.0.2.53\nwww TXT \"{name} {serial}\"\n")
+
+
+def soa_serial(srv, zone, timeout=0.5):
+    """The zone's serial as srv answers it, or the RCODE's name when it does not serve it."""
+    try:
+        r = srv.query(dns.message.make_query(zone, "SOA"), timeout=timeout)
+    except Exception:
+        srv.close_sockets()
+        return None
+    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+        return dns.rcode.to_text(r.rcode())
+    return r.answer[0][0].serial
+
+
+def www(srv, zone):
+    r = srv.query(dns.message.make_query(f"www.{zone}", "TXT"), timeout=1)
+    return [rd.to_text() for rrset in r.answer for rd in rrset]
+
+
+def axfr(srv, zone):
+    z = dns.zone.from_xfr(dns.query.xfr(srv.addr, zone, port=srv.port, timeout=10,
+                                        relativize=False), relativize=False)
+    return {(str(n), dns.rdatatype.to_text(rds.rdtype), rd.to_text().lower())
+            for n, node in z.nodes.items() for rds in node.rdatasets for rd in rds}
+
+
+def log_lines(srv, *words):
+    return [line for line in srv.output().splitlines() if all(w in line for w in words)]
+
+
+class Producer(servers.Understudy):
+    """understudy: the primary of the member zones and of the catalog listing them."""
+
+    name = "producer"
+
+    def __init__(self, workdir, binary, members, notify_port=None):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.members = dict(members)  # name -> group (or None)
+        self.notify_port = notify_port
+        self.zones = [(CATZ, None)]
+
+    def zone_path(self, name):
+        return self.dir / f"{name}.zone"
+
+    def write_config(self):
+        remotes = (f"remotes:\n  - {{id: down, address: \"127.0.0.1@{self.notify_port}\"}}\n"
+                   if self.notify_port else "")
+        notify = "    notify: [down]\n" if self.notify_port else ""
+        zones = f"  - domain: {CATZ}\n    catalog-role: producer\n    acl: [xfr]\n{notify}"
+        for name, group in sorted(self.members.items()):
+            path = self.zone_path(name)
+            if not path.exists():
+                path.write_text(member_text(name, 1))
+            zones += (f"  - domain: {name}\n    file: \"{path}\"\n    acl: [xfr]\n{notify}"
+                      f"    catalog-zone: {CATZ}\n")
+            if group:
+                zones += f"    catalog-group: {group}\n"
+        self.conf.write_text(f"""server:
+  listen: ["{self.addr}@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+  watch-ns: false
+log: {{target: stderr, level: info}}
+{remotes}acls:
+{OPEN_ACL}zones:
+{zones}""")
+
+    def restart(self, members):
+        """Stops, changes the members in the configuration, starts on the same port."""
+        self.stop()
+        self.members = dict(members)
+        self.fixed_port = self.port
+        self.start()
+
+
+class KnotConsumer(servers.Knotd):
+    """knotd with catalog.test as a secondary of understudy, catalog-role interpret: members
+    get the template their group names (blue), or the first (member) without one. The blue
+    template keeps its zone files in their own folder, so a test sees which template a member
+    got."""
+
+    def __init__(self, workdir, primary_port):
+        super().__init__(workdir, zones=[])
+        self.primary_port = primary_port
+        # knotd does not answer for a catalog it interprets: readiness is the members'.
+        self.zones = []
+        self.catalog_file = self.dir / "catalog.zone"
+
+    def write_config(self):
+        super().write_config()
+        text = self.conf.read_text()
+        head, _ = text.split("zone:\n", 1)
+        (self.dir / "blue").mkdir(exist_ok=True)
+        head = head.replace("template:\n", f"""remote:
+  - id: primary
+    address: 127.0.0.1@{self.primary_port}
+acl:
+  - id: from-primary
+    address: 127.0.0.1
+    action: notify
+template:
+  - id: member
+    storage: "{self.dir}/storage"
+    master: primary
+    acl: [from-primary]
+    zonefile-sync: 0
+    journal-content: changes
+  - id: blue
+    storage: "{self.dir}/blue"
+    master: primary
+    acl: [from-primary]
+    zonefile-sync: 0
+    journal-content: changes
+""", 1)
+        self.conf.write_text(head + f"""zone:
+  - domain: {CATZ}
+    file: "{self.catalog_file}"
+    master: primary
+    acl: [from-primary]
+    journal-content: changes
+    catalog-role: interpret
+    catalog-template: [member, blue]
+""")
+
+    def knotc(self, *args):
+        return subprocess.run(["knotc", "-s", str(self.dir / "run" / "knot.sock"), *args],
+                              capture_output=True, text=True, timeout=30)
+
+
+class NamedConsumer(servers.Named):
+    """named with catalog.test as a secondary of understudy and a catalog-zones entry for it:
+    members become secondaries of its default primaries."""
+
+    def __init__(self, workdir, primary_port):
+        super().__init__(workdir, zones=[], options=[
+            "allow-new-zones yes;",
+            f'catalog-zones {{ zone "{CATZ}" default-primaries {{ 127.0.0.1 port '
+            f'{primary_port}; }} in-memory yes; }};',
+        ])
+        self.primary_port = primary_port
+        self.zones = [(CATZ, self.dir / "catalog.bk")]
+
+    def write_config(self):
+        zones, self.zones = self.zones, []  # the base class would make them primary
+        super().write_config()
+        self.zones = zones
+        self.conf.write_text(self.conf.read_text() + f"""zone "{CATZ}" {{
+    type secondary;
+    primaries {{ 127.0.0.1 port {self.primary_port}; }};
+    file "{self.zones[0][1]}";
+}};
+""")
+
+
+MEMBERS = {"m1.test": None, "m2.test": "blue", "m3.test": None}
+
+
+def test_our_catalog_reads_as_rfc9432(tmp_path, understudy_binary):
+    """The generated catalog: SOA and NS invalid., version "2", one PTR per member under its
+    hashed unique ID, the group as TXT; a restart with the same members keeps the serial."""
+    with Producer(tmp_path, understudy_binary, MEMBERS) as p:
+        recs = axfr(p, CATZ)
+        s1 = soa_serial(p, CATZ)
+        p.restart(MEMBERS)
+        assert soa_serial(p, CATZ) == s1
+        assert axfr(p, CATZ) == recs
+    assert (f"{CATZ}.", "NS", "invalid.") in recs
+    assert (f"version.{CATZ}.", "TXT", '"2"') in recs
+    ptrs = {rd: n for n, t, rd in recs if t == "PTR"}
+    assert set(ptrs) == {f"{m}." for m in MEMBERS}
+    for owner in ptrs.values():
+        label, rest = owner.split(".", 1)
+        assert rest == f"zones.{CATZ}." and len(label) == 16
+    groups = [(n, rd) for n, t, rd in recs if t == "TXT" and n.startswith("group.")]
+    assert groups == [(f"group.{ptrs['m2.test.']}", '"blue"')]
+
+
+def wait_members(srv, want, gone=()):
+    """Waits until srv serves each zone of want at its serial and none of gone."""
+    for zone, serial in want.items():
+        wait_for(lambda: soa_serial(srv, zone) == serial, timeout=30,
+                 what=f"{zone} serial {serial} on {srv.name}", srv=srv)
+    for zone in gone:
+        wait_for(lambda: soa_serial(srv, zone) in ("REFUSED", "NOTAUTH", "SERVFAIL"),
+                 timeout=30, what=f"{zone} gone from {srv.name}", srv=srv)
+
+
+def test_knotd_consumes_our_catalog(tmp_path, understudy_binary):
+    port = servers.free_port()
+    with Producer(tmp_path, understudy_binary, MEMBERS, notify_port=port) as p:
+        knot = KnotConsumer(tmp_path, p.port)
+        knot.fixed_port = port
+        with knot:
+            wait_members(knot, {m: 1 for m in MEMBERS})
+            assert www(knot, "m1.test") == ['"m1.test 1"']
+            # The group picked knotd's template of that name: its files are in blue/.
+            wait_for(lambda: (knot.dir / "blue" / "m2.test.zone").exists(),
+                     what="m2.test in the blue template's storage")
+            assert not (knot.dir / "blue" / "m1.test.zone").exists()
+            first = soa_serial(p, CATZ)
+
+            # Members change: m3 goes, m4 comes, m2 leaves its group. A new catalog serial,
+            # NOTIFY, and knotd takes the change as an IXFR from the journal.
+            changed = {"m1.test": None, "m2.test": None, "m4.test": None}
+            p.restart(changed)
+            second = soa_serial(p, CATZ)
+            assert second != first and (second - first) % 2**32 < 2**31
+            wait_members(knot, {"m4.test": 1}, gone=["m3.test"])
+            assert www(knot, "m4.test") == ['"m4.test 1"']
+            # A member zone's own change reaches knotd by NOTIFY as for any zone.
+            p.zone_path("m1.test").write_text(member_text("m1.test", 2))
+            code, out = p.ctl("reload", "m1.test")
+            assert code == 0, out
+            wait_members(knot, {"m1.test": 2})
+            out = knot.knotc("zone-status").stdout
+            assert "m3.test" not in out and "m4.test" in out, out
+    assert log_lines(p, f"IXFR {CATZ} to 127.0.0.1@", "finished"), p.output()[-3000:]
+    assert log_lines(p, f"serial {first} -> {second}")
+
+
+def test_named_consumes_our_catalog(tmp_path, understudy_binary):
+    port = servers.free_port()
+    with Producer(tmp_path, understudy_binary, MEMBERS, notify_port=port) as p:
+        named = NamedConsumer(tmp_path, p.port)
+        named.fixed_port = port
+        with named:
+            wait_members(named, {m: 1 for m in MEMBERS})
+            assert www(named, "m3.test") == ['"m3.test 1"']
+            p.restart({"m1.test": None, "m5.test": None})
+            wait_members(named, {"m5.test": 1}, gone=["m2.test", "m3.test"])
+            assert www(named, "m5.test") == ['"m5.test 1"']
+    assert log_lines(p, f"XFR {CATZ} to 127.0.0.1@", "finished")
