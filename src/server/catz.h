@@ -18,3 +18,15 @@
  */
 int catz_generate(const conf_t *conf, const conf_zone_t *cat, const zone_t *prev, uint32_t now,
                   zone_t **out, char *err, size_t errlen);
+
+struct server;
+struct server_zone;
+struct ctl_reply;
+
+/*
+ * `ctl catalog [ZONE]`: the members of the named zone's served version read as a catalog, or
+ * with no zone those of every producer catalog: per catalog its serial and member count, then
+ * each member with its unique ID, group and coo. A zone that is not a whole catalog fails with
+ * the reason. Zone manager thread.
+ */
+void catz_ctl(struct server *s, struct server_zone *z, struct ctl_reply *r);

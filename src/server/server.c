@@ -630,6 +630,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 				zone_status(s, &s->zones[i], r, n++);
 		if (r->json)
 			ctl_printf(r, "]}\n");
+	} else if (strcmp(cmd, "catalog") == 0) {
+		catz_ctl(s, z, r);
 	} else if (strcmp(cmd, "fleet") == 0) {
 		fleetmon_report(s->fleet, z, r);
 	} else if (strcmp(cmd, "reload") == 0) {

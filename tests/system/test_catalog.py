@@ -255,3 +255,102 @@ def test_named_consumes_our_catalog(tmp_path, understudy_binary):
             wait_members(named, {"m5.test": 1}, gone=["m2.test", "m3.test"])
             assert www(named, "m5.test") == ['"m5.test 1"']
     assert log_lines(p, f"XFR {CATZ} to 127.0.0.1@", "finished")
+
+
+class KnotProducer(servers.Knotd):
+    """knotd generating catalog.test (catalog-role: generate) from its member zones."""
+
+    def __init__(self, workdir, members):
+        super().__init__(workdir, zones=[])
+        self.members = dict(members)
+        self.zones = []
+        for name in self.members:
+            path = self.dir / f"{name}.zone"
+            path.write_text(member_text(name, 1))
+            self.zones.append((name, path))
+
+    def write_config(self):
+        super().write_config()
+        head, _ = self.conf.read_text().split("zone:\n", 1)
+        head = head.replace("template:\n", """acl:
+  - id: to-tests
+    address: 127.0.0.0/8
+    action: transfer
+template:
+""", 1).replace("    semantic-checks: off\n", "    semantic-checks: off\n    acl: [to-tests]\n")
+        zones = f"  - domain: {CATZ}\n    catalog-role: generate\n"
+        for name, path in self.zones:
+            zones += (f"  - domain: {name}\n    file: \"{path}\"\n    catalog-role: member\n"
+                      f"    catalog-zone: {CATZ}\n")
+            if self.members[name]:
+                zones += f"    catalog-group: {self.members[name]}\n"
+        self.conf.write_text(head + "zone:\n" + zones)
+
+
+class CatalogSecondary(servers.Understudy):
+    """understudy with catalog.test as an ordinary secondary of a producer."""
+
+    name = "reader"
+
+    def __init__(self, workdir, binary, primary_port):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.primary_port = primary_port
+        self.zones = [(CATZ, None)]
+
+    def write_config(self):
+        self.conf.write_text(f"""server:
+  listen: ["{self.addr}@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+  watch-ns: false
+log: {{target: stderr, level: info}}
+remotes:
+  - {{id: pri, address: ["127.0.0.1@{self.primary_port}"]}}
+zones:
+  - domain: {CATZ}
+    role: secondary
+    primaries: [pri]
+""")
+
+
+def test_knotd_catalog_reads_as_knotd_wrote_it(tmp_path, understudy_binary):
+    """A catalog knotd generates, transferred to understudy and read: the members, their IDs
+    and groups as in knotd's own AXFR of it. knotd, like us, names a member by a hash."""
+    import json
+    members = {"m1.test": "blue", "m2.test": None, "m3.test": None}
+    with KnotProducer(tmp_path, members) as knot:
+        # knotd answers no query for a catalog, but transfers it.
+        recs = None
+
+        def transferred():
+            nonlocal recs
+            try:
+                recs = axfr(knot, CATZ)
+            except Exception:
+                return False
+            return True
+        wait_for(transferred, what="an AXFR of knotd's catalog", srv=knot)
+        with CatalogSecondary(tmp_path, understudy_binary, knot.port) as us:
+            code, out = us.ctl("--json", "catalog", CATZ)
+            assert code == 0, out
+            cat = json.loads(out)["catalogs"][0]
+            code, text = us.ctl("catalog", CATZ)
+            assert code == 0 and "members=3 duplicates=0" in text, text
+            # The whole set of zones, not a catalog: said so, and no crash.
+            code, out = us.ctl("catalog")
+            assert code == 0 and "no catalog zones" in out, out
+    want = {}
+    for n, t, rd in recs:
+        if t == "PTR" and n.endswith(f".zones.{CATZ}.") and n.count(".") == 4:
+            want[rd] = {"zone": rd, "id": n.split(".")[0], "group": None, "coo": None}
+    for n, t, rd in recs:
+        if t == "TXT" and n.startswith("group."):
+            for m in want.values():
+                if n == f"group.{m['id']}.zones.{CATZ}.":
+                    m["group"] = rd.strip('"')
+    assert [rd for n, t, rd in recs if t == "SOA"][0].split()[2] == str(cat["serial"])
+    assert sorted(cat["members"], key=lambda m: m["zone"]) == sorted(want.values(),
+                                                                      key=lambda m: m["zone"])
+    assert {m["zone"] for m in cat["members"]} == {f"{m}." for m in members}
+    assert [m["group"] for m in cat["members"] if m["zone"] == "m1.test."] == ["blue"]
