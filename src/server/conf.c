@@ -751,13 +751,18 @@ static void parse_log(ctx_t *c, const kv_t *sec)
  */
 static int find_id(const conf_t *conf, char type, const char *id, size_t limit, int *line)
 {
-	size_t n = type == 'k' ? conf->nkeys : type == 'r' ? conf->nremotes : conf->nacls;
+	size_t n = type == 'k'   ? conf->nkeys
+	           : type == 'r' ? conf->nremotes
+	           : type == 't' ? conf->ntemplates
+	                         : conf->nacls;
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const char *o = type == 'k'   ? conf->keys[i].id
 		                : type == 'r' ? conf->remotes[i].id
+		                : type == 't' ? conf->templates[i].id
 		                              : conf->acls[i].id;
 		*line = type == 'k'   ? conf->keys[i].line
 		        : type == 'r' ? conf->remotes[i].line
+		        : type == 't' ? conf->templates[i].line
 		                      : conf->acls[i].line;
 		if (o && !(type == 'k' ? strcasecmp(o, id) : strcmp(o, id)))
 			return (int)i;
@@ -1083,10 +1088,220 @@ static void parse_policies(ctx_t *c, conf_zone_t *z, const kv_t *kv)
 		z->guard_max_removed = (int)pct;
 }
 
-/* A zone's catalog keys (docs/catalog-zones.md), in this order after the policies. */
+/* A zone's catalog keys (docs/catalog-zones.md), after "template": a zone's own, not a template's.
+ */
 enum { CATALOG_ROLE, CATALOG_ZONE, CATALOG_GROUP, NCATALOG };
 static const char *const catalog_names[NCATALOG] = {"catalog-role", "catalog-zone",
                                                     "catalog-group"};
+
+/* The integer options of a zone (and of a template), at their offsets in conf_zone_t. */
+static const struct {
+	const char *name;
+	long min, max;
+	size_t off;
+} zone_ints[] = {
+    {"refresh-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_min)},
+    {"refresh-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_max)},
+    {"retry-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_min)},
+    {"retry-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_max)},
+    {"expire-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_min)},
+    {"expire-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_max)},
+    {"max-zone-size", 1024, INT32_MAX, offsetof(conf_zone_t, max_zone_size)},
+    {"max-zone-records", 2, INT32_MAX, offsetof(conf_zone_t, max_zone_records)},
+    {"transfer-timeout", 1, 86400, offsetof(conf_zone_t, transfer_timeout)},
+    {"transfer-idle-timeout", 1, 3600, offsetof(conf_zone_t, transfer_idle)},
+    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
+    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
+    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
+    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
+    {"serial-regression-hold", 1, INT32_MAX, offsetof(conf_zone_t, serial_regression_hold)},
+};
+
+/*
+ * The options of a zone, in this order in zone_names. A template takes the same ones, with
+ * "id" in place of "domain" and without "template" and the catalog keys (the last, so that a
+ * template's list simply ends before them): templates do not nest, and a catalog's members are
+ * named one by one.
+ */
+enum {
+	Z_DOMAIN,
+	Z_ROLE,
+	Z_FILE,
+	Z_NOTIFY,
+	Z_ACL,
+	Z_PRIMARIES,
+	Z_WATCH,
+	Z_WATCH_NS,
+	Z_INTS,
+	Z_NINTS = sizeof(zone_ints) / sizeof(zone_ints[0]),
+	Z_POLICIES = Z_INTS + Z_NINTS,
+	Z_TEMPLATE = Z_POLICIES + NPOLICY,
+	Z_CATALOG,
+	Z_NKEYS = Z_CATALOG + NCATALOG
+};
+
+static void zone_names(const char *names[Z_NKEYS + 1], bool tmpl)
+{
+	static const char *const first[] = {"domain", "role",      "file",  "notify",
+	                                    "acl",    "primaries", "watch", "watch-ns"};
+	for (size_t j = 0; j < Z_INTS; j++)
+		names[j] = first[j];
+	for (size_t j = 0; j < Z_NINTS; j++)
+		names[Z_INTS + j] = zone_ints[j].name;
+	for (size_t j = 0; j < NPOLICY; j++)
+		names[Z_POLICIES + j] = policy_names[j];
+	names[Z_TEMPLATE] = "template";
+	for (size_t j = 0; j < NCATALOG; j++)
+		names[Z_CATALOG + j] = catalog_names[j];
+	names[Z_NKEYS] = NULL;
+	if (tmpl) {
+		names[Z_DOMAIN] = "id";
+		names[Z_TEMPLATE] = NULL;
+	}
+}
+
+/* What a zone or template sets before its own keys are read: "not given" for all. */
+static void zone_unset(const conf_t *conf, conf_zone_t *z)
+{
+	z->fleet_interval = -1; /* the server's, unless given */
+	z->watch_ns = conf->watch_ns;
+	z->zonemd_verify = true;
+	z->template_ = -1;
+	z->catalog_zone = -1;
+}
+
+/*
+ * Reads the settings a zone and a template share from kv (laid out as zone_names), over what z
+ * holds already: a zone's own keys replace what its template gave. Not the domain, nor the
+ * role-specific checks, which only a whole zone can make.
+ */
+static bool parse_zone_settings(ctx_t *c, conf_zone_t *z, const kv_t *kv)
+{
+	static const char *const roles[] = {"primary", "secondary", NULL};
+	conf_t *conf = c->conf;
+	int role = 0;
+	if (kv[Z_ROLE].k && (role = get_enum(c, &kv[Z_ROLE], kv[Z_ROLE].v, roles)) >= 0)
+		z->role = role ? CONF_ROLE_SECONDARY : CONF_ROLE_PRIMARY;
+	if (kv[Z_FILE].k) {
+		free(z->file);
+		z->file = NULL;
+		get_str(c, &kv[Z_FILE], 1, PATH_MAX, &z->file);
+	}
+	if (kv[Z_NOTIFY].k) {
+		free(z->notify);
+		z->notify = get_refs(c, &kv[Z_NOTIFY], 'r', &z->nnotify);
+		/* NOTIFY goes over UDP (RFC 9103 leaves it in clear text), never to a TLS port. */
+		for (size_t j = 0; j < z->nnotify; j++)
+			if (conf->remotes[z->notify[j]].tls)
+				cerr(c, line_of(kv[Z_NOTIFY].k),
+				     "notify: remote \"%s\" has tls; NOTIFY goes over UDP, so name "
+				     "a remote without tls for it",
+				     conf->remotes[z->notify[j]].id);
+	}
+	if (kv[Z_ACL].k) {
+		free(z->acl);
+		z->acl = get_refs(c, &kv[Z_ACL], 'a', &z->nacl);
+	}
+	if (kv[Z_PRIMARIES].k) {
+		free(z->primaries);
+		z->primaries = get_refs(c, &kv[Z_PRIMARIES], 'r', &z->nprimaries);
+	}
+	if (kv[Z_WATCH].k) {
+		free(z->watch);
+		z->watch = get_refs(c, &kv[Z_WATCH], 'r', &z->nwatch);
+	}
+	if (kv[Z_WATCH_NS].k)
+		get_bool(c, &kv[Z_WATCH_NS], &z->watch_ns);
+	for (size_t j = 0; j < Z_NINTS; j++)
+		if (kv[Z_INTS + j].k)
+			get_int(c, &kv[Z_INTS + j], zone_ints[j].min, zone_ints[j].max,
+			        (int *)((char *)z + zone_ints[j].off));
+	parse_policies(c, z, &kv[Z_POLICIES]);
+	return role >= 0;
+}
+
+static int *dup_refs(const int *a, size_t n, bool *oom)
+{
+	if (!n)
+		return NULL;
+	int *out = malloc(n * sizeof(int));
+	if (!out)
+		*oom = true;
+	else
+		memcpy(out, a, n * sizeof(int));
+	return out;
+}
+
+/* The template's file with every "%s" replaced by the zone's name (knot.conf does the same). */
+static char *template_file(const char *file, const char *domain, bool *oom)
+{
+	if (!file)
+		return NULL;
+	size_t n = 0, dl = strlen(domain);
+	for (const char *p = file; (p = strstr(p, "%s")); p += 2)
+		n++;
+	char *out = malloc(strlen(file) + n * dl + 1), *o = out;
+	if (!out) {
+		*oom = true;
+		return NULL;
+	}
+	for (const char *p = file; *p;) {
+		if (p[0] == '%' && p[1] == 's') {
+			memcpy(o, domain, dl);
+			o += dl;
+			p += 2;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/* z (zeroed) gets the template's settings, copied, for a zone named domain. */
+static void zone_from_template(conf_zone_t *z, const conf_template_t *t, const char *domain,
+                               bool *oom)
+{
+	*z = t->zone;
+	z->domain = NULL;
+	z->file = template_file(t->zone.file, domain, oom);
+	z->notify = dup_refs(t->zone.notify, t->zone.nnotify, oom);
+	z->acl = dup_refs(t->zone.acl, t->zone.nacl, oom);
+	z->primaries = dup_refs(t->zone.primaries, t->zone.nprimaries, oom);
+	z->watch = dup_refs(t->zone.watch, t->zone.nwatch, oom);
+}
+
+static void zone_deinit(conf_zone_t *z)
+{
+	free(z->domain);
+	free(z->file);
+	free(z->notify);
+	free(z->acl);
+	free(z->primaries);
+	free(z->watch);
+	free(z->catalog_group);
+}
+
+static void parse_templates(ctx_t *c, const kv_t *sec)
+{
+	const char *names[Z_NKEYS + 1];
+	zone_names(names, true);
+	conf_t *conf = c->conf;
+	if (!(conf->templates = section_new(c, sec, sizeof(conf_template_t), &conf->ntemplates)))
+		return;
+	for (size_t i = 0; i < conf->ntemplates && !c->oom; i++) {
+		conf_template_t *t = &conf->templates[i];
+		yaml_node_t *item = seq_at(c, sec->v, i);
+		kv_t kv[Z_NKEYS];
+		t->line = line_of(item);
+		zone_unset(conf, &t->zone);
+		if (!map_get(c, item, "templates", names, kv))
+			continue;
+		t->id = get_id(c, item, &kv[Z_DOMAIN], "templates", i);
+		parse_zone_settings(c, &t->zone, kv);
+		t->zone.line = t->line;
+	}
+}
 
 /* The index of the zone named by wire name, from the table get_domain fills; -1 if none. */
 static int zone_index(const ctx_t *c, const uint8_t *name, size_t len)
@@ -1164,47 +1379,8 @@ static void check_catalog_zone(ctx_t *c, conf_zone_t *z, const kv_t *kv, const u
 
 static void parse_zones(ctx_t *c, const kv_t *sec)
 {
-	static const struct {
-		const char *name;
-		long min, max;
-		size_t off;
-	} ints[] = {
-	    {"refresh-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_min)},
-	    {"refresh-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_max)},
-	    {"retry-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_min)},
-	    {"retry-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_max)},
-	    {"expire-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_min)},
-	    {"expire-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_max)},
-	    {"max-zone-size", 1024, INT32_MAX, offsetof(conf_zone_t, max_zone_size)},
-	    {"max-zone-records", 2, INT32_MAX, offsetof(conf_zone_t, max_zone_records)},
-	    {"transfer-timeout", 1, 86400, offsetof(conf_zone_t, transfer_timeout)},
-	    {"transfer-idle-timeout", 1, 3600, offsetof(conf_zone_t, transfer_idle)},
-	    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
-	    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
-	    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
-	    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
-	    {"serial-regression-hold", 1, INT32_MAX, offsetof(conf_zone_t, serial_regression_hold)},
-	};
-	enum {
-		DOMAIN,
-		ROLE,
-		FILE_,
-		NOTIFY,
-		ACL,
-		PRIMARIES,
-		WATCH,
-		WATCH_NS,
-		NINTS = sizeof(ints) / sizeof(ints[0])
-	};
-	const char *names[WATCH_NS + 1 + NINTS + NPOLICY + NCATALOG + 1] = {
-	    "domain", "role", "file", "notify", "acl", "primaries", "watch", "watch-ns"};
-	for (size_t j = 0; j < NINTS; j++)
-		names[WATCH_NS + 1 + j] = ints[j].name;
-	for (size_t j = 0; j < NPOLICY; j++)
-		names[WATCH_NS + 1 + NINTS + j] = policy_names[j];
-	for (size_t j = 0; j < NCATALOG; j++)
-		names[WATCH_NS + 1 + NINTS + NPOLICY + j] = catalog_names[j];
-	static const char *const roles[] = {"primary", "secondary", NULL};
+	const char *names[Z_NKEYS + 1];
+	zone_names(names, false);
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
 		return;
@@ -1214,6 +1390,7 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	if (!(c->zone_names = xcalloc(c, size, sizeof(*c->zone_names))))
 		return;
 	c->zone_mask = size - 1;
+	int line, deflt = find_id(conf, 't', "default", SIZE_MAX, &line);
 	/* The catalog-zone names, resolved once every zone's name is known. */
 	uint8_t(*catz)[CONF_DNAME_MAX] = xcalloc(c, conf->nzones, sizeof(*catz));
 	size_t *catz_len = xcalloc(c, conf->nzones, sizeof(*catz_len));
@@ -1221,61 +1398,70 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[WATCH_NS + 1 + NINTS + NPOLICY + NCATALOG];
-		int role = 0;
+		kv_t kv[Z_NKEYS];
+		const char *tid;
+		int tpl = deflt;
 		bool producer;
 		z->line = line_of(item);
-		z->fleet_interval = -1; /* the server's, unless given */
-		z->watch_ns = conf->watch_ns;
-		z->zonemd_verify = true;
-		z->catalog_zone = -1;
+		zone_unset(conf, z);
 		if (!map_get(c, item, "zones", names, kv))
 			continue;
-		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
-			get_domain(c, &kv[DOMAIN], z, i);
-		if (kv[ROLE].k && (role = get_enum(c, &kv[ROLE], kv[ROLE].v, roles)) >= 0)
-			z->role = role ? CONF_ROLE_SECONDARY : CONF_ROLE_PRIMARY;
-		if (kv[FILE_].k)
-			get_str(c, &kv[FILE_], 1, PATH_MAX, &z->file);
-		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
-		/* NOTIFY goes over UDP (RFC 9103 leaves it in clear text), never to a TLS port. */
-		for (size_t j = 0; j < z->nnotify; j++)
-			if (conf->remotes[z->notify[j]].tls)
-				cerr(c, line_of(kv[NOTIFY].k),
-				     "notify: remote \"%s\" has tls; NOTIFY goes over UDP, so name "
-				     "a remote without tls for it",
-				     conf->remotes[z->notify[j]].id);
-		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
-		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
-		z->watch = get_refs(c, &kv[WATCH], 'r', &z->nwatch);
-		if (kv[WATCH_NS].k)
-			get_bool(c, &kv[WATCH_NS], &z->watch_ns);
-		for (size_t j = 0; j < NINTS; j++)
-			if (kv[WATCH_NS + 1 + j].k)
-				get_int(c, &kv[WATCH_NS + 1 + j], ints[j].min, ints[j].max,
-				        (int *)((char *)z + ints[j].off));
-		parse_policies(c, z, &kv[WATCH_NS + 1 + NINTS]);
+		if (need(c, item, &kv[Z_DOMAIN], "zones", "domain"))
+			get_domain(c, &kv[Z_DOMAIN], z, i);
+		if (kv[Z_TEMPLATE].k && (tid = get_scalar(c, &kv[Z_TEMPLATE], "a template id")) &&
+		    (tpl = find_id(conf, 't', tid, SIZE_MAX, &line)) < 0)
+			cerr(c, line_of(kv[Z_TEMPLATE].k), "template: unknown template \"%s\"",
+			     tid);
+		if (tpl >= 0 && z->domain) {
+			/* The template first, then the zone's own keys over it. */
+			char *domain = z->domain;
+			int zline = z->line;
+			uint8_t name[CONF_DNAME_MAX];
+			size_t name_len = z->name_len;
+			memcpy(name, z->name, name_len);
+			zone_from_template(z, &conf->templates[tpl], domain, &c->oom);
+			z->domain = domain;
+			z->line = zline;
+			z->name_len = name_len;
+			memcpy(z->name, name, name_len);
+			z->template_ = tpl;
+		}
 		/* After a bad role, the role-specific checks would only add noise. */
-		if (role < 0)
+		if (!parse_zone_settings(c, z, kv))
 			continue;
-		const kv_t *ckv = &kv[WATCH_NS + 1 + NINTS + NPOLICY];
+		const kv_t *ckv = &kv[Z_CATALOG];
 		producer = c->oom ? false : parse_catalog(c, z, ckv, catz[i], &catz_len[i]);
 		if (!c->oom)
 			catz_kv[i] = ckv[CATALOG_ZONE];
-		if (z->role == CONF_ROLE_PRIMARY && kv[PRIMARIES].k)
-			cerr(c, line_of(kv[PRIMARIES].k),
+		const char *from = z->template_ >= 0 ? " (nor its template)" : "";
+		if (z->role == CONF_ROLE_PRIMARY && kv[Z_PRIMARIES].k) {
+			cerr(c, line_of(kv[Z_PRIMARIES].k),
 			     "primaries: only a secondary zone has primaries");
-		else if (producer && kv[FILE_].k)
-			cerr(c, line_of(kv[FILE_].k),
-			     "file: a producer catalog is generated from its members; it has no "
-			     "file");
-		else if (z->role == CONF_ROLE_PRIMARY && !kv[FILE_].k && !producer)
-			cerr(c, z->line, "zones: a primary zone needs \"file\"");
-		else if (z->role == CONF_ROLE_SECONDARY && !kv[PRIMARIES].k)
-			cerr(c, z->line, "zones: a secondary zone needs \"primaries\"");
-		else if (z->role == CONF_ROLE_SECONDARY &&
-		         kv[PRIMARIES].v->type == YAML_SEQUENCE_NODE && !seq_len(kv[PRIMARIES].v))
-			cerr(c, line_of(kv[PRIMARIES].k), "primaries: empty list");
+		} else if (z->role == CONF_ROLE_PRIMARY && z->nprimaries) {
+			/* A template shared by primaries and secondaries: its primaries are for
+			 * the secondaries (knotd's `master` in a default template likewise). */
+			free(z->primaries);
+			z->primaries = NULL;
+			z->nprimaries = 0;
+		}
+		if (producer) {
+			if (kv[Z_FILE].k)
+				cerr(c, line_of(kv[Z_FILE].k),
+				     "file: a producer catalog is generated from its members; it "
+				     "has "
+				     "no file");
+			/* A template's file is for its zone-file zones, not for a catalog. */
+			free(z->file);
+			z->file = NULL;
+		} else if (z->role == CONF_ROLE_PRIMARY && !z->file) {
+			cerr(c, z->line, "zones: a primary zone needs \"file\"%s", from);
+		} else if (z->role == CONF_ROLE_SECONDARY && kv[Z_PRIMARIES].k &&
+		           kv[Z_PRIMARIES].v->type == YAML_SEQUENCE_NODE &&
+		           !seq_len(kv[Z_PRIMARIES].v)) {
+			cerr(c, line_of(kv[Z_PRIMARIES].k), "primaries: empty list");
+		} else if (z->role == CONF_ROLE_SECONDARY && !z->nprimaries && !kv[Z_PRIMARIES].k) {
+			cerr(c, z->line, "zones: a secondary zone needs \"primaries\"%s", from);
+		}
 	}
 	for (size_t i = 0; !c->oom && i < conf->nzones; i++)
 		if (catz_kv[i].k && catz_len[i])
@@ -1283,6 +1469,29 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	free(catz);
 	free(catz_len);
 	free(catz_kv);
+}
+
+/* Fills what a zone left out, after the server's own defaults are in. */
+static void zone_defaults(const conf_t *conf, conf_zone_t *z)
+{
+	z->fleet_interval = z->fleet_interval >= 0 ? z->fleet_interval : conf->fleet_interval;
+	/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
+	 * recovery, long enough not to hammer a primary. */
+	z->refresh_min = z->refresh_min ? z->refresh_min : 2;
+	z->refresh_max = z->refresh_max ? z->refresh_max : 86400;
+	z->retry_min = z->retry_min ? z->retry_min : 1;
+	z->retry_max = z->retry_max ? z->retry_max : 86400;
+	z->expire_min = z->expire_min ? z->expire_min : 3 * z->refresh_min;
+	z->expire_max = z->expire_max ? z->expire_max : 28 * 86400;
+	z->max_zone_size = z->max_zone_size ? z->max_zone_size : 1 << 30;
+	z->max_zone_records = z->max_zone_records ? z->max_zone_records : 20000000;
+	z->transfer_timeout = z->transfer_timeout ? z->transfer_timeout : 900;
+	z->transfer_idle = z->transfer_idle ? z->transfer_idle : 15;
+	z->primary_timeout = z->primary_timeout ? z->primary_timeout : 2;
+	/* Knot DNS keeps 20 changes too; the byte bound keeps one busy zone from filling
+	 * the storage every other zone shares. */
+	z->journal_max_depth = z->journal_max_depth ? z->journal_max_depth : 20;
+	z->journal_max_size = z->journal_max_size ? z->journal_max_size : 64 << 20;
 }
 
 /* Fills whatever the file left out. Runs only on a configuration that parsed without errors. */
@@ -1341,36 +1550,16 @@ static void set_defaults(ctx_t *c)
 		t->handshake_timeout = t->handshake_timeout ? t->handshake_timeout : 5;
 		t->idle_timeout = t->idle_timeout ? t->idle_timeout : 10;
 	}
-	for (size_t i = 0; i < conf->nzones; i++) {
-		conf_zone_t *z = &conf->zones[i];
-		z->fleet_interval =
-		    z->fleet_interval >= 0 ? z->fleet_interval : conf->fleet_interval;
-		/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
-		 * recovery, long enough not to hammer a primary. */
-		z->refresh_min = z->refresh_min ? z->refresh_min : 2;
-		z->refresh_max = z->refresh_max ? z->refresh_max : 86400;
-		z->retry_min = z->retry_min ? z->retry_min : 1;
-		z->retry_max = z->retry_max ? z->retry_max : 86400;
-		z->expire_min = z->expire_min ? z->expire_min : 3 * z->refresh_min;
-		z->expire_max = z->expire_max ? z->expire_max : 28 * 86400;
-		z->max_zone_size = z->max_zone_size ? z->max_zone_size : 1 << 30;
-		z->max_zone_records = z->max_zone_records ? z->max_zone_records : 20000000;
-		z->transfer_timeout = z->transfer_timeout ? z->transfer_timeout : 900;
-		z->transfer_idle = z->transfer_idle ? z->transfer_idle : 15;
-		z->primary_timeout = z->primary_timeout ? z->primary_timeout : 2;
-		/* Knot DNS keeps 20 changes too; the byte bound keeps one busy zone from filling
-		 * the storage every other zone shares. */
-		z->journal_max_depth = z->journal_max_depth ? z->journal_max_depth : 20;
-		z->journal_max_size = z->journal_max_size ? z->journal_max_size : 64 << 20;
-	}
+	for (size_t i = 0; i < conf->nzones; i++)
+		zone_defaults(conf, &conf->zones[i]);
 }
 
 static void parse_root(ctx_t *c)
 {
-	static const char *const names[] = {"server", "log",   "keys", "remotes",
-	                                    "acls",   "zones", NULL};
+	static const char *const names[] = {"server", "log",   "keys",      "remotes",
+	                                    "acls",   "zones", "templates", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(c->doc);
-	kv_t kv[6];
+	kv_t kv[7];
 	/* An empty file (or one holding only comments) is a valid, all-default configuration. */
 	if (root == NULL || is_null(root))
 		return;
@@ -1385,6 +1574,7 @@ static void parse_root(ctx_t *c)
 	parse_keys(c, &kv[2]);
 	parse_remotes(c, &kv[3]);
 	parse_acls(c, &kv[4]);
+	parse_templates(c, &kv[6]);
 	parse_zones(c, &kv[5]);
 }
 
@@ -1584,15 +1774,13 @@ void conf_free(conf_t *conf)
 		free(conf->acls[i].id);
 		free(conf->acls[i].prefix);
 	}
-	for (size_t i = 0; i < conf->nzones; i++) {
-		free(conf->zones[i].domain);
-		free(conf->zones[i].file);
-		free(conf->zones[i].notify);
-		free(conf->zones[i].acl);
-		free(conf->zones[i].primaries);
-		free(conf->zones[i].watch);
-		free(conf->zones[i].catalog_group);
+	for (size_t i = 0; i < conf->nzones; i++)
+		zone_deinit(&conf->zones[i]);
+	for (size_t i = 0; i < conf->ntemplates; i++) {
+		free(conf->templates[i].id);
+		zone_deinit(&conf->templates[i].zone);
 	}
+	free(conf->templates);
 	free(conf->rrl.whitelist);
 	free(conf->block);
 	free(conf->keys);
@@ -1619,4 +1807,52 @@ const conf_zone_t *conf_find_zone(const conf_t *conf, const uint8_t *name, size_
 			return z;
 	}
 	return NULL;
+}
+
+void conf_zone_deinit(conf_zone_t *z)
+{
+	if (z)
+		zone_deinit(z);
+}
+
+int conf_zone_from_template(const conf_t *conf, int tpl, const char *domain, conf_zone_t *out)
+{
+	const char *why;
+	conf_zone_t z = {0};
+	bool oom = false;
+	if (tpl < 0 || (size_t)tpl >= conf->ntemplates)
+		return US_EINVAL;
+	zone_from_template(&z, &conf->templates[tpl], domain, &oom);
+	z.template_ = tpl;
+	if (!oom && !(z.domain = strdup(domain)))
+		oom = true;
+	if (oom) {
+		zone_deinit(&z);
+		return US_ENOMEM;
+	}
+	size_t len = strlen(z.domain);
+	if (len > 1 && z.domain[len - 1] == '.')
+		z.domain[len - 1] = '\0';
+	if (!dname_parse(domain, z.name, &z.name_len, &why) ||
+	    (z.role == CONF_ROLE_SECONDARY && !z.nprimaries) ||
+	    (z.role == CONF_ROLE_PRIMARY && !z.file)) {
+		zone_deinit(&z);
+		return US_EINVAL;
+	}
+	zone_defaults(conf, &z);
+	*out = z;
+	return 0;
+}
+
+int conf_add_zone(conf_t *conf, conf_zone_t *z)
+{
+	if (conf_find_zone(conf, z->name, z->name_len))
+		return US_EEXIST;
+	conf_zone_t *n = realloc(conf->zones, (conf->nzones + 1) * sizeof(*n));
+	if (!n)
+		return US_ENOMEM;
+	conf->zones = n;
+	n[conf->nzones++] = *z;
+	memset(z, 0, sizeof(*z));
+	return 0;
 }

@@ -435,6 +435,86 @@ static void test_policies(void **state)
 	    "x.yaml:4:", "serial-regression-hold: expected an integer from 1");
 }
 
+/* templates: a zone takes its template's settings (or default's), its own keys win. */
+static void test_templates(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("remotes:\n  - {id: p, address: 127.0.0.1@5300}\n"
+	                    "  - {id: q, address: 127.0.0.2@5300}\n"
+	                    "  - {id: s1, address: 127.0.0.3@5300}\n"
+	                    "acls:\n  - {id: x, address: 127.0.0.0/8, action: transfer}\n"
+	                    "templates:\n"
+	                    "  - {id: default, role: secondary, primaries: [p], acl: [x],\n"
+	                    "     notify: [s1], transfer-timeout: 30, file: \"/z/%s.zone\"}\n"
+	                    "  - {id: other, role: secondary, primaries: [q, p]}\n"
+	                    "zones:\n"
+	                    "  - domain: a.test\n"
+	                    "  - domain: b.test\n    template: other\n    primaries: [q]\n"
+	                    "  - domain: c.test\n    role: primary\n    transfer-timeout: 7\n"
+	                    "  - domain: d.test\n    acl: []\n");
+	assert_int_equal(c->ntemplates, 2);
+	const conf_zone_t *a = &c->zones[0], *b = &c->zones[1], *cz = &c->zones[2],
+	                  *d = &c->zones[3];
+	assert_int_equal(a->template_, 0);
+	assert_int_equal(a->role, CONF_ROLE_SECONDARY);
+	assert_int_equal(a->nprimaries, 1);
+	assert_int_equal(a->primaries[0], 0);
+	assert_int_equal(a->nacl, 1);
+	assert_int_equal(a->nnotify, 1);
+	assert_int_equal(a->notify[0], 2);
+	assert_int_equal(a->transfer_timeout, 30);
+	assert_string_equal(a->file, "/z/a.test.zone");
+	assert_int_equal(a->journal_max_depth, 20); /* what neither sets: the default */
+	/* A named template, not default's: its own primaries replace the template's. */
+	assert_int_equal(b->template_, 1);
+	assert_int_equal(b->nprimaries, 1);
+	assert_int_equal(b->primaries[0], 1);
+	assert_int_equal(b->nacl, 0);
+	assert_null(b->file);
+	assert_int_equal(b->transfer_timeout, 900);
+	/* A primary from a template made for secondaries: its primaries do not apply. */
+	assert_int_equal(cz->role, CONF_ROLE_PRIMARY);
+	assert_int_equal(cz->nprimaries, 0);
+	assert_string_equal(cz->file, "/z/c.test.zone");
+	assert_int_equal(cz->transfer_timeout, 7);
+	assert_int_equal(d->nacl, 0);
+	/* What the catalog consumer builds at run time. */
+	conf_zone_t m;
+	assert_int_equal(conf_zone_from_template(c, 1, "Member.Test.", &m), 0);
+	assert_string_equal(m.domain, "Member.Test");
+	assert_int_equal(m.role, CONF_ROLE_SECONDARY);
+	assert_int_equal(m.nprimaries, 2);
+	assert_int_equal(m.transfer_timeout, 900);
+	assert_int_equal(m.name_len, 13);
+	assert_memory_equal(m.name, "\6member\4test", 13);
+	assert_int_equal(conf_add_zone(c, &m), 0);
+	assert_int_equal(c->nzones, 5);
+	assert_non_null(conf_find_zone(c, (const uint8_t *)"\6member\4test", 13));
+	assert_int_equal(conf_zone_from_template(c, 1, "member.test", &m), 0);
+	assert_int_equal(conf_add_zone(c, &m), US_EEXIST);
+	conf_zone_deinit(&m);
+	assert_int_equal(conf_zone_from_template(c, 2, "x.test", &m), US_EINVAL);
+	assert_int_equal(conf_zone_from_template(c, 0, "bad..name", &m), US_EINVAL);
+	conf_free(c);
+
+	expect_error("zones:\n  - domain: a.test\n    file: a\n    template: nope\n",
+	             "x.yaml:4:", "template: unknown template \"nope\"");
+	expect_error("templates:\n  - {id: t, file: a}\n  - {id: t, file: b}\n",
+	             "x.yaml:3:", "templates: duplicate id \"t\" (first at line 2)");
+	expect_error("templates:\n  - {id: t, template: u}\n",
+	             "x.yaml:2:", "templates: unknown option \"template\"");
+	expect_error("templates:\n  - {id: t, domain: a.test}\n",
+	             "x.yaml:2:", "templates: unknown option \"domain\"");
+	expect_error("templates:\n  - {id: t, acl: [nope]}\n",
+	             "x.yaml:2:", "acl: unknown acl \"nope\"");
+	expect_error("templates:\n  - {id: t, transfer-timeout: 0}\n",
+	             "x.yaml:2:", "transfer-timeout: expected an integer");
+	expect_error("templates:\n  - {id: t, role: secondary}\nzones:\n  - domain: a.test\n"
+	             "    template: t\n",
+	             "x.yaml:4:", "a secondary zone needs \"primaries\" (nor its template)");
+	expect_error("templates:\n  - {file: a}\n", "x.yaml:2:", "templates: missing \"id\"");
+}
+
 static void test_comments_and_empty_sections_are_defaults(void **state)
 {
 	(void)state;
@@ -1110,6 +1190,21 @@ static void test_catalog_keys(void **state)
 	assert_int_equal(c->zones[3].catalog_role, CONF_CATALOG_NONE);
 	conf_free(c);
 
+	/* A default template's file is not a catalog's; zones from a template list nowhere. */
+	c = load_ok("templates:\n  - {id: default, file: \"/z/%s.zone\"}\n"
+	            "zones:\n  - {domain: cat, catalog-role: producer}\n"
+	            "  - {domain: a, catalog-zone: cat}\n  - {domain: b}\n");
+	assert_null(c->zones[0].file);
+	assert_int_equal(c->zones[1].catalog_zone, 0);
+	assert_string_equal(c->zones[2].file, "/z/b.zone");
+	assert_int_equal(c->zones[2].catalog_zone, -1);
+	conf_zone_t made;
+	assert_int_equal(conf_zone_from_template(c, 0, "new.example", &made), 0);
+	assert_int_equal(made.catalog_zone, -1);
+	assert_int_equal(made.catalog_role, CONF_CATALOG_NONE);
+	conf_zone_deinit(&made);
+	conf_free(c);
+
 	expect_error("zones:\n  - {domain: c, catalog-role: producer, role: secondary, "
 	             "primaries: []}\n",
 	             "x.yaml:2:", "catalog-role: producer needs role primary");
@@ -1442,6 +1537,7 @@ int main(void)
 	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_defences),
 	    cmocka_unit_test(test_policies),
+	    cmocka_unit_test(test_templates),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_directory_is_an_error),
