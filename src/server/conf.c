@@ -809,7 +809,10 @@ static int *get_refs(ctx_t *c, const kv_t *kv, char type, size_t *count)
 			k++;
 		if (j < 0)
 			cerr(c, line_of(it), "%s: unknown %s \"%s\"", sval(kv->k),
-			     type == 'a' ? "acl" : "remote", sval(it));
+			     type == 'a'   ? "acl"
+			     : type == 't' ? "template"
+			                   : "remote",
+			     sval(it));
 		else if (k < *count)
 			cerr(c, line_of(it), "%s: \"%s\" listed twice", sval(kv->k), sval(it));
 		else
@@ -1090,9 +1093,9 @@ static void parse_policies(ctx_t *c, conf_zone_t *z, const kv_t *kv)
 
 /* A zone's catalog keys (docs/catalog-zones.md), after "template": a zone's own, not a template's.
  */
-enum { CATALOG_ROLE, CATALOG_ZONE, CATALOG_GROUP, NCATALOG };
-static const char *const catalog_names[NCATALOG] = {"catalog-role", "catalog-zone",
-                                                    "catalog-group"};
+enum { CATALOG_ROLE, CATALOG_ZONE, CATALOG_GROUP, CATALOG_TEMPLATE, NCATALOG };
+static const char *const catalog_names[NCATALOG] = {"catalog-role", "catalog-zone", "catalog-group",
+                                                    "catalog-template"};
 
 /* The integer options of a zone (and of a template), at their offsets in conf_zone_t. */
 static const struct {
@@ -1168,6 +1171,7 @@ static void zone_unset(const conf_t *conf, conf_zone_t *z)
 	z->zonemd_verify = true;
 	z->template_ = -1;
 	z->catalog_zone = -1;
+	z->catalog_from = -1;
 }
 
 /*
@@ -1280,6 +1284,8 @@ static void zone_deinit(conf_zone_t *z)
 	free(z->primaries);
 	free(z->watch);
 	free(z->catalog_group);
+	free(z->catalog_templates);
+	free(z->catalog_id);
 }
 
 static void parse_templates(ctx_t *c, const kv_t *sec)
@@ -1325,18 +1331,46 @@ static int zone_index(const ctx_t *c, const uint8_t *name, size_t len)
 static bool parse_catalog(ctx_t *c, conf_zone_t *z, const kv_t *kv, uint8_t *catz, size_t *catz_len)
 {
 	static const char *const roles[] = {"none", "producer", "consumer", NULL};
-	int role = 0;
-	if (kv[CATALOG_ROLE].k &&
-	    (role = get_enum(c, &kv[CATALOG_ROLE], kv[CATALOG_ROLE].v, roles)) == 2) {
-		/* Named in DESIGN.md; refused until it works rather than accepted and ignored. */
-		cerr(c, line_of(kv[CATALOG_ROLE].k),
-		     "catalog-role: consumer is not supported yet (only producer)");
-		role = -1;
-	}
+	int role = 0, line;
+	if (kv[CATALOG_ROLE].k)
+		role = get_enum(c, &kv[CATALOG_ROLE], kv[CATALOG_ROLE].v, roles);
 	if (role == 1 && z->role != CONF_ROLE_PRIMARY) {
 		cerr(c, line_of(kv[CATALOG_ROLE].k),
 		     "catalog-role: producer needs role primary (the catalog is generated here)");
 		role = -1;
+	}
+	if (role == 2 && z->role != CONF_ROLE_SECONDARY) {
+		cerr(c, line_of(kv[CATALOG_ROLE].k),
+		     "catalog-role: consumer needs role secondary (the catalog is transferred)");
+		role = -1;
+	}
+	if (kv[CATALOG_TEMPLATE].k && role != 2) {
+		cerr(c, line_of(kv[CATALOG_TEMPLATE].k),
+		     "catalog-template: only a consumer catalog has templates for its members");
+	} else if (role == 2) {
+		/* Members are secondaries of the template's primaries; without a template the
+		 * default one serves, as for a zone that names none. */
+		int deflt = find_id(c->conf, 't', "default", SIZE_MAX, &line);
+		if (kv[CATALOG_TEMPLATE].k)
+			z->catalog_templates =
+			    get_refs(c, &kv[CATALOG_TEMPLATE], 't', &z->ncatalog_templates);
+		else if (deflt >= 0 && (z->catalog_templates = xcalloc(c, 1, sizeof(int))))
+			z->catalog_templates[z->ncatalog_templates++] = deflt;
+		else
+			cerr(c, line_of(kv[CATALOG_ROLE].k),
+			     "catalog-role: consumer needs catalog-template (or a template "
+			     "\"default\") for its members");
+		for (size_t j = 0; j < z->ncatalog_templates; j++) {
+			const conf_template_t *t = &c->conf->templates[z->catalog_templates[j]];
+			if (!t->zone.nprimaries)
+				cerr(c,
+				     line_of(kv[CATALOG_TEMPLATE].k ? kv[CATALOG_TEMPLATE].k
+				                                    : kv[CATALOG_ROLE].k),
+				     "catalog-template: template \"%s\" (line %d) has no primaries "
+				     "for the members to transfer from",
+				     t->id, t->line);
+		}
+		z->catalog_role = CONF_CATALOG_CONSUMER;
 	}
 	if (role == 1)
 		z->catalog_role = CONF_CATALOG_PRODUCER;
@@ -1854,5 +1888,141 @@ int conf_add_zone(conf_t *conf, conf_zone_t *z)
 	conf->zones = n;
 	n[conf->nzones++] = *z;
 	memset(z, 0, sizeof(*z));
+	return 0;
+}
+
+/* Copies n bytes of src into *dst (NULL stays NULL); false when out of memory. */
+static bool copy_mem(void *dst, const void *src, size_t n)
+{
+	void **d = dst;
+	*d = NULL;
+	if (!src)
+		return true;
+	if (!(*d = malloc(n ? n : 1)))
+		return false;
+	memcpy(*d, src, n);
+	return true;
+}
+
+static bool copy_str(char **dst, const char *src)
+{
+	return copy_mem(dst, src, src ? strlen(src) + 1 : 0);
+}
+
+/* Deep-copies z's owned parts into itself (after a struct copy). */
+static bool copy_zone(conf_zone_t *z)
+{
+	bool ok = copy_str(&z->domain, z->domain);
+	ok &= copy_str(&z->file, z->file);
+	ok &= copy_mem(&z->notify, z->notify, z->nnotify * sizeof(int));
+	ok &= copy_mem(&z->acl, z->acl, z->nacl * sizeof(int));
+	ok &= copy_mem(&z->primaries, z->primaries, z->nprimaries * sizeof(int));
+	ok &= copy_mem(&z->watch, z->watch, z->nwatch * sizeof(int));
+	ok &= copy_str(&z->catalog_group, z->catalog_group);
+	ok &= copy_mem(&z->catalog_templates, z->catalog_templates,
+	               z->ncatalog_templates * sizeof(int));
+	ok &= copy_mem(&z->catalog_id, z->catalog_id, z->catalog_id ? 1u + z->catalog_id[0] : 0);
+	return ok;
+}
+
+/*
+ * Every pointer conf_t owns is copied here: a field added to conf_t that owns memory must be
+ * added too, or conf_free frees it twice (the unit test copies a configuration with every
+ * section and frees both under ASan).
+ */
+int conf_copy(const conf_t *conf, bool without_members, conf_t **out)
+{
+	conf_t *c = malloc(sizeof(*c));
+	if (!c)
+		return US_ENOMEM;
+	*c = *conf;
+	/* Emptied first, so that conf_free of a half-made copy frees only what it holds. */
+	c->path = c->storage = c->control = c->identity = c->version = c->nsid = c->user = NULL;
+	c->log_file = NULL;
+	c->listen = NULL;
+	c->rrl.whitelist = NULL;
+	c->block = NULL;
+	c->tls = NULL;
+	c->keys = NULL;
+	c->remotes = NULL;
+	c->acls = NULL;
+	c->templates = NULL;
+	c->zones = NULL;
+	c->nkeys = c->nremotes = c->nacls = c->ntemplates = c->nzones = 0;
+	bool ok = copy_str(&c->path, conf->path) && copy_str(&c->storage, conf->storage) &&
+	          copy_str(&c->control, conf->control) && copy_str(&c->identity, conf->identity) &&
+	          copy_str(&c->version, conf->version) && copy_str(&c->nsid, conf->nsid) &&
+	          copy_str(&c->user, conf->user) && copy_str(&c->log_file, conf->log_file) &&
+	          copy_mem(&c->listen, conf->listen, conf->nlisten * sizeof(*c->listen)) &&
+	          copy_mem(&c->rrl.whitelist, conf->rrl.whitelist,
+	                   conf->rrl.nwhitelist * sizeof(*c->rrl.whitelist)) &&
+	          copy_mem(&c->block, conf->block, conf->nblock * sizeof(*c->block));
+	if (ok && conf->tls) {
+		ok = copy_mem(&c->tls, conf->tls, sizeof(*c->tls));
+		if (ok) {
+			conf_tls_t *t = c->tls;
+			t->certificate = t->key = t->ca = NULL;
+			t->listen = NULL;
+			ok = copy_str(&t->certificate, conf->tls->certificate) &&
+			     copy_str(&t->key, conf->tls->key) && copy_str(&t->ca, conf->tls->ca) &&
+			     copy_mem(&t->listen, conf->tls->listen,
+			              conf->tls->nlisten * sizeof(*t->listen));
+		}
+	}
+	if (ok && conf->nkeys && (ok = (c->keys = calloc(conf->nkeys, sizeof(*c->keys))) != NULL))
+		for (; ok && c->nkeys < conf->nkeys; c->nkeys++) {
+			conf_key_t *k = &c->keys[c->nkeys];
+			*k = conf->keys[c->nkeys];
+			ok = copy_str(&k->id, k->id) &&
+			     copy_mem(&k->secret, k->secret, k->secret_len);
+		}
+	if (ok && conf->nremotes &&
+	    (ok = (c->remotes = calloc(conf->nremotes, sizeof(*c->remotes))) != NULL))
+		for (; ok && c->nremotes < conf->nremotes; c->nremotes++) {
+			conf_remote_t *r = &c->remotes[c->nremotes];
+			*r = conf->remotes[c->nremotes];
+			const conf_remote_tls_t *ot = r->tls;
+			r->tls = NULL;
+			ok = copy_str(&r->id, r->id) &&
+			     copy_mem(&r->addr, r->addr, r->naddr * sizeof(*r->addr));
+			if (ok && ot && (ok = copy_mem(&r->tls, ot, sizeof(*ot)))) {
+				conf_remote_tls_t *t = r->tls;
+				t->ca = t->hostname = t->certificate = t->key = NULL;
+				t->pins = NULL;
+				ok = copy_str(&t->ca, ot->ca) &&
+				     copy_str(&t->hostname, ot->hostname) &&
+				     copy_str(&t->certificate, ot->certificate) &&
+				     copy_str(&t->key, ot->key) &&
+				     copy_mem(&t->pins, ot->pins, ot->npins * sizeof(*t->pins));
+			}
+		}
+	if (ok && conf->nacls && (ok = (c->acls = calloc(conf->nacls, sizeof(*c->acls))) != NULL))
+		for (; ok && c->nacls < conf->nacls; c->nacls++) {
+			conf_acl_t *a = &c->acls[c->nacls];
+			*a = conf->acls[c->nacls];
+			ok = copy_str(&a->id, a->id) &&
+			     copy_mem(&a->prefix, a->prefix, a->nprefix * sizeof(*a->prefix));
+		}
+	if (ok && conf->ntemplates &&
+	    (ok = (c->templates = calloc(conf->ntemplates, sizeof(*c->templates))) != NULL))
+		for (; ok && c->ntemplates < conf->ntemplates; c->ntemplates++) {
+			conf_template_t *t = &c->templates[c->ntemplates];
+			*t = conf->templates[c->ntemplates];
+			ok = copy_str(&t->id, t->id) && copy_zone(&t->zone);
+		}
+	if (ok && conf->nzones &&
+	    (ok = (c->zones = calloc(conf->nzones, sizeof(*c->zones))) != NULL))
+		for (size_t i = 0; ok && i < conf->nzones; i++) {
+			if (without_members && conf->zones[i].catalog_from >= 0)
+				continue;
+			conf_zone_t *z = &c->zones[c->nzones++];
+			*z = conf->zones[i];
+			ok = copy_zone(z);
+		}
+	if (!ok) {
+		conf_free(c);
+		return US_ENOMEM;
+	}
+	*out = c;
 	return 0;
 }

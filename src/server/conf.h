@@ -95,6 +95,7 @@ typedef enum { CONF_REGRESSION_ALARM, CONF_REGRESSION_FOLLOW } conf_regression_t
 typedef enum {
 	CONF_CATALOG_NONE,     /* an ordinary zone */
 	CONF_CATALOG_PRODUCER, /* a primary whose contents are generated from its members */
+	CONF_CATALOG_CONSUMER, /* a secondary whose members become secondary zones */
 } conf_catalog_role_t;
 
 typedef struct conf_zone {
@@ -137,6 +138,14 @@ typedef struct conf_zone {
 	conf_catalog_role_t catalog_role;
 	int catalog_zone;    /* index into conf_t.zones of the producer listing this zone; -1 */
 	char *catalog_group; /* the member's group property; NULL for none */
+	/* Consumer: the templates its members are built from; a member's group picks the one of
+	 * that id, the first is for the others. */
+	int *catalog_templates; /* indexes into conf_t.templates */
+	size_t ncatalog_templates;
+	/* A member a consumer catalog brought (not in the file): that catalog's index in
+	 * conf_t.zones, or -1, and the member's unique ID there (a label: length byte first). */
+	int catalog_from;
+	uint8_t *catalog_id;
 	int line;
 } conf_zone_t;
 
@@ -270,6 +279,13 @@ void conf_zone_deinit(conf_zone_t *z);
  * invalid after a success: for a conf not yet handed to server_apply_conf.
  */
 int conf_add_zone(conf_t *conf, conf_zone_t *z);
+
+/*
+ * A deep copy of conf in *out, leaving out the zones catalogs brought (catalog_from >= 0) when
+ * without_members: the configuration as the file gave it, to which the members of the catalogs'
+ * current versions are added again. 0 or US_ENOMEM.
+ */
+int conf_copy(const conf_t *conf, bool without_members, conf_t **out);
 
 /* Finds the zone whose lower-cased wire name equals name; NULL if none. */
 const conf_zone_t *conf_find_zone(const conf_t *conf, const uint8_t *name, size_t name_len);

@@ -702,6 +702,15 @@ static int setup(server_t *s, const char *conf_path)
 		return ret;
 	}
 	conf_t *c = s->conf;
+	for (size_t i = 0; i < c->nzones; i++)
+		if (c->zones[i].catalog_role == CONF_CATALOG_CONSUMER) {
+			/* Read and checked already; its members need the run-time zone set. */
+			fprintf(stderr,
+			        "%s:%d: catalog-role: consumer is not supported by this build "
+			        "yet\n",
+			        c->path, c->zones[i].line);
+			return US_EINVAL;
+		}
 	ret = log_open(c->log_target == CONF_LOG_STDERR   ? "stderr"
 	               : c->log_target == CONF_LOG_SYSLOG ? "syslog"
 	                                                  : c->log_file,

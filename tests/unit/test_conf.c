@@ -1211,7 +1211,39 @@ static void test_catalog_keys(void **state)
 	expect_error("zones:\n  - {domain: c, catalog-role: producer, file: /c}\n",
 	             "x.yaml:2:", "file: a producer catalog is generated");
 	expect_error("zones:\n  - {domain: c, catalog-role: consumer, file: /c}\n",
-	             "x.yaml:2:", "catalog-role: consumer is not supported yet");
+	             "x.yaml:2:", "catalog-role: consumer needs role secondary");
+	const char *pri = "remotes:\n  - {id: p, address: 192.0.2.1}\n";
+	char text[1024];
+	snprintf(
+	    text, sizeof(text),
+	    "%szones:\n  - {domain: c, role: secondary, primaries: p, catalog-role: consumer}\n",
+	    pri);
+	expect_error(text, "x.yaml:4:", "catalog-role: consumer needs catalog-template");
+	snprintf(
+	    text, sizeof(text),
+	    "%stemplates:\n  - {id: t}\nzones:\n  - {domain: c, role: secondary, primaries: p, "
+	    "catalog-role: consumer, catalog-template: [t, u]}\n",
+	    pri);
+	expect_error(text, "x.yaml:6:", "catalog-template: unknown template \"u\"");
+	expect_error(text,
+	             "x.yaml:6:", "catalog-template: template \"t\" (line 4) has no primaries");
+	snprintf(text, sizeof(text), "%szones:\n  - {domain: c, file: /c, catalog-template: t}\n",
+	         pri);
+	expect_error(text, "x.yaml:4:", "catalog-template: only a consumer catalog");
+	snprintf(text, sizeof(text),
+	         "%stemplates:\n  - {id: default, primaries: p}\n  - {id: blue, primaries: p}\n"
+	         "zones:\n  - {domain: c, role: secondary, catalog-role: consumer}\n"
+	         "  - {domain: d, role: secondary, catalog-role: consumer, "
+	         "catalog-template: [blue, default]}\n",
+	         pri);
+	c = load_ok(text);
+	assert_int_equal(c->zones[0].catalog_role, CONF_CATALOG_CONSUMER);
+	assert_int_equal(c->zones[0].ncatalog_templates, 1);
+	assert_int_equal(c->zones[0].catalog_templates[0], 0);
+	assert_int_equal(c->zones[1].ncatalog_templates, 2);
+	assert_int_equal(c->zones[1].catalog_templates[0], 1);
+	assert_int_equal(c->zones[1].catalog_from, -1);
+	conf_free(c);
 	expect_error("zones:\n  - {domain: c, catalog-role: both, file: /c}\n",
 	             "x.yaml:2:", "catalog-role: unknown value \"both\"");
 	expect_error("zones:\n  - {domain: a, file: /a, catalog-zone: nowhere}\n",
@@ -1232,6 +1264,61 @@ static void test_catalog_keys(void **state)
 	expect_error("zones:\n  - {domain: c, catalog-role: producer}\n"
 	             "  - {domain: a, file: /a, catalog-zone: c, catalog-group: \"\"}\n",
 	             "x.yaml:3:", "catalog-group: must be 1 to 255 bytes long");
+}
+
+/* A copy holds what the original does, shares nothing with it (ASan sees both freed), and
+ * leaves out the catalogs' members when asked. */
+static void test_copy(void **state)
+{
+	(void)state;
+	const char *pin = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	char text[2048];
+	snprintf(text, sizeof(text),
+	         "server:\n  listen: [127.0.0.1@5300]\n  nsid: n\n  user: nobody\n"
+	         "  rrl: {rate-limit: 5, whitelist: [10.0.0.0/8]}\n  block: [192.0.2.0/24]\n"
+	         "  tls: {certificate: c.pem, key: k.pem, ca: ca.pem, listen: 127.0.0.1}\n"
+	         "log: {target: /tmp/x.log}\n"
+	         "keys:\n  - {id: k1, algorithm: hmac-sha256, secret: \"" SECRET "\"}\n"
+	         "remotes:\n  - {id: p, address: [192.0.2.1, 192.0.2.2], key: k1, tls: {pin: "
+	         "[\"%s\"], certificate: me.pem, key: me.key, ca: ca.pem, hostname: h}}\n"
+	         "  - {id: q, address: 192.0.2.3}\n"
+	         "acls:\n  - {id: a, address: [192.0.2.0/24], key: k1, action: transfer}\n"
+	         "templates:\n  - {id: default, primaries: q, acl: a, file: \"/z/%%s\"}\n"
+	         "zones:\n  - {domain: cat, role: secondary, catalog-role: consumer}\n"
+	         "  - {domain: prod, catalog-role: producer, notify: q}\n"
+	         "  - {domain: m, file: /m, catalog-zone: prod, catalog-group: g, watch: q}\n",
+	         pin);
+	conf_t *c = load_ok(text);
+	conf_zone_t member;
+	assert_int_equal(conf_zone_from_template(c, 0, "from.catalog", &member), 0);
+	member.catalog_from = 0;
+	member.catalog_id = (uint8_t *)strdup("\003abc");
+	assert_int_equal(conf_add_zone(c, &member), 0);
+	conf_t *all = NULL, *file = NULL;
+	assert_int_equal(conf_copy(c, false, &all), 0);
+	assert_int_equal(conf_copy(c, true, &file), 0);
+	assert_int_equal(all->nzones, 4);
+	assert_int_equal(file->nzones, 3);
+	assert_memory_equal(all->zones[3].catalog_id, "\003abc", 4);
+	assert_ptr_not_equal(all->zones[3].catalog_id, c->zones[3].catalog_id);
+	assert_string_equal(all->zones[3].file, "/z/from.catalog");
+	assert_string_equal(file->zones[2].catalog_group, "g");
+	assert_int_equal(file->zones[2].catalog_zone, 1);
+	assert_string_equal(file->remotes[0].tls->hostname, "h");
+	assert_int_equal(file->remotes[0].tls->npins, 1);
+	assert_int_equal(file->remotes[0].naddr, 2);
+	assert_int_equal(file->keys[0].secret_len, 32);
+	assert_memory_equal(file->keys[0].secret, SECRET_RAW, 32);
+	assert_string_equal(file->tls->ca, "ca.pem");
+	assert_string_equal(file->templates[0].zone.file, "/z/%s");
+	assert_string_equal(file->log_file, "/tmp/x.log");
+	assert_int_equal(file->rrl.nwhitelist, 1);
+	conf_free(c);
+	/* The copies live on without the original. */
+	assert_string_equal(all->zones[0].domain, "cat");
+	assert_int_equal(all->zones[0].catalog_templates[0], 0);
+	conf_free(all);
+	conf_free(file);
 }
 
 static void test_all_errors_collected(void **state)
@@ -1581,6 +1668,7 @@ int main(void)
 	    cmocka_unit_test(test_zone_single_id_lists),
 	    cmocka_unit_test(test_zone_role_rules),
 	    cmocka_unit_test(test_catalog_keys),
+	    cmocka_unit_test(test_copy),
 	    cmocka_unit_test(test_all_errors_collected),
 	    cmocka_unit_test(test_error_buffer_truncation),
 	    cmocka_unit_test(test_aliases_rejected),
