@@ -30,6 +30,10 @@ enum { JOB_FAILED, JOB_UPTODATE, JOB_NEW };
 struct xfrin_job {
 	server_t *s;
 	server_zone_t *z;
+	/* The configuration the job began under, held: a reload meanwhile changes z->conf,
+	 * while the job reads its remotes and keys by the indexes of this one. */
+	server_gen_t *gen;
+	const conf_zone_t *zc;
 	zone_t *current; /* served when the job began, pinned by a reference */
 	bool force_axfr;
 	int first; /* the position in the zone's primaries to try first, or -1 */
@@ -90,7 +94,7 @@ static void job_fail(xfrin_job_t *j, const char *peer, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(j->error, sizeof(j->error), "%s: %s", peer, msg);
-	log_warning("zone %s: %s", j->z->conf->domain, j->error);
+	log_warning("zone %s: %s", j->zc->domain, j->error);
 }
 
 /*
@@ -142,7 +146,7 @@ static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t
 {
 	const struct tls_client *tc = tls_client(j->s->tls, j->remote);
 	const conf_addr_t *via = r->has_via ? &r->via : NULL;
-	int64_t deadline = net_now_ms() + j->z->conf->primary_timeout * 1000;
+	int64_t deadline = net_now_ms() + j->zc->primary_timeout * 1000;
 	char err[256];
 	int ret = tc ? tls_connect(tc, to, via, deadline, st, err, sizeof(err))
 	             : net_stream_tcp(to, via, deadline, st);
@@ -157,7 +161,7 @@ static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t
 static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                         const char *peer, const uint8_t *q, size_t qlen, uint8_t *a)
 {
-	int idle = j->z->conf->primary_timeout * 1000;
+	int idle = j->zc->primary_timeout * 1000;
 	int ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
 	if (ret)
 		return ret;
@@ -176,7 +180,7 @@ static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_
 static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                      const tsig_key_t *key, const char *peer)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	uint8_t q[512], a[WIRE_MAX_MSG], mac[64];
 	size_t mac_len = 0;
 	uint16_t id = (uint16_t)arc4random();
@@ -228,7 +232,7 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
  */
 static bool acceptable(xfrin_job_t *j, const char *peer)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	if (j->zone->nrecords > (size_t)zc->max_zone_records) {
 		job_fail(j, peer, "%s: serial %u has %zu records, more than max-zone-records %d",
 		         j->kind, j->zone->serial, j->zone->nrecords, zc->max_zone_records);
@@ -261,7 +265,7 @@ static bool zonemd_ok(xfrin_job_t *j, const char *peer)
 {
 	zonemd_status_t st = ZONEMD_ABSENT;
 	j->zonemd_failed = false;
-	if (!j->z->conf->zonemd_verify) {
+	if (!j->zc->zonemd_verify) {
 		j->zonemd = ZONEMD_ABSENT;
 		return true;
 	}
@@ -286,7 +290,7 @@ static bool zonemd_ok(xfrin_job_t *j, const char *peer)
 static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                     const tsig_key_t *key, const char *peer, bool ixfr)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	uint16_t qtype = ixfr ? WIRE_T_IXFR : WIRE_T_AXFR;
 	j->kind = ixfr ? "IXFR" : "AXFR";
 	char what[16]; /* "AXFR over TLS" in the log, when it is */
@@ -457,7 +461,7 @@ static void note_lower(xfrin_job_t *j)
 /* The change guard, off the manager thread: does the new version remove too much? */
 static void guard(xfrin_job_t *j)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	if (!zc->guard_max_removed && !zc->guard_apex)
 		return;
 	guard_change_t c;
@@ -478,8 +482,8 @@ static void *job_run(void *arg)
 {
 	xfrin_job_t *j = arg;
 	server_t *s = j->s;
-	const conf_t *c = s->conf;
-	const conf_zone_t *zc = j->z->conf;
+	const conf_t *c = j->gen->conf;
+	const conf_zone_t *zc = j->zc;
 	bool tried = false; /* a transfer was tried and failed */
 	rcu_register_thread();
 	for (size_t n = 0; n < zc->nprimaries && j->outcome == JOB_FAILED; n++) {
@@ -572,6 +576,8 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	}
 	j->s = s;
 	j->z = z;
+	j->zc = z->conf;
+	j->gen = server_gen_ref(s);
 	/* Pinned: the zone may expire, and be unpublished, while the job still reads it. */
 	j->current = z->slot->zone;
 	if (j->current)
@@ -595,6 +601,7 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 		log_error("zone %s: cannot start a refresh thread", z->conf->domain);
 		z->busy = false;
 		zone_unref(j->current);
+		server_gen_unref(j->gen);
 		arena_deinit(&j->arena);
 		free(j);
 	}
@@ -603,6 +610,7 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 static void job_free(xfrin_job_t *j)
 {
 	zone_unref(j->current);
+	server_gen_unref(j->gen);
 	xfr_in_free(j->xin);
 	arena_deinit(&j->arena);
 	free(j);
@@ -792,8 +800,8 @@ static void publish_new(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t no
 		snprintf(what, sizeof(what), "%zu records changed", j->changed);
 	else
 		snprintf(what, sizeof(what), "%zu records", j->zone->nrecords);
-	if (j->redundant && !s->lenient_noted[j->remote]) {
-		s->lenient_noted[j->remote] = true;
+	if (j->redundant && !j->gen->lenient_noted[j->remote]) {
+		j->gen->lenient_noted[j->remote] = true;
 		log_notice("zone %s: the IXFR from %s adds %zu records the zone holds already; "
 		           "taken as no change, as named takes them (said once per primary)",
 		           zc->domain, j->peer, j->redundant);
@@ -1108,7 +1116,7 @@ int xfrin_tick(server_t *s)
 	time_t now = clock_now();
 	time_t next = now + 3600;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i];
 		if (z->conf->role != CONF_ROLE_SECONDARY)
 			continue;
 		xfrin_job_t *j = atomic_exchange(&z->done, NULL);
@@ -1195,7 +1203,7 @@ void xfrin_shutdown(server_t *s)
 {
 	atomic_store(&net_cancel, true);
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i];
 		while (z->busy) {
 			xfrin_job_t *j = atomic_exchange(&z->done, NULL);
 			if (!j) {
@@ -1215,4 +1223,21 @@ void xfrin_shutdown(server_t *s)
 			z->held_job = NULL;
 		}
 	}
+}
+
+bool xfrin_idle(server_zone_t *z)
+{
+	xfrin_job_t *j = atomic_exchange(&z->done, NULL);
+	if (j) {
+		pthread_join(j->thread, NULL);
+		zone_unref(j->zone);
+		job_free(j);
+		z->busy = false;
+	}
+	if (z->held_job) {
+		zone_unref(z->held_job->zone);
+		job_free(z->held_job);
+		z->held_job = NULL;
+	}
+	return !z->busy;
 }
