@@ -349,10 +349,10 @@ static int add(zone_builder_t *b, const uint8_t *owner, uint16_t type, const uin
 }
 
 /* Writes label (text) + "zones" + apex into out; its length, or 0 when too long. */
-static size_t member_owner(const char *prop, const char *id, const uint8_t *apex, size_t apex_len,
-                           uint8_t *out)
+static size_t member_owner(const char *prop, const char *id, size_t il, const uint8_t *apex,
+                           size_t apex_len, uint8_t *out)
 {
-	size_t p = 0, pl = prop ? strlen(prop) : 0, il = strlen(id);
+	size_t p = 0, pl = prop ? strlen(prop) : 0;
 	if ((prop ? 1 + pl : 0) + 1 + il + 6 + apex_len > DNAME_MAXLEN)
 		return 0;
 	if (prop) {
@@ -370,9 +370,27 @@ static size_t member_owner(const char *prop, const char *id, const uint8_t *apex
 	return p + apex_len;
 }
 
+/*
+ * An entry's ID in 17 bytes: the hash's 16 hex digits, or a given ID; a given one is the
+ * label as it is, so it is compared whole (length first) rather than as a string.
+ */
+static void entry_id(const catalog_entry_t *e, char id[17])
+{
+	memset(id, 0, 17);
+	if (!e->id) {
+		catalog_member_id(e->name, e->name_len, id);
+		return;
+	}
+	/* Marked apart from hashes, which never start with a byte below '0'. */
+	id[0] = 1;
+	id[1] = (char)e->id_len;
+	/* Long given IDs are compared by their first 15 bytes here and in full when built. */
+	memcpy(id + 2, e->id, e->id_len < 15 ? e->id_len : 15);
+}
+
 static int cmp_entry_id(const void *a, const void *b)
 {
-	return strcmp((const char *)a, (const char *)b);
+	return memcmp(a, b, 17);
 }
 
 int catalog_build(const uint8_t *apex, size_t apex_len, uint32_t serial,
@@ -389,23 +407,26 @@ int catalog_build(const uint8_t *apex, size_t apex_len, uint32_t serial,
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {
-		catalog_member_id(entries[i].name, entries[i].name_len, ids[i]);
+		entry_id(&entries[i], ids[i]);
 		memcpy(ids[i] + 17, &(uint32_t){(uint32_t)i}, 4);
 	}
 	if (n)
 		qsort(ids, n, sizeof(*ids), cmp_entry_id);
 	for (size_t i = 1; i < n; i++) {
-		if (strcmp(ids[i - 1], ids[i]) != 0)
+		if (memcmp(ids[i - 1], ids[i], 17) != 0)
 			continue;
 		uint32_t x, y;
 		memcpy(&x, ids[i - 1] + 17, 4);
 		memcpy(&y, ids[i] + 17, 4);
+		if (entries[x].id && (entries[x].id_len != entries[y].id_len ||
+		                      memcmp(entries[x].id, entries[y].id, entries[x].id_len)))
+			continue; /* alike in their first 15 bytes only */
 		dname_to_text(entries[x].name, text, sizeof(text));
 		dname_to_text(entries[y].name, text2, sizeof(text2));
 		us_errf(err, errlen, "%s and %s %s", text, text2,
-		        dname_equal(entries[x].name, entries[y].name)
-		            ? "are the same member"
-		            : "hash to the same unique ID; rename one");
+		        dname_equal(entries[x].name, entries[y].name) ? "are the same member"
+		        : entries[x].id                               ? "have the same unique ID"
+		                        : "hash to the same unique ID; rename one");
 		ret = US_EEXIST;
 		goto cleanup;
 	}
@@ -435,10 +456,21 @@ int catalog_build(const uint8_t *apex, size_t apex_len, uint32_t serial,
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
 		const catalog_entry_t *e = &entries[i];
-		char id[17];
+		char id[CATALOG_ID_MAX + 1];
 		uint8_t owner[DNAME_MAXLEN];
-		catalog_member_id(e->name, e->name_len, id);
-		size_t ol = member_owner(NULL, id, apex, apex_len, owner);
+		size_t il = 16;
+		if (e->id && (e->id_len < 1 || e->id_len > CATALOG_ID_MAX)) {
+			us_errf(err, errlen, "a member ID of %zu bytes", e->id_len);
+			ret = US_EINVAL;
+			goto cleanup;
+		}
+		if (e->id) {
+			memcpy(id, e->id, e->id_len);
+			il = e->id_len;
+		} else {
+			catalog_member_id(e->name, e->name_len, id);
+		}
+		size_t ol = member_owner(NULL, id, il, apex, apex_len, owner);
 		if (!ol) {
 			us_errf(err, errlen, "catalog name too long for its members");
 			ret = US_EINVAL;
@@ -451,7 +483,7 @@ int catalog_build(const uint8_t *apex, size_t apex_len, uint32_t serial,
 		size_t gl = strlen(e->group);
 		uint8_t txt[1 + CATALOG_GROUP_MAX];
 		if (gl > CATALOG_GROUP_MAX ||
-		    !(ol = member_owner("group", id, apex, apex_len, owner))) {
+		    !(ol = member_owner("group", id, il, apex, apex_len, owner))) {
 			dname_to_text(e->name, text, sizeof(text));
 			us_errf(err, errlen, "%s: group name too long", text);
 			ret = US_EINVAL;

@@ -91,16 +91,21 @@ int catalog_diff(const catalog_t *a, const catalog_t *b, catalog_change_t **out,
  */
 void catalog_member_id(const uint8_t *name, size_t len, char id[17]);
 
-/* A member to produce: name in wire form (any case), group NULL for none. */
+/*
+ * A member to produce: name in wire form (any case), group NULL for none, and its unique-N
+ * label (id_len bytes, at most CATALOG_ID_MAX), or id NULL for catalog_member_id's.
+ */
 typedef struct catalog_entry {
 	const uint8_t *name;
 	size_t name_len;
 	const char *group;
+	const char *id;
+	size_t id_len;
 } catalog_entry_t;
 
 /*
  * Builds the catalog zone named apex with serial: the SOA and NS "invalid." RFC 9432 4
- * suggests, version TXT "2", and one PTR (plus group TXT) per entry, under
+ * suggests, version TXT "2", and one PTR (plus group TXT) per entry, under its id or
  * catalog_member_id. Returns 0 with *out owning the zone; US_EEXIST when two entries give the
  * same name or ID (with err naming them), US_EINVAL for a group over CATALOG_GROUP_MAX bytes
  * or a name too long to fit below the catalog, US_ENOMEM.

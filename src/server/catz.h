@@ -30,3 +30,26 @@ struct ctl_reply;
  * the reason. Zone manager thread.
  */
 void catz_ctl(struct server *s, struct server_zone *z, struct ctl_reply *r);
+
+/* ---- consumer catalogs ---- */
+
+/*
+ * Looks at every consumer catalog's served version and, when one has a new serial, reads it
+ * and applies the members it lists through server_apply_conf: added members become secondary
+ * zones built from the catalog's templates (the member's group names the template, the first
+ * serves the others), removed ones go with their stored data, a new member ID drops the zone
+ * and transfers it afresh, a member a coo property hands over moves catalog, and a name the
+ * configuration or another catalog already holds is refused; each logged. A broken catalog
+ * changes nothing and is logged once per serial. Zone manager thread, from its loop.
+ */
+void catz_check(struct server *s);
+
+/*
+ * server_t.extend_conf for ctl reload: adds to next (a configuration just read from the file)
+ * the members the consumer catalogs brought, as last applied, rebuilt from next's templates.
+ * 0 or US_ENOMEM (the reload is then refused).
+ */
+int catz_extend(struct server *s, conf_t *next, struct ctl_reply *r);
+
+/* Frees the consumer state (at exit). */
+void catz_free(struct server *s);

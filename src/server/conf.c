@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "dname.h"
 #include "error.h"
 
 /* A bound on what we read, so a path like /dev/zero fails cleanly instead of eating memory. */
@@ -1873,6 +1874,34 @@ int conf_zone_from_template(const conf_t *conf, int tpl, const char *domain, con
 		zone_deinit(&z);
 		return US_EINVAL;
 	}
+	zone_defaults(conf, &z);
+	*out = z;
+	return 0;
+}
+
+int conf_member_from_template(const conf_t *conf, int tpl, const uint8_t *name, size_t len,
+                              conf_zone_t *out)
+{
+	char text[DNAME_TEXT_MAX];
+	if (tpl < 0 || (size_t)tpl >= conf->ntemplates || !conf->templates[tpl].zone.nprimaries ||
+	    len > CONF_DNAME_MAX || dname_to_text(name, text, sizeof(text)) <= 0)
+		return US_EINVAL;
+	conf_zone_t z = {0};
+	bool oom = false;
+	size_t tl = strlen(text);
+	if (tl > 1)
+		text[tl - 1] = 0; /* domain is kept without the trailing dot */
+	zone_from_template(&z, &conf->templates[tpl], text, &oom);
+	z.template_ = tpl;
+	z.role = CONF_ROLE_SECONDARY;
+	if (!oom && !(z.domain = strdup(text)))
+		oom = true;
+	if (oom) {
+		zone_deinit(&z);
+		return US_ENOMEM;
+	}
+	dname_lower(z.name, name, len);
+	z.name_len = len;
 	zone_defaults(conf, &z);
 	*out = z;
 	return 0;

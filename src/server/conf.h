@@ -270,6 +270,15 @@ void conf_addr_str(const conf_addr_t *a, char *buf, size_t len);
  */
 int conf_zone_from_template(const conf_t *conf, int tpl, const char *domain, conf_zone_t *out);
 
+/*
+ * As conf_zone_from_template, for a catalog member (RFC 9432): always a secondary of the
+ * template's primaries (whatever the template's role, which a template shared with primary
+ * zones leaves at primary), named by name (wire form, len bytes). 0, US_ENOMEM, or US_EINVAL
+ * (a bad index, a template without primaries).
+ */
+int conf_member_from_template(const conf_t *conf, int tpl, const uint8_t *name, size_t len,
+                              conf_zone_t *out);
+
 /* Frees what a zone built by conf_zone_from_template owns (not z itself). */
 void conf_zone_deinit(conf_zone_t *z);
 

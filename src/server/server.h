@@ -152,6 +152,7 @@ typedef struct server {
 	 * tcp_fds[worker * nlisten + address]. */
 	int *udp_fds, *tcp_fds;
 	struct shield *shield; /* RRL, cookies, blocking, change-path limits (shield.h) */
+	struct catz *catz;     /* the consumer catalogs' applied member lists (catz.h) */
 } server_t;
 
 /* Takes a reference on the current generation, for use past an RCU read section; any thread. */

@@ -176,7 +176,11 @@ static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_
 	return ret;
 }
 
-/* Asks one address for the zone's SOA serial. 0, or a negative error (logged in the job). */
+/* check_soa's answer for a consumer catalog whose primary refuses SOA queries. */
+#define SOA_BY_IXFR 1
+
+/* Asks one address for the zone's SOA serial. 0, or a negative error (logged in the job), or
+ * SOA_BY_IXFR. */
 static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                      const tsig_key_t *key, const char *peer)
 {
@@ -213,6 +217,11 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	char err[XFR_ERRLEN];
 	xfr_soa_answer_t ans;
 	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &ans, err, sizeof(err));
+	if (ret && zc->catalog_role == CONF_CATALOG_CONSUMER && n >= WIRE_HDR_LEN &&
+	    wire_read16(a) == id && (a[3] & 0xF) == WIRE_RCODE_REFUSED)
+		/* knotd answers no query for a catalog it interprets, yet transfers it: the
+		 * IXFR then says whether there is news (RFC 1995 4), as knotd's consumer asks. */
+		return SOA_BY_IXFR;
 	if (ret) {
 		job_fail(j, peer, "bad SOA answer: %s", err);
 		return ret;
@@ -506,7 +515,10 @@ static void *job_run(void *arg)
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
 			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
-			if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0)
+			int soa = check ? check_soa(j, r, &r->addr[a], key, j->peer) : 0;
+			if (soa == SOA_BY_IXFR)
+				check = false;
+			else if (soa != 0)
 				continue; /* refused or silent: the next address, at once */
 			if (check && serial_cmp(j->serial, j->current->serial) < 0) {
 				/* RFC 1982: older than ours. The other primaries are asked too: one

@@ -22,7 +22,7 @@
 struct xfrout {
 	server_t *s;
 	server_gen_t *gen; /* held: key lives in its keys (and its secret in its conf) */
-	zone_t *zone; /* pinned: one reference, dropped by xfrout_free */
+	zone_t *zone;      /* pinned: one reference, dropped by xfrout_free */
 	xfr_out_t enc;
 	const tsig_key_t *key;     /* NULL when the request was unsigned */
 	uint8_t mac[TSIG_MAC_MAX]; /* the MAC the next signature covers: the request's, then

@@ -124,9 +124,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* What we read, produced again and read back: the same names and groups. */
 	catalog_entry_t e[MAX_MEMBERS];
+	/* Every other one under its own ID, the others under ours. */
 	for (size_t i = 0; i < c.nmembers; i++)
-		e[i] =
-		    (catalog_entry_t){c.members[i].name, c.members[i].name_len, c.members[i].group};
+		e[i] = (catalog_entry_t){.name = c.members[i].name,
+		                         .name_len = c.members[i].name_len,
+		                         .group = c.members[i].group,
+		                         .id = i % 2 ? c.members[i].id : NULL,
+		                         .id_len = i % 2 ? c.members[i].id_len : 0};
 	zone_t *z2 = NULL;
 	ret = catalog_build(apex, APEX_LEN, 7, e, c.nmembers, &z2, err, sizeof(err));
 	FUZZ_CHECK(ret == 0 || ret == US_EINVAL || ret == US_ENOMEM, "catalog_build: %d %s", ret,
@@ -140,6 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < c.nmembers; i++) {
 			const catalog_member_t *a = &c.members[i], *b = &c2.members[i];
 			FUZZ_CHECK(dname_equal(a->name, b->name), "member %zu name", i);
+			FUZZ_CHECK(i % 2 == 0 || (a->id_len == b->id_len &&
+			                          memcmp(a->id, b->id, a->id_len) == 0),
+			           "member %zu kept its ID", i);
 			FUZZ_CHECK((!a->group && !b->group) ||
 			               (a->group && b->group && strcmp(a->group, b->group) == 0),
 			           "member %zu group", i);

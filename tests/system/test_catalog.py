@@ -278,10 +278,15 @@ class KnotProducer(servers.Knotd):
     action: transfer
 template:
 """, 1).replace("    semantic-checks: off\n", "    semantic-checks: off\n    acl: [to-tests]\n")
-        zones = f"  - domain: {CATZ}\n    catalog-role: generate\n"
+        notify = ""
+        if getattr(self, "notify_port", None):
+            head = head.replace("acl:\n", f"remote:\n  - id: down\n    address: "
+                                f"127.0.0.1@{self.notify_port}\nacl:\n", 1)
+            notify = "    notify: down\n"
+        zones = f"  - domain: {CATZ}\n    catalog-role: generate\n{notify}"
         for name, path in self.zones:
             zones += (f"  - domain: {name}\n    file: \"{path}\"\n    catalog-role: member\n"
-                      f"    catalog-zone: {CATZ}\n")
+                      f"    catalog-zone: {CATZ}\n{notify}")
             if self.members[name]:
                 zones += f"    catalog-group: {self.members[name]}\n"
         self.conf.write_text(head + "zone:\n" + zones)
@@ -354,3 +359,221 @@ def test_knotd_catalog_reads_as_knotd_wrote_it(tmp_path, understudy_binary):
                                                                       key=lambda m: m["zone"])
     assert {m["zone"] for m in cat["members"]} == {f"{m}." for m in members}
     assert [m["group"] for m in cat["members"] if m["zone"] == "m1.test."] == ["blue"]
+
+
+# ---- understudy as a consumer ----------------------------------------------------------------
+
+def catalog_text(serial, members, coo=(), extra=""):
+    """A catalog zone file: members is [(id, name, group)], coo [(id, catalog)]."""
+    lines = [f"$TTL 0\n@ SOA invalid. invalid. {serial} 3600 600 2147483646 0\n@ NS invalid.",
+             'version TXT "2"']
+    for mid, name, group in members:
+        lines.append(f"{mid}.zones PTR {name}.")
+        if group:
+            lines.append(f'group.{mid}.zones TXT "{group}"')
+    for mid, cat in coo:
+        lines.append(f"coo.{mid}.zones PTR {cat}.")
+    return "\n".join(lines) + "\n" + extra
+
+
+class FilePrimary(servers.Understudy):
+    """understudy serving hand-written catalogs (plain zone files) and their members, so a
+    test sets member IDs, coo and broken versions at will; NOTIFY to the consumer."""
+
+    name = "primary"
+
+    def __init__(self, workdir, binary, catalogs, members, notify_port):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.catalogs = catalogs  # name -> zone text
+        self.members = members
+        self.notify_port = notify_port
+        self.zones = [(c, None) for c in catalogs]
+
+    def path(self, name):
+        return self.dir / f"{name}.zone"
+
+    def write_config(self):
+        zones = ""
+        for name, text in self.catalogs.items():
+            if not self.path(name).exists():
+                self.path(name).write_text(text)
+        for name in self.members:
+            if not self.path(name).exists():
+                self.path(name).write_text(member_text(name, 1))
+        for name in list(self.catalogs) + list(self.members):
+            zones += (f"  - domain: {name}\n    file: \"{self.path(name)}\"\n    acl: [xfr]\n"
+                      "    notify: [down]\n")
+        self.conf.write_text(f"""server:
+  listen: ["{self.addr}@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+  watch-ns: false
+  fleet-interval: 0
+log: {{target: stderr, level: info}}
+remotes:
+  - {{id: down, address: "127.0.0.1@{self.notify_port}"}}
+acls:
+{OPEN_ACL}zones:
+{zones}""")
+
+    def publish(self, name, text):
+        self.path(name).write_text(text)
+        code, out = self.ctl("reload", name)
+        assert code == 0, out
+
+
+class Consumer(servers.Understudy):
+    """understudy with consumer catalogs of a primary: templates member (the first) and blue;
+    blue keeps its members' files (ctl sync) in blue/, so a test sees which one a member got.
+    taken.test is a zone of its own configuration."""
+
+    name = "consumer"
+
+    def __init__(self, workdir, binary, primary_port, catalogs, extra_zones=""):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.primary_port = primary_port
+        self.catalogs = list(catalogs)
+        self.extra_zones = extra_zones
+        self.zones = [(c, None) for c in catalogs]
+
+    def write_config(self):
+        (self.dir / "blue").mkdir(exist_ok=True)
+        taken = self.dir / "taken.test.zone"
+        taken.write_text(member_text("taken.test", 77))
+        zones = "".join(f"  - domain: {c}\n    role: secondary\n    primaries: [pri]\n"
+                        "    acl: [notify]\n    catalog-role: consumer\n"
+                        "    catalog-template: [member, blue]\n" for c in self.catalogs)
+        self.conf.write_text(f"""server:
+  listen: ["{self.addr}@{self.port}"]
+  storage: "{self.dir}/storage"
+  control: "{self.dir}/ctl.sock"
+  udp-workers: 1
+  watch-ns: false
+  fleet-interval: 0
+log: {{target: stderr, level: info}}
+remotes:
+  - {{id: pri, address: ["127.0.0.1@{self.primary_port}"]}}
+acls:
+  - {{id: notify, address: [127.0.0.0/8], action: notify}}
+  - {{id: out, address: [127.0.0.0/8], action: transfer}}
+templates:
+  - {{id: member, primaries: [pri], acl: [notify, out]}}
+  - {{id: blue, primaries: [pri], acl: [notify, out], file: "{self.dir}/blue/%s.zone"}}
+zones:
+  - domain: taken.test
+    file: "{taken}"
+{zones}{self.extra_zones}""")
+
+
+def axfrs(srv, zone):
+    return len(log_lines(srv, f"AXFR {zone} from", "finished"))
+
+
+def test_consumer_members_reset_coo_broken(tmp_path, understudy_binary):
+    """Members of two catalogs become zones; a name the configuration has is refused, as is
+    one another catalog holds; a new member ID resets the zone (a fresh AXFR); coo moves a
+    member to the other catalog, its data kept; a removed member is gone and purged; a broken
+    catalog changes nothing; a restart and a ctl reload keep the members."""
+    port = servers.free_port()
+    cat1 = catalog_text(1, [("a", "m1.test", None), ("b", "m2.test", "blue"),
+                            ("t", "taken.test", None)])
+    cat2 = catalog_text(1, [("c", "m3.test", None)])
+    members = ["m1.test", "m2.test", "m3.test", "taken.test"]
+    with FilePrimary(tmp_path, understudy_binary, {"cat1.test": cat1, "cat2.test": cat2},
+                     members, port) as p:
+        c = Consumer(tmp_path, understudy_binary, p.port, ["cat1.test", "cat2.test"])
+        c.fixed_port = port
+        with c:
+            wait_members(c, {"m1.test": 1, "m2.test": 1, "m3.test": 1})
+            assert soa_serial(c, "taken.test") == 77  # its own, not the catalog's
+            assert log_lines(c, "zone taken.test: listed by catalog cat1.test, refused")
+            assert log_lines(c, "zone m2.test: added from catalog cat1.test (member ID b, "
+                                "template blue)")
+            assert log_lines(c, "zone m1.test: added from catalog cat1.test (member ID a, "
+                                "template member)")
+            # The group's template: ctl sync writes m2 where blue says.
+            code, out = c.ctl("sync", "m2.test")
+            assert code == 0 and (c.dir / "blue" / "m2.test.zone").exists(), out
+            code, out = c.ctl("--json", "catalog", "cat1.test")
+            assert code == 0 and '"id": "b"' in out, out
+
+            # cat2 lists m2 too: refused, cat1 has it.
+            p.publish("cat2.test", catalog_text(2, [("c", "m3.test", None),
+                                                    ("b", "m2.test", None)]))
+            wait_for(lambda: log_lines(c, "zone m2.test: also listed by catalog cat2.test, "
+                                          "refused: catalog cat1.test has it"),
+                     srv=c, what="the second claim refused")
+
+            # A new member ID: m1 is dropped and transferred afresh.
+            before = axfrs(c, "m1.test")
+            p.publish("cat1.test", catalog_text(2, [("a2", "m1.test", None),
+                                                    ("b", "m2.test", "blue"),
+                                                    ("t", "taken.test", None)]))
+            wait_for(lambda: log_lines(c, "zone m1.test: reset by catalog cat1.test "
+                                          "(member ID a2, was a)"), srv=c, what="the reset")
+            wait_for(lambda: axfrs(c, "m1.test") > before and soa_serial(c, "m1.test") == 1,
+                     srv=c, what="m1.test transferred afresh")
+
+            # coo: cat1 hands m2 to cat2, which lists it: m2 moves, its data kept.
+            m2_axfrs = axfrs(c, "m2.test")
+            p.publish("cat1.test", catalog_text(3, [("a2", "m1.test", None),
+                                                    ("b", "m2.test", "blue"),
+                                                    ("t", "taken.test", None)],
+                                                coo=[("b", "cat2.test")]))
+            wait_for(lambda: log_lines(c, "zone m2.test: moves from catalog cat1.test to "
+                                          "catalog cat2.test (coo)"), srv=c, what="the move")
+            assert soa_serial(c, "m2.test") == 1 and axfrs(c, "m2.test") == m2_axfrs
+
+            # cat1 drops m1: gone, its stored data purged.
+            p.publish("cat1.test", catalog_text(4, [("t", "taken.test", None)]))
+            wait_members(c, {}, gone=["m1.test"])
+            assert log_lines(c, "zone m1.test: removed from catalog cat1.test")
+            assert soa_serial(c, "m2.test") == 1 and soa_serial(c, "m3.test") == 1
+
+            # A broken version (two PTRs for one member) changes nothing.
+            p.publish("cat2.test", catalog_text(3, [("c", "m3.test", None),
+                                                    ("c", "m1.test", None),
+                                                    ("b", "m2.test", None)]))
+            wait_for(lambda: log_lines(c, "catalog cat2.test: serial 3 is not used"), srv=c,
+                     what="the broken catalog refused")
+            assert soa_serial(c, "m3.test") == 1 and soa_serial(c, "m1.test") == "REFUSED"
+
+            # ctl reload keeps the members; so does a restart, from the stored copies.
+            code, out = c.ctl("reload")
+            assert code == 0, out
+            assert soa_serial(c, "m2.test") == 1 and soa_serial(c, "m3.test") == 1
+            c.stop()
+            c.start()  # its log starts afresh
+            wait_members(c, {"m2.test": 1, "m3.test": 1}, gone=["m1.test"])
+            # The stored cat2 is the broken serial 3: the members come from the list kept.
+            assert log_lines(c, "catalog cat2.test: 2 members of serial 2, as applied before "
+                                "the restart")
+            assert log_lines(c, "catalog cat2.test: serial 3 is not used")
+    assert not log_lines(c, "AXFR m2.test from") and not log_lines(c, "AXFR m3.test from")
+
+
+def test_consumer_of_knotd_catalog(tmp_path, understudy_binary):
+    """knotd generates the catalog (catalog-role: generate); understudy consumes it: members
+    added and removed as knotd's configuration changes."""
+    port = servers.free_port()
+    members = {"k1.test": None, "k2.test": "blue"}
+    knot = KnotProducer(tmp_path, members)
+    knot.notify_port = port
+    with knot:
+        c = Consumer(tmp_path, understudy_binary, knot.port, [CATZ])
+        c.fixed_port = port
+        with c:
+            wait_members(c, {"k1.test": 1, "k2.test": 1})
+            assert log_lines(c, "zone k2.test: added from catalog catalog.test",
+                             "template blue")
+            # knotd gets a new member and loses one: a new catalog version, NOTIFY, IXFR.
+            knot.members = {"k2.test": "blue", "k3.test": None}
+            knot.zones = [(n, knot.dir / f"{n}.zone") for n in knot.members]
+            knot.zones[1][1].write_text(member_text("k3.test", 1))
+            knot.write_config()
+            r = subprocess.run(["knotc", "-s", str(knot.dir / "run" / "knot.sock"), "reload"],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stdout + r.stderr
+            wait_members(c, {"k3.test": 1}, gone=["k1.test"])
+            assert www(c, "k3.test") == ['"k3.test 1"']

@@ -213,7 +213,8 @@ static void produced_catalog_reads_back(void **state)
 	uint8_t apex[DNAME_MAXLEN], m1[DNAME_MAXLEN], m2[DNAME_MAXLEN];
 	int al = dname_from_text("catalog.example", apex);
 	int l1 = dname_from_text("Example.COM", m1), l2 = dname_from_text("example.net", m2);
-	catalog_entry_t e[2] = {{m1, (size_t)l1, "blue"}, {m2, (size_t)l2, NULL}};
+	catalog_entry_t e[2] = {{.name = m1, .name_len = (size_t)l1, .group = "blue"},
+	                        {.name = m2, .name_len = (size_t)l2}};
 	zone_t *z = NULL;
 	assert_int_equal(catalog_build(apex, (size_t)al, 42, e, 2, &z, err, sizeof(err)), 0);
 	assert_int_equal(z->serial, 42);
@@ -241,9 +242,24 @@ static void produced_catalog_reads_back(void **state)
 	zone_unref(z2);
 	zone_unref(z);
 	/* A member twice is refused, by name. */
-	catalog_entry_t d[2] = {{m1, (size_t)l1, NULL}, {m1, (size_t)l1, NULL}};
+	catalog_entry_t d[2] = {{.name = m1, .name_len = (size_t)l1},
+	                        {.name = m1, .name_len = (size_t)l1}};
 	assert_int_equal(catalog_build(apex, (size_t)al, 1, d, 2, &z, err, sizeof(err)), US_EEXIST);
 	assert_non_null(strstr(err, "same member"));
+	/* Given IDs are kept as they are, a NUL byte and all; two alike are refused. */
+	catalog_entry_t g[2] = {{.name = m1, .name_len = (size_t)l1, .id = "a\0b", .id_len = 3},
+	                        {.name = m2, .name_len = (size_t)l2, .id = "a\0c", .id_len = 3}};
+	assert_int_equal(catalog_build(apex, (size_t)al, 9, g, 2, &z, err, sizeof(err)), 0);
+	assert_int_equal(catalog_read(z, 0, &c, err, sizeof(err)), 0);
+	m = find(&c, "example.com");
+	assert_int_equal(m->id_len, 3);
+	assert_memory_equal(m->id, "a\0b", 3);
+	assert_memory_equal(find(&c, "example.net")->id, "a\0c", 3);
+	catalog_deinit(&c);
+	zone_unref(z);
+	g[1].id = "a\0b";
+	assert_int_equal(catalog_build(apex, (size_t)al, 9, g, 2, &z, err, sizeof(err)), US_EEXIST);
+	assert_non_null(strstr(err, "have the same unique ID"));
 	/* An empty catalog builds. */
 	assert_int_equal(catalog_build(apex, (size_t)al, 1, NULL, 0, &z, err, sizeof(err)), 0);
 	assert_int_equal(z->nrecords, 3);
