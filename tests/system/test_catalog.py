@@ -577,3 +577,21 @@ def test_consumer_of_knotd_catalog(tmp_path, understudy_binary):
             assert r.returncode == 0, r.stdout + r.stderr
             wait_members(c, {"k3.test": 1}, gone=["k1.test"])
             assert www(c, "k3.test") == ['"k3.test 1"']
+
+
+def test_consumer_of_our_producer(tmp_path, understudy_binary):
+    """understudy at both ends: the producer's members, then a change of them (a restart of
+    the producer with other members), reach the consumer; the catalog by IXFR."""
+    port = servers.free_port()
+    with Producer(tmp_path, understudy_binary, {"u1.test": None, "u2.test": "blue"},
+                  notify_port=port) as p:
+        c = Consumer(tmp_path, understudy_binary, p.port, [CATZ])
+        c.fixed_port = port
+        with c:
+            wait_members(c, {"u1.test": 1, "u2.test": 1})
+            assert log_lines(c, "zone u2.test: added from catalog catalog.test", "template blue")
+            p.restart({"u2.test": "blue", "u3.test": None})
+            wait_members(c, {"u3.test": 1}, gone=["u1.test"])
+            assert log_lines(c, f"IXFR {CATZ} from", "finished")
+            code, out = c.ctl("catalog")
+            assert code == 0 and f"{CATZ} serial=" in out and "members=2" in out, out
