@@ -356,3 +356,42 @@ def test_secondary_zones_bootstrap_change_primaries_and_are_purged(primary, tmp_
         assert loop.ok > 20
     finally:
         sec.stop()
+
+
+def test_zone_removed_while_its_transfer_runs(primary, tmp_path, understudy_binary):
+    """A job in flight against the old configuration finishes against it, and the removed
+    zone goes once it has; the fleet monitor (on here) is rebuilt for the new zone set."""
+    import socket
+    # Takes connections (the kernel's backlog) and never answers a byte.
+    hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)
+    hole_port = hole.getsockname()[1]
+    sec = Node(tmp_path, understudy_binary, "secondary2")
+    sec.ready_zones = ["a.test"]
+    sections = lambda zones: secondary_sections(primary.port, zones).replace(
+        "remotes:\n", f'remotes:\n  - {{id: hole, address: ["127.0.0.1@{hole_port}"]}}\n')
+    sec.sections = sections([("a.test", "")])
+    sec.start()
+    sec.conf.write_text(sec.conf.read_text().replace("  fleet-interval: 0\n", ""))
+    try:
+        with QueryLoop(sec, ["a.test"]) as loop:
+            for round_ in range(3):
+                code, out = sec.reconfigure(sections(
+                    [("a.test", ""), ("h.test", "    primaries: [hole]\n    transfer-idle-timeout: 2\n")]
+                ).replace("  fleet-interval: 0\n", ""))
+                assert code == 0, out
+                wait_for(lambda: "running" in sec.ctl("zone-status", "h.test")[1],
+                         what="h.test's check under way", srv=sec)
+                code, out = sec.reconfigure(sections([("a.test", "")]))
+                assert code == 0, out
+                assert "h.test: removed" in out, out
+                assert rcode_of(sec, "h.test") == dns.rcode.REFUSED
+            time.sleep(2.5)  # the checks in flight time out against the old configuration
+            assert sec.running()
+            assert sec.ctl("fleet")[0] == 0
+            assert serial_of(sec, "a.test") == 1
+        assert loop.failed == [], loop.failed[:10]
+    finally:
+        sec.stop()
+        hole.close()
