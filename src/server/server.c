@@ -487,8 +487,7 @@ static void keep_restart_settings(conf_t *cur, conf_t *next, ctl_reply_t *r)
 	CHANGED(cur->cookies != next->cookies || cur->ncookie_secrets != next->ncookie_secrets ||
 	            memcmp(cur->cookie_secret, next->cookie_secret, sizeof(cur->cookie_secret)),
 	        "server.cookies");
-	CHANGED(!prefixes_same(cur->block, cur->nblock, next->block, next->nblock),
-	        "server.block");
+	CHANGED(!prefixes_same(cur->block, cur->nblock, next->block, next->nblock), "server.block");
 	CHANGED(cur->notify_rate_limit != next->notify_rate_limit ||
 	            cur->transfer_rate_limit != next->transfer_rate_limit ||
 	            cur->transfers_out != next->transfers_out ||
@@ -554,10 +553,11 @@ static bool keep_tls_remotes(conf_t *cur, conf_t *next, ctl_reply_t *r)
 		if (!(a && a->tls) && !(b && b->tls))
 			continue;
 		if (!a || !b || !str_same(a->id, b->id) || !remote_tls_same(a->tls, b->tls)) {
-			ctl_fail(r,
-			         "reload refused: remote %s: a remote with tls that is added, removed, "
-			         "moved in the list or changed needs a restart; nothing changed\n",
-			         (b ? b : a)->id);
+			ctl_fail(
+			    r,
+			    "reload refused: remote %s: a remote with tls that is added, removed, "
+			    "moved in the list or changed needs a restart; nothing changed\n",
+			    (b ? b : a)->id);
 			return false;
 		}
 	}
@@ -576,9 +576,10 @@ static bool primaries_same(const conf_t *ca, const conf_zone_t *a, const conf_t 
 	for (size_t i = 0; i < a->nprimaries; i++) {
 		const conf_remote_t *ra = &ca->remotes[a->primaries[i]],
 		                    *rb = &cb->remotes[b->primaries[i]];
-		if (!str_same(ra->id, rb->id) || !addrs_same(ra->addr, ra->naddr, rb->addr, rb->naddr) ||
-		    ra->has_via != rb->has_via || (ra->has_via && memcmp(&ra->via, &rb->via,
-		                                                        sizeof(ra->via))) ||
+		if (!str_same(ra->id, rb->id) ||
+		    !addrs_same(ra->addr, ra->naddr, rb->addr, rb->naddr) ||
+		    ra->has_via != rb->has_via ||
+		    (ra->has_via && memcmp(&ra->via, &rb->via, sizeof(ra->via))) ||
 		    (ra->key < 0) != (rb->key < 0))
 			return false;
 		if (ra->key >= 0) {
@@ -621,8 +622,9 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 		goto fail;
 	ret = US_EINVAL;
 	for (size_t i = 0; i < next->nkeys; i++)
-		if (tsig_key_init(&g->keys[i], next->keys[i].id, (tsig_alg_t)next->keys[i].algorithm,
-		                  next->keys[i].secret, next->keys[i].secret_len)) {
+		if (tsig_key_init(&g->keys[i], next->keys[i].id,
+		                  (tsig_alg_t)next->keys[i].algorithm, next->keys[i].secret,
+		                  next->keys[i].secret_len)) {
 			ctl_fail(r, "reload refused: key %s cannot be used; nothing changed\n",
 			         next->keys[i].id);
 			goto fail;
@@ -648,7 +650,8 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 		const conf_zone_t *zc = &next->zones[i];
 		server_zone_t *z = old_zone(s, zc);
 		if (z && z->conf->role != zc->role)
-			z = NULL; /* a new role is a new zone; the stored copy stays, to start from */
+			z = NULL; /* a new role is a new zone; the stored copy stays, to start from
+			           */
 		if (z) {
 			carried[z->index] = true;
 			kept++;
@@ -695,7 +698,8 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 		if (!z->slot)
 			continue;
 		if (zc->role == CONF_ROLE_SECONDARY && !primaries_same(cur, z->conf, next, zc)) {
-			/* New primaries, or a new way to them: asked now, not at the next refresh. */
+			/* New primaries, or a new way to them: asked now, not at the next refresh.
+			 */
 			log_info("zone %s: new primaries, checking them now", zc->domain);
 			reprimaried++;
 			if (z->busy) {
@@ -1020,7 +1024,8 @@ static void server_reload(server_t *s, ctl_reply_t *r)
 	int ret = conf_load(s->conf->path, &next, err, sizeof(err));
 	if (ret) {
 		log_error("reload refused, nothing changed: %s", err);
-		ctl_fail(r, "reload refused: the configuration has errors; nothing changed\n%s", err);
+		ctl_fail(r, "reload refused: the configuration has errors; nothing changed\n%s",
+		         err);
 		return;
 	}
 	if (s->extend_conf && (ret = s->extend_conf(s, next, r)) != 0) {
@@ -1071,7 +1076,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		if (s->fleet)
 			fleetmon_report(s->fleet, z, r);
 		else
-			ctl_fail(r, "fleet: the fleet monitor is off (out of memory at a reload)\n");
+			ctl_fail(r,
+			         "fleet: the fleet monitor is off (out of memory at a reload)\n");
 	} else if (strcmp(cmd, "reload") == 0 && z) {
 		/* One zone: its file only, the configuration stays. */
 		log_info("control: reload %s", z->conf->domain);
@@ -1444,7 +1450,8 @@ int server_run(const char *conf_path)
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					/* As ctl reload, as knotd does on SIGHUP. */
-					log_info("SIGHUP: reloading the configuration and zone files");
+					log_info(
+					    "SIGHUP: reloading the configuration and zone files");
 					ctl_reply_t hr = {0};
 					server_reload(&s, &hr);
 					free(hr.text);

@@ -154,6 +154,16 @@ typedef struct server {
 	struct shield *shield; /* RRL, cookies, blocking, change-path limits (shield.h) */
 } server_t;
 
+/*
+ * The configuration of the zone in slot, a slot of g->db: the one to use with g->conf's acls
+ * and remotes, where z->conf may already be the next generation's. Slots are added in the
+ * order of g->conf->zones (setup, server_apply_conf), so the slot's index is the zone's.
+ */
+static inline const conf_zone_t *server_gen_zone(const server_gen_t *g, const zonedb_slot_t *slot)
+{
+	return &g->conf->zones[slot - g->db->slots];
+}
+
 /* Takes a reference on the current generation, for use past an RCU read section; any thread. */
 server_gen_t *server_gen_ref(server_t *s);
 

@@ -202,7 +202,8 @@ static bool conn_answer(tworker_t *w, tconn_t *c)
 		else if (!xfr_maybe_request(q, mlen) ||
 		         xfrout_begin_over(s, q, mlen, &c->peer, true, "TLS", w->resp + 2,
 		                           WIRE_MAX_MSG, &len, &info, &c->xfr) == XFROUT_QUERY)
-			len = answer_query(&s->answer, rcu_dereference(s->gen)->db, q, mlen, w->resp + 2, true, &info);
+			len = answer_query(&s->answer, rcu_dereference(s->gen)->db, q, mlen,
+			                   w->resp + 2, true, &info);
 		if (info.tsig)
 			len =
 			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
