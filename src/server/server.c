@@ -386,6 +386,7 @@ static void gen_free(server_gen_t *g)
 	conf_free(g->conf);
 	free(g->keys);
 	free(g->lenient_noted);
+	free(g->xfrin_per_primary);
 	free(g);
 }
 
@@ -618,7 +619,8 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 	g->db = zonedb_new((uint32_t)n);
 	g->keys = calloc(next->nkeys ? next->nkeys : 1, sizeof(tsig_key_t));
 	g->lenient_noted = calloc(next->nremotes ? next->nremotes : 1, sizeof(bool));
-	if (!g->db || !g->keys || !g->lenient_noted)
+	g->xfrin_per_primary = calloc(next->nremotes ? next->nremotes : 1, sizeof(unsigned));
+	if (!g->db || !g->keys || !g->lenient_noted || !g->xfrin_per_primary)
 		goto fail;
 	ret = US_EINVAL;
 	for (size_t i = 0; i < next->nkeys; i++)
@@ -919,8 +921,9 @@ static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 	if (z->conf->role == CONF_ROLE_SECONDARY) {
 		field(r, "primary", z->primary[0] ? z->primary : NULL, false);
 		field_time(r, "last-refresh", z->last_refresh);
-		if (z->busy)
-			field(r, "next-refresh", "running", false);
+		if (z->busy || z->queued)
+			field(r, "next-refresh", z->busy ? "running" : "waiting for transfers-in",
+			      false);
 		else
 			field_time(r, "next-refresh", z->next_refresh);
 		field_time(r, "expires", z->expire_at);
@@ -1099,7 +1102,8 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 				continue;
 			log_info("control: %s %s", cmd, x->conf->domain);
 			xfrin_start(s, x, force, -1);
-			ctl_printf(r, "%s: %s started\n", x->conf->domain, cmd);
+			ctl_printf(r, "%s: %s %s\n", x->conf->domain, cmd,
+			           x->queued ? "queued (transfers-in is full)" : "started");
 			n++;
 		}
 		if (!n)
@@ -1176,7 +1180,8 @@ static int setup(server_t *s, const char *conf_path)
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
 	s->keys = s->gen->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
 	s->gen->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
-	if (!s->keys || !s->gen->lenient_noted)
+	s->gen->xfrin_per_primary = calloc(c->nremotes ? c->nremotes : 1, sizeof(unsigned));
+	if (!s->keys || !s->gen->lenient_noted || !s->gen->xfrin_per_primary)
 		return US_ENOMEM;
 	for (size_t i = 0; i < c->nkeys; i++)
 		if (tsig_key_init(&s->keys[i], c->keys[i].id, (tsig_alg_t)c->keys[i].algorithm,
@@ -1495,12 +1500,14 @@ cleanup:
 		nx = g->next;
 		g->refs = 0;
 		for (size_t i = 0; i < g->ndropped; i++)
-			xfrin_idle(g->dropped[i]);
+			while (!xfrin_idle(g->dropped[i]))
+				usleep(10000); /* net_cancel is set: the job ends soon */
 		gen_free(g);
 	}
 	if (s.gen) {
 		free(s.gen->keys);
 		free(s.gen->lenient_noted);
+		free(s.gen->xfrin_per_primary);
 		free(s.gen);
 	}
 	for (size_t i = 0; s.zones && s.conf && i < s.conf->nzones; i++)
