@@ -679,6 +679,9 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"transfers-out", true, 1, 100000, offsetof(conf_t, transfers_out)},
 	    {"transfers-out-per-address", true, 1, 100000,
 	     offsetof(conf_t, transfers_out_per_address)},
+	    {"transfers-in", true, 1, 100000, offsetof(conf_t, transfers_in)},
+	    {"transfers-in-per-primary", true, 1, 100000,
+	     offsetof(conf_t, transfers_in_per_primary)},
 	    {"tcp-io-timeout", true, 1, 60000, offsetof(conf_t, tcp_io_timeout)},
 	    {"tcp-max-clients-per-address", true, 1, 100000,
 	     offsetof(conf_t, tcp_max_clients_per_address)},
@@ -1574,6 +1577,9 @@ static void set_defaults(ctx_t *c)
 	conf->transfers_out = conf->transfers_out ? conf->transfers_out : 64;
 	conf->transfers_out_per_address =
 	    conf->transfers_out_per_address ? conf->transfers_out_per_address : 8;
+	conf->transfers_in = conf->transfers_in ? conf->transfers_in : 64;
+	conf->transfers_in_per_primary =
+	    conf->transfers_in_per_primary ? conf->transfers_in_per_primary : 16;
 	conf->tcp_io_timeout = conf->tcp_io_timeout ? conf->tcp_io_timeout : 1000;
 	conf->tcp_max_clients_per_address =
 	    conf->tcp_max_clients_per_address ? conf->tcp_max_clients_per_address : 100;

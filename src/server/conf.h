@@ -217,6 +217,8 @@ typedef struct conf {
 	int transfer_rate_limit; /* transfer requests per second per client prefix; 0: none */
 	int transfers_out;       /* concurrent transfers out, in total */
 	int transfers_out_per_address;
+	int transfers_in; /* refresh jobs (SOA check, then transfer) at once, in total */
+	int transfers_in_per_primary; /* ... whose first choice is the same primary */
 	int tcp_io_timeout; /* ms for a whole message once its first byte came (slow clients) */
 	int tcp_max_clients_per_address;
 	int tcp_nice; /* the TCP workers' nice value above the UDP workers', 0..19; default 10 */

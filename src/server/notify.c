@@ -87,7 +87,8 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	}
 	server_zone_t *z = slot->user;
-	snprintf(zname, sizeof(zname), "%s", z->conf->domain); /* as the other log lines say it */
+	const conf_zone_t *zc = server_gen_zone(g, slot);
+	snprintf(zname, sizeof(zname), "%s", zc->domain); /* as the other log lines say it */
 	key =
 	    acl_check_tsig(g->keys, g->conf->nkeys, q, qlen, (uint64_t)time(NULL), &v, &rr, &terr);
 	if (key == ACL_TSIG_MALFORMED)
@@ -101,7 +102,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 			          tsig_error_name(terr));
 		goto out;
 	}
-	if (!acl_allows(g->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
+	if (!acl_allows(g->conf, zc, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
 		if (shield_log_allow())
 			log_event(
@@ -115,7 +116,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		log_event(LOG_INFO, "notify", NOTIFY_IN_FIELDS("accepted", ""),
 		          "NOTIFY for %s from %s", zname, from);
 	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
-	int p = acl_primary_of(g->conf, z->conf, addr);
+	int p = acl_primary_of(g->conf, zc, addr);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
 	server_wake(s);
 out:

@@ -67,6 +67,7 @@ typedef struct server_zone {
 	bool again;        /* asked for again meanwhile: check once more when it ends, ... */
 	int again_first; /* ... starting with this primary (a position in conf->primaries), or -1 */
 	bool force_axfr; /* the next transfer is a full one */
+	bool queued;     /* due, but transfers-in was full: starts as a job ends (xfrin_tick) */
 	bool expired;
 	bool journal_pending; /* primary: loaded at start, not yet compared with what was stored */
 	bool notify_pending;  /* its serial changed while we were down: NOTIFY once stored */
@@ -117,7 +118,8 @@ typedef struct server_gen {
 	zonedb_t *db;
 	struct tsig_key *keys;
 	bool *lenient_noted; /* per remote: its IXFRs' redundant additions have been logged */
-	atomic_int refs;     /* holders outside an RCU read section */
+	unsigned *xfrin_per_primary; /* per remote: refresh jobs asking it first (zone manager) */
+	atomic_int refs;             /* holders outside an RCU read section */
 	/* Once retired: the zones the change removed, freed when their last job is taken in. */
 	struct server_zone **dropped;
 	size_t ndropped;
@@ -142,9 +144,13 @@ typedef struct server {
 	server_stats_t *stats; /* one per worker thread */
 	int nstats;
 	struct store *store;
-	struct tsig_key *keys;  /* gen->keys */
-	int wake_fd;            /* eventfd: other threads wake the zone manager through it */
-	atomic_int notifying;   /* NOTIFY threads under way */
+	struct tsig_key *keys; /* gen->keys */
+	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
+	atomic_int notifying;  /* NOTIFY threads under way */
+	/* Refresh jobs under way, in total (transfers-in; per primary in gen, whose remotes they
+	 * count); the zone manager's alone. */
+	unsigned xfrin_jobs;
+	size_t xfrin_cursor;    /* the zone xfrin_tick looks at first, so the queue is fair */
 	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
 	struct tls *tls;        /* XFR over TLS: the listener's pool, the remotes' contexts */
 	/* Listening sockets, bound at start while still root and handed to the workers as they
@@ -154,6 +160,16 @@ typedef struct server {
 	struct shield *shield; /* RRL, cookies, blocking, change-path limits (shield.h) */
 	struct catz *catz;     /* the consumer catalogs' applied member lists (catz.h) */
 } server_t;
+
+/*
+ * The configuration of the zone in slot, a slot of g->db: the one to use with g->conf's acls
+ * and remotes, where z->conf may already be the next generation's. Slots are added in the
+ * order of g->conf->zones (setup, server_apply_conf), so the slot's index is the zone's.
+ */
+static inline const conf_zone_t *server_gen_zone(const server_gen_t *g, const zonedb_slot_t *slot)
+{
+	return &g->conf->zones[slot - g->db->slots];
+}
 
 /* Takes a reference on the current generation, for use past an RCU read section; any thread. */
 server_gen_t *server_gen_ref(server_t *s);

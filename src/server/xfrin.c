@@ -37,6 +37,7 @@ struct xfrin_job {
 	zone_t *current; /* served when the job began, pinned by a reference */
 	bool force_axfr;
 	int first; /* the position in the zone's primaries to try first, or -1 */
+	int slot;  /* the remote whose transfers-in-per-primary share the job holds */
 	pthread_t thread;
 	/* What came of it. */
 	int outcome;
@@ -572,15 +573,39 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
+/*
+ * Whether a job that asks the remote slot first may start: transfers-in bounds the jobs at
+ * once, and transfers-in-per-primary those whose first choice is one primary, so that a
+ * restart or a burst of NOTIFYs for thousands of zones becomes a steady stream, not a herd.
+ * Counted per first choice, since that is where the job's traffic goes unless it fails.
+ */
+static bool job_slot_free(const server_t *s, int slot)
+{
+	return s->xfrin_jobs < (unsigned)s->conf->transfers_in &&
+	       s->gen->xfrin_per_primary[slot] < (unsigned)s->conf->transfers_in_per_primary;
+}
+
+/* The remote a job asks first: the one at position first in the zone's primaries, if any. */
+static int first_choice(const conf_zone_t *zc, int first)
+{
+	return zc->primaries[first >= 0 && (size_t)first < zc->nprimaries ? first : 0];
+}
+
 void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 {
-	if (z->busy) {
-		/* Not lost: it runs when this one ends, with the newest NOTIFY's sender first. */
-		z->again_first = z->again && first < 0 ? z->again_first : first;
-		z->again = true;
+	if (z->busy || !job_slot_free(s, first_choice(z->conf, first))) {
+		/* Not lost: it runs when this one ends (or a job ends, if every slot is taken),
+		 * with the newest NOTIFY's sender first. */
+		bool pending = z->again || z->queued;
+		z->again_first = pending && first < 0 ? z->again_first : first;
 		z->force_axfr |= force_axfr;
+		if (z->busy)
+			z->again = true;
+		else
+			z->queued = true;
 		return;
 	}
+	z->queued = false;
 	xfrin_job_t *j = calloc(1, sizeof(*j));
 	if (!j) {
 		log_error("zone %s: out of memory starting a refresh", z->conf->domain);
@@ -609,9 +634,14 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	z->force_axfr = false;
 	z->follow = false;
 	z->busy = true;
+	j->slot = first_choice(z->conf, j->first);
+	s->xfrin_jobs++;
+	j->gen->xfrin_per_primary[j->slot]++;
 	if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 		log_error("zone %s: cannot start a refresh thread", z->conf->domain);
 		z->busy = false;
+		s->xfrin_jobs--;
+		j->gen->xfrin_per_primary[j->slot]--;
 		zone_unref(j->current);
 		server_gen_unref(j->gen);
 		arena_deinit(&j->arena);
@@ -925,6 +955,8 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	time_t now = clock_now();
 	pthread_join(j->thread, NULL);
 	z->busy = false;
+	s->xfrin_jobs--;
+	j->gen->xfrin_per_primary[j->slot]--;
 	const conf_zone_t *zc = z->conf;
 	/* The primary's serial is news for the fleet before we have it, or if we cannot take it. */
 	if (j->has_serial)
@@ -1127,26 +1159,39 @@ int xfrin_tick(server_t *s)
 {
 	time_t now = clock_now();
 	time_t next = now + 3600;
-	for (size_t i = 0; i < s->conf->nzones; i++) {
+	size_t n = s->conf->nzones;
+	/* Finished jobs first, so their slots are free for the zones that wait. */
+	for (size_t i = 0; i < n; i++) {
+		xfrin_job_t *j = atomic_exchange(&s->zones[i]->done, NULL);
+		if (j)
+			finish(s, s->zones[i], j);
+	}
+	/* From where the last full pass stopped, so that when transfers-in is the limit every
+	 * zone gets its turn. A zone that must wait for a slot is left out of `next`: a job's
+	 * end wakes this loop. */
+	size_t start = n ? s->xfrin_cursor % n : 0, waiting = SIZE_MAX;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (start + k) % n;
 		server_zone_t *z = s->zones[i];
 		if (z->conf->role != CONF_ROLE_SECONDARY)
 			continue;
-		xfrin_job_t *j = atomic_exchange(&z->done, NULL);
-		if (j)
-			finish(s, z, j);
 		int notified = atomic_exchange(&z->notified, NOTIFIED_NONE);
 		if (notified != NOTIFIED_NONE)
 			xfrin_start(s, z, false, notified - NOTIFIED_BY);
 		bool expiring = z->expire_at && !z->stale;
 		if (expiring && now >= z->expire_at)
 			expire(z);
-		if (!z->busy && z->next_refresh <= now)
-			xfrin_start(s, z, false, -1);
-		if (!z->busy && z->next_refresh < next)
+		if (!z->busy && (z->queued || z->next_refresh <= now))
+			xfrin_start(s, z, false, z->queued ? z->again_first : -1);
+		if (z->queued && waiting == SIZE_MAX)
+			waiting = i;
+		if (!z->busy && !z->queued && z->next_refresh < next)
 			next = z->next_refresh;
 		if (expiring && z->expire_at && z->expire_at < next)
 			next = z->expire_at;
 	}
+	if (waiting != SIZE_MAX)
+		s->xfrin_cursor = waiting; /* the first zone left waiting goes first next time */
 	return next <= now ? 0 : (int)(next - now) * 1000;
 }
 
@@ -1242,6 +1287,8 @@ bool xfrin_idle(server_zone_t *z)
 	xfrin_job_t *j = atomic_exchange(&z->done, NULL);
 	if (j) {
 		pthread_join(j->thread, NULL);
+		j->s->xfrin_jobs--;
+		j->gen->xfrin_per_primary[j->slot]--;
 		zone_unref(j->zone);
 		job_free(j);
 		z->busy = false;

@@ -157,8 +157,8 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
-	server_zone_t *z = slot->user;
-	const char *zname = z->conf->domain;
+	const conf_zone_t *zc = server_gen_zone(g, slot);
+	const char *zname = zc->domain;
 	if (req.qtype == WIRE_T_IXFR && !req.has_soa) {
 		shield_log(LOG_NOTICE, "IXFR %s to %s: no SOA in the request, FORMERR", zname,
 		           from);
@@ -166,7 +166,7 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		goto done;
 	}
 	int proto = transport ? CONF_PROTO_TLS : tcp ? CONF_PROTO_TCP : CONF_PROTO_UDP;
-	if (!acl_allows_over(g->conf, z->conf, peer, key, CONF_ACTION_TRANSFER, proto)) {
+	if (!acl_allows_over(g->conf, zc, peer, key, CONF_ACTION_TRANSFER, proto)) {
 		rcode = WIRE_RCODE_REFUSED;
 		shield_log(LOG_WARNING, "%s %s to %s: refused by the zone's rules (key %s)", kind,
 		           zname, from, key_text(g, key));
