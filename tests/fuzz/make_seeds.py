@@ -468,6 +468,13 @@ zones:
           "  - {domain: b.example, file: /b, catalog-zone: cat, catalog-group: blue}\n"
           "  - {domain: c, catalog-role: consumer, catalog-zone: c, catalog-group: \"\"}\n"
           "  - {domain: d, catalog-zone: a.example}\n")
+    write("conf", "catalog-consumer", "remotes:\n  - {id: p, address: 192.0.2.1}\n"
+          "templates:\n  - {id: default, primaries: p}\n  - {id: blue, primaries: p, "
+          "file: \"/z/%s\"}\n  - {id: none}\n"
+          "zones:\n  - {domain: c1, role: secondary, primaries: p, catalog-role: consumer}\n"
+          "  - {domain: c2, role: secondary, primaries: p, catalog-role: consumer, "
+          "catalog-template: [blue, default, none, nope]}\n"
+          "  - {domain: c3, catalog-role: consumer, catalog-template: blue}\n")
     write("conf", "anchors", "a: &x [1]\nb: *x\n")
     write("conf", "deep", "[" * 40 + "]" * 40)
     write("conf", "empty", "")
