@@ -225,10 +225,49 @@ static int cmp_claim(const void *a, const void *b)
 	return c ? c : x->zone - y->zone;
 }
 
-/* The zone of s's running configuration named name, or NULL. */
-static const conf_zone_t *running(const server_t *s, const uint8_t *name, size_t len)
+/*
+ * The zones of a configuration by name, so that a catalog of 100,000 members costs in
+ * proportion to them rather than to their square (conf_find_zone walks the list).
+ */
+typedef struct name_index {
+	const conf_t *conf;
+	uint32_t *slots; /* zone index + 1, 0 for empty */
+	size_t mask;
+} name_index_t;
+
+static uint32_t name_hash(const uint8_t *name, size_t len)
 {
-	return conf_find_zone(s->conf, name, len);
+	return dname_hash(name, len);
+}
+
+/* Indexes the first n zones of conf; 0 or US_ENOMEM. */
+static int index_build(name_index_t *x, const conf_t *conf, size_t n)
+{
+	size_t size = 16;
+	while (size < 2 * n)
+		size *= 2;
+	x->conf = conf;
+	x->mask = size - 1;
+	if (!(x->slots = calloc(size, sizeof(*x->slots))))
+		return US_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const conf_zone_t *z = &conf->zones[i];
+		size_t j = name_hash(z->name, z->name_len) & x->mask;
+		while (x->slots[j])
+			j = (j + 1) & x->mask;
+		x->slots[j] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+static const conf_zone_t *index_find(const name_index_t *x, const uint8_t *name, size_t len)
+{
+	for (size_t j = name_hash(name, len) & x->mask; x->slots[j]; j = (j + 1) & x->mask) {
+		const conf_zone_t *z = &x->conf->zones[x->slots[j] - 1];
+		if (z->name_len == len && memcmp(z->name, name, len) == 0)
+			return z;
+	}
+	return NULL;
 }
 
 /* The template of consumer catalog zc for member m: the one its group names, else the first. */
@@ -258,6 +297,7 @@ static int add_members(server_t *s, conf_t *next, const catalog_t *skip, bool lo
 	char name[DNAME_TEXT_MAX];
 	size_t nfile = next->nzones, nclaims = 0, cap = 0;
 	claim_t *claims = NULL;
+	name_index_t files = {0}, cur = {0};
 	int ret = 0;
 	for (size_t i = 0; i < nfile; i++) {
 		const conf_zone_t *zc = &next->zones[i];
@@ -281,6 +321,18 @@ static int add_members(server_t *s, conf_t *next, const catalog_t *skip, bool lo
 	}
 	if (nclaims)
 		qsort(claims, nclaims, sizeof(*claims), cmp_claim);
+	/* Room for every claim at once: next->zones does not move while members are added. */
+	conf_zone_t *room =
+	    nclaims ? realloc(next->zones, (nfile + nclaims) * sizeof(*room)) : NULL;
+	if (nclaims && !room) {
+		ret = US_ENOMEM;
+		goto cleanup;
+	}
+	if (room)
+		next->zones = room;
+	if ((ret = index_build(&files, next, nfile)) != 0 ||
+	    (ret = index_build(&cur, s->conf, s->conf->nzones)) != 0)
+		goto cleanup;
 	for (size_t i = 0, end; i < nclaims; i = end) {
 		const catalog_member_t *m = claims[i].m;
 		for (end = i + 1; end < nclaims && dname_equal(claims[end].m->name, m->name); end++)
@@ -288,9 +340,9 @@ static int add_members(server_t *s, conf_t *next, const catalog_t *skip, bool lo
 		if (skip && catalog_find(skip, m->name, m->name_len))
 			continue;
 		zone_text(m->name, name, sizeof(name));
-		const conf_zone_t *have = conf_find_zone(next, m->name, m->name_len);
+		const conf_zone_t *have = index_find(&files, m->name, m->name_len);
 		if (have) {
-			/* Only the file's zones are in next yet: each name is decided once. */
+			/* Each name is decided once: only the file's zones can hold it. */
 			if (log)
 				log_warning(
 				    "zone %s: listed by catalog %s, refused: the configuration "
@@ -299,7 +351,7 @@ static int add_members(server_t *s, conf_t *next, const catalog_t *skip, bool lo
 			continue;
 		}
 		/* Who holds it now, and whether its coo hands it to one that lists it too. */
-		const conf_zone_t *now = running(s, m->name, m->name_len);
+		const conf_zone_t *now = index_find(&cur, m->name, m->name_len);
 		const uint8_t *owner =
 		    now && now->catalog_from >= 0 ? s->conf->zones[now->catalog_from].name : NULL;
 		size_t w = i;
@@ -341,12 +393,12 @@ static int add_members(server_t *s, conf_t *next, const catalog_t *skip, bool lo
 		}
 		z.catalog_id[0] = claims[w].m->id_len;
 		memcpy(z.catalog_id + 1, claims[w].m->id, claims[w].m->id_len);
-		if ((ret = conf_add_zone(next, &z)) != 0) {
-			conf_zone_deinit(&z);
-			goto cleanup;
-		}
+		/* New to next (the index said so): appended without conf_add_zone's walk. */
+		next->zones[next->nzones++] = z;
 	}
 cleanup:
+	free(files.slots);
+	free(cur.slots);
 	free(claims);
 	return ret;
 }
@@ -379,11 +431,17 @@ static void log_changes(const server_t *s, const conf_t *next, const catalog_t *
 {
 	char a[DNAME_TEXT_MAX], b[DNAME_TEXT_MAX];
 	const conf_t *cur = s->conf;
+	name_index_t in_cur = {0}, in_next = {0};
+	if (index_build(&in_cur, cur, cur->nzones) != 0 ||
+	    index_build(&in_next, next, next->nzones) != 0) {
+		log_warning("catalog: out of memory for the log of the members' changes");
+		goto cleanup;
+	}
 	for (size_t i = 0; i < next->nzones; i++) {
 		const conf_zone_t *n = &next->zones[i];
 		if (n->catalog_from < 0)
 			continue;
-		const conf_zone_t *o = conf_find_zone(cur, n->name, n->name_len);
+		const conf_zone_t *o = index_find(&in_cur, n->name, n->name_len);
 		id_str(n->catalog_id, b, sizeof(b));
 		if (!o || o->catalog_from < 0) {
 			log_info("zone %s: added from catalog %s (member ID %s, template %s)",
@@ -407,13 +465,16 @@ static void log_changes(const server_t *s, const conf_t *next, const catalog_t *
 		const conf_zone_t *o = &cur->zones[i];
 		if (o->catalog_from < 0)
 			continue;
-		const conf_zone_t *n = conf_find_zone(next, o->name, o->name_len);
+		const conf_zone_t *n = index_find(&in_next, o->name, o->name_len);
 		id_str(o->catalog_id, a, sizeof(a));
 		if (!n && !(skip && catalog_find(skip, o->name, o->name_len)))
 			log_info(
 			    "zone %s: removed from catalog %s (member ID %s): its data is purged",
 			    o->domain, from(cur, o), a);
 	}
+cleanup:
+	free(in_cur.slots);
+	free(in_next.slots);
 }
 
 /* Applies the file's configuration (s->conf without members) plus the applied members. */
@@ -557,7 +618,8 @@ static void find_resets(server_t *s, const conf_zone_t *zc, const catz_cat_t *ca
 		zone_text(ch[j].new->name, name, sizeof(name));
 		id_text(ch[j].old, a, sizeof(a));
 		id_text(ch[j].new, b, sizeof(b));
-		const conf_zone_t *r = running(s, ch[j].new->name, ch[j].new->name_len);
+		const conf_zone_t *r =
+		    conf_find_zone(s->conf, ch[j].new->name, ch[j].new->name_len);
 		if (!r || r->catalog_from < 0 ||
 		    !dname_equal(s->conf->zones[r->catalog_from].name, zc->name))
 			continue; /* not ours to reset: someone else holds it */
