@@ -410,6 +410,10 @@ class FilePrimary(servers.Understudy):
   udp-workers: 1
   watch-ns: false
   fleet-interval: 0
+  # The consumer asks for thousands of members it does not have here: no per-client limit
+  # may starve the catalog's own transfers.
+  transfer-rate-limit: 0
+  transfers-out-per-address: 64
 log: {{target: stderr, level: info}}
 remotes:
   - {{id: down, address: "127.0.0.1@{self.notify_port}"}}
@@ -595,3 +599,27 @@ def test_consumer_of_our_producer(tmp_path, understudy_binary):
             assert log_lines(c, f"IXFR {CATZ} from", "finished")
             code, out = c.ctl("catalog")
             assert code == 0 and f"{CATZ} serial=" in out and "members=2" in out, out
+
+
+def test_consumer_many_members(tmp_path, understudy_binary):
+    """A catalog of 5,000 new members is applied in one swap, ctl answers meanwhile, and the
+    members all go again with the next version (whose primary has none of them: they stay
+    unloaded, which is what the counts show)."""
+    import time
+    n = 5000
+    port = servers.free_port()
+    cat = catalog_text(1, [(f"m{i}", f"z{i}.scale", None) for i in range(n)])
+    with FilePrimary(tmp_path, understudy_binary, {"cat1.test": cat}, [], port) as p:
+        c = Consumer(tmp_path, understudy_binary, p.port, ["cat1.test"])
+        c.fixed_port = port
+        with c:
+            wait_for(lambda: log_lines(c, "reload:", f"{n} added"), srv=c,
+                     what=f"{n} members applied")
+            t0 = time.monotonic()
+            code, out = c.ctl("status")
+            assert code == 0 and time.monotonic() - t0 < 2, out
+            assert soa_serial(c, "z4999.scale") == "SERVFAIL"  # ours, not loaded yet
+            p.publish("cat1.test", catalog_text(2, []))
+            wait_for(lambda: log_lines(c, "reload:", f"{n} removed"), srv=c,
+                     what=f"{n} members removed")
+            assert soa_serial(c, "z4999.scale") == "REFUSED"
