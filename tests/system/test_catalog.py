@@ -3,6 +3,7 @@
 they learn the member zones from our catalog, transfer them, and follow the catalog when the
 members change (a new catalog serial, sent as an IXFR)."""
 
+import sqlite3
 import subprocess
 
 import dns.message
@@ -623,3 +624,110 @@ def test_consumer_many_members(tmp_path, understudy_binary):
             wait_for(lambda: log_lines(c, "reload:", f"{n} removed"), srv=c,
                      what=f"{n} members removed")
             assert soa_serial(c, "z4999.scale") == "REFUSED"
+
+
+# ---- PowerDNS (sqlite3 backend) at the other end -----------------------------------------------
+
+PDNS_SCHEMA = "/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql"
+
+
+class Pdns(servers.Server):
+    """pdns_server 4.7 with the sqlite3 backend, primary and secondary, everything under the
+    work dir; zones set up with pdnsutil. It NOTIFYs loopback only (only-notify), whatever
+    NS addresses the zones hold."""
+
+    name = "pdns"
+    exit_codes = (0, -15)  # pdns_server dies of the SIGTERM it is stopped with
+
+    def __init__(self, workdir, notify_port=None):
+        super().__init__(workdir, zones=[])
+        self.notify_port = notify_port
+        self.db = self.dir / "pdns.sqlite3"
+        if not self.db.exists():
+            con = sqlite3.connect(self.db)
+            con.executescript(open(PDNS_SCHEMA).read())
+            con.close()
+
+    def write_config(self):
+        notify = f"also-notify=127.0.0.1:{self.notify_port}\n" if self.notify_port else ""
+        (self.dir / "pdns.conf").write_text(f"""launch=gsqlite3
+gsqlite3-database={self.db}
+local-address=127.0.0.1
+local-port={self.port}
+socket-dir={self.dir}
+primary=yes
+secondary=yes
+daemon=no
+guardian=no
+write-pid=no
+disable-syslog=yes
+loglevel=6
+allow-axfr-ips=127.0.0.0/8
+allow-notify-from=127.0.0.0/8
+xfr-cycle-interval=1
+only-notify=127.0.0.0/8
+{notify}""")
+
+    def command(self):
+        return ["pdns_server", f"--config-dir={self.dir}"]
+
+    def util(self, *args):
+        if not (self.dir / "pdns.conf").exists():
+            self.port = self.port or 1
+            self.write_config()
+        r = subprocess.run(["pdnsutil", f"--config-dir={self.dir}", *args],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, f"pdnsutil {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r.stdout
+
+    def add_member(self, name, catalog, group=None):
+        f = self.dir / f"{name}.zone"
+        f.write_text(member_text(name, 1))
+        self.util("load-zone", name, str(f))
+        self.util("set-kind", name, "primary")
+        self.util("set-catalog", name, catalog)
+        if group:
+            self.util("set-option", name, "producer", "group", group)
+
+
+def test_consumer_of_pdns_catalog(tmp_path, understudy_binary):
+    """pdns_server produces the catalog (kind producer, set-catalog on the members, a group
+    option); understudy consumes it: members added with the group's template, then added and
+    removed as pdns's zones change."""
+    port = servers.free_port()
+    pdns = Pdns(tmp_path, notify_port=port)
+    pdns.util("create-zone", CATZ)
+    pdns.util("set-kind", CATZ, "producer")
+    pdns.add_member("p1.test", CATZ)
+    pdns.add_member("p2.test", CATZ, group="blue")
+    with pdns:
+        c = Consumer(tmp_path, understudy_binary, pdns.port, [CATZ])
+        c.fixed_port = port
+        with c:
+            wait_members(c, {"p1.test": 1, "p2.test": 1})
+            assert log_lines(c, "zone p2.test: added from catalog catalog.test", "template blue")
+            assert log_lines(c, "zone p1.test: added from catalog catalog.test",
+                             "template member")
+            pdns.add_member("p3.test", CATZ)
+            pdns.util("delete-zone", "p1.test")
+            # pdns sees its catalog change at its next check, bumps the serial, NOTIFYs.
+            wait_members(c, {"p3.test": 1}, gone=["p1.test"])
+            assert www(c, "p3.test") == ['"p3.test 1"']
+            assert soa_serial(c, "p2.test") == 1
+
+
+def test_pdns_consumes_our_catalog(tmp_path, understudy_binary):
+    """pdns_server with a zone of kind consumer for our producer catalog: it creates the
+    members as secondaries and transfers them, and follows a change of the members."""
+    port = servers.free_port()
+    with Producer(tmp_path, understudy_binary, MEMBERS, notify_port=port) as p:
+        pdns = Pdns(tmp_path)
+        pdns.fixed_port = port
+        pdns.util("create-secondary-zone", CATZ, f"127.0.0.1:{p.port}")
+        pdns.util("set-kind", CATZ, "consumer")
+        with pdns:
+            wait_members(pdns, {m: 1 for m in MEMBERS})
+            assert www(pdns, "m1.test") == ['"m1.test 1"']
+            p.restart({"m1.test": None, "m6.test": None})
+            wait_members(pdns, {"m6.test": 1}, gone=["m2.test", "m3.test"])
+    assert log_lines(p, f"XFR {CATZ} to 127.0.0.1@", "finished")
