@@ -593,7 +593,10 @@ static int first_choice(const conf_zone_t *zc, int first)
 
 void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 {
-	if (z->busy || !job_slot_free(s, first_choice(z->conf, first))) {
+	/* A consumer catalog does not wait behind the thousands of members it may have just
+	 * brought: its next version decides what they are. Catalogs are few and small. */
+	bool catalog = z->conf->catalog_role == CONF_CATALOG_CONSUMER;
+	if (z->busy || (!catalog && !job_slot_free(s, first_choice(z->conf, first)))) {
 		/* Not lost: it runs when this one ends (or a job ends, if every slot is taken),
 		 * with the newest NOTIFY's sender first. */
 		bool pending = z->again || z->queued;
