@@ -665,8 +665,12 @@ void catz_check(server_t *s)
 		    (cat->broken && cat->broken_serial == cur->serial) || cat->retry_at > now)
 			continue;
 		catalog_t c;
-		int ret = catalog_read(cur, 0, &c, err, sizeof(err));
+		int ret = catalog_read(cur, (size_t)zc->catalog_max_members, &c, err, sizeof(err));
 		if (ret) {
+			if (ret == US_ELIMIT)
+				us_errf(err, sizeof(err),
+				        "more than catalog-max-members %d members",
+				        zc->catalog_max_members);
 			log_error("catalog %s: serial %u is not used: %s; its members stay as they "
 			          "were",
 			          zc->domain, cur->serial,

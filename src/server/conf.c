@@ -1122,6 +1122,7 @@ static const struct {
     {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
     {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
     {"serial-regression-hold", 1, INT32_MAX, offsetof(conf_zone_t, serial_regression_hold)},
+    {"catalog-max-members", 1, 10000000, offsetof(conf_zone_t, catalog_max_members)},
 };
 
 /*
@@ -1530,6 +1531,9 @@ static void zone_defaults(const conf_t *conf, conf_zone_t *z)
 	 * the storage every other zone shares. */
 	z->journal_max_depth = z->journal_max_depth ? z->journal_max_depth : 20;
 	z->journal_max_size = z->journal_max_size ? z->journal_max_size : 64 << 20;
+	/* A consumer catalog may bring this many zones: a bound on what one transfer can make
+	 * us allocate, raised by whoever runs more. */
+	z->catalog_max_members = z->catalog_max_members ? z->catalog_max_members : 100000;
 }
 
 /* Fills whatever the file left out. Runs only on a configuration that parsed without errors. */

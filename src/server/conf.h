@@ -146,6 +146,7 @@ typedef struct conf_zone {
 	 * conf_t.zones, or -1, and the member's unique ID there (a label: length byte first). */
 	int catalog_from;
 	uint8_t *catalog_id;
+	int catalog_max_members; /* consumer: a version with more is not used; default 100000 */
 	int line;
 } conf_zone_t;
 

@@ -435,11 +435,12 @@ class Consumer(servers.Understudy):
 
     name = "consumer"
 
-    def __init__(self, workdir, binary, primary_port, catalogs, extra_zones=""):
+    def __init__(self, workdir, binary, primary_port, catalogs, extra_zones="", catalog_opts=""):
         super().__init__(workdir, zones=[], binary=binary)
         self.primary_port = primary_port
         self.catalogs = list(catalogs)
         self.extra_zones = extra_zones
+        self.catalog_opts = catalog_opts
         self.zones = [(c, None) for c in catalogs]
 
     def write_config(self):
@@ -448,7 +449,8 @@ class Consumer(servers.Understudy):
         taken.write_text(member_text("taken.test", 77))
         zones = "".join(f"  - domain: {c}\n    role: secondary\n    primaries: [pri]\n"
                         "    acl: [notify]\n    catalog-role: consumer\n"
-                        "    catalog-template: [member, blue]\n" for c in self.catalogs)
+                        "    catalog-template: [member, blue]\n" + self.catalog_opts
+                        for c in self.catalogs)
         self.conf.write_text(f"""server:
   listen: ["{self.addr}@{self.port}"]
   storage: "{self.dir}/storage"
@@ -731,3 +733,26 @@ def test_pdns_consumes_our_catalog(tmp_path, understudy_binary):
             p.restart({"m1.test": None, "m6.test": None})
             wait_members(pdns, {"m6.test": 1}, gone=["m2.test", "m3.test"])
     assert log_lines(p, f"XFR {CATZ} to 127.0.0.1@", "finished")
+
+
+def test_consumer_member_limit(tmp_path, understudy_binary):
+    """A version with more members than catalog-max-members is not used: the members stay as
+    they were, and a version within the bound is taken again."""
+    port = servers.free_port()
+    ok = catalog_text(1, [("a", "m1.test", None)])
+    with FilePrimary(tmp_path, understudy_binary, {"cat1.test": ok}, ["m1.test"], port) as p:
+        c = Consumer(tmp_path, understudy_binary, p.port, ["cat1.test"],
+                     catalog_opts="    catalog-max-members: 3\n")
+        c.fixed_port = port
+        with c:
+            wait_members(c, {"m1.test": 1})
+            p.publish("cat1.test", catalog_text(2, [(f"x{i}", f"x{i}.test", None)
+                                                    for i in range(4)]))
+            wait_for(lambda: log_lines(c, "catalog cat1.test: serial 2 is not used: more than "
+                                          "catalog-max-members 3 members"), srv=c,
+                     what="the limit")
+            assert soa_serial(c, "m1.test") == 1 and soa_serial(c, "x0.test") == "REFUSED"
+            p.publish("cat1.test", catalog_text(3, [("a", "m1.test", None),
+                                                    ("b", "m2.test", None)]))
+            wait_for(lambda: log_lines(c, "zone m2.test: added from catalog cat1.test"), srv=c,
+                     what="the next version taken")

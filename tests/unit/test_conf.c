@@ -1243,7 +1243,13 @@ static void test_catalog_keys(void **state)
 	assert_int_equal(c->zones[1].ncatalog_templates, 2);
 	assert_int_equal(c->zones[1].catalog_templates[0], 1);
 	assert_int_equal(c->zones[1].catalog_from, -1);
+	assert_int_equal(c->zones[0].catalog_max_members, 100000);
 	conf_free(c);
+	snprintf(text, sizeof(text),
+	         "%stemplates:\n  - {id: default, primaries: p}\nzones:\n  - {domain: c, role: "
+	         "secondary, catalog-role: consumer, catalog-max-members: 0}\n",
+	         pri);
+	expect_error(text, "x.yaml:6:", "catalog-max-members");
 	expect_error("zones:\n  - {domain: c, catalog-role: both, file: /c}\n",
 	             "x.yaml:2:", "catalog-role: unknown value \"both\"");
 	expect_error("zones:\n  - {domain: a, file: /a, catalog-zone: nowhere}\n",
