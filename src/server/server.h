@@ -119,7 +119,8 @@ typedef struct server_gen {
 	struct tsig_key *keys;
 	bool *lenient_noted; /* per remote: its IXFRs' redundant additions have been logged */
 	unsigned *xfrin_per_primary; /* per remote: refresh jobs asking it first (zone manager) */
-	atomic_int refs;             /* holders outside an RCU read section */
+	struct tls_client **tls_clients; /* per remote: its TLS context (tls.h), NULL: clear text */
+	atomic_int refs;                 /* holders outside an RCU read section */
 	/* Once retired: the zones the change removed, freed when their last job is taken in. */
 	struct server_zone **dropped;
 	size_t ndropped;
@@ -168,6 +169,14 @@ typedef struct server {
 static inline const conf_zone_t *server_gen_zone(const server_gen_t *g, const zonedb_slot_t *slot)
 {
 	return &g->conf->zones[slot - g->db->slots];
+}
+
+/* The TLS client context of remote (an index in g->conf->remotes), NULL for a clear-text one. */
+static inline const struct tls_client *server_gen_tls(const server_gen_t *g, int remote)
+{
+	return g->tls_clients && remote >= 0 && (size_t)remote < g->conf->nremotes
+	           ? g->tls_clients[remote]
+	           : NULL;
 }
 
 /* Takes a reference on the current generation, for use past an RCU read section; any thread. */
