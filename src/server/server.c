@@ -383,13 +383,13 @@ static void gen_free(server_gen_t *g)
 	for (size_t i = 0; i < g->ndropped; i++)
 		zone_free(g->dropped[i]);
 	free(g->dropped);
+	for (size_t i = 0; g->tls_clients && g->conf && i < g->conf->nremotes; i++)
+		tls_client_unref(g->tls_clients[i]);
+	free(g->tls_clients);
 	conf_free(g->conf);
 	free(g->keys);
 	free(g->lenient_noted);
 	free(g->xfrin_per_primary);
-	for (size_t i = 0; g->tls_clients && g->conf && i < g->conf->nremotes; i++)
-		tls_client_unref(g->tls_clients[i]);
-	free(g->tls_clients);
 	free(g);
 }
 
