@@ -647,8 +647,6 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 		         cur->storage, us_strerror(ret));
 		goto fail;
 	}
-	/* Past every refusal: from here the new configuration is applied. */
-	keep_restart_settings(cur, next, r);
 
 	/* The new zone table, beside the one the workers read: zones that stay are carried over
 	 * with their state and served version; new ones get a fresh state. */
@@ -684,7 +682,9 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 			slot->stale = z->slot->stale;
 		}
 	}
-	/* Committed: nothing below fails. */
+	/* Committed: nothing below fails. The settings only a restart changes go over to next
+	 * first, so that what the daemon runs with stays what its conf says. */
+	keep_restart_settings(cur, next, r);
 	for (size_t i = 0; i < cur->nzones; i++) {
 		if (carried[i])
 			continue;
