@@ -414,11 +414,32 @@ static void gen_free(server_gen_t *g)
 	for (size_t i = 0; i < g->ndropped; i++)
 		zone_free(g->dropped[i]);
 	free(g->dropped);
+	for (size_t i = 0; g->tls_clients && g->conf && i < g->conf->nremotes; i++)
+		tls_client_unref(g->tls_clients[i]);
+	free(g->tls_clients);
 	conf_free(g->conf);
 	free(g->keys);
 	free(g->lenient_noted);
 	free(g->xfrin_per_primary);
 	free(g);
+}
+
+void server_apply_later(server_t *s, conf_t *next)
+{
+	conf_free(s->pending_conf);
+	s->pending_conf = next;
+	server_wake(s);
+}
+
+/* Applies what server_apply_later left, logging the outcome. */
+static void apply_pending(server_t *s)
+{
+	conf_t *next = s->pending_conf;
+	ctl_reply_t r = {0};
+	s->pending_conf = NULL;
+	if (server_apply_conf(s, next, &r) != 0)
+		log_error("configuration change refused: %s", r.text ? r.text : "");
+	free(r.text);
 }
 
 void server_reap(server_t *s)
@@ -571,31 +592,32 @@ static void keep_restart_settings(conf_t *cur, conf_t *next, ctl_reply_t *r)
 }
 
 /*
- * The TLS client contexts were made at start, per remote index, from each remote's tls
- * settings (they may need root to read): a remote with tls must keep its place and its
- * settings. Then next takes over cur's settings, which the contexts point into. False (and
- * the reason in r) otherwise.
+ * The TLS client contexts of next's remotes, in g: a remote with tls whose id and tls
+ * settings are those of a running one shares its context (made at start, perhaps from files
+ * only root can read); a new or changed one gets a context made now, as the user we run as.
+ * False (the reason in r and the log) when one cannot be made.
  */
-static bool keep_tls_remotes(conf_t *cur, conf_t *next, ctl_reply_t *r)
+static bool tls_clients_for(server_t *s, const conf_t *next, server_gen_t *g, ctl_reply_t *r)
 {
-	size_t n = cur->nremotes > next->nremotes ? cur->nremotes : next->nremotes;
-	for (size_t i = 0; i < n; i++) {
-		const conf_remote_t *a = i < cur->nremotes ? &cur->remotes[i] : NULL,
-		                    *b = i < next->nremotes ? &next->remotes[i] : NULL;
-		if (!(a && a->tls) && !(b && b->tls))
+	const conf_t *cur = s->conf;
+	if (!(g->tls_clients = calloc(next->nremotes ? next->nremotes : 1, sizeof(void *))))
+		return false;
+	for (size_t i = 0; i < next->nremotes; i++) {
+		const conf_remote_t *b = &next->remotes[i];
+		if (!b->tls)
 			continue;
-		if (!a || !b || !str_same(a->id, b->id) || !remote_tls_same(a->tls, b->tls)) {
-			ctl_fail(
-			    r,
-			    "reload refused: remote %s: a remote with tls that is added, removed, "
-			    "moved in the list or changed needs a restart; nothing changed\n",
-			    (b ? b : a)->id);
+		for (size_t j = 0; j < cur->nremotes && !g->tls_clients[i]; j++)
+			if (str_same(cur->remotes[j].id, b->id) &&
+			    remote_tls_same(cur->remotes[j].tls, b->tls))
+				g->tls_clients[i] = tls_client_ref(s->gen->tls_clients[j]);
+		if (!g->tls_clients[i] && !(g->tls_clients[i] = tls_client_new(b))) {
+			ctl_fail(r,
+			         "reload refused: remote %s: its tls settings cannot be used (the "
+			         "log says which file and why); nothing changed\n",
+			         b->id);
 			return false;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (i < cur->nremotes && cur->remotes[i].tls)
-			SWAP_FIELD(&cur->remotes[i], &next->remotes[i], tls);
 	return true;
 }
 
@@ -612,7 +634,7 @@ static bool primaries_same(const conf_t *ca, const conf_zone_t *a, const conf_t 
 		    !addrs_same(ra->addr, ra->naddr, rb->addr, rb->naddr) ||
 		    ra->has_via != rb->has_via ||
 		    (ra->has_via && memcmp(&ra->via, &rb->via, sizeof(ra->via))) ||
-		    (ra->key < 0) != (rb->key < 0))
+		    (ra->key < 0) != (rb->key < 0) || !remote_tls_same(ra->tls, rb->tls))
 			return false;
 		if (ra->key >= 0) {
 			const conf_key_t *ka = &ca->keys[ra->key], *kb = &cb->keys[rb->key];
@@ -663,7 +685,7 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 			         next->keys[i].id);
 			goto fail;
 		}
-	if (!keep_tls_remotes(cur, next, r))
+	if (!tls_clients_for(s, next, g, r))
 		goto fail;
 	bool need_store = false;
 	for (size_t i = 0; i < n; i++)
@@ -674,8 +696,6 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 		         cur->storage, us_strerror(ret));
 		goto fail;
 	}
-	/* Past every refusal: from here the new configuration is applied. */
-	keep_restart_settings(cur, next, r);
 
 	/* The new zone table, beside the one the workers read: zones that stay are carried over
 	 * with their state and served version; new ones get a fresh state. */
@@ -711,7 +731,9 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 			slot->stale = z->slot->stale;
 		}
 	}
-	/* Committed: nothing below fails. */
+	/* Committed: nothing below fails. The settings only a restart changes go over to next
+	 * first, so that what the daemon runs with stays what its conf says. */
+	keep_restart_settings(cur, next, r);
 	for (size_t i = 0; i < cur->nzones; i++) {
 		if (carried[i])
 			continue;
@@ -1419,6 +1441,15 @@ int server_run(const char *conf_path)
 		goto cleanup;
 	if ((ret = start_privileged(&s, &ctl_fd)) != 0)
 		goto cleanup;
+	/* The first generation shares the contexts tls_setup made as root. */
+	s.gen->tls_clients = calloc(s.conf->nremotes ? s.conf->nremotes : 1, sizeof(void *));
+	if (!s.gen->tls_clients) {
+		ret = US_ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < s.conf->nremotes; i++)
+		s.gen->tls_clients[i] =
+		    tls_client_ref((struct tls_client *)tls_client(s.tls, (int)i));
 	/* As the user we run as, so the cookie secret it keeps in the storage is its own. */
 	if ((ret = shield_init(&s)) != 0) {
 		if (ret == US_ENOMEM)
@@ -1485,6 +1516,10 @@ int server_run(const char *conf_path)
 		 * the wall clock's, which the other servers of the fleet share. */
 		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
 		__atomic_store_n(&s.answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
+		/* Before anything walks the zones or polls the fleet monitor's sockets, which a
+		 * change of the zone set replaces. */
+		if (s.pending_conf)
+			apply_pending(&s);
 		int wait = xfrin_tick(&s);
 		/* After the transfers taken in: a consumer catalog's new version applies now. */
 		catz_check(&s);
@@ -1559,6 +1594,9 @@ cleanup:
 		gen_free(g);
 	}
 	if (s.gen) {
+		for (size_t i = 0; s.gen->tls_clients && i < s.conf->nremotes; i++)
+			tls_client_unref(s.gen->tls_clients[i]);
+		free(s.gen->tls_clients);
 		free(s.gen->keys);
 		free(s.gen->lenient_noted);
 		free(s.gen->xfrin_per_primary);
@@ -1566,6 +1604,7 @@ cleanup:
 	}
 	for (size_t i = 0; s.zones && s.conf && i < s.conf->nzones; i++)
 		free(s.zones[i]);
+	conf_free(s.pending_conf);
 	if (s.wake_fd > 0)
 		close(s.wake_fd);
 	free(s.zones);

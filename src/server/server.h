@@ -119,7 +119,8 @@ typedef struct server_gen {
 	struct tsig_key *keys;
 	bool *lenient_noted; /* per remote: its IXFRs' redundant additions have been logged */
 	unsigned *xfrin_per_primary; /* per remote: refresh jobs asking it first (zone manager) */
-	atomic_int refs;             /* holders outside an RCU read section */
+	struct tls_client **tls_clients; /* per remote: its TLS context (tls.h), NULL: clear text */
+	atomic_int refs;                 /* holders outside an RCU read section */
 	/* Once retired: the zones the change removed, freed when their last job is taken in. */
 	struct server_zone **dropped;
 	size_t ndropped;
@@ -138,6 +139,7 @@ typedef struct server {
 	 * catalog consumer adds the members of its catalogs there (conf_add_zone). 0 or an
 	 * error, which refuses the reload with the message written to r. */
 	int (*extend_conf)(struct server *s, conf_t *next, struct ctl_reply *r);
+	conf_t *pending_conf; /* server_apply_later's, applied at the top of the next loop */
 	answer_conf_t answer;
 	atomic_bool stop;
 	time_t started;
@@ -171,6 +173,14 @@ static inline const conf_zone_t *server_gen_zone(const server_gen_t *g, const zo
 	return &g->conf->zones[slot - g->db->slots];
 }
 
+/* The TLS client context of remote (an index in g->conf->remotes), NULL for a clear-text one. */
+static inline const struct tls_client *server_gen_tls(const server_gen_t *g, int remote)
+{
+	return g->tls_clients && remote >= 0 && (size_t)remote < g->conf->nremotes
+	           ? g->tls_clients[remote]
+	           : NULL;
+}
+
 /* Takes a reference on the current generation, for use past an RCU read section; any thread. */
 server_gen_t *server_gen_ref(server_t *s);
 
@@ -190,6 +200,14 @@ void server_gen_unref(server_gen_t *g);
  * changed and the reason in r (a TLS remote changed, out of memory).
  */
 int server_apply_conf(server_t *s, conf_t *next, struct ctl_reply *r);
+
+/*
+ * Zone manager only: server_apply_conf(s, next) at the top of the manager's next loop, for a
+ * caller inside a walk of s->zones (xfrin_tick taking in a catalog's transfer, for one), which
+ * the swap would pull from under it. Takes ownership of next; a later call before then
+ * replaces it (the earlier one is freed). The outcome is logged.
+ */
+void server_apply_later(server_t *s, conf_t *next);
 
 /* Frees what retired generations no one holds any more. Zone manager only. */
 void server_reap(server_t *s);

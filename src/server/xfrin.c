@@ -145,7 +145,7 @@ static int sign(const tsig_key_t *key, uint8_t *msg, size_t len, size_t cap, uin
 static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                        const char *peer, const char *what, net_stream_t *st)
 {
-	const struct tls_client *tc = tls_client(j->s->tls, j->remote);
+	const struct tls_client *tc = server_gen_tls(j->gen, j->remote);
 	const conf_addr_t *via = r->has_via ? &r->via : NULL;
 	int64_t deadline = net_now_ms() + j->zc->primary_timeout * 1000;
 	char err[256];
@@ -196,7 +196,7 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
-	bool tls = tls_client(j->s->tls, j->remote) != NULL;
+	bool tls = server_gen_tls(j->gen, j->remote) != NULL;
 	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
 	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
 	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
