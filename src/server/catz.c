@@ -552,8 +552,8 @@ static void ignore_report(void *ctx, const char *file, unsigned long line, bool 
 	(void)msg;
 }
 
-/* At start: the applied lists from the storage, applied at once. */
-static void applied_restore(server_t *s)
+/* At start: the applied lists from the storage, applied at once. True when applied. */
+static bool applied_restore(server_t *s)
 {
 	char path[PATH_MAX], err[256], name[DNAME_TEXT_MAX];
 	bool any = false;
@@ -586,8 +586,11 @@ static void applied_restore(server_t *s)
 		zone_unref(z);
 		any = true;
 	}
-	if (any && apply(s, NULL) != 0)
+	if (any && apply(s, NULL) != 0) {
 		log_error("catalog: the members kept in the storage could not be applied");
+		return false;
+	}
+	return any;
 }
 
 static int cmp_member_name(const void *a, const void *b)
@@ -636,8 +639,9 @@ static void find_resets(server_t *s, const conf_zone_t *zc, const catz_cat_t *ca
 	free(ch);
 }
 
-void catz_check(server_t *s)
+bool catz_check(server_t *s)
 {
+	bool changed = false;
 	char err[256];
 	time_t now = time(NULL);
 	catalog_t resets;
@@ -649,11 +653,11 @@ void catz_check(server_t *s)
 		for (size_t i = 0; i < s->conf->nzones; i++)
 			any |= s->conf->zones[i].catalog_role == CONF_CATALOG_CONSUMER;
 		if (!any)
-			return;
+			return false;
 		if (!s->catz && !(s->catz = calloc(1, sizeof(*s->catz))))
-			return;
+			return false;
 		s->catz->restored = true;
-		applied_restore(s);
+		changed = applied_restore(s);
 	}
 	for (size_t i = 0; i < s->conf->nzones; i++) {
 		const conf_zone_t *zc = s->zones[i]->conf;
@@ -722,8 +726,10 @@ void catz_check(server_t *s)
 			catalog_deinit(&saved[i].members);
 			applied_save(s, saved[i].cat);
 		}
+		changed = true;
 	}
 cleanup:
 	free(resets.members);
 	free(saved);
+	return changed;
 }

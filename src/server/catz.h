@@ -2,6 +2,7 @@
 /* catz: the daemon's catalog zones (RFC 9432): producer catalogs generated from the config. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -40,9 +41,10 @@ void catz_ctl(struct server *s, struct server_zone *z, struct ctl_reply *r);
  * serves the others), removed ones go with their stored data, a new member ID drops the zone
  * and transfers it afresh, a member a coo property hands over moves catalog, and a name the
  * configuration or another catalog already holds is refused; each logged. A broken catalog
- * changes nothing and is logged once per serial. Zone manager thread, from its loop.
+ * changes nothing and is logged once per serial. Zone manager thread, from its loop, outside
+ * any walk of the zones (it swaps them). True when the zone set changed.
  */
-void catz_check(struct server *s);
+bool catz_check(struct server *s);
 
 /*
  * server_t.extend_conf for ctl reload: adds to next (a configuration just read from the file)

@@ -1521,8 +1521,10 @@ int server_run(const char *conf_path)
 		if (s.pending_conf)
 			apply_pending(&s);
 		int wait = xfrin_tick(&s);
-		/* After the transfers taken in: a consumer catalog's new version applies now. */
-		catz_check(&s);
+		/* After the transfers taken in: a consumer catalog's new version applies now, and
+		 * the members it added are asked for at once rather than after the poll. */
+		if (catz_check(&s))
+			wait = 0;
 		int fwait = s.fleet ? fleetmon_tick(s.fleet, net_now_ms()) : 1000;
 		wait = fwait < wait ? fwait : wait;
 		int nf = s.fleet ? fleetmon_pollfds(s.fleet, p + 3, 64) : 0;
