@@ -91,6 +91,14 @@ log: {{target: stderr, level: info}}
 {OPEN_ACL}zones:
 {zones}""")
 
+    def reload(self, members):
+        """Changes the members in the configuration and has it re-read (ctl reload)."""
+        self.members = dict(members)
+        self.write_config()
+        code, out = self.ctl("reload")
+        assert code == 0, out
+        return out
+
     def restart(self, members):
         """Stops, changes the members in the configuration, starts on the same port."""
         self.stop()
@@ -597,9 +605,19 @@ def test_consumer_of_our_producer(tmp_path, understudy_binary):
         with c:
             wait_members(c, {"u1.test": 1, "u2.test": 1})
             assert log_lines(c, "zone u2.test: added from catalog catalog.test", "template blue")
-            p.restart({"u2.test": "blue", "u3.test": None})
+            # The producer's members change by ctl reload: the catalog gets a new serial at
+            # once, and the consumer follows by IXFR.
+            out = p.reload({"u2.test": "blue", "u3.test": None})
+            assert "u3.test: added" in out and "u1.test: removed" in out, out
             wait_members(c, {"u3.test": 1}, gone=["u1.test"])
             assert log_lines(c, f"IXFR {CATZ} from", "finished")
+            # A group that changes moves the member to another template, data kept.
+            p.reload({"u2.test": None, "u3.test": None})
+            wait_for(lambda: log_lines(c, "zone u2.test: group none in catalog catalog.test: "
+                                          "template member, was blue"), srv=c,
+                     what="u2.test's new template")
+            assert soa_serial(c, "u2.test") == 1
+            assert len(log_lines(c, "AXFR u2.test from", "finished")) == 1
             code, out = c.ctl("catalog")
             assert code == 0 and f"{CATZ} serial=" in out and "members=2" in out, out
 
