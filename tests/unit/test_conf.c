@@ -1244,6 +1244,20 @@ static void test_catalog_keys(void **state)
 	assert_int_equal(c->zones[1].catalog_templates[0], 1);
 	assert_int_equal(c->zones[1].catalog_from, -1);
 	assert_int_equal(c->zones[0].catalog_max_members, 100000);
+	/* A member is a secondary of its template's primaries, named from the wire, defaults
+	 * filled, whatever role the template leaves (primary, with no file). */
+	conf_zone_t m;
+	assert_int_equal(conf_member_from_template(c, 1, (const uint8_t *)"\002M1\004test", 9, &m),
+	                 0);
+	assert_int_equal(m.role, CONF_ROLE_SECONDARY);
+	assert_string_equal(m.domain, "M1.test");
+	assert_memory_equal(m.name, "\002m1\004test", 9);
+	assert_int_equal(m.nprimaries, 1);
+	assert_int_equal(m.catalog_from, -1);
+	assert_true(m.refresh_min > 0 && m.journal_max_depth > 0);
+	conf_zone_deinit(&m);
+	assert_int_equal(conf_member_from_template(c, 7, (const uint8_t *)"\002m1\004test", 9, &m),
+	                 US_EINVAL);
 	conf_free(c);
 	snprintf(text, sizeof(text),
 	         "%stemplates:\n  - {id: default, primaries: p}\nzones:\n  - {domain: c, role: "
