@@ -477,8 +477,11 @@ cleanup:
 	free(in_next.slots);
 }
 
-/* Applies the file's configuration (s->conf without members) plus the applied members. */
-static int apply(server_t *s, const catalog_t *skip)
+/*
+ * Applies the file's configuration (s->conf without members) plus the applied members; quiet
+ * leaves out the line per member (at start, when every member is "added" again).
+ */
+static int apply(server_t *s, const catalog_t *skip, bool quiet)
 {
 	conf_t *next = NULL;
 	int ret = conf_copy(s->conf, true, &next);
@@ -486,7 +489,8 @@ static int apply(server_t *s, const catalog_t *skip)
 		conf_free(next);
 	if (ret)
 		return ret;
-	log_changes(s, next, skip);
+	if (!quiet)
+		log_changes(s, next, skip);
 	ctl_reply_t r = {0};
 	ret = server_apply_conf(s, next, &r);
 	if (ret)
@@ -586,7 +590,7 @@ static bool applied_restore(server_t *s)
 		zone_unref(z);
 		any = true;
 	}
-	if (any && apply(s, NULL) != 0) {
+	if (any && apply(s, NULL, true) != 0) {
 		log_error("catalog: the members kept in the storage could not be applied");
 		return false;
 	}
@@ -712,7 +716,7 @@ bool catz_check(server_t *s)
 		goto cleanup;
 	if (resets.nmembers)
 		qsort(resets.members, resets.nmembers, sizeof(*resets.members), cmp_member_name);
-	if ((resets.nmembers && apply(s, &resets) != 0) || apply(s, NULL) != 0) {
+	if ((resets.nmembers && apply(s, &resets, false) != 0) || apply(s, NULL, false) != 0) {
 		/* The old lists stay, and the new versions are tried again in a while. */
 		for (size_t i = 0; i < nsaved; i++) {
 			catalog_deinit(&saved[i].cat->members);
