@@ -1478,6 +1478,9 @@ int server_run(const char *conf_path)
 		else
 			xfrin_restore(&s, s.zones[i]);
 	}
+	/* The consumer catalogs' members, from the lists kept and the catalogs just restored,
+	 * before the workers answer: a restart must not show them REFUSED for a moment. */
+	catz_check(&s);
 	/* The builders' scratch went back to the allocator, which keeps it in the heap below
 	 * the zones: give it to the system, or it stays in the RSS (15 MB on the 1M-record
 	 * zone) until some reload trims. */
