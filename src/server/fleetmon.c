@@ -199,12 +199,13 @@ static heap_ent_t heap_pop(fleetmon_t *f)
 
 static server_zone_t *zone_at(fleetmon_t *f, uint32_t i)
 {
-	return &f->s->zones[i];
+	return f->s->zones[i];
 }
 
 static uint32_t zone_index(fleetmon_t *f, const server_zone_t *z)
 {
-	return (uint32_t)(z - f->s->zones);
+	(void)f;
+	return (uint32_t)z->index;
 }
 
 /* Puts member i of z on the schedule at due. */
@@ -531,7 +532,7 @@ static void took_answer(fleetmon_t *f, uint32_t idx, int ret, int64_t now)
 		freeaddrinfo(e->req.ar_result);
 	e->req.ar_result = NULL;
 	for (size_t i = 0; i < f->s->conf->nzones; i++) {
-		server_zone_t *z = &f->s->zones[i];
+		server_zone_t *z = f->s->zones[i];
 		for (size_t j = 0; j < z->fleet->next; j++) {
 			if (z->fleet->ext[j] == idx) {
 				rebuild(f, z, now);
@@ -619,7 +620,7 @@ static int in_flight_to(const fleetmon_t *f, const maddr_t *a)
 	int n = 0;
 	for (int i = 0; i < FLEET_INFLIGHT; i++)
 		if (f->q[i].used)
-			n += maddr_is(&f->s->zones[f->q[i].zone].fleet->m[f->q[i].member].addr,
+			n += maddr_is(&f->s->zones[f->q[i].zone]->fleet->m[f->q[i].member].addr,
 			              &a->u, a->len);
 	return n;
 }
@@ -745,7 +746,7 @@ static const char *judge(fleetmon_t *f, query_t *q, const member_t *m, uint8_t *
 		len = stripped;
 	}
 	char err[XFR_ERRLEN];
-	int ret = xfr_parse_soa_response(msg, len, q->id, f->s->zones[q->zone].conf->name, a, err,
+	int ret = xfr_parse_soa_response(msg, len, q->id, f->s->zones[q->zone]->conf->name, a, err,
 	                                 sizeof(err));
 	if (ret == 0)
 		return NULL;
@@ -894,12 +895,12 @@ int fleetmon_new(server_t *s, fleetmon_t **out)
 	f->udp4 = f->udp6 = -1;
 	f->tokens = FLEET_BURST;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		s->zones[i].fleet = calloc(1, sizeof(fleet_zone_t));
-		if (!s->zones[i].fleet) {
+		s->zones[i]->fleet = calloc(1, sizeof(fleet_zone_t));
+		if (!s->zones[i]->fleet) {
 			fleetmon_free(f);
 			return US_ENOMEM;
 		}
-		s->zones[i].fleet->mon = f;
+		s->zones[i]->fleet->mon = f;
 	}
 	*out = f;
 	return 0;
@@ -913,13 +914,13 @@ void fleetmon_free(fleetmon_t *f)
 		if (f->q[i].used)
 			close_query(f, &f->q[i]);
 	for (size_t i = 0; i < f->s->conf->nzones; i++) {
-		fleet_zone_t *fz = f->s->zones[i].fleet;
+		fleet_zone_t *fz = f->s->zones[i]->fleet;
 		if (!fz)
 			continue;
 		free(fz->ext);
 		free(fz->m);
 		free(fz);
-		f->s->zones[i].fleet = NULL;
+		f->s->zones[i]->fleet = NULL;
 	}
 	for (size_t j = 0; j < f->next; j++) {
 		ns_ext_t *e = f->ext[j];
@@ -996,9 +997,9 @@ int fleetmon_tick(fleetmon_t *f, int64_t now)
 	server_t *s = f->s;
 	if (!f->built) {
 		for (size_t i = 0; i < s->conf->nzones; i++) {
-			rebuild(f, &s->zones[i], now);
-			if (s->zones[i].slot->zone)
-				self_state(f, &s->zones[i], s->zones[i].slot->zone, now);
+			rebuild(f, s->zones[i], now);
+			if (s->zones[i]->slot->zone)
+				self_state(f, s->zones[i], s->zones[i]->slot->zone, now);
 		}
 		f->built = true;
 	}
@@ -1016,7 +1017,7 @@ int fleetmon_tick(fleetmon_t *f, int64_t now)
 			continue;
 		}
 		if (!q->tcp && now >= q->resend && q->tries < 2)
-			send_udp(f, q, &s->zones[q->zone].fleet->m[q->member], now);
+			send_udp(f, q, &s->zones[q->zone]->fleet->m[q->member], now);
 		if (q->used) {
 			int64_t t = q->tcp || q->tries >= 2 ? q->deadline : q->resend;
 			wake = t < wake ? t : wake;
@@ -1092,7 +1093,7 @@ static void read_udp(fleetmon_t *f, int fd, int64_t now)
 			query_t *q = &f->q[i];
 			if (!q->used || q->tcp || q->fd != fd || q->id != id)
 				continue;
-			const member_t *m = &f->s->zones[q->zone].fleet->m[q->member];
+			const member_t *m = &f->s->zones[q->zone]->fleet->m[q->member];
 			/* From the address asked, or it is not the answer (RFC 5452 9.1). */
 			if (!maddr_is(&m->addr, &from, flen))
 				break;
@@ -1341,7 +1342,7 @@ void fleetmon_report(fleetmon_t *f, server_zone_t *z, ctl_reply_t *r)
 	}
 	bool first = true;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *x = &s->zones[i];
+		server_zone_t *x = s->zones[i];
 		if ((z && z != x) || !x->fleet)
 			continue;
 		if (r->json) {

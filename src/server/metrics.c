@@ -242,14 +242,14 @@ static void zones(server_t *s, ctl_reply_t *r, const zone_facts_t *zf)
 	size_t n = s->conf->nzones;
 	head(r, "understudy_zone_serial", "gauge", "The serial of the zone's served copy.");
 	for (size_t i = 0; i < n; i++) {
-		const zone_t *v = s->zones[i].slot->zone;
+		const zone_t *v = s->zones[i]->slot->zone;
 		if (v)
-			zone_value(r, "understudy_zone_serial", &s->zones[i], v->serial);
+			zone_value(r, "understudy_zone_serial", s->zones[i], v->serial);
 	}
 	head(r, "understudy_zone_expires_seconds", "gauge",
 	     "Secondary: seconds until the copy expires (negative: served past expiry).");
 	for (size_t i = 0; i < n; i++) {
-		const server_zone_t *z = &s->zones[i];
+		const server_zone_t *z = s->zones[i];
 		if (z->conf->role == CONF_ROLE_SECONDARY && z->expire_at)
 			zone_value(r, "understudy_zone_expires_seconds", z,
 			           (long long)(z->expire_at - now));
@@ -260,7 +260,7 @@ static void zones(server_t *s, ctl_reply_t *r, const zone_facts_t *zf)
 	head(r, "understudy_zone_last_refresh_seconds", "gauge",
 	     "Secondary: seconds since a check last reached a primary.");
 	for (size_t i = 0; i < n; i++) {
-		const server_zone_t *z = &s->zones[i];
+		const server_zone_t *z = s->zones[i];
 		if (z->conf->role == CONF_ROLE_SECONDARY && z->last_refresh)
 			zone_value(r, "understudy_zone_last_refresh_seconds", z,
 			           (long long)(now - z->last_refresh));
@@ -268,20 +268,20 @@ static void zones(server_t *s, ctl_reply_t *r, const zone_facts_t *zf)
 	head(r, "understudy_zone_refresh_failures", "gauge",
 	     "Secondary: checks of the primaries failed in a row.");
 	for (size_t i = 0; i < n; i++)
-		if (s->zones[i].conf->role == CONF_ROLE_SECONDARY)
-			zone_value(r, "understudy_zone_refresh_failures", &s->zones[i],
-			           s->zones[i].failures);
+		if (s->zones[i]->conf->role == CONF_ROLE_SECONDARY)
+			zone_value(r, "understudy_zone_refresh_failures", s->zones[i],
+			           s->zones[i]->failures);
 	head(r, "understudy_zone_health", "gauge",
 	     "The zone's health as /health judges it: 0 ok, 1 degraded, 2 fail.");
 	for (size_t i = 0; i < n; i++)
-		zone_value(r, "understudy_zone_health", &s->zones[i], zf ? zf[i].health : 0);
+		zone_value(r, "understudy_zone_health", s->zones[i], zf ? zf[i].health : 0);
 	/* One series per state that is on, so 10,000 healthy zones cost no line each. */
 	head(r, "understudy_zone_state", "gauge",
 	     "1 for each policy state the zone is in: expired, stale (served past expiry), "
 	     "refresh_failing, serial_regression, change_held, zonemd_failed, fleet_lagging, "
 	     "not_loaded.");
 	for (size_t i = 0; i < n; i++) {
-		const server_zone_t *z = &s->zones[i];
+		const server_zone_t *z = s->zones[i];
 		const struct {
 			bool on;
 			const char *name;
@@ -314,7 +314,7 @@ static void transfers(server_t *s, ctl_reply_t *r)
 	     "Zone transfers finished, by zone, direction, kind (what was sent: the whole zone or "
 	     "its changes) and result; a series appears with its first transfer.");
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i];
 		for (int d = 0; d < 2; d++)
 			for (int k = 0; k < 2; k++)
 				for (int res = 0; res < SERVER_XFR_NRESULTS; res++) {
@@ -350,11 +350,11 @@ static void fleet_series(server_t *s, ctl_reply_t *r, int64_t now)
 		b[w].len = 0;
 	size_t total = 0;
 	for (size_t i = 0; i < s->conf->nzones; i++)
-		total += fleetmon_nservers(&s->zones[i]);
+		total += fleetmon_nservers(s->zones[i]);
 	for (int w = 0; w < 4; w++)
 		room(&b[w], total * 96); /* a line each, of about this size: no doubling */
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		const server_zone_t *z = &s->zones[i];
+		const server_zone_t *z = s->zones[i];
 		size_t n = fleetmon_nservers(z);
 		for (size_t k = 0; k < n; k++) {
 			fleetmon_server_t m;
@@ -412,12 +412,12 @@ void metrics_render(server_t *s, ctl_reply_t *r)
 	/* Without memory for these, the zones' gauges say 0 and /health stays the judge. */
 	zone_facts_t *zf = malloc(sizeof(*zf) * (s->conf->nzones ? s->conf->nzones : 1));
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		fleet_health_t h = verdict(s, &s->zones[i], NULL, 0);
+		fleet_health_t h = verdict(s, s->zones[i], NULL, 0);
 		worst = h > worst ? h : worst;
 		if (zf)
 			zf[i] =
 			    (zone_facts_t){.health = (uint8_t)h,
-			                   .lagging = fleetmon_lagging(s->fleet, &s->zones[i]) > 0};
+			                   .lagging = fleetmon_lagging(s->fleet, s->zones[i]) > 0};
 	}
 	head(r, "understudy_health", "gauge",
 	     "The server's health as /health gives it: 0 ok, 1 degraded, 2 fail.");
@@ -436,7 +436,7 @@ unsigned metrics_health(server_t *s, ctl_reply_t *r)
 	size_t bad = 0;
 	char why[256];
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		fleet_health_t h = verdict(s, &s->zones[i], NULL, 0);
+		fleet_health_t h = verdict(s, s->zones[i], NULL, 0);
 		worst = h > worst ? h : worst;
 	}
 	ctl_printf(r, "{\"status\": \"%s\"", fleet_health_name(worst));
@@ -447,7 +447,7 @@ unsigned metrics_health(server_t *s, ctl_reply_t *r)
 	ctl_printf(r, ", \"zones\": [");
 	int64_t now = net_now_ms();
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		const server_zone_t *z = &s->zones[i];
+		const server_zone_t *z = s->zones[i];
 		fleet_health_t h = verdict(s, z, why, sizeof(why));
 		if (h == FLEET_OK)
 			continue;

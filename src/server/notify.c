@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <urcu.h>
 
 #include "acl.h"
 #include "shield.h"
@@ -56,6 +57,9 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	tsig_rr_t rr;
 	uint16_t terr = 0;
 	int key = -1;
+	/* Loaded once, so keys, their count, the acls and the zone table are of one
+	 * configuration (the caller is in an RCU read section). */
+	const server_gen_t *g = rcu_dereference(s->gen);
 
 	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
 	size_t nlen, pos = WIRE_HDR_LEN;
@@ -70,7 +74,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 
 	dname_lower(lname, name, nlen);
 	int nl = dname_label_offsets(lname, offs);
-	const zonedb_slot_t *slot = zonedb_find(s->db, lname, nlen, offs, nl, 0);
+	const zonedb_slot_t *slot = zonedb_find(g->db, lname, nlen, offs, nl, 0);
 	char from[80], zname[DNAME_TEXT_MAX];
 	addr_text(addr, from, sizeof(from));
 	dname_to_text(lname, zname, sizeof(zname));
@@ -83,9 +87,10 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	}
 	server_zone_t *z = slot->user;
-	snprintf(zname, sizeof(zname), "%s", z->conf->domain); /* as the other log lines say it */
+	const conf_zone_t *zc = server_gen_zone(g, slot);
+	snprintf(zname, sizeof(zname), "%s", zc->domain); /* as the other log lines say it */
 	key =
-	    acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, (uint64_t)time(NULL), &v, &rr, &terr);
+	    acl_check_tsig(g->keys, g->conf->nkeys, q, qlen, (uint64_t)time(NULL), &v, &rr, &terr);
 	if (key == ACL_TSIG_MALFORMED)
 		goto out;
 	if (key == ACL_TSIG_BAD) {
@@ -98,7 +103,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 			          tsig_error_name(terr));
 		goto out;
 	}
-	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
+	if (!acl_allows(g->conf, zc, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
 		if (shield_log_allow())
 			log_event(
@@ -112,7 +117,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		log_event(LOG_INFO, "notify", NOTIFY_IN_FIELDS("accepted", ""),
 		          "NOTIFY for %s from %s", zname, from);
 	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
-	int p = acl_primary_of(s->conf, z->conf, addr);
+	int p = acl_primary_of(g->conf, zc, addr);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
 	server_wake(s);
 out:
@@ -126,7 +131,7 @@ out:
 	} else if (key >= 0) {
 		uint8_t mac[TSIG_MAC_MAX];
 		size_t mac_len;
-		if (tsig_sign(&s->keys[key], resp, len, 512, v.mac, v.mac_len, false,
+		if (tsig_sign(&g->keys[key], resp, len, 512, v.mac, v.mac_len, false,
 		              (uint64_t)time(NULL), TSIG_FUDGE_DEFAULT, &out, mac, &mac_len))
 			out = len;
 	}
@@ -140,6 +145,7 @@ out:
 
 typedef struct notify_job {
 	server_t *s;
+	server_gen_t *gen; /* held: zone and remote live in its conf, the key in its keys */
 	const conf_zone_t *zone;
 	const conf_remote_t *remote;
 	uint32_t serial;
@@ -168,9 +174,8 @@ static size_t put_soa(const notify_job_t *j, uint8_t *q)
 /* Sends one NOTIFY to one address and reads the answer; 0 when it was answered. */
 static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer)
 {
-	server_t *s = j->s;
 	const conf_remote_t *r = j->remote;
-	const tsig_key_t *key = r->key >= 0 ? &s->keys[r->key] : NULL;
+	const tsig_key_t *key = r->key >= 0 ? &j->gen->keys[r->key] : NULL;
 	uint8_t q[2048], a[4096], mac[TSIG_MAC_MAX];
 	size_t mac_len = 0, len;
 	uint16_t id = (uint16_t)arc4random();
@@ -242,6 +247,7 @@ static void *notify_run(void *arg)
 		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", "no answer"),
 		          "NOTIFY for %s serial %u to %s: no answer after 5 tries, giving up",
 		          j->zone->domain, j->serial, peer);
+	server_gen_unref(j->gen);
 	atomic_fetch_sub(&j->s->notifying, 1);
 	free(j);
 	return NULL;
@@ -259,6 +265,7 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 	if (!j)
 		return;
 	*j = (notify_job_t){.s = s,
+	                    .gen = server_gen_ref(s),
 	                    .zone = z,
 	                    .remote = &s->conf->remotes[remote],
 	                    .serial = version->serial,
@@ -269,6 +276,7 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, notify_run, j) != 0) {
+		server_gen_unref(j->gen);
 		atomic_fetch_sub(&s->notifying, 1);
 		free(j);
 	}

@@ -247,8 +247,8 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 		} else if (!xfr ||
 		           xfrout_begin(s, q, mlen, &c->peer, true, w->resp + 2, WIRE_MAX_MSG, &len,
 		                        &info, &c->xfr) == XFROUT_QUERY) {
-			len = answer_query_from(&s->answer, s->db, &c->client, q, mlen, w->resp + 2,
-			                        true, 0, &info);
+			len = answer_query_from(&s->answer, rcu_dereference(s->gen)->db, &c->client,
+			                        q, mlen, w->resp + 2, true, 0, &info);
 		} else if (!c->xfr && info.rcode != WIRE_RCODE_NOERROR) {
 			stat_inc(&w->stats->transfer_refused);
 		}

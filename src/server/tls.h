@@ -41,6 +41,18 @@ const struct server_stats *tls_stats(const tls_t *t, int i);
 const struct tls_client *tls_client(const tls_t *t, int remote);
 
 /*
+ * A client context for remote r (which has tls): its CA, certificate and key read now, its
+ * hostname and pins copied, so it outlives the conf r belongs to. One reference; NULL (logged
+ * with the file and the reason) when a file cannot be read or does not fit.
+ */
+struct tls_client *tls_client_new(const conf_remote_t *r);
+
+/* References, for each generation of the configuration that uses the context (server.h);
+ * the last unref frees it. NULL is a no-op for both. */
+struct tls_client *tls_client_ref(struct tls_client *c);
+void tls_client_unref(struct tls_client *c);
+
+/*
  * Connects to to (from via, if given) over TCP and runs the TLS handshake as client: TLS 1.3,
  * ALPN "dot", the server's certificate checked against the remote's ca and hostname (the
  * address when no hostname is given) and/or its pins, our client certificate when

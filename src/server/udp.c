@@ -98,8 +98,9 @@ static void *udp_loop(void *arg)
 			} else if (!xfr_maybe_request(q, qlen) ||
 			           xfrout_begin(s, q, qlen, &w->addr[i], false, w->rbuf[nout],
 			                        UDP_RECV_MAX, &len, &info, &xfr) == XFROUT_QUERY) {
-				len = answer_query_from(&s->answer, s->db, &cl, q, qlen,
-				                        w->rbuf[nout], false, 0, &info);
+				len =
+				    answer_query_from(&s->answer, rcu_dereference(s->gen)->db, &cl,
+				                      q, qlen, w->rbuf[nout], false, 0, &info);
 			} else if (info.rcode != WIRE_RCODE_NOERROR) {
 				stat_inc(&w->stats->transfer_refused);
 			}

@@ -56,12 +56,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(zone_path, sizeof(zone_path), "%s/example.com.zone", dir);
 	write_file(zone_path, "$ORIGIN example.com.\n$TTL 300\n"
 	                      "@ SOA ns1 host 7 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n");
-	/* A primary with a copy, secondaries without one, remotes that are never asked (the
-	 * monitor's tick is not run again after the first), in the TEST-NET. */
+	/* A primary with a copy, secondaries without one, remotes on loopback's discard port
+	 * (the monitor's one tick asks none of them yet; if it did, nothing leaves the host). */
 	snprintf(text, sizeof(text),
 	         "server:\n  listen: [\"127.0.0.1@1\"]\n  udp-workers: 1\n  watch-ns: false\n"
-	         "remotes:\n  - {id: pri, address: \"192.0.2.1@53\"}\n"
-	         "  - {id: w, address: \"192.0.2.2@53\"}\n"
+	         "remotes:\n  - {id: pri, address: \"127.0.0.1@9\"}\n"
+	         "  - {id: w, address: \"127.0.0.2@9\"}\n"
 	         "zones:\n  - domain: example.com\n    role: primary\n    file: \"%s\"\n"
 	         "    watch: [w]\n"
 	         "  - domain: example.net\n    role: secondary\n    primaries: [pri]\n"
@@ -76,16 +76,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	srv.nstats = 2;
 	srv.stats = calloc(2, sizeof(server_stats_t));
 	srv.db = zonedb_new((uint32_t)c->nzones);
-	srv.zones = calloc(c->nzones, sizeof(server_zone_t));
-	FUZZ_CHECK(srv.stats && srv.db && srv.zones, "out of memory");
+	srv.zones = calloc(c->nzones, sizeof(server_zone_t *));
+	srv.gen = calloc(1, sizeof(*srv.gen));
+	FUZZ_CHECK(srv.stats && srv.db && srv.zones && srv.gen, "out of memory");
+	srv.gen->conf = c;
+	srv.gen->db = srv.db;
 	for (size_t i = 0; i < c->nzones; i++) {
-		server_zone_t *z = &srv.zones[i];
+		server_zone_t *z = srv.zones[i] = calloc(1, sizeof(server_zone_t));
+		FUZZ_CHECK(z, "out of memory");
+		z->index = i;
 		z->conf = &c->zones[i];
 		FUZZ_CHECK(zonedb_add(srv.db, z->conf->name, &z->slot) == 0, "zonedb_add");
 		z->slot->user = z;
 	}
 	FUZZ_CHECK(fleetmon_new(&srv, &srv.fleet) == 0, "fleetmon_new");
-	FUZZ_CHECK(server_zone_load(&srv, &srv.zones[0]) == 0, "loading the zone");
+	FUZZ_CHECK(server_zone_load(&srv, srv.zones[0]) == 0, "loading the zone");
 	fleetmon_tick(srv.fleet, 1000); /* the monitor looks at the zones: their fleets exist */
 	return 0;
 }
@@ -193,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The states a zone can be in, as the zone manager sets them. */
 	for (size_t i = 0; i < srv.conf->nzones; i++) {
-		server_zone_t *z = &srv.zones[i];
+		server_zone_t *z = srv.zones[i];
 		uint8_t st = (uint8_t)(state >> i | state << (8 - i));
 		z->failures = st & 7;
 		z->stale = i == 2 && (st & 8);
