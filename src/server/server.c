@@ -564,6 +564,10 @@ static void keep_restart_settings(conf_t *cur, conf_t *next, ctl_reply_t *r)
 	            cur->transfers_out_per_address != next->transfers_out_per_address,
 	        "server rate limits");
 	CHANGED(!tls_same(cur->tls, next->tls), "server.tls");
+	CHANGED(!addrs_same(cur->http, cur->nhttp, next->http, next->nhttp) ||
+	            cur->http_max_clients != next->http_max_clients ||
+	            cur->http_timeout != next->http_timeout,
+	        "server.http");
 	CHANGED(cur->log_target != next->log_target || !str_same(cur->log_file, next->log_file) ||
 	            cur->log_level != next->log_level || cur->log_format != next->log_format,
 	        "log");
@@ -597,6 +601,10 @@ static void keep_restart_settings(conf_t *cur, conf_t *next, ctl_reply_t *r)
 			SWAP_FIELD(cur, next, cookie_secret[i][j]);
 	SWAP_FIELD(cur, next, block);
 	SWAP_FIELD(cur, next, nblock);
+	SWAP_FIELD(cur, next, http);
+	SWAP_FIELD(cur, next, nhttp);
+	SWAP_FIELD(cur, next, http_max_clients);
+	SWAP_FIELD(cur, next, http_timeout);
 	SWAP_FIELD(cur, next, notify_rate_limit);
 	SWAP_FIELD(cur, next, transfer_rate_limit);
 	SWAP_FIELD(cur, next, transfers_out);

@@ -248,6 +248,14 @@ def test_counters_of_notify_tsig_and_transfers(lab, tmp_path, understudy_binary)
     # The JSON of the same server agrees on what it counted.
     code, out = sec.ctl("--json", "status")
     assert code == 0 and json.loads(out)["queries"] >= 3, out
+    # server.http changes with a restart only: a reload says so, and the listener stays.
+    old = sec.http_port
+    sec.http_port = servers.free_port()
+    sec.write_config()
+    code, out = sec.ctl("reload")
+    assert "needs a restart: server.http" in out, out
+    sec.http_port = old
+    assert health(sec) == (200, {"status": "ok"})
 
 
 # --- bad requests
