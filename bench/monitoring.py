@@ -21,8 +21,9 @@ Reported: closed-loop UDP qps (loadgen, as in the main table) of each, monitored
 goal is >= 0.98), and the scrapes: bytes, series, and how long a scrape took (median, max).
 Every server stays on CPU 0 throughout (as in bench/defence.py): the monitored one keeps
 checking its fleet (0.1-2.4% of a core in steady state) while the others are measured, which
-lowers their figures a little and so flatters the ratios by as much. (Moving it off CPU 0
-between its runs with taskset was tried: the moves cost more than they saved.) Measuring starts once its first round of checks is
+lowers their figures a little and so flatters the ratios by as much. (Stopping it with
+SIGSTOP between its runs made it catch up on checks during them; moving it off CPU 0 with
+taskset gave ratios no steadier.) Measuring starts once its first round of checks is
 done (every copy in sync).
 
 Alone (after `make all bench-tools` and one `make bench`, which makes build/bench/data):
