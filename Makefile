@@ -14,7 +14,7 @@ endif
 CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread -DUNDERSTUDY_VERSION='"$(VERSION)"' \
            $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
-PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto libssl
+PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto libssl libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 PYTHON  ?= /usr/bin/python3

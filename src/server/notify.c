@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <urcu.h>
 
 #include "acl.h"
 #include "shield.h"
@@ -58,6 +59,9 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	tsig_rr_t rr;
 	uint16_t terr = 0;
 	int key = -1;
+	/* Loaded once, so keys, their count, the acls and the zone table are of one
+	 * configuration (the caller is in an RCU read section). */
+	const server_gen_t *g = rcu_dereference(s->gen);
 
 	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN], offs[DNAME_MAXLABELS];
 	size_t nlen, pos = WIRE_HDR_LEN;
@@ -72,7 +76,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 
 	dname_lower(lname, name, nlen);
 	int nl = dname_label_offsets(lname, offs);
-	const zonedb_slot_t *slot = zonedb_find(s->db, lname, nlen, offs, nl, 0);
+	const zonedb_slot_t *slot = zonedb_find(g->db, lname, nlen, offs, nl, 0);
 	char from[80], zname[DNAME_TEXT_MAX];
 	addr_text(addr, from, sizeof(from));
 	dname_to_text(lname, zname, sizeof(zname));
@@ -85,13 +89,15 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		goto out;
 	}
 	server_zone_t *z = slot->user;
-	snprintf(zname, sizeof(zname), "%s", z->conf->domain); /* as the other log lines say it */
+	const conf_zone_t *zc = server_gen_zone(g, slot);
+	snprintf(zname, sizeof(zname), "%s", zc->domain); /* as the other log lines say it */
 	key =
-	    acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, (uint64_t)time(NULL), &v, &rr, &terr);
+	    acl_check_tsig(g->keys, g->conf->nkeys, q, qlen, (uint64_t)time(NULL), &v, &rr, &terr);
 	if (key == ACL_TSIG_MALFORMED)
 		goto out;
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
+		server_count_tsig_failure(s);
 		if (shield_log_allow())
 			log_event(LOG_WARNING, "notify",
 			          NOTIFY_IN_FIELDS("refused", tsig_error_name(terr)),
@@ -99,7 +105,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 			          tsig_error_name(terr));
 		goto out;
 	}
-	if (!acl_allows(s->conf, z->conf, addr, key, CONF_ACTION_NOTIFY)) {
+	if (!acl_allows(g->conf, zc, addr, key, CONF_ACTION_NOTIFY)) {
 		rcode = WIRE_RCODE_REFUSED;
 		if (shield_log_allow())
 			log_event(
@@ -113,7 +119,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 		log_event(LOG_INFO, "notify", NOTIFY_IN_FIELDS("accepted", ""),
 		          "NOTIFY for %s from %s", zname, from);
 	/* The primary that says it has news is the one to ask first (knotd and PowerDNS do so). */
-	int p = acl_primary_of(s->conf, z->conf, addr);
+	int p = acl_primary_of(g->conf, zc, addr);
 	/* RFC 1996 3.7: the SOA in a NOTIFY is a hint. We take it only from the primary itself
 	 * proving it with the primary's own TSIG key: then the backup asks IXFR at once, one
 	 * round trip fewer. An unsigned one could be anyone's, spoofed from the primary's
@@ -121,7 +127,7 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
 	 * checked by a SOA query first, as before. Whatever the hint says, the IXFR's answer
 	 * is the primary's word, so a wrong hint costs a connection, never a wrong copy. */
 	uint32_t serial;
-	bool trusted = p >= 0 && key >= 0 && s->conf->remotes[z->conf->primaries[p]].key == key &&
+	bool trusted = p >= 0 && key >= 0 && g->conf->remotes[zc->primaries[p]].key == key &&
 	               xfr_notify_serial(q, qlen, lname, &serial) == 0;
 	atomic_store(&z->notify_hint, trusted ? NOTIFY_HINT | serial : 0);
 	atomic_store(&z->notified, p < 0 ? NOTIFIED_OTHER : NOTIFIED_BY + p);
@@ -137,7 +143,7 @@ out:
 	} else if (key >= 0) {
 		uint8_t mac[TSIG_MAC_MAX];
 		size_t mac_len;
-		if (tsig_sign(&s->keys[key], resp, len, 512, v.mac, v.mac_len, false,
+		if (tsig_sign(&g->keys[key], resp, len, 512, v.mac, v.mac_len, false,
 		              (uint64_t)time(NULL), TSIG_FUDGE_DEFAULT, &out, mac, &mac_len))
 			out = len;
 	}
@@ -158,6 +164,7 @@ typedef struct notify_soa {
 
 typedef struct notify_job {
 	server_t *s;
+	server_gen_t *gen; /* held: zone and remote live in its conf, the key in its keys */
 	const conf_zone_t *zone;
 	int remote_id; /* in s->conf->remotes */
 	const conf_remote_t *remote;
@@ -229,9 +236,8 @@ static size_t put_soa(const notify_job_t *j, uint8_t *q)
 static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer, int64_t deadline,
                        int resend_ms, int resend_max_ms)
 {
-	server_t *s = j->s;
 	const conf_remote_t *r = j->remote;
-	const tsig_key_t *key = r->key >= 0 ? &s->keys[r->key] : NULL;
+	const tsig_key_t *key = r->key >= 0 ? &j->gen->keys[r->key] : NULL;
 	uint8_t q[2048], a[4096], mac[TSIG_MAC_MAX];
 	size_t mac_len = 0, len;
 	uint16_t id = (uint16_t)arc4random();
@@ -256,6 +262,7 @@ static int notify_send(notify_job_t *j, const conf_addr_t *to, const char *peer,
 		uint16_t peer_error = v.peer_error;
 		tsig_verify_deinit(&v);
 		if (ret != 0) {
+			server_count_tsig_failure(j->s);
 			const char *why = tsig_error_name(peer_error ? peer_error : terr);
 			log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", why),
 			          "NOTIFY for %s to %s: answer fails TSIG (%s)", j->zone->domain,
@@ -344,6 +351,10 @@ static void *notify_run(void *arg)
 			slow_ms = NOTIFY_RESEND_MS;
 		}
 	}
+	if (done)
+		atomic_fetch_add_explicit(&j->s->cold.notify_out_answered, 1, memory_order_relaxed);
+	else if (!atomic_load(&net_cancel))
+		atomic_fetch_add_explicit(&j->s->cold.notify_out_failed, 1, memory_order_relaxed);
 	if (!done && !atomic_load(&net_cancel))
 		log_event(LOG_WARNING, "notify", NOTIFY_OUT_FIELDS("failed", "no answer"),
 		          "NOTIFY for %s serial %u to %s: %s", j->zone->domain, j->serial, peer,
@@ -352,6 +363,7 @@ static void *notify_run(void *arg)
 		          : net_now_ms() - start >= NOTIFY_GIVE_UP_MS
 		              ? "no answer for an hour, giving up"
 		              : "not answered");
+	server_gen_unref(j->gen);
 	atomic_fetch_sub(&j->s->notifying, 1);
 	free(j);
 	return NULL;
@@ -368,7 +380,8 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 
 	pthread_mutex_lock(&jobs_lock);
 	for (notify_job_t *o = jobs; o; o = o->link) {
-		if (o->s == s && o->zone == z && o->remote_id == remote) {
+		/* The remote by address in its generation: a reload may renumber them. */
+		if (o->s == s && o->zone == z && o->remote == &s->conf->remotes[remote]) {
 			/* One under way: it tells this version next, or goes on telling it. */
 			if (v.serial != o->serial) {
 				o->next = v;
@@ -385,6 +398,7 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 		return;
 	}
 	*j = (notify_job_t){.s = s,
+	                    .gen = server_gen_ref(s),
 	                    .zone = z,
 	                    .remote_id = remote,
 	                    .remote = &s->conf->remotes[remote],
@@ -399,6 +413,7 @@ void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *
 	jobs = j;
 	if (pthread_create(&t, &attr, notify_run, j) != 0) {
 		jobs = j->link;
+		server_gen_unref(j->gen);
 		atomic_fetch_sub(&s->notifying, 1);
 		free(j);
 	}
