@@ -14,7 +14,7 @@ endif
 CFLAGS_ := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread -DUNDERSTUDY_VERSION='"$(VERSION)"' \
            $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_:= -pthread $(SAN) $(EXTRA_LDFLAGS)
-PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto libssl
+PKGS    := libzscanner libknot liburcu-memb yaml-0.1 lmdb libcrypto libssl libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 PYTHON  ?= /usr/bin/python3
@@ -126,15 +126,19 @@ fuzz-replay: $(FUZZ_REPLAY)
 		echo "== $$t tests/fuzz/corpus/$$n"; $$t tests/fuzz/corpus/$$n || rc=1; done; \
 	exit $$rc
 
-system: $(B)/understudy
-	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
+# nfqdelay: the packet delayer of the multi-site tests (tests/system/places.py).
+system: $(B)/understudy $(B)/bench/nfqdelay
+	UNDERSTUDY=$(abspath $(B)/understudy) NFQDELAY=$(abspath $(B)/bench/nfqdelay) $(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
 
 check: all unit fuzz-replay system
 
 # Minutes long, so not in check: builds the Debian package from a copy of the tree, checks it
-# with lintian, installs it into a fresh debootstrap root and runs it there (tests/package).
-check-slow: all
+# with lintian, installs it into a fresh debootstrap root and runs it there (tests/package);
+# the multi-site scenario with nsd and named as backups too (tests/system/test_places.py).
+check-slow: all $(B)/bench/nfqdelay
 	UNDERSTUDY=$(abspath $(B)/understudy) $(PYTHON) -m pytest -q tests/package $(PYTEST_ARGS)
+	PLACES_ALL=1 UNDERSTUDY=$(abspath $(B)/understudy) NFQDELAY=$(abspath $(B)/bench/nfqdelay) \
+		$(PYTHON) -m pytest -q -s tests/system/test_places.py $(PYTEST_ARGS)
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
@@ -178,13 +182,17 @@ fuzz-long: $(FUZZ_BIN)
 		xargs -P $(FUZZ_LONG_PARALLEL) -I{} sh scripts/fuzz-long.sh {} $(FUZZ_LONG_SECONDS)
 
 # The bench tools build with the project's warnings but without sanitizers: they must be fast.
-BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient $(B)/bench/tcpgen
+BENCH_TOOLS := $(B)/bench/loadgen $(B)/bench/reflector $(B)/bench/axfrclient $(B)/bench/tcpgen \
+	$(B)/bench/nfqdelay
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $< -pthread $(BENCH_LIBS)
 
 # axfrclient --tls times transfers over TLS (XoT).
 $(B)/bench/axfrclient: BENCH_LIBS = $(shell pkg-config --libs libssl libcrypto)
+
+# nfqdelay reads a netfilter queue (Debian's libnetfilter-queue-dev).
+$(B)/bench/nfqdelay: BENCH_LIBS = $(shell pkg-config --libs libnetfilter_queue)
 
 bench-tools: $(BENCH_TOOLS)
 

@@ -38,7 +38,9 @@ At the end, bench/propagation.py measures the backup role: a primary (knotd, the
 NOTIFYs understudy and a knotd secondary, and each change's propagation to both is timed (see
 that file); and
 bench/transfer.py times an AXFR of the big zone out of knotd and understudy in the same run,
-and the journal's disk use per one-record change (BENCH_XFR_RUNS=5, BENCH_JOURNAL_CHANGES=20).
+and the journal's disk use per one-record change (BENCH_XFR_RUNS=5, BENCH_JOURNAL_CHANGES=20);
+bench/monitoring.py the qps of understudy watching 10,000 zones' copies and scraped for /metrics
+every second, over its qps without them, knotd's beside (BENCH_MON=0 skips it).
 """
 
 import atexit
@@ -60,6 +62,7 @@ import time
 
 import defence
 import manyzones
+import monitoring
 import propagation
 import transfer
 
@@ -1010,6 +1013,11 @@ def main():
         res["defence"] = defence.measure(sys.modules[__name__], tmp, zone, queries, UNDERSTUDY,
                                          TCPGEN, AXFRCLIENT, meta["warnings"])
 
+        # 7. monitoring: qps with 10,000 watched zones and /metrics scraped every second
+        print("monitoring: qps watched and scraped (bench/monitoring.py)", flush=True)
+        res["monitoring"] = monitoring.measure(sys.modules[__name__], tmp, zone, queries,
+                                               UNDERSTUDY, meta["warnings"])
+
         # 4. the backup role: propagation of changes from a primary to understudy and to a
         # knotd secondary, on the throughput zone and on the big zone
         if "knotd" in SERVERS and "understudy" in SERVERS:
@@ -1045,6 +1053,7 @@ def main():
     text = report(res, meta)
     text += "\n" + transfer.report(res.get("transfer", {}))
     text += "\n" + defence.report(res.get("defence", {}))
+    text += "\n" + monitoring.report(res.get("monitoring", {}))
     text += f"\n(bench took {time.monotonic() - t_begin:.0f} s; configs and logs in {tmp}" + (
         ")\n" if keep else ", removed)\n")
     sys.stdout.write("\n" + text)

@@ -6,10 +6,11 @@
 set -eu
 
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev clang-format
-libknot-dev liblmdb-dev libyaml-dev liburcu-dev libssl-dev libcmocka-dev
+libknot-dev liblmdb-dev libyaml-dev liburcu-dev libssl-dev libcmocka-dev libmicrohttpd-dev
 python3 python3-dnspython python3-pytest
 knot knot-dnsutils nsd bind9 bind9-dnsutils dnsutils dnsperf ldnsutils
-iproute2 procps tcpdump faketime
+pdns-server pdns-backend-sqlite3 sqlite3
+iproute2 procps tcpdump faketime prometheus chromium iptables libnetfilter-queue-dev
 debhelper dpkg-dev lintian debootstrap man-db systemd"
 
 missing=""

@@ -829,10 +829,12 @@ static void read_options(named_t *n, const nc_stmt_t *st)
 		}
 	}
 	/* named's defaults: IPv4 on every address, IPv6 on every address too (9.18). */
-	if (!listen4)
-		ic_strv_push(ic, &ic->listen, ic_addr(ic, "0.0.0.0", n->port));
-	if (!listen6)
-		ic_strv_push(ic, &ic->listen, ic_addr(ic, "::", n->port));
+	/* The defaults may be there already: a listen-on may name an IPv6 address too. */
+	char *any4 = ic_addr(ic, "0.0.0.0", n->port), *any6 = ic_addr(ic, "::", n->port);
+	if (!listen4 && any4 && !ic_strv_has(&ic->listen, any4))
+		ic_strv_push(ic, &ic->listen, any4);
+	if (!listen6 && any6 && !ic_strv_has(&ic->listen, any6))
+		ic_strv_push(ic, &ic->listen, any6);
 	if (!listen4 || !listen6)
 		ic_report(ic, st->file, st->line,
 		          "options: no listen-on%s: named listens on every "

@@ -358,6 +358,35 @@ int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const ui
 	return US_ENOENT;
 }
 
+int xfr_notify_serial(const uint8_t *msg, size_t len, const uint8_t *apex, uint32_t *serial)
+{
+	if (len < WIRE_HDR_LEN)
+		return US_EMALF;
+	uint16_t flags = wire_read16(msg + WIRE_FLAGS);
+	if ((flags & WIRE_QR) || WIRE_OPCODE(flags) != WIRE_OPCODE_NOTIFY ||
+	    wire_read16(msg + WIRE_QDCOUNT) != 1)
+		return US_EMALF;
+	uint8_t qname[DNAME_MAXLEN];
+	size_t qlen, pos = WIRE_HDR_LEN;
+	if (dname_unpack(msg, len, &pos, qname, &qlen) < 0 || pos + 4 > len)
+		return US_EMALF;
+	pos += 4;
+	if (!dname_equal(qname, apex) || wire_read16(msg + WIRE_ANCOUNT) == 0)
+		return US_ENOENT;
+	rr_view_t rr;
+	if (read_rr(msg, len, &pos, &rr))
+		return US_EMALF;
+	if (rr.type != WIRE_T_SOA || rr.rclass != WIRE_CLASS_IN || !dname_equal(rr.owner, apex))
+		return US_ENOENT;
+	uint8_t rd[2 * DNAME_MAXLEN + 20];
+	size_t rdlen;
+	uint32_t s;
+	if (unpack_rdata(msg, &rr, rd, sizeof(rd), &rdlen) || !soa_serial(rd, rdlen, &s))
+		return US_EMALF;
+	*serial = s;
+	return 0;
+}
+
 /* ---- the transfer decoder ---- */
 
 enum {

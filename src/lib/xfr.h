@@ -46,6 +46,14 @@ int xfr_build_axfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
  */
 int xfr_build_ixfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint32_t serial);
 
+/*
+ * The SOA serial a NOTIFY for apex carries as its first answer record (RFC 1996 3.7: a hint),
+ * from the whole message msg[0..len), TSIG and all. 0 with *serial set; US_ENOENT when it is
+ * a NOTIFY for another name or carries no SOA of apex first; US_EMALF when it is not a
+ * NOTIFY request, or the question or that record is malformed. Reads nothing past len.
+ */
+int xfr_notify_serial(const uint8_t *msg, size_t len, const uint8_t *apex, uint32_t *serial);
+
 /* An answer to an SOA query, as xfr_parse_soa_response reads it. */
 typedef struct xfr_soa_answer {
 	uint32_t serial;

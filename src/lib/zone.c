@@ -1395,12 +1395,13 @@ static int held_by(void *ctx, const uint8_t *owner, uint16_t type, uint32_t ttl,
 	const zone_t *other = ctx;
 	const zone_node_t *n = zone_find(other, owner, dname_len(owner));
 	const zone_rrset_t *rs = n ? zone_node_rrset(n, type) : NULL;
-	if (!rs || rs->ttl != ttl)
+	if (!rs)
 		return 1;
 	for (uint32_t off = 0;;) {
 		const uint8_t *rr = rs->rdata + off;
+		/* The TTL as zone_foreach_rr gives it: a signature's is its covered RRset's. */
 		if (wire_read16(rr) == rdlen && (!rdlen || memcmp(rr + 2, rdata, rdlen) == 0))
-			return 0;
+			return zone_rr_ttl(n, rs, rr) != ttl;
 		off = zone_rr_next(rs, off);
 		if (!off)
 			return 1;

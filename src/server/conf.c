@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "dname.h"
 #include "error.h"
 
 /* A bound on what we read, so a path like /dev/zero fails cleanly instead of eating memory. */
@@ -678,17 +679,22 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	    {"transfers-out", true, 1, 100000, offsetof(conf_t, transfers_out)},
 	    {"transfers-out-per-address", true, 1, 100000,
 	     offsetof(conf_t, transfers_out_per_address)},
+	    {"transfers-in", true, 1, 100000, offsetof(conf_t, transfers_in)},
+	    {"transfers-in-per-primary", true, 1, 100000,
+	     offsetof(conf_t, transfers_in_per_primary)},
 	    {"tcp-io-timeout", true, 1, 60000, offsetof(conf_t, tcp_io_timeout)},
 	    {"tcp-max-clients-per-address", true, 1, 100000,
 	     offsetof(conf_t, tcp_max_clients_per_address)},
 	    {"tcp-nice", true, 0, 19, offsetof(conf_t, tcp_nice)},
 	    {"fleet-interval", true, 0, 86400, offsetof(conf_t, fleet_interval)},
+	    {"http-max-clients", true, 1, 10000, offsetof(conf_t, http_max_clients)},
+	    {"http-timeout", true, 1, 3600, offsetof(conf_t, http_timeout)},
 	};
 	enum { N = sizeof(opts) / sizeof(opts[0]), NDEF = 4 };
-	/* After listen and the table: watch-ns, the defences with a structure of their own, and
-	 * tls. */
-	const char *names[1 + N + 1 + NDEF + 1 + 1] = {"listen"};
-	kv_t kv[1 + N + 1 + NDEF + 1];
+	/* After listen and the table: watch-ns, the defences with a structure of their own, tls
+	 * and http. */
+	const char *names[1 + N + 1 + NDEF + 2 + 1] = {"listen"};
+	kv_t kv[1 + N + 1 + NDEF + 2];
 	char *base = (char *)c->conf;
 	for (size_t i = 0; i < N; i++)
 		names[i + 1] = opts[i].name;
@@ -698,6 +704,7 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	names[N + 4] = "cookie-secret";
 	names[N + 5] = "block";
 	names[N + 6] = "tls";
+	names[N + 7] = "http";
 	if (!sec->k || is_null(sec->v) || !map_get(c, sec->v, "server", names, kv))
 		return;
 	if (kv[0].k)
@@ -707,6 +714,10 @@ static void parse_server(ctx_t *c, const kv_t *sec)
 	parse_defences(c, &kv[N + 2]);
 	if (kv[N + 6].k)
 		parse_server_tls(c, &kv[N + 6]);
+	/* `http: []` says "no listener" as plainly as leaving it out. */
+	if (kv[N + 7].k && !is_null(kv[N + 7].v) &&
+	    !(kv[N + 7].v->type == YAML_SEQUENCE_NODE && seq_len(kv[N + 7].v) == 0))
+		get_addrs_port(c, &kv[N + 7], 80, &c->conf->http, &c->conf->nhttp);
 	for (size_t i = 0; i < N; i++) {
 		if (kv[i + 1].k && opts[i].is_int)
 			get_int(c, &kv[i + 1], opts[i].min, opts[i].max,
@@ -751,13 +762,18 @@ static void parse_log(ctx_t *c, const kv_t *sec)
  */
 static int find_id(const conf_t *conf, char type, const char *id, size_t limit, int *line)
 {
-	size_t n = type == 'k' ? conf->nkeys : type == 'r' ? conf->nremotes : conf->nacls;
+	size_t n = type == 'k'   ? conf->nkeys
+	           : type == 'r' ? conf->nremotes
+	           : type == 't' ? conf->ntemplates
+	                         : conf->nacls;
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const char *o = type == 'k'   ? conf->keys[i].id
 		                : type == 'r' ? conf->remotes[i].id
+		                : type == 't' ? conf->templates[i].id
 		                              : conf->acls[i].id;
 		*line = type == 'k'   ? conf->keys[i].line
 		        : type == 'r' ? conf->remotes[i].line
+		        : type == 't' ? conf->templates[i].line
 		                      : conf->acls[i].line;
 		if (o && !(type == 'k' ? strcasecmp(o, id) : strcmp(o, id)))
 			return (int)i;
@@ -804,7 +820,10 @@ static int *get_refs(ctx_t *c, const kv_t *kv, char type, size_t *count)
 			k++;
 		if (j < 0)
 			cerr(c, line_of(it), "%s: unknown %s \"%s\"", sval(kv->k),
-			     type == 'a' ? "acl" : "remote", sval(it));
+			     type == 'a'   ? "acl"
+			     : type == 't' ? "template"
+			                   : "remote",
+			     sval(it));
 		else if (k < *count)
 			cerr(c, line_of(it), "%s: \"%s\" listed twice", sval(kv->k), sval(it));
 		else
@@ -1083,47 +1102,331 @@ static void parse_policies(ctx_t *c, conf_zone_t *z, const kv_t *kv)
 		z->guard_max_removed = (int)pct;
 }
 
+/* A zone's catalog keys (docs/catalog-zones.md), after "template": a zone's own, not a template's.
+ */
+enum { CATALOG_ROLE, CATALOG_ZONE, CATALOG_GROUP, CATALOG_TEMPLATE, NCATALOG };
+static const char *const catalog_names[NCATALOG] = {"catalog-role", "catalog-zone", "catalog-group",
+                                                    "catalog-template"};
+
+/* The integer options of a zone (and of a template), at their offsets in conf_zone_t. */
+static const struct {
+	const char *name;
+	long min, max;
+	size_t off;
+} zone_ints[] = {
+    {"refresh-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_min)},
+    {"refresh-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_max)},
+    {"retry-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_min)},
+    {"retry-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_max)},
+    {"expire-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_min)},
+    {"expire-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_max)},
+    {"max-zone-size", 1024, INT32_MAX, offsetof(conf_zone_t, max_zone_size)},
+    {"max-zone-records", 2, INT32_MAX, offsetof(conf_zone_t, max_zone_records)},
+    {"transfer-timeout", 1, 86400, offsetof(conf_zone_t, transfer_timeout)},
+    {"transfer-idle-timeout", 1, 3600, offsetof(conf_zone_t, transfer_idle)},
+    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
+    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
+    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
+    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
+    {"serial-regression-hold", 1, INT32_MAX, offsetof(conf_zone_t, serial_regression_hold)},
+    {"catalog-max-members", 1, 10000000, offsetof(conf_zone_t, catalog_max_members)},
+};
+
+/*
+ * The options of a zone, in this order in zone_names. A template takes the same ones, with
+ * "id" in place of "domain" and without "template" and the catalog keys (the last, so that a
+ * template's list simply ends before them): templates do not nest, and a catalog's members are
+ * named one by one.
+ */
+enum {
+	Z_DOMAIN,
+	Z_ROLE,
+	Z_FILE,
+	Z_NOTIFY,
+	Z_ACL,
+	Z_PRIMARIES,
+	Z_WATCH,
+	Z_WATCH_NS,
+	Z_INTS,
+	Z_NINTS = sizeof(zone_ints) / sizeof(zone_ints[0]),
+	Z_POLICIES = Z_INTS + Z_NINTS,
+	Z_TEMPLATE = Z_POLICIES + NPOLICY,
+	Z_CATALOG,
+	Z_NKEYS = Z_CATALOG + NCATALOG
+};
+
+static void zone_names(const char *names[Z_NKEYS + 1], bool tmpl)
+{
+	static const char *const first[] = {"domain", "role",      "file",  "notify",
+	                                    "acl",    "primaries", "watch", "watch-ns"};
+	for (size_t j = 0; j < Z_INTS; j++)
+		names[j] = first[j];
+	for (size_t j = 0; j < Z_NINTS; j++)
+		names[Z_INTS + j] = zone_ints[j].name;
+	for (size_t j = 0; j < NPOLICY; j++)
+		names[Z_POLICIES + j] = policy_names[j];
+	names[Z_TEMPLATE] = "template";
+	for (size_t j = 0; j < NCATALOG; j++)
+		names[Z_CATALOG + j] = catalog_names[j];
+	names[Z_NKEYS] = NULL;
+	if (tmpl) {
+		names[Z_DOMAIN] = "id";
+		names[Z_TEMPLATE] = NULL;
+	}
+}
+
+/* What a zone or template sets before its own keys are read: "not given" for all. */
+static void zone_unset(const conf_t *conf, conf_zone_t *z)
+{
+	z->fleet_interval = -1; /* the server's, unless given */
+	z->watch_ns = conf->watch_ns;
+	z->zonemd_verify = true;
+	z->template_ = -1;
+	z->catalog_zone = -1;
+	z->catalog_from = -1;
+}
+
+/*
+ * Reads the settings a zone and a template share from kv (laid out as zone_names), over what z
+ * holds already: a zone's own keys replace what its template gave. Not the domain, nor the
+ * role-specific checks, which only a whole zone can make.
+ */
+static bool parse_zone_settings(ctx_t *c, conf_zone_t *z, const kv_t *kv)
+{
+	static const char *const roles[] = {"primary", "secondary", NULL};
+	conf_t *conf = c->conf;
+	int role = 0;
+	if (kv[Z_ROLE].k && (role = get_enum(c, &kv[Z_ROLE], kv[Z_ROLE].v, roles)) >= 0)
+		z->role = role ? CONF_ROLE_SECONDARY : CONF_ROLE_PRIMARY;
+	if (kv[Z_FILE].k) {
+		free(z->file);
+		z->file = NULL;
+		get_str(c, &kv[Z_FILE], 1, PATH_MAX, &z->file);
+	}
+	if (kv[Z_NOTIFY].k) {
+		free(z->notify);
+		z->notify = get_refs(c, &kv[Z_NOTIFY], 'r', &z->nnotify);
+		/* NOTIFY goes over UDP (RFC 9103 leaves it in clear text), never to a TLS port. */
+		for (size_t j = 0; j < z->nnotify; j++)
+			if (conf->remotes[z->notify[j]].tls)
+				cerr(c, line_of(kv[Z_NOTIFY].k),
+				     "notify: remote \"%s\" has tls; NOTIFY goes over UDP, so name "
+				     "a remote without tls for it",
+				     conf->remotes[z->notify[j]].id);
+	}
+	if (kv[Z_ACL].k) {
+		free(z->acl);
+		z->acl = get_refs(c, &kv[Z_ACL], 'a', &z->nacl);
+	}
+	if (kv[Z_PRIMARIES].k) {
+		free(z->primaries);
+		z->primaries = get_refs(c, &kv[Z_PRIMARIES], 'r', &z->nprimaries);
+	}
+	if (kv[Z_WATCH].k) {
+		free(z->watch);
+		z->watch = get_refs(c, &kv[Z_WATCH], 'r', &z->nwatch);
+	}
+	if (kv[Z_WATCH_NS].k)
+		get_bool(c, &kv[Z_WATCH_NS], &z->watch_ns);
+	for (size_t j = 0; j < Z_NINTS; j++)
+		if (kv[Z_INTS + j].k)
+			get_int(c, &kv[Z_INTS + j], zone_ints[j].min, zone_ints[j].max,
+			        (int *)((char *)z + zone_ints[j].off));
+	parse_policies(c, z, &kv[Z_POLICIES]);
+	return role >= 0;
+}
+
+static int *dup_refs(const int *a, size_t n, bool *oom)
+{
+	if (!n)
+		return NULL;
+	int *out = malloc(n * sizeof(int));
+	if (!out)
+		*oom = true;
+	else
+		memcpy(out, a, n * sizeof(int));
+	return out;
+}
+
+/* The template's file with every "%s" replaced by the zone's name (knot.conf does the same). */
+static char *template_file(const char *file, const char *domain, bool *oom)
+{
+	if (!file)
+		return NULL;
+	size_t n = 0, dl = strlen(domain);
+	for (const char *p = file; (p = strstr(p, "%s")); p += 2)
+		n++;
+	char *out = malloc(strlen(file) + n * dl + 1), *o = out;
+	if (!out) {
+		*oom = true;
+		return NULL;
+	}
+	for (const char *p = file; *p;) {
+		if (p[0] == '%' && p[1] == 's') {
+			memcpy(o, domain, dl);
+			o += dl;
+			p += 2;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/* z (zeroed) gets the template's settings, copied, for a zone named domain. */
+static void zone_from_template(conf_zone_t *z, const conf_template_t *t, const char *domain,
+                               bool *oom)
+{
+	*z = t->zone;
+	z->domain = NULL;
+	z->file = template_file(t->zone.file, domain, oom);
+	z->notify = dup_refs(t->zone.notify, t->zone.nnotify, oom);
+	z->acl = dup_refs(t->zone.acl, t->zone.nacl, oom);
+	z->primaries = dup_refs(t->zone.primaries, t->zone.nprimaries, oom);
+	z->watch = dup_refs(t->zone.watch, t->zone.nwatch, oom);
+}
+
+static void zone_deinit(conf_zone_t *z)
+{
+	free(z->domain);
+	free(z->file);
+	free(z->notify);
+	free(z->acl);
+	free(z->primaries);
+	free(z->watch);
+	free(z->catalog_group);
+	free(z->catalog_templates);
+	free(z->catalog_id);
+}
+
+static void parse_templates(ctx_t *c, const kv_t *sec)
+{
+	const char *names[Z_NKEYS + 1];
+	zone_names(names, true);
+	conf_t *conf = c->conf;
+	if (!(conf->templates = section_new(c, sec, sizeof(conf_template_t), &conf->ntemplates)))
+		return;
+	for (size_t i = 0; i < conf->ntemplates && !c->oom; i++) {
+		conf_template_t *t = &conf->templates[i];
+		yaml_node_t *item = seq_at(c, sec->v, i);
+		kv_t kv[Z_NKEYS];
+		t->line = line_of(item);
+		zone_unset(conf, &t->zone);
+		if (!map_get(c, item, "templates", names, kv))
+			continue;
+		t->id = get_id(c, item, &kv[Z_DOMAIN], "templates", i);
+		parse_zone_settings(c, &t->zone, kv);
+		t->zone.line = t->line;
+	}
+}
+
+/* The index of the zone named by wire name, from the table get_domain fills; -1 if none. */
+static int zone_index(const ctx_t *c, const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t j = 0; j < len; j++)
+		h = (h ^ name[j]) * 16777619u;
+	for (size_t j = h & c->zone_mask; c->zone_names[j]; j = (j + 1) & c->zone_mask) {
+		const conf_zone_t *o = &c->conf->zones[c->zone_names[j] - 1];
+		if (o->name_len == len && !memcmp(o->name, name, len))
+			return (int)c->zone_names[j] - 1;
+	}
+	return -1;
+}
+
+/*
+ * Reads a zone's catalog keys; catalog-zone names another zone, so it is resolved in
+ * check_catalogs once every zone is read. Returns true when the zone is a producer, which
+ * needs no file.
+ */
+static bool parse_catalog(ctx_t *c, conf_zone_t *z, const kv_t *kv, uint8_t *catz, size_t *catz_len)
+{
+	static const char *const roles[] = {"none", "producer", "consumer", NULL};
+	int role = 0, line;
+	if (kv[CATALOG_ROLE].k)
+		role = get_enum(c, &kv[CATALOG_ROLE], kv[CATALOG_ROLE].v, roles);
+	if (role == 1 && z->role != CONF_ROLE_PRIMARY) {
+		cerr(c, line_of(kv[CATALOG_ROLE].k),
+		     "catalog-role: producer needs role primary (the catalog is generated here)");
+		role = -1;
+	}
+	if (role == 2 && z->role != CONF_ROLE_SECONDARY) {
+		cerr(c, line_of(kv[CATALOG_ROLE].k),
+		     "catalog-role: consumer needs role secondary (the catalog is transferred)");
+		role = -1;
+	}
+	if (kv[CATALOG_TEMPLATE].k && role != 2) {
+		cerr(c, line_of(kv[CATALOG_TEMPLATE].k),
+		     "catalog-template: only a consumer catalog has templates for its members");
+	} else if (role == 2) {
+		/* Members are secondaries of the template's primaries; without a template the
+		 * default one serves, as for a zone that names none. */
+		int deflt = find_id(c->conf, 't', "default", SIZE_MAX, &line);
+		if (kv[CATALOG_TEMPLATE].k)
+			z->catalog_templates =
+			    get_refs(c, &kv[CATALOG_TEMPLATE], 't', &z->ncatalog_templates);
+		else if (deflt >= 0 && (z->catalog_templates = xcalloc(c, 1, sizeof(int))))
+			z->catalog_templates[z->ncatalog_templates++] = deflt;
+		else
+			cerr(c, line_of(kv[CATALOG_ROLE].k),
+			     "catalog-role: consumer needs catalog-template (or a template "
+			     "\"default\") for its members");
+		for (size_t j = 0; j < z->ncatalog_templates; j++) {
+			const conf_template_t *t = &c->conf->templates[z->catalog_templates[j]];
+			if (!t->zone.nprimaries)
+				cerr(c,
+				     line_of(kv[CATALOG_TEMPLATE].k ? kv[CATALOG_TEMPLATE].k
+				                                    : kv[CATALOG_ROLE].k),
+				     "catalog-template: template \"%s\" (line %d) has no primaries "
+				     "for the members to transfer from",
+				     t->id, t->line);
+		}
+		z->catalog_role = CONF_CATALOG_CONSUMER;
+	}
+	if (role == 1)
+		z->catalog_role = CONF_CATALOG_PRODUCER;
+	const char *s, *why;
+	if (kv[CATALOG_ZONE].k && (s = get_scalar(c, &kv[CATALOG_ZONE], "a zone name")) &&
+	    !dname_parse(s, catz, catz_len, &why)) {
+		*catz_len = 0;
+		cerr(c, line_of(kv[CATALOG_ZONE].k), "catalog-zone: bad name \"%s\": %s", s, why);
+	}
+	if (kv[CATALOG_GROUP].k) {
+		if (!kv[CATALOG_ZONE].k)
+			cerr(c, line_of(kv[CATALOG_GROUP].k),
+			     "catalog-group: only a member (with catalog-zone) has a group");
+		else
+			get_str(c, &kv[CATALOG_GROUP], 1, 255, &z->catalog_group);
+	}
+	return role == 1;
+}
+
+/* Resolves catalog-zone: it must name a producer catalog of this configuration. */
+static void check_catalog_zone(ctx_t *c, conf_zone_t *z, const kv_t *kv, const uint8_t *catz,
+                               size_t catz_len)
+{
+	int i = zone_index(c, catz, catz_len);
+	const conf_zone_t *cat = i >= 0 ? &c->conf->zones[i] : NULL;
+	if (!cat)
+		cerr(c, line_of(kv->k), "catalog-zone: no zone \"%s\" in this configuration",
+		     sval(kv->v));
+	else if (cat == z)
+		cerr(c, line_of(kv->k), "catalog-zone: a catalog cannot list itself");
+	else if (cat->catalog_role != CONF_CATALOG_PRODUCER)
+		cerr(c, line_of(kv->k),
+		     "catalog-zone: zone \"%s\" (line %d) has no catalog-role: producer",
+		     cat->domain, cat->line);
+	else if (z->catalog_role == CONF_CATALOG_PRODUCER)
+		cerr(c, line_of(kv->k), "catalog-zone: a catalog is not a member of another");
+	else
+		z->catalog_zone = i;
+}
+
 static void parse_zones(ctx_t *c, const kv_t *sec)
 {
-	static const struct {
-		const char *name;
-		long min, max;
-		size_t off;
-	} ints[] = {
-	    {"refresh-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_min)},
-	    {"refresh-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, refresh_max)},
-	    {"retry-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_min)},
-	    {"retry-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, retry_max)},
-	    {"expire-min-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_min)},
-	    {"expire-max-interval", 1, INT32_MAX, offsetof(conf_zone_t, expire_max)},
-	    {"max-zone-size", 1024, INT32_MAX, offsetof(conf_zone_t, max_zone_size)},
-	    {"max-zone-records", 2, INT32_MAX, offsetof(conf_zone_t, max_zone_records)},
-	    {"transfer-timeout", 1, 86400, offsetof(conf_zone_t, transfer_timeout)},
-	    {"transfer-idle-timeout", 1, 3600, offsetof(conf_zone_t, transfer_idle)},
-	    {"primary-timeout", 1, 60, offsetof(conf_zone_t, primary_timeout)},
-	    {"journal-max-depth", 1, 1000000, offsetof(conf_zone_t, journal_max_depth)},
-	    {"journal-max-size", 4096, INT32_MAX, offsetof(conf_zone_t, journal_max_size)},
-	    {"fleet-interval", 0, 86400, offsetof(conf_zone_t, fleet_interval)},
-	    {"serial-regression-hold", 1, INT32_MAX, offsetof(conf_zone_t, serial_regression_hold)},
-	};
-	enum {
-		DOMAIN,
-		ROLE,
-		FILE_,
-		NOTIFY,
-		ACL,
-		PRIMARIES,
-		WATCH,
-		WATCH_NS,
-		NINTS = sizeof(ints) / sizeof(ints[0])
-	};
-	const char *names[WATCH_NS + 1 + NINTS + NPOLICY + 1] = {
-	    "domain", "role", "file", "notify", "acl", "primaries", "watch", "watch-ns"};
-	for (size_t j = 0; j < NINTS; j++)
-		names[WATCH_NS + 1 + j] = ints[j].name;
-	for (size_t j = 0; j < NPOLICY; j++)
-		names[WATCH_NS + 1 + NINTS + j] = policy_names[j];
-	static const char *const roles[] = {"primary", "secondary", NULL};
+	const char *names[Z_NKEYS + 1];
+	zone_names(names, false);
 	conf_t *conf = c->conf;
 	if (!(conf->zones = section_new(c, sec, sizeof(conf_zone_t), &conf->nzones)))
 		return;
@@ -1133,55 +1436,111 @@ static void parse_zones(ctx_t *c, const kv_t *sec)
 	if (!(c->zone_names = xcalloc(c, size, sizeof(*c->zone_names))))
 		return;
 	c->zone_mask = size - 1;
+	int line, deflt = find_id(conf, 't', "default", SIZE_MAX, &line);
+	/* The catalog-zone names, resolved once every zone's name is known. */
+	uint8_t(*catz)[CONF_DNAME_MAX] = xcalloc(c, conf->nzones, sizeof(*catz));
+	size_t *catz_len = xcalloc(c, conf->nzones, sizeof(*catz_len));
+	kv_t *catz_kv = xcalloc(c, conf->nzones, sizeof(*catz_kv));
 	for (size_t i = 0; i < conf->nzones && !c->oom; i++) {
 		conf_zone_t *z = &conf->zones[i];
 		yaml_node_t *item = seq_at(c, sec->v, i);
-		kv_t kv[WATCH_NS + 1 + NINTS + NPOLICY];
-		int role = 0;
+		kv_t kv[Z_NKEYS];
+		const char *tid;
+		int tpl = deflt;
+		bool producer;
 		z->line = line_of(item);
-		z->fleet_interval = -1; /* the server's, unless given */
-		z->watch_ns = conf->watch_ns;
-		z->zonemd_verify = true;
+		zone_unset(conf, z);
 		if (!map_get(c, item, "zones", names, kv))
 			continue;
-		if (need(c, item, &kv[DOMAIN], "zones", "domain"))
-			get_domain(c, &kv[DOMAIN], z, i);
-		if (kv[ROLE].k && (role = get_enum(c, &kv[ROLE], kv[ROLE].v, roles)) >= 0)
-			z->role = role ? CONF_ROLE_SECONDARY : CONF_ROLE_PRIMARY;
-		if (kv[FILE_].k)
-			get_str(c, &kv[FILE_], 1, PATH_MAX, &z->file);
-		z->notify = get_refs(c, &kv[NOTIFY], 'r', &z->nnotify);
-		/* NOTIFY goes over UDP (RFC 9103 leaves it in clear text), never to a TLS port. */
-		for (size_t j = 0; j < z->nnotify; j++)
-			if (conf->remotes[z->notify[j]].tls)
-				cerr(c, line_of(kv[NOTIFY].k),
-				     "notify: remote \"%s\" has tls; NOTIFY goes over UDP, so name "
-				     "a remote without tls for it",
-				     conf->remotes[z->notify[j]].id);
-		z->acl = get_refs(c, &kv[ACL], 'a', &z->nacl);
-		z->primaries = get_refs(c, &kv[PRIMARIES], 'r', &z->nprimaries);
-		z->watch = get_refs(c, &kv[WATCH], 'r', &z->nwatch);
-		if (kv[WATCH_NS].k)
-			get_bool(c, &kv[WATCH_NS], &z->watch_ns);
-		for (size_t j = 0; j < NINTS; j++)
-			if (kv[WATCH_NS + 1 + j].k)
-				get_int(c, &kv[WATCH_NS + 1 + j], ints[j].min, ints[j].max,
-				        (int *)((char *)z + ints[j].off));
-		parse_policies(c, z, &kv[WATCH_NS + 1 + NINTS]);
+		if (need(c, item, &kv[Z_DOMAIN], "zones", "domain"))
+			get_domain(c, &kv[Z_DOMAIN], z, i);
+		if (kv[Z_TEMPLATE].k && (tid = get_scalar(c, &kv[Z_TEMPLATE], "a template id")) &&
+		    (tpl = find_id(conf, 't', tid, SIZE_MAX, &line)) < 0)
+			cerr(c, line_of(kv[Z_TEMPLATE].k), "template: unknown template \"%s\"",
+			     tid);
+		if (tpl >= 0 && z->domain) {
+			/* The template first, then the zone's own keys over it. */
+			char *domain = z->domain;
+			int zline = z->line;
+			uint8_t name[CONF_DNAME_MAX];
+			size_t name_len = z->name_len;
+			memcpy(name, z->name, name_len);
+			zone_from_template(z, &conf->templates[tpl], domain, &c->oom);
+			z->domain = domain;
+			z->line = zline;
+			z->name_len = name_len;
+			memcpy(z->name, name, name_len);
+			z->template_ = tpl;
+		}
 		/* After a bad role, the role-specific checks would only add noise. */
-		if (role < 0)
+		if (!parse_zone_settings(c, z, kv))
 			continue;
-		if (z->role == CONF_ROLE_PRIMARY && kv[PRIMARIES].k)
-			cerr(c, line_of(kv[PRIMARIES].k),
+		const kv_t *ckv = &kv[Z_CATALOG];
+		producer = c->oom ? false : parse_catalog(c, z, ckv, catz[i], &catz_len[i]);
+		if (!c->oom)
+			catz_kv[i] = ckv[CATALOG_ZONE];
+		const char *from = z->template_ >= 0 ? " (nor its template)" : "";
+		if (z->role == CONF_ROLE_PRIMARY && kv[Z_PRIMARIES].k) {
+			cerr(c, line_of(kv[Z_PRIMARIES].k),
 			     "primaries: only a secondary zone has primaries");
-		else if (z->role == CONF_ROLE_PRIMARY && !kv[FILE_].k)
-			cerr(c, z->line, "zones: a primary zone needs \"file\"");
-		else if (z->role == CONF_ROLE_SECONDARY && !kv[PRIMARIES].k)
-			cerr(c, z->line, "zones: a secondary zone needs \"primaries\"");
-		else if (z->role == CONF_ROLE_SECONDARY &&
-		         kv[PRIMARIES].v->type == YAML_SEQUENCE_NODE && !seq_len(kv[PRIMARIES].v))
-			cerr(c, line_of(kv[PRIMARIES].k), "primaries: empty list");
+		} else if (z->role == CONF_ROLE_PRIMARY && z->nprimaries) {
+			/* A template shared by primaries and secondaries: its primaries are for
+			 * the secondaries (knotd's `master` in a default template likewise). */
+			free(z->primaries);
+			z->primaries = NULL;
+			z->nprimaries = 0;
+		}
+		if (producer) {
+			if (kv[Z_FILE].k)
+				cerr(c, line_of(kv[Z_FILE].k),
+				     "file: a producer catalog is generated from its members; it "
+				     "has "
+				     "no file");
+			/* A template's file is for its zone-file zones, not for a catalog. */
+			free(z->file);
+			z->file = NULL;
+		} else if (z->role == CONF_ROLE_PRIMARY && !z->file) {
+			cerr(c, z->line, "zones: a primary zone needs \"file\"%s", from);
+		} else if (z->role == CONF_ROLE_SECONDARY && kv[Z_PRIMARIES].k &&
+		           kv[Z_PRIMARIES].v->type == YAML_SEQUENCE_NODE &&
+		           !seq_len(kv[Z_PRIMARIES].v)) {
+			cerr(c, line_of(kv[Z_PRIMARIES].k), "primaries: empty list");
+		} else if (z->role == CONF_ROLE_SECONDARY && !z->nprimaries && !kv[Z_PRIMARIES].k) {
+			cerr(c, z->line, "zones: a secondary zone needs \"primaries\"%s", from);
+		}
 	}
+	for (size_t i = 0; !c->oom && i < conf->nzones; i++)
+		if (catz_kv[i].k && catz_len[i])
+			check_catalog_zone(c, &conf->zones[i], &catz_kv[i], catz[i], catz_len[i]);
+	free(catz);
+	free(catz_len);
+	free(catz_kv);
+}
+
+/* Fills what a zone left out, after the server's own defaults are in. */
+static void zone_defaults(const conf_t *conf, conf_zone_t *z)
+{
+	z->fleet_interval = z->fleet_interval >= 0 ? z->fleet_interval : conf->fleet_interval;
+	/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
+	 * recovery, long enough not to hammer a primary. */
+	z->refresh_min = z->refresh_min ? z->refresh_min : 2;
+	z->refresh_max = z->refresh_max ? z->refresh_max : 86400;
+	z->retry_min = z->retry_min ? z->retry_min : 1;
+	z->retry_max = z->retry_max ? z->retry_max : 86400;
+	z->expire_min = z->expire_min ? z->expire_min : 3 * z->refresh_min;
+	z->expire_max = z->expire_max ? z->expire_max : 28 * 86400;
+	z->max_zone_size = z->max_zone_size ? z->max_zone_size : 1 << 30;
+	z->max_zone_records = z->max_zone_records ? z->max_zone_records : 20000000;
+	z->transfer_timeout = z->transfer_timeout ? z->transfer_timeout : 900;
+	z->transfer_idle = z->transfer_idle ? z->transfer_idle : 15;
+	z->primary_timeout = z->primary_timeout ? z->primary_timeout : 2;
+	/* Knot DNS keeps 20 changes too; the byte bound keeps one busy zone from filling
+	 * the storage every other zone shares. */
+	z->journal_max_depth = z->journal_max_depth ? z->journal_max_depth : 20;
+	z->journal_max_size = z->journal_max_size ? z->journal_max_size : 64 << 20;
+	/* A consumer catalog may bring this many zones: a bound on what one transfer can make
+	 * us allocate, raised by whoever runs more. */
+	z->catalog_max_members = z->catalog_max_members ? z->catalog_max_members : 100000;
 }
 
 /* Fills whatever the file left out. Runs only on a configuration that parsed without errors. */
@@ -1229,10 +1588,15 @@ static void set_defaults(ctx_t *c)
 	conf->transfers_out = conf->transfers_out ? conf->transfers_out : 64;
 	conf->transfers_out_per_address =
 	    conf->transfers_out_per_address ? conf->transfers_out_per_address : 8;
+	conf->transfers_in = conf->transfers_in ? conf->transfers_in : 64;
+	conf->transfers_in_per_primary =
+	    conf->transfers_in_per_primary ? conf->transfers_in_per_primary : 16;
 	conf->tcp_io_timeout = conf->tcp_io_timeout ? conf->tcp_io_timeout : 1000;
 	conf->tcp_max_clients_per_address =
 	    conf->tcp_max_clients_per_address ? conf->tcp_max_clients_per_address : 100;
 	conf->fleet_interval = conf->fleet_interval >= 0 ? conf->fleet_interval : 60;
+	conf->http_max_clients = conf->http_max_clients ? conf->http_max_clients : 32;
+	conf->http_timeout = conf->http_timeout ? conf->http_timeout : 10;
 	if (conf->tls) {
 		conf_tls_t *t = conf->tls;
 		t->workers = t->workers ? t->workers : 1;
@@ -1240,36 +1604,16 @@ static void set_defaults(ctx_t *c)
 		t->handshake_timeout = t->handshake_timeout ? t->handshake_timeout : 5;
 		t->idle_timeout = t->idle_timeout ? t->idle_timeout : 10;
 	}
-	for (size_t i = 0; i < conf->nzones; i++) {
-		conf_zone_t *z = &conf->zones[i];
-		z->fleet_interval =
-		    z->fleet_interval >= 0 ? z->fleet_interval : conf->fleet_interval;
-		/* Knot DNS's defaults for the timer bounds: short enough for fast tests and quick
-		 * recovery, long enough not to hammer a primary. */
-		z->refresh_min = z->refresh_min ? z->refresh_min : 2;
-		z->refresh_max = z->refresh_max ? z->refresh_max : 86400;
-		z->retry_min = z->retry_min ? z->retry_min : 1;
-		z->retry_max = z->retry_max ? z->retry_max : 86400;
-		z->expire_min = z->expire_min ? z->expire_min : 3 * z->refresh_min;
-		z->expire_max = z->expire_max ? z->expire_max : 28 * 86400;
-		z->max_zone_size = z->max_zone_size ? z->max_zone_size : 1 << 30;
-		z->max_zone_records = z->max_zone_records ? z->max_zone_records : 20000000;
-		z->transfer_timeout = z->transfer_timeout ? z->transfer_timeout : 900;
-		z->transfer_idle = z->transfer_idle ? z->transfer_idle : 15;
-		z->primary_timeout = z->primary_timeout ? z->primary_timeout : 2;
-		/* Knot DNS keeps 20 changes too; the byte bound keeps one busy zone from filling
-		 * the storage every other zone shares. */
-		z->journal_max_depth = z->journal_max_depth ? z->journal_max_depth : 20;
-		z->journal_max_size = z->journal_max_size ? z->journal_max_size : 64 << 20;
-	}
+	for (size_t i = 0; i < conf->nzones; i++)
+		zone_defaults(conf, &conf->zones[i]);
 }
 
 static void parse_root(ctx_t *c)
 {
-	static const char *const names[] = {"server", "log",   "keys", "remotes",
-	                                    "acls",   "zones", NULL};
+	static const char *const names[] = {"server", "log",   "keys",      "remotes",
+	                                    "acls",   "zones", "templates", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(c->doc);
-	kv_t kv[6];
+	kv_t kv[7];
 	/* An empty file (or one holding only comments) is a valid, all-default configuration. */
 	if (root == NULL || is_null(root))
 		return;
@@ -1284,6 +1628,7 @@ static void parse_root(ctx_t *c)
 	parse_keys(c, &kv[2]);
 	parse_remotes(c, &kv[3]);
 	parse_acls(c, &kv[4]);
+	parse_templates(c, &kv[6]);
 	parse_zones(c, &kv[5]);
 }
 
@@ -1483,14 +1828,13 @@ void conf_free(conf_t *conf)
 		free(conf->acls[i].id);
 		free(conf->acls[i].prefix);
 	}
-	for (size_t i = 0; i < conf->nzones; i++) {
-		free(conf->zones[i].domain);
-		free(conf->zones[i].file);
-		free(conf->zones[i].notify);
-		free(conf->zones[i].acl);
-		free(conf->zones[i].primaries);
-		free(conf->zones[i].watch);
+	for (size_t i = 0; i < conf->nzones; i++)
+		zone_deinit(&conf->zones[i]);
+	for (size_t i = 0; i < conf->ntemplates; i++) {
+		free(conf->templates[i].id);
+		zone_deinit(&conf->templates[i].zone);
 	}
+	free(conf->templates);
 	free(conf->rrl.whitelist);
 	free(conf->block);
 	free(conf->keys);
@@ -1498,6 +1842,7 @@ void conf_free(conf_t *conf)
 	free(conf->acls);
 	free(conf->zones);
 	free(conf->listen);
+	free(conf->http);
 	free(conf->storage);
 	free(conf->control);
 	free(conf->identity);
@@ -1517,4 +1862,216 @@ const conf_zone_t *conf_find_zone(const conf_t *conf, const uint8_t *name, size_
 			return z;
 	}
 	return NULL;
+}
+
+void conf_zone_deinit(conf_zone_t *z)
+{
+	if (z)
+		zone_deinit(z);
+}
+
+int conf_zone_from_template(const conf_t *conf, int tpl, const char *domain, conf_zone_t *out)
+{
+	const char *why;
+	conf_zone_t z = {0};
+	bool oom = false;
+	if (tpl < 0 || (size_t)tpl >= conf->ntemplates)
+		return US_EINVAL;
+	zone_from_template(&z, &conf->templates[tpl], domain, &oom);
+	z.template_ = tpl;
+	if (!oom && !(z.domain = strdup(domain)))
+		oom = true;
+	if (oom) {
+		zone_deinit(&z);
+		return US_ENOMEM;
+	}
+	size_t len = strlen(z.domain);
+	if (len > 1 && z.domain[len - 1] == '.')
+		z.domain[len - 1] = '\0';
+	if (!dname_parse(domain, z.name, &z.name_len, &why) ||
+	    (z.role == CONF_ROLE_SECONDARY && !z.nprimaries) ||
+	    (z.role == CONF_ROLE_PRIMARY && !z.file)) {
+		zone_deinit(&z);
+		return US_EINVAL;
+	}
+	zone_defaults(conf, &z);
+	*out = z;
+	return 0;
+}
+
+int conf_member_from_template(const conf_t *conf, int tpl, const uint8_t *name, size_t len,
+                              conf_zone_t *out)
+{
+	char text[DNAME_TEXT_MAX];
+	if (tpl < 0 || (size_t)tpl >= conf->ntemplates || !conf->templates[tpl].zone.nprimaries ||
+	    len > CONF_DNAME_MAX || dname_to_text(name, text, sizeof(text)) <= 0)
+		return US_EINVAL;
+	conf_zone_t z = {0};
+	bool oom = false;
+	size_t tl = strlen(text);
+	if (tl > 1)
+		text[tl - 1] = 0; /* domain is kept without the trailing dot */
+	zone_from_template(&z, &conf->templates[tpl], text, &oom);
+	z.template_ = tpl;
+	z.role = CONF_ROLE_SECONDARY;
+	if (!oom && !(z.domain = strdup(text)))
+		oom = true;
+	if (oom) {
+		zone_deinit(&z);
+		return US_ENOMEM;
+	}
+	dname_lower(z.name, name, len);
+	z.name_len = len;
+	zone_defaults(conf, &z);
+	*out = z;
+	return 0;
+}
+
+int conf_add_zone(conf_t *conf, conf_zone_t *z)
+{
+	if (conf_find_zone(conf, z->name, z->name_len))
+		return US_EEXIST;
+	conf_zone_t *n = realloc(conf->zones, (conf->nzones + 1) * sizeof(*n));
+	if (!n)
+		return US_ENOMEM;
+	conf->zones = n;
+	n[conf->nzones++] = *z;
+	memset(z, 0, sizeof(*z));
+	return 0;
+}
+
+/* Copies n bytes of src into *dst (NULL stays NULL); false when out of memory. */
+static bool copy_mem(void *dst, const void *src, size_t n)
+{
+	void **d = dst;
+	*d = NULL;
+	if (!src)
+		return true;
+	if (!(*d = malloc(n ? n : 1)))
+		return false;
+	memcpy(*d, src, n);
+	return true;
+}
+
+static bool copy_str(char **dst, const char *src)
+{
+	return copy_mem(dst, src, src ? strlen(src) + 1 : 0);
+}
+
+/* Deep-copies z's owned parts into itself (after a struct copy). */
+static bool copy_zone(conf_zone_t *z)
+{
+	bool ok = copy_str(&z->domain, z->domain);
+	ok &= copy_str(&z->file, z->file);
+	ok &= copy_mem(&z->notify, z->notify, z->nnotify * sizeof(int));
+	ok &= copy_mem(&z->acl, z->acl, z->nacl * sizeof(int));
+	ok &= copy_mem(&z->primaries, z->primaries, z->nprimaries * sizeof(int));
+	ok &= copy_mem(&z->watch, z->watch, z->nwatch * sizeof(int));
+	ok &= copy_str(&z->catalog_group, z->catalog_group);
+	ok &= copy_mem(&z->catalog_templates, z->catalog_templates,
+	               z->ncatalog_templates * sizeof(int));
+	ok &= copy_mem(&z->catalog_id, z->catalog_id, z->catalog_id ? 1u + z->catalog_id[0] : 0);
+	return ok;
+}
+
+/*
+ * Every pointer conf_t owns is copied here: a field added to conf_t that owns memory must be
+ * added too, or conf_free frees it twice (the unit test copies a configuration with every
+ * section and frees both under ASan).
+ */
+int conf_copy(const conf_t *conf, bool without_members, conf_t **out)
+{
+	conf_t *c = malloc(sizeof(*c));
+	if (!c)
+		return US_ENOMEM;
+	*c = *conf;
+	/* Emptied first, so that conf_free of a half-made copy frees only what it holds. */
+	c->path = c->storage = c->control = c->identity = c->version = c->nsid = c->user = NULL;
+	c->log_file = NULL;
+	c->listen = NULL;
+	c->rrl.whitelist = NULL;
+	c->block = NULL;
+	c->tls = NULL;
+	c->keys = NULL;
+	c->remotes = NULL;
+	c->acls = NULL;
+	c->templates = NULL;
+	c->zones = NULL;
+	c->nkeys = c->nremotes = c->nacls = c->ntemplates = c->nzones = 0;
+	bool ok = copy_str(&c->path, conf->path) && copy_str(&c->storage, conf->storage) &&
+	          copy_str(&c->control, conf->control) && copy_str(&c->identity, conf->identity) &&
+	          copy_str(&c->version, conf->version) && copy_str(&c->nsid, conf->nsid) &&
+	          copy_str(&c->user, conf->user) && copy_str(&c->log_file, conf->log_file) &&
+	          copy_mem(&c->listen, conf->listen, conf->nlisten * sizeof(*c->listen)) &&
+	          copy_mem(&c->rrl.whitelist, conf->rrl.whitelist,
+	                   conf->rrl.nwhitelist * sizeof(*c->rrl.whitelist)) &&
+	          copy_mem(&c->block, conf->block, conf->nblock * sizeof(*c->block));
+	if (ok && conf->tls) {
+		ok = copy_mem(&c->tls, conf->tls, sizeof(*c->tls));
+		if (ok) {
+			conf_tls_t *t = c->tls;
+			t->certificate = t->key = t->ca = NULL;
+			t->listen = NULL;
+			ok = copy_str(&t->certificate, conf->tls->certificate) &&
+			     copy_str(&t->key, conf->tls->key) && copy_str(&t->ca, conf->tls->ca) &&
+			     copy_mem(&t->listen, conf->tls->listen,
+			              conf->tls->nlisten * sizeof(*t->listen));
+		}
+	}
+	if (ok && conf->nkeys && (ok = (c->keys = calloc(conf->nkeys, sizeof(*c->keys))) != NULL))
+		for (; ok && c->nkeys < conf->nkeys; c->nkeys++) {
+			conf_key_t *k = &c->keys[c->nkeys];
+			*k = conf->keys[c->nkeys];
+			ok = copy_str(&k->id, k->id) &&
+			     copy_mem(&k->secret, k->secret, k->secret_len);
+		}
+	if (ok && conf->nremotes &&
+	    (ok = (c->remotes = calloc(conf->nremotes, sizeof(*c->remotes))) != NULL))
+		for (; ok && c->nremotes < conf->nremotes; c->nremotes++) {
+			conf_remote_t *r = &c->remotes[c->nremotes];
+			*r = conf->remotes[c->nremotes];
+			const conf_remote_tls_t *ot = r->tls;
+			r->tls = NULL;
+			ok = copy_str(&r->id, r->id) &&
+			     copy_mem(&r->addr, r->addr, r->naddr * sizeof(*r->addr));
+			if (ok && ot && (ok = copy_mem(&r->tls, ot, sizeof(*ot)))) {
+				conf_remote_tls_t *t = r->tls;
+				t->ca = t->hostname = t->certificate = t->key = NULL;
+				t->pins = NULL;
+				ok = copy_str(&t->ca, ot->ca) &&
+				     copy_str(&t->hostname, ot->hostname) &&
+				     copy_str(&t->certificate, ot->certificate) &&
+				     copy_str(&t->key, ot->key) &&
+				     copy_mem(&t->pins, ot->pins, ot->npins * sizeof(*t->pins));
+			}
+		}
+	if (ok && conf->nacls && (ok = (c->acls = calloc(conf->nacls, sizeof(*c->acls))) != NULL))
+		for (; ok && c->nacls < conf->nacls; c->nacls++) {
+			conf_acl_t *a = &c->acls[c->nacls];
+			*a = conf->acls[c->nacls];
+			ok = copy_str(&a->id, a->id) &&
+			     copy_mem(&a->prefix, a->prefix, a->nprefix * sizeof(*a->prefix));
+		}
+	if (ok && conf->ntemplates &&
+	    (ok = (c->templates = calloc(conf->ntemplates, sizeof(*c->templates))) != NULL))
+		for (; ok && c->ntemplates < conf->ntemplates; c->ntemplates++) {
+			conf_template_t *t = &c->templates[c->ntemplates];
+			*t = conf->templates[c->ntemplates];
+			ok = copy_str(&t->id, t->id) && copy_zone(&t->zone);
+		}
+	if (ok && conf->nzones &&
+	    (ok = (c->zones = calloc(conf->nzones, sizeof(*c->zones))) != NULL))
+		for (size_t i = 0; ok && i < conf->nzones; i++) {
+			if (without_members && conf->zones[i].catalog_from >= 0)
+				continue;
+			conf_zone_t *z = &c->zones[c->nzones++];
+			*z = conf->zones[i];
+			ok = copy_zone(z);
+		}
+	if (!ok) {
+		conf_free(c);
+		return US_ENOMEM;
+	}
+	*out = c;
+	return 0;
 }

@@ -91,6 +91,13 @@ typedef enum { CONF_EXPIRE_SERVFAIL, CONF_EXPIRE_KEEP_SERVING } conf_expire_poli
 /* serial-regression: what a secondary does when its primaries' serial goes backwards. */
 typedef enum { CONF_REGRESSION_ALARM, CONF_REGRESSION_FOLLOW } conf_regression_t;
 
+/* catalog-role: what a zone is to catalog zones (RFC 9432). */
+typedef enum {
+	CONF_CATALOG_NONE,     /* an ordinary zone */
+	CONF_CATALOG_PRODUCER, /* a primary whose contents are generated from its members */
+	CONF_CATALOG_CONSUMER, /* a secondary whose members become secondary zones */
+} conf_catalog_role_t;
+
 typedef struct conf_zone {
 	char *domain;                 /* as written, without a trailing dot (root is ".") */
 	uint8_t name[CONF_DNAME_MAX]; /* lower-cased wire form */
@@ -126,8 +133,34 @@ typedef struct conf_zone {
 	int guard_max_removed; /* percent of the zone's records; 0 (default): no limit */
 	bool guard_apex;       /* hold a change that replaces the apex NS or DNSKEY set */
 	bool zonemd_verify;    /* verify ZONEMD on every transfer in; default true */
+	int template_;         /* index into conf_t.templates it was built from, or -1 */
+	/* Catalog zones (docs/catalog-zones.md). */
+	conf_catalog_role_t catalog_role;
+	int catalog_zone;    /* index into conf_t.zones of the producer listing this zone; -1 */
+	char *catalog_group; /* the member's group property; NULL for none */
+	/* Consumer: the templates its members are built from; a member's group picks the one of
+	 * that id, the first is for the others. */
+	int *catalog_templates; /* indexes into conf_t.templates */
+	size_t ncatalog_templates;
+	/* A member a consumer catalog brought (not in the file): that catalog's index in
+	 * conf_t.zones, or -1, and the member's unique ID there (a label: length byte first). */
+	int catalog_from;
+	uint8_t *catalog_id;
+	int catalog_max_members; /* consumer: a version with more is not used; default 100000 */
 	int line;
 } conf_zone_t;
+
+/*
+ * templates: settings zones inherit (knot.conf's template). A zone takes those of the template
+ * it names with `template: ID`, else those of the template `default` when there is one; its
+ * own keys replace the template's. zone holds the settings as a zone's (domain NULL, file may
+ * hold "%s" for the zone's name), with the "not given" values a zone starts from elsewhere.
+ */
+typedef struct conf_template {
+	char *id;
+	conf_zone_t zone;
+	int line;
+} conf_template_t;
 
 /* server.tls: a listener for transfers over TLS (RFC 9103), also answering queries (DoT). */
 typedef struct conf_tls {
@@ -185,12 +218,19 @@ typedef struct conf {
 	int transfer_rate_limit; /* transfer requests per second per client prefix; 0: none */
 	int transfers_out;       /* concurrent transfers out, in total */
 	int transfers_out_per_address;
+	int transfers_in; /* refresh jobs (SOA check, then transfer) at once, in total */
+	int transfers_in_per_primary; /* ... whose first choice is the same primary */
 	int tcp_io_timeout; /* ms for a whole message once its first byte came (slow clients) */
 	int tcp_max_clients_per_address;
 	int tcp_nice; /* the TCP workers' nice value above the UDP workers', 0..19; default 10 */
 	int fleet_interval; /* zones' default; 60 */
 	bool watch_ns;      /* zones' default; true */
 	conf_tls_t *tls;    /* NULL: no TLS listener */
+	/* server.http: /health, /metrics, /fleet and the status page (docs/monitoring.md). */
+	conf_addr_t *http; /* default port 80; none by default */
+	size_t nhttp;
+	int http_max_clients; /* connections at once, per address; default 32 */
+	int http_timeout;     /* seconds a connection may stay without finishing; default 10 */
 
 	/* log: */
 	conf_log_target_t log_target;
@@ -204,6 +244,8 @@ typedef struct conf {
 	size_t nremotes;
 	conf_acl_t *acls;
 	size_t nacls;
+	conf_template_t *templates;
+	size_t ntemplates;
 	conf_zone_t *zones;
 	size_t nzones;
 } conf_t;
@@ -226,6 +268,41 @@ int conf_parse_addr(const char *text, uint16_t default_port, conf_addr_t *out);
 
 /* Writes "ADDR@PORT" for a into buf (at least 64 bytes). */
 void conf_addr_str(const conf_addr_t *a, char *buf, size_t len);
+
+/*
+ * Builds in *out a zone named domain (text, any case) from template tpl (an index into
+ * conf->templates), defaults filled, as a catalog member is built at run time. 0, US_ENOMEM,
+ * or US_EINVAL for a bad name, a bad index, or a template that does not make a whole zone (a
+ * secondary without primaries, a primary without a file). Free with conf_zone_deinit, or hand
+ * it to conf_add_zone.
+ */
+int conf_zone_from_template(const conf_t *conf, int tpl, const char *domain, conf_zone_t *out);
+
+/*
+ * As conf_zone_from_template, for a catalog member (RFC 9432): always a secondary of the
+ * template's primaries (whatever the template's role, which a template shared with primary
+ * zones leaves at primary), named by name (wire form, len bytes). 0, US_ENOMEM, or US_EINVAL
+ * (a bad index, a template without primaries).
+ */
+int conf_member_from_template(const conf_t *conf, int tpl, const uint8_t *name, size_t len,
+                              conf_zone_t *out);
+
+/* Frees what a zone built by conf_zone_from_template owns (not z itself). */
+void conf_zone_deinit(conf_zone_t *z);
+
+/*
+ * Appends *z to conf->zones, which takes over what z owns (z is zeroed). 0, US_EEXIST when conf
+ * has a zone of that name already (z untouched), or US_ENOMEM. Pointers into conf->zones are
+ * invalid after a success: for a conf not yet handed to server_apply_conf.
+ */
+int conf_add_zone(conf_t *conf, conf_zone_t *z);
+
+/*
+ * A deep copy of conf in *out, leaving out the zones catalogs brought (catalog_from >= 0) when
+ * without_members: the configuration as the file gave it, to which the members of the catalogs'
+ * current versions are added again. 0 or US_ENOMEM.
+ */
+int conf_copy(const conf_t *conf, bool without_members, conf_t **out);
 
 /* Finds the zone whose lower-cased wire name equals name; NULL if none. */
 const conf_zone_t *conf_find_zone(const conf_t *conf, const uint8_t *name, size_t name_len);

@@ -25,10 +25,16 @@ static void vappend(ctl_reply_t *r, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	/* Straight into the room left, which is most often enough: /metrics writes many lines. */
+	size_t room = r->cap - r->len;
+	int n = vsnprintf(room ? r->text + r->len : NULL, room, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return;
+	if ((size_t)n < room) {
+		r->len += (size_t)n;
+		return;
+	}
 	if (r->len + (size_t)n + 1 > r->cap) {
 		size_t cap = r->cap ? r->cap : 256;
 		while (cap < r->len + (size_t)n + 1)

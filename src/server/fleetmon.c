@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "error.h"
 #include "fleetmon.h"
 #include "log.h"
@@ -199,12 +200,13 @@ static heap_ent_t heap_pop(fleetmon_t *f)
 
 static server_zone_t *zone_at(fleetmon_t *f, uint32_t i)
 {
-	return &f->s->zones[i];
+	return f->s->zones[i];
 }
 
 static uint32_t zone_index(fleetmon_t *f, const server_zone_t *z)
 {
-	return (uint32_t)(z - f->s->zones);
+	(void)f;
+	return (uint32_t)z->index;
 }
 
 /* Puts member i of z on the schedule at due. */
@@ -531,7 +533,7 @@ static void took_answer(fleetmon_t *f, uint32_t idx, int ret, int64_t now)
 		freeaddrinfo(e->req.ar_result);
 	e->req.ar_result = NULL;
 	for (size_t i = 0; i < f->s->conf->nzones; i++) {
-		server_zone_t *z = &f->s->zones[i];
+		server_zone_t *z = f->s->zones[i];
 		for (size_t j = 0; j < z->fleet->next; j++) {
 			if (z->fleet->ext[j] == idx) {
 				rebuild(f, z, now);
@@ -619,7 +621,7 @@ static int in_flight_to(const fleetmon_t *f, const maddr_t *a)
 	int n = 0;
 	for (int i = 0; i < FLEET_INFLIGHT; i++)
 		if (f->q[i].used)
-			n += maddr_is(&f->s->zones[f->q[i].zone].fleet->m[f->q[i].member].addr,
+			n += maddr_is(&f->s->zones[f->q[i].zone]->fleet->m[f->q[i].member].addr,
 			              &a->u, a->len);
 	return n;
 }
@@ -729,6 +731,8 @@ static const char *judge(fleetmon_t *f, query_t *q, const member_t *m, uint8_t *
 			ret = US_EMALF;
 		uint16_t peer = v.peer_error;
 		tsig_verify_deinit(&v);
+		if (ret < 0)
+			server_count_tsig_failure(f->s);
 		if (ret < 0 && peer)
 			return tsig_error_name(
 			    peer); /* it refused our key: BADKEY, BADSIG, BADTIME */
@@ -743,7 +747,7 @@ static const char *judge(fleetmon_t *f, query_t *q, const member_t *m, uint8_t *
 		len = stripped;
 	}
 	char err[XFR_ERRLEN];
-	int ret = xfr_parse_soa_response(msg, len, q->id, f->s->zones[q->zone].conf->name, a, err,
+	int ret = xfr_parse_soa_response(msg, len, q->id, f->s->zones[q->zone]->conf->name, a, err,
 	                                 sizeof(err));
 	if (ret == 0)
 		return NULL;
@@ -787,6 +791,34 @@ static void text_addr(const member_t *m, char *buf, size_t len)
 	conf_addr_t a = {.len = m->addr.len};
 	memcpy(&a.ss, &m->addr.u, m->addr.len);
 	conf_addr_str(&a, buf, len);
+}
+
+/*
+ * A primary of our secondary zone answered a serial newer than our copy: a NOTIFY we never got
+ * (lost, or sent while we were cut off by a partition, by a primary that stopped repeating it:
+ * knotd does after about 10 s). The check is as good as that NOTIFY, so the zone is refreshed
+ * from that primary now rather than at its refresh timer; on the serial's word (no SOA query
+ * again) when the answer was signed with the primary's key, as for a signed NOTIFY.
+ */
+static void primary_ahead(fleetmon_t *f, server_zone_t *z, const member_t *m, uint32_t serial)
+{
+	const zone_t *cur = z->slot->zone;
+	if (!(m->roles & FLEET_ROLE_PRIMARY) || z->conf->role != CONF_ROLE_SECONDARY || !cur ||
+	    z->busy || serial_cmp(serial, cur->serial) <= 0 ||
+	    atomic_load(&z->notified) != NOTIFIED_NONE)
+		return;
+	struct sockaddr_storage ss = {0};
+	memcpy(&ss, &m->addr.u, m->addr.len);
+	int p = acl_primary_of(f->s->conf, z->conf, &ss);
+	if (p < 0)
+		return;
+	char addr[80];
+	text_addr(m, addr, sizeof(addr));
+	log_info("zone %s: fleet: primary %s (%s) has serial %u, newer than ours %u; refreshing",
+	         z->conf->domain, addr, m->name, serial, cur->serial);
+	atomic_store(&z->notify_hint, m->key >= 0 ? NOTIFY_HINT | serial : 0);
+	atomic_store(&z->notified, NOTIFIED_BY + p);
+	server_wake(f->s);
 }
 
 /* What to make of one finished check: the observation, the log, a NOTIFY, the next check. */
@@ -840,6 +872,8 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 	if (had_newest && fz->serials.newest != newest)
 		hurry(f, z,
 		      now); /* it showed a serial newer than any seen: the others may lack it */
+	if (a)
+		primary_ahead(f, z, m, a->serial);
 
 	/* Out of sync: behind for longer than a check interval (a change takes that long to be
 	 * seen everywhere at worst). Logged once, until it catches up. */
@@ -892,12 +926,12 @@ int fleetmon_new(server_t *s, fleetmon_t **out)
 	f->udp4 = f->udp6 = -1;
 	f->tokens = FLEET_BURST;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		s->zones[i].fleet = calloc(1, sizeof(fleet_zone_t));
-		if (!s->zones[i].fleet) {
+		s->zones[i]->fleet = calloc(1, sizeof(fleet_zone_t));
+		if (!s->zones[i]->fleet) {
 			fleetmon_free(f);
 			return US_ENOMEM;
 		}
-		s->zones[i].fleet->mon = f;
+		s->zones[i]->fleet->mon = f;
 	}
 	*out = f;
 	return 0;
@@ -911,13 +945,13 @@ void fleetmon_free(fleetmon_t *f)
 		if (f->q[i].used)
 			close_query(f, &f->q[i]);
 	for (size_t i = 0; i < f->s->conf->nzones; i++) {
-		fleet_zone_t *fz = f->s->zones[i].fleet;
+		fleet_zone_t *fz = f->s->zones[i]->fleet;
 		if (!fz)
 			continue;
 		free(fz->ext);
 		free(fz->m);
 		free(fz);
-		f->s->zones[i].fleet = NULL;
+		f->s->zones[i]->fleet = NULL;
 	}
 	for (size_t j = 0; j < f->next; j++) {
 		ns_ext_t *e = f->ext[j];
@@ -994,9 +1028,9 @@ int fleetmon_tick(fleetmon_t *f, int64_t now)
 	server_t *s = f->s;
 	if (!f->built) {
 		for (size_t i = 0; i < s->conf->nzones; i++) {
-			rebuild(f, &s->zones[i], now);
-			if (s->zones[i].slot->zone)
-				self_state(f, &s->zones[i], s->zones[i].slot->zone, now);
+			rebuild(f, s->zones[i], now);
+			if (s->zones[i]->slot->zone)
+				self_state(f, s->zones[i], s->zones[i]->slot->zone, now);
 		}
 		f->built = true;
 	}
@@ -1014,7 +1048,7 @@ int fleetmon_tick(fleetmon_t *f, int64_t now)
 			continue;
 		}
 		if (!q->tcp && now >= q->resend && q->tries < 2)
-			send_udp(f, q, &s->zones[q->zone].fleet->m[q->member], now);
+			send_udp(f, q, &s->zones[q->zone]->fleet->m[q->member], now);
 		if (q->used) {
 			int64_t t = q->tcp || q->tries >= 2 ? q->deadline : q->resend;
 			wake = t < wake ? t : wake;
@@ -1090,7 +1124,7 @@ static void read_udp(fleetmon_t *f, int fd, int64_t now)
 			query_t *q = &f->q[i];
 			if (!q->used || q->tcp || q->fd != fd || q->id != id)
 				continue;
-			const member_t *m = &f->s->zones[q->zone].fleet->m[q->member];
+			const member_t *m = &f->s->zones[q->zone]->fleet->m[q->member];
 			/* From the address asked, or it is not the answer (RFC 5452 9.1). */
 			if (!maddr_is(&m->addr, &from, flen))
 				break;
@@ -1167,6 +1201,54 @@ unsigned fleetmon_lagging(const fleetmon_t *f, const server_zone_t *z)
 	for (size_t i = 1; i < z->fleet->n; i++)
 		n += z->fleet->m[i].lagging;
 	return n;
+}
+
+size_t fleetmon_nservers(const server_zone_t *z)
+{
+	return z->fleet ? z->fleet->n : 0;
+}
+
+/*
+ * text_addr, remembered for the last few addresses: the members of 10,000 zones are mostly the
+ * same few servers, and every scrape of /metrics asks for each. Zone manager thread only.
+ */
+static void text_addr_cached(const member_t *m, char *buf, size_t len)
+{
+	static struct {
+		maddr_t a;
+		char text[80];
+	} cache[8];
+	static unsigned next;
+	for (unsigned i = 0; i < 8; i++) {
+		if (m->addr.len && cache[i].a.len == m->addr.len &&
+		    memcmp(&cache[i].a.u, &m->addr.u, m->addr.len) == 0) {
+			snprintf(buf, len, "%s", cache[i].text);
+			return;
+		}
+	}
+	unsigned k = next++ % 8;
+	text_addr(m, cache[k].text, sizeof(cache[k].text));
+	cache[k].a = m->addr;
+	snprintf(buf, len, "%s", cache[k].text);
+}
+
+void fleetmon_server(const server_zone_t *z, size_t i, int64_t now, fleetmon_server_t *out)
+{
+	const fleet_zone_t *fz = z->fleet;
+	const member_t *m = &fz->m[i];
+	const fleet_obs_t *o = &m->obs;
+	text_addr_cached(m, out->address, sizeof(out->address));
+	out->roles = m->roles;
+	out->known = o->known;
+	out->serial = o->serial;
+	out->lag = fleet_lag(&fz->serials, o);
+	out->in_sync = fleet_in_sync(&fz->serials, o);
+	out->lagging = m->lagging;
+	out->behind_ms = fleet_behind_ms(&fz->serials, o, now);
+	out->propagation_ms = o->propagation_ms;
+	out->answered = i && o->answered;
+	out->rtt_ms = o->rtt_ms;
+	out->error = o->answered ? NULL : o->error;
 }
 
 static void roles_text(unsigned roles, char *buf, size_t len, bool json)
@@ -1291,7 +1373,7 @@ void fleetmon_report(fleetmon_t *f, server_zone_t *z, ctl_reply_t *r)
 	}
 	bool first = true;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *x = &s->zones[i];
+		server_zone_t *x = s->zones[i];
 		if ((z && z != x) || !x->fleet)
 			continue;
 		if (r->json) {

@@ -54,5 +54,26 @@ void fleetmon_seen(server_zone_t *z, uint32_t serial);
 /* Writes `ctl fleet` for zone z (NULL: every zone), as a table or as JSON (r->json). */
 void fleetmon_report(fleetmon_t *f, server_zone_t *z, ctl_reply_t *r);
 
+/* One server of a zone's fleet, as /metrics shows it: borrowed from the monitor, valid until
+ * its next tick. */
+typedef struct fleetmon_server {
+	char address[80]; /* ADDR@PORT, as in ctl fleet */
+	unsigned roles;   /* FLEET_ROLE_* */
+	bool known;       /* serial holds the last serial it answered */
+	uint32_t serial, lag;
+	bool in_sync;
+	bool lagging;                      /* behind for longer than the zone's fleet-interval */
+	int64_t behind_ms, propagation_ms; /* propagation_ms -1: none seen */
+	bool answered;                     /* the last check got an authoritative answer */
+	uint32_t rtt_ms;
+	const char *error; /* NULL, or why the last check failed */
+} fleetmon_server_t;
+
+/* Servers in zone z's fleet (ourselves first), 0 before the monitor has looked at it. */
+size_t fleetmon_nservers(const server_zone_t *z);
+
+/* Server i (< fleetmon_nservers) of zone z's fleet at now (CLOCK_MONOTONIC ms) into out. */
+void fleetmon_server(const server_zone_t *z, size_t i, int64_t now, fleetmon_server_t *out);
+
 /* The health verdict facts of zone z that the fleet gives: how many of its servers lag. */
 unsigned fleetmon_lagging(const fleetmon_t *f, const server_zone_t *z);

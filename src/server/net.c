@@ -69,6 +69,13 @@ static int open_socket(const conf_addr_t *to, const conf_addr_t *via, int type)
 int net_udp_exchange(const conf_addr_t *to, const conf_addr_t *via, const uint8_t *query,
                      size_t qlen, uint8_t *reply, size_t cap, int64_t deadline_ms)
 {
+	return net_udp_exchange_resend(to, via, query, qlen, reply, cap, deadline_ms, 0, 0, NULL);
+}
+
+int net_udp_exchange_resend(const conf_addr_t *to, const conf_addr_t *via, const uint8_t *query,
+                            size_t qlen, uint8_t *reply, size_t cap, int64_t deadline_ms,
+                            int resend_ms, int resend_max_ms, atomic_bool *stop)
+{
 	int fd = open_socket(to, via, SOCK_DGRAM);
 	if (fd < 0)
 		return fd;
@@ -77,8 +84,28 @@ int net_udp_exchange(const conf_addr_t *to, const conf_addr_t *via, const uint8_
 	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) < 0 ||
 	    send(fd, query, qlen, 0) != (ssize_t)qlen)
 		ret = -errno;
+	/* The copies are the same bytes, ID and all, so the answer to any of them will do: a
+	 * late answer to the first is as good as one to the last. */
+	int64_t next = resend_ms > 0 ? net_now_ms() + resend_ms : deadline_ms;
 	while (ret == 0) {
-		ret = net_wait_fd(fd, POLLIN, -1, deadline_ms);
+		int64_t until = next < deadline_ms ? next : deadline_ms;
+		/* With a stop flag, waits are a tenth of a second long, so it is seen soon. */
+		int idle = stop ? 100 : -1;
+		ret = net_wait_fd(fd, POLLIN, idle, until);
+		if (ret == -ETIMEDOUT && stop && atomic_load(stop)) {
+			ret = -EAGAIN;
+			break;
+		}
+		if (ret == -ETIMEDOUT && net_now_ms() < until)
+			ret = 0; /* a slice of the wait, not its end */
+		else if (ret == -ETIMEDOUT && until < deadline_ms) {
+			ret = send(fd, query, qlen, 0) == (ssize_t)qlen ? 0 : -errno;
+			if (resend_ms < resend_max_ms)
+				resend_ms =
+				    resend_ms * 2 < resend_max_ms ? resend_ms * 2 : resend_max_ms;
+			next = net_now_ms() + resend_ms;
+			continue;
+		}
 		if (ret)
 			break;
 		ssize_t n = recv(fd, reply, cap, 0);

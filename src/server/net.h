@@ -26,6 +26,16 @@ int64_t net_now_ms(void);
 int net_udp_exchange(const conf_addr_t *to, const conf_addr_t *via, const uint8_t *query,
                      size_t qlen, uint8_t *reply, size_t cap, int64_t deadline_ms);
 
+/*
+ * The same, sending the query again while no answer came: resend_ms after the first, the
+ * interval doubling up to resend_max_ms (resend_ms 0: never again). Every copy is the same
+ * bytes with the same ID, so an answer to any of them ends the wait. When stop (may be NULL)
+ * is set meanwhile, it ends within a tenth of a second with -EAGAIN.
+ */
+int net_udp_exchange_resend(const conf_addr_t *to, const conf_addr_t *via, const uint8_t *query,
+                            size_t qlen, uint8_t *reply, size_t cap, int64_t deadline_ms,
+                            int resend_ms, int resend_max_ms, atomic_bool *stop);
+
 /* Connects over TCP from via to to by deadline_ms; the socket (non-blocking) or -errno. */
 int net_tcp_connect(const conf_addr_t *to, const conf_addr_t *via, int64_t deadline_ms);
 

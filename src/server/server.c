@@ -17,11 +17,13 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "catz.h"
 #include "clock.h"
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
 #include "fleetmon.h"
+#include "http.h"
 #include "shield.h"
 #include "log.h"
 #include "net.h"
@@ -38,6 +40,21 @@
 #include "zonediff.h"
 #include "zonefile.h"
 #include "zonemd.h"
+
+_Thread_local server_stats_t *server_stats_self;
+
+void server_count_tsig_failure(server_t *s)
+{
+	if (server_stats_self)
+		stat_inc(&server_stats_self->tsig_failures);
+	else
+		atomic_fetch_add_explicit(&s->cold.tsig_failures, 1, memory_order_relaxed);
+}
+
+void server_count_xfr(server_zone_t *z, int direction, int kind, int result)
+{
+	atomic_fetch_add_explicit(&z->xfr[direction][kind][result], 1, memory_order_relaxed);
+}
 
 void server_wake(server_t *s)
 {
@@ -243,7 +260,7 @@ static void journal_start_commit(server_t *s, size_t from, size_t to)
 		          "they are served without history",
 		          to - from, us_strerror(ret), store_errmsg(s->store));
 	for (size_t i = from; i < to; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i];
 		if (z->notify_pending && z->slot->zone)
 			notify_out(s, z->conf, z->slot->zone);
 		z->notify_pending = false;
@@ -262,7 +279,7 @@ static void journal_start_all(server_t *s)
 	size_t from = 0, zones = 0, records = 0;
 	bool batch = s->store && store_batch_begin(s->store) == 0;
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i];
 		if (!z->journal_pending || !z->slot->zone) {
 			z->journal_pending = false;
 			continue;
@@ -285,17 +302,46 @@ static void journal_start_all(server_t *s)
 		journal_start_commit(s, from, s->conf->nzones);
 }
 
+/*
+ * A producer catalog's new version, generated from the members in the configuration, against
+ * the version served, or at start the one stored, so that a restart with the same members
+ * keeps the serial and one with other members moves past it (and the journal gets the
+ * difference, for IXFR out).
+ */
+static int catalog_load(server_t *s, server_zone_t *z, zone_t **out)
+{
+	const conf_zone_t *zc = z->conf;
+	zone_t *stored = !z->slot->zone && s->store ? stored_version(s, z) : NULL;
+	char err[256];
+	int ret = catz_generate(s->conf, zc, z->slot->zone ? z->slot->zone : stored,
+	                        (uint32_t)time(NULL), out, err, sizeof(err));
+	zone_unref(stored);
+	if (ret) {
+		set_error(z, "cannot generate the catalog: %s", err);
+		log_error("zone %s: %s%s", zc->domain, z->error,
+		          z->slot->zone ? "; the previous version keeps serving" : "");
+	}
+	return ret;
+}
+
 int server_zone_load(server_t *s, server_zone_t *z)
 {
 	const conf_zone_t *zc = z->conf;
-	if (!zc->file) {
+	bool catalog = zc->catalog_role == CONF_CATALOG_PRODUCER;
+	if (!zc->file && !catalog) {
 		log_error("zone %s: no zone file configured", zc->domain);
 		return US_EINVAL;
 	}
 	report_ctx_t r = {.z = z};
 	zone_t *nz = NULL;
-	int ret = zonefile_load(zc->name, zc->file, zone_report, &r, &nz);
 	zone_t *old = z->slot->zone;
+	if (catalog) {
+		int ret = catalog_load(s, z, &nz);
+		if (ret)
+			return ret;
+		goto loaded;
+	}
+	int ret = zonefile_load(zc->name, zc->file, zone_report, &r, &nz);
 	if (ret) {
 		if (!r.errors) {
 			set_error(z, "%s: %s", zc->file, us_strerror(ret));
@@ -305,6 +351,7 @@ int server_zone_load(server_t *s, server_zone_t *z)
 		          old ? "; the previous version keeps serving" : "");
 		return ret;
 	}
+loaded:
 	if (!old) {
 		/* At start the file is what there is to serve, so serve it first; what was stored
 		 * only decides what goes to the journal and whether secondaries hear of it. */
@@ -356,6 +403,493 @@ int server_zone_load(server_t *s, server_zone_t *z)
 	return 0;
 }
 
+/* ---- generations and live configuration (server_apply_conf) ---- */
+
+server_gen_t *server_gen_ref(server_t *s)
+{
+	atomic_fetch_add(&s->gen->refs, 1);
+	return s->gen;
+}
+
+void server_gen_unref(server_gen_t *g)
+{
+	if (g)
+		atomic_fetch_sub(&g->refs, 1);
+}
+
+static void zone_free(server_zone_t *z)
+{
+	free(z);
+}
+
+/* Frees a generation and its conf; its zone table went at the swap. */
+static void gen_free(server_gen_t *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->ndropped; i++)
+		zone_free(g->dropped[i]);
+	free(g->dropped);
+	for (size_t i = 0; g->tls_clients && g->conf && i < g->conf->nremotes; i++)
+		tls_client_unref(g->tls_clients[i]);
+	free(g->tls_clients);
+	conf_free(g->conf);
+	free(g->keys);
+	free(g->lenient_noted);
+	free(g->xfrin_per_primary);
+	free(g);
+}
+
+void server_apply_later(server_t *s, conf_t *next)
+{
+	conf_free(s->pending_conf);
+	s->pending_conf = next;
+	server_wake(s);
+}
+
+/* Applies what server_apply_later left, logging the outcome. */
+static void apply_pending(server_t *s)
+{
+	conf_t *next = s->pending_conf;
+	ctl_reply_t r = {0};
+	s->pending_conf = NULL;
+	if (server_apply_conf(s, next, &r) != 0)
+		log_error("configuration change refused: %s", r.text ? r.text : "");
+	free(r.text);
+}
+
+void server_reap(server_t *s)
+{
+	for (server_gen_t **p = &s->retired; *p;) {
+		server_gen_t *g = *p;
+		bool idle = true;
+		for (size_t i = 0; i < g->ndropped; i++)
+			idle &=
+			    xfrin_idle(g->dropped[i]) && atomic_load(&g->dropped[i]->xfr_out) == 0;
+		if (!idle || atomic_load(&g->refs) > 0) {
+			p = &g->next;
+			continue;
+		}
+		*p = g->next;
+		gen_free(g);
+	}
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool addrs_same(const conf_addr_t *a, size_t na, const conf_addr_t *b, size_t nb)
+{
+	return na == nb && (!na || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
+static bool prefixes_same(const conf_prefix_t *a, size_t na, const conf_prefix_t *b, size_t nb)
+{
+	return na == nb && (!na || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
+static bool tls_same(const conf_tls_t *a, const conf_tls_t *b)
+{
+	if (!a || !b)
+		return a == b;
+	return str_same(a->certificate, b->certificate) && str_same(a->key, b->key) &&
+	       str_same(a->ca, b->ca) && addrs_same(a->listen, a->nlisten, b->listen, b->nlisten) &&
+	       a->workers == b->workers && a->max_clients == b->max_clients &&
+	       a->handshake_timeout == b->handshake_timeout && a->idle_timeout == b->idle_timeout;
+}
+
+static bool remote_tls_same(const conf_remote_tls_t *a, const conf_remote_tls_t *b)
+{
+	if (!a || !b)
+		return a == b;
+	return str_same(a->ca, b->ca) && str_same(a->hostname, b->hostname) &&
+	       a->npins == b->npins && (!a->npins || !memcmp(a->pins, b->pins, 32 * a->npins)) &&
+	       str_same(a->certificate, b->certificate) && str_same(a->key, b->key);
+}
+
+#define SWAP_FIELD(a, b, f)                                                                        \
+	do {                                                                                       \
+		__typeof__((a)->f) t_ = (a)->f;                                                    \
+		(a)->f = (b)->f;                                                                   \
+		(b)->f = t_;                                                                       \
+	} while (0)
+
+/*
+ * The server settings the running daemon took at start (sockets bound, threads started,
+ * privileges dropped, defences sized) keep their running values: next gets them from cur (and
+ * cur, to be freed, next's). Each one that differs is named in r and logged, so that a change
+ * is never silently ignored.
+ */
+static void keep_restart_settings(conf_t *cur, conf_t *next, ctl_reply_t *r)
+{
+	const char *changed[32];
+	size_t n = 0;
+#define CHANGED(cond, name)                                                                        \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			changed[n++] = name;                                                       \
+	} while (0)
+	CHANGED(!addrs_same(cur->listen, cur->nlisten, next->listen, next->nlisten),
+	        "server.listen");
+	CHANGED(!str_same(cur->storage, next->storage), "server.storage");
+	CHANGED(!str_same(cur->control, next->control), "server.control");
+	CHANGED(!str_same(cur->identity, next->identity), "server.identity");
+	CHANGED(!str_same(cur->version, next->version), "server.version");
+	CHANGED(!str_same(cur->nsid, next->nsid), "server.nsid");
+	CHANGED(!str_same(cur->user, next->user), "server.user");
+	CHANGED(cur->udp_workers != next->udp_workers, "server.udp-workers");
+	CHANGED(cur->tcp_workers != next->tcp_workers, "server.tcp-workers");
+	CHANGED(cur->tcp_max_clients != next->tcp_max_clients ||
+	            cur->tcp_max_clients_per_address != next->tcp_max_clients_per_address ||
+	            cur->tcp_idle_timeout != next->tcp_idle_timeout ||
+	            cur->tcp_io_timeout != next->tcp_io_timeout || cur->tcp_nice != next->tcp_nice,
+	        "server.tcp-*");
+	CHANGED(cur->udp_max_payload != next->udp_max_payload, "server.udp-max-payload");
+	CHANGED(cur->rrl.rate_limit != next->rrl.rate_limit || cur->rrl.slip != next->rrl.slip ||
+	            cur->rrl.ipv4_prefix_length != next->rrl.ipv4_prefix_length ||
+	            cur->rrl.ipv6_prefix_length != next->rrl.ipv6_prefix_length ||
+	            cur->rrl.table_size != next->rrl.table_size ||
+	            !prefixes_same(cur->rrl.whitelist, cur->rrl.nwhitelist, next->rrl.whitelist,
+	                           next->rrl.nwhitelist),
+	        "server.rrl");
+	CHANGED(cur->cookies != next->cookies || cur->ncookie_secrets != next->ncookie_secrets ||
+	            memcmp(cur->cookie_secret, next->cookie_secret, sizeof(cur->cookie_secret)),
+	        "server.cookies");
+	CHANGED(!prefixes_same(cur->block, cur->nblock, next->block, next->nblock), "server.block");
+	CHANGED(cur->notify_rate_limit != next->notify_rate_limit ||
+	            cur->transfer_rate_limit != next->transfer_rate_limit ||
+	            cur->transfers_out != next->transfers_out ||
+	            cur->transfers_out_per_address != next->transfers_out_per_address,
+	        "server rate limits");
+	CHANGED(!tls_same(cur->tls, next->tls), "server.tls");
+	CHANGED(!addrs_same(cur->http, cur->nhttp, next->http, next->nhttp) ||
+	            cur->http_max_clients != next->http_max_clients ||
+	            cur->http_timeout != next->http_timeout,
+	        "server.http");
+	CHANGED(cur->log_target != next->log_target || !str_same(cur->log_file, next->log_file) ||
+	            cur->log_level != next->log_level || cur->log_format != next->log_format,
+	        "log");
+#undef CHANGED
+	for (size_t i = 0; i < n; i++) {
+		log_warning("reload: %s changed: it needs a restart, the running value stays",
+		            changed[i]);
+		ctl_printf(r, "needs a restart: %s (the running value stays)\n", changed[i]);
+	}
+	SWAP_FIELD(cur, next, listen);
+	SWAP_FIELD(cur, next, nlisten);
+	SWAP_FIELD(cur, next, storage);
+	SWAP_FIELD(cur, next, control);
+	SWAP_FIELD(cur, next, identity);
+	SWAP_FIELD(cur, next, version);
+	SWAP_FIELD(cur, next, nsid);
+	SWAP_FIELD(cur, next, user);
+	SWAP_FIELD(cur, next, udp_workers);
+	SWAP_FIELD(cur, next, tcp_workers);
+	SWAP_FIELD(cur, next, tcp_max_clients);
+	SWAP_FIELD(cur, next, tcp_max_clients_per_address);
+	SWAP_FIELD(cur, next, tcp_idle_timeout);
+	SWAP_FIELD(cur, next, tcp_io_timeout);
+	SWAP_FIELD(cur, next, tcp_nice);
+	SWAP_FIELD(cur, next, udp_max_payload);
+	SWAP_FIELD(cur, next, rrl);
+	SWAP_FIELD(cur, next, cookies);
+	SWAP_FIELD(cur, next, ncookie_secrets);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < CONF_COOKIE_SECRET_LEN; j++)
+			SWAP_FIELD(cur, next, cookie_secret[i][j]);
+	SWAP_FIELD(cur, next, block);
+	SWAP_FIELD(cur, next, nblock);
+	SWAP_FIELD(cur, next, http);
+	SWAP_FIELD(cur, next, nhttp);
+	SWAP_FIELD(cur, next, http_max_clients);
+	SWAP_FIELD(cur, next, http_timeout);
+	SWAP_FIELD(cur, next, notify_rate_limit);
+	SWAP_FIELD(cur, next, transfer_rate_limit);
+	SWAP_FIELD(cur, next, transfers_out);
+	SWAP_FIELD(cur, next, transfers_out_per_address);
+	SWAP_FIELD(cur, next, tls);
+	SWAP_FIELD(cur, next, log_target);
+	SWAP_FIELD(cur, next, log_file);
+	SWAP_FIELD(cur, next, log_level);
+	SWAP_FIELD(cur, next, log_format);
+}
+
+/*
+ * The TLS client contexts of next's remotes, in g: a remote with tls whose id and tls
+ * settings are those of a running one shares its context (made at start, perhaps from files
+ * only root can read); a new or changed one gets a context made now, as the user we run as.
+ * False (the reason in r and the log) when one cannot be made.
+ */
+static bool tls_clients_for(server_t *s, const conf_t *next, server_gen_t *g, ctl_reply_t *r)
+{
+	const conf_t *cur = s->conf;
+	if (!(g->tls_clients = calloc(next->nremotes ? next->nremotes : 1, sizeof(void *))))
+		return false;
+	for (size_t i = 0; i < next->nremotes; i++) {
+		const conf_remote_t *b = &next->remotes[i];
+		if (!b->tls)
+			continue;
+		for (size_t j = 0; j < cur->nremotes && !g->tls_clients[i]; j++)
+			if (str_same(cur->remotes[j].id, b->id) &&
+			    remote_tls_same(cur->remotes[j].tls, b->tls))
+				g->tls_clients[i] = tls_client_ref(s->gen->tls_clients[j]);
+		if (!g->tls_clients[i] && !(g->tls_clients[i] = tls_client_new(b))) {
+			ctl_fail(r,
+			         "reload refused: remote %s: its tls settings cannot be used (the "
+			         "log says which file and why); nothing changed\n",
+			         b->id);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Whether a zone's primaries are the same remotes, reached the same way with the same key. */
+static bool primaries_same(const conf_t *ca, const conf_zone_t *a, const conf_t *cb,
+                           const conf_zone_t *b)
+{
+	if (a->nprimaries != b->nprimaries)
+		return false;
+	for (size_t i = 0; i < a->nprimaries; i++) {
+		const conf_remote_t *ra = &ca->remotes[a->primaries[i]],
+		                    *rb = &cb->remotes[b->primaries[i]];
+		if (!str_same(ra->id, rb->id) ||
+		    !addrs_same(ra->addr, ra->naddr, rb->addr, rb->naddr) ||
+		    ra->has_via != rb->has_via ||
+		    (ra->has_via && memcmp(&ra->via, &rb->via, sizeof(ra->via))) ||
+		    (ra->key < 0) != (rb->key < 0) || !remote_tls_same(ra->tls, rb->tls))
+			return false;
+		if (ra->key >= 0) {
+			const conf_key_t *ka = &ca->keys[ra->key], *kb = &cb->keys[rb->key];
+			if (strcasecmp(ka->id, kb->id) || ka->algorithm != kb->algorithm ||
+			    ka->secret_len != kb->secret_len ||
+			    memcmp(ka->secret, kb->secret, ka->secret_len))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The zone of db named as zc is, or NULL: a hash lookup, for tables of any size. */
+static server_zone_t *db_zone(const zonedb_t *db, const conf_zone_t *zc)
+{
+	uint8_t offs[DNAME_MAXLABELS];
+	int nl = dname_label_offsets(zc->name, offs);
+	zonedb_slot_t *slot = zonedb_find(db, zc->name, zc->name_len, offs, nl, 0);
+	return slot && slot->apex_len == zc->name_len ? slot->user : NULL;
+}
+
+int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
+{
+	conf_t *cur = s->conf;
+	size_t n = next->nzones;
+	server_gen_t *g = calloc(1, sizeof(*g));
+	server_zone_t **zones = calloc(n ? n : 1, sizeof(*zones));
+	bool *carried = calloc(cur->nzones ? cur->nzones : 1, sizeof(bool));
+	server_zone_t **dropped = calloc(cur->nzones ? cur->nzones : 1, sizeof(*dropped));
+	zonedb_slot_t **slots = calloc(n ? n : 1, sizeof(*slots));
+	size_t ndropped = 0, added = 0, kept = 0, reprimaried = 0;
+	int ret = US_ENOMEM;
+	if (!g || !zones || !carried || !dropped || !slots)
+		goto fail;
+	g->conf = next;
+	g->db = zonedb_new((uint32_t)n);
+	g->keys = calloc(next->nkeys ? next->nkeys : 1, sizeof(tsig_key_t));
+	g->lenient_noted = calloc(next->nremotes ? next->nremotes : 1, sizeof(bool));
+	g->xfrin_per_primary = calloc(next->nremotes ? next->nremotes : 1, sizeof(unsigned));
+	if (!g->db || !g->keys || !g->lenient_noted || !g->xfrin_per_primary)
+		goto fail;
+	ret = US_EINVAL;
+	for (size_t i = 0; i < next->nkeys; i++)
+		if (tsig_key_init(&g->keys[i], next->keys[i].id,
+		                  (tsig_alg_t)next->keys[i].algorithm, next->keys[i].secret,
+		                  next->keys[i].secret_len)) {
+			ctl_fail(r, "reload refused: key %s cannot be used; nothing changed\n",
+			         next->keys[i].id);
+			goto fail;
+		}
+	if (!tls_clients_for(s, next, g, r))
+		goto fail;
+	bool need_store = false;
+	for (size_t i = 0; i < n; i++)
+		need_store |= next->zones[i].role == CONF_ROLE_SECONDARY;
+	if (!s->store && n && (ret = recover_store_open(cur->storage, &s->store)) < 0 &&
+	    need_store) {
+		ctl_fail(r, "reload refused: cannot open the storage in %s: %s; nothing changed\n",
+		         cur->storage, us_strerror(ret));
+		goto fail;
+	}
+
+	/* The new zone table, beside the one the workers read: zones that stay are carried over
+	 * with their state and served version; new ones get a fresh state. */
+	ret = US_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const conf_zone_t *zc = &next->zones[i];
+		server_zone_t *z = db_zone(s->db, zc);
+		if (z && z->conf->role != zc->role)
+			z = NULL; /* a new role is a new zone; the stored copy stays, to start from
+			           */
+		if (z) {
+			carried[z->index] = true;
+			kept++;
+		} else if (!(z = calloc(1, sizeof(*z)))) {
+			goto undo;
+		} else {
+			z->conf = zc;
+			added++;
+		}
+		zones[i] = z;
+	}
+	for (size_t i = 0; i < n; i++) {
+		server_zone_t *z = zones[i];
+		zonedb_slot_t *slot;
+		if (zonedb_add(g->db, next->zones[i].name, &slot) != 0)
+			goto undo;
+		slots[i] = slot;
+		slot->user = z;
+		if (z->slot) {
+			/* The same version: the table changes, not what it serves. */
+			slot->zone = z->slot->zone;
+			slot->expire_at = z->slot->expire_at;
+			slot->stale = z->slot->stale;
+		}
+	}
+	/* Committed: nothing below fails. The settings only a restart changes go over to next
+	 * first, so that what the daemon runs with stays what its conf says. */
+	keep_restart_settings(cur, next, r);
+	for (size_t i = 0; i < cur->nzones; i++) {
+		if (carried[i])
+			continue;
+		server_zone_t *z = s->zones[i];
+		bool stays = db_zone(g->db, z->conf) != NULL;
+		log_info("zone %s: %s by the configuration", z->conf->domain,
+		         stays ? "changes role" : "removed");
+		if (!stays)
+			ctl_printf(r, "%s: removed\n", z->conf->domain);
+		dropped[ndropped++] = z;
+	}
+	fleetmon_free(s->fleet);
+	s->fleet = NULL;
+	for (size_t i = 0; i < n; i++) {
+		server_zone_t *z = zones[i];
+		const conf_zone_t *zc = &next->zones[i];
+		z->index = i;
+		if (!z->slot)
+			continue;
+		if (zc->role == CONF_ROLE_SECONDARY && !primaries_same(cur, z->conf, next, zc)) {
+			/* New primaries, or a new way to them: asked now, not at the next refresh.
+			 */
+			log_info("zone %s: new primaries, checking them now", zc->domain);
+			reprimaried++;
+			if (z->busy) {
+				z->again = true;
+				z->again_first = -1;
+			} else {
+				z->next_refresh = 0;
+			}
+		}
+	}
+	/* The added zones, loaded into the new table before anyone can see it: they answer
+	 * from the moment they are visible. */
+	server_gen_t *old = s->gen;
+	free(s->zones); /* the manager's alone: the workers reach zones through the table */
+	s->conf = next;
+	s->zones = zones;
+	zonedb_t *old_db = s->db;
+	s->db = g->db;
+	s->keys = g->keys;
+	for (size_t i = 0; i < n; i++) {
+		server_zone_t *z = zones[i];
+		z->conf = &next->zones[i];
+		bool fresh = z->slot == NULL;
+		z->slot = slots[i];
+		if (!fresh)
+			continue;
+		log_info("zone %s: added by the configuration", z->conf->domain);
+		z->added = true;
+		ctl_printf(r, "%s: added\n", z->conf->domain);
+		if (z->conf->role == CONF_ROLE_PRIMARY)
+			server_zone_load(s, z);
+		else if (s->store)
+			xfrin_restore(s, z);
+	}
+	rcu_assign_pointer(s->gen, g);
+	/* After this no reader holds the old table: the versions it shares with the new one
+	 * are the new one's, those of removed zones go with it. */
+	synchronize_rcu();
+	for (uint32_t i = 0; i < old_db->nslots; i++) {
+		server_zone_t *z = old_db->slots[i].user;
+		if (z && z->index < n && zones[z->index] == z)
+			old_db->slots[i].zone = NULL;
+	}
+	zonedb_free(old_db);
+	/* One commit (one sync) per thousand zones purged, not one each: removing 10,000 zones
+	 * took 25 s one by one. */
+	bool batch = s->store && ndropped && store_batch_begin(s->store) == 0;
+	for (size_t i = 0, k = 0; i < ndropped; i++) {
+		server_zone_t *z = dropped[i];
+		z->slot = NULL;
+		/* Removed, not just changed in role: its stored copy and journal go
+		 * (docs/design-notes.md says why, and what the others do). */
+		if (!s->store || db_zone(s->db, z->conf)) /* s->db: the new table by now */
+			continue;
+		if (store_drop_zone(s->store, z->conf->name) != 0)
+			log_warning("zone %s: cannot purge its stored copy: %s", z->conf->domain,
+			            store_errmsg(s->store));
+		if (batch && ++k % 1000 == 0) {
+			if (store_batch_commit(s->store) != 0)
+				log_warning(
+				    "reload: cannot purge the stored copies of removed zones: "
+				    "%s",
+				    store_errmsg(s->store));
+			batch = store_batch_begin(s->store) == 0;
+		}
+	}
+	if (batch && store_batch_commit(s->store) != 0)
+		log_warning("reload: cannot purge the stored copies of removed zones: %s",
+		            store_errmsg(s->store));
+	free(slots);
+	old->dropped = dropped;
+	old->ndropped = ndropped;
+	old->next = s->retired;
+	s->retired = old;
+	free(carried);
+	if (fleetmon_new(s, &s->fleet) != 0)
+		log_error("reload: out of memory for the fleet monitor; ctl fleet is off");
+	journal_start_all(s);
+	server_reap(s);
+	malloc_trim(0);
+	log_info("reload: %zu zones: %zu added, %zu removed, %zu kept (%zu with new primaries)", n,
+	         added, ndropped, kept, reprimaried);
+	ctl_printf(r, "configuration applied: %zu zones, %zu added, %zu removed, %zu kept\n", n,
+	           added, ndropped, kept);
+	return 0;
+undo:
+	for (size_t i = 0; i < n; i++)
+		if (zones[i] && !zones[i]->slot)
+			free(zones[i]);
+fail:
+	if (ret == US_ENOMEM && !r->error)
+		ctl_fail(r, "reload refused: out of memory; nothing changed\n");
+	if (g && g->db) {
+		/* Its versions are borrowed from the running table: not its to drop. */
+		for (uint32_t i = 0; i < g->db->nslots; i++)
+			g->db->slots[i].zone = NULL;
+		zonedb_free(g->db);
+		g->db = NULL;
+	}
+	gen_free(g);
+	if (!g)
+		conf_free(next);
+	free(zones);
+	free(carried);
+	free(dropped);
+	free(slots);
+	return ret;
+}
+
 static server_zone_t *find_zone(server_t *s, const char *name, ctl_reply_t *r)
 {
 	uint8_t wire[DNAME_MAXLEN];
@@ -366,9 +900,9 @@ static server_zone_t *find_zone(server_t *s, const char *name, ctl_reply_t *r)
 	}
 	dname_lower(wire, wire, (size_t)len);
 	for (size_t i = 0; i < s->conf->nzones; i++)
-		if (s->zones[i].slot->apex_len == len &&
-		    memcmp(s->zones[i].slot->apex, wire, (size_t)len) == 0)
-			return &s->zones[i];
+		if (s->zones[i]->slot->apex_len == len &&
+		    memcmp(s->zones[i]->slot->apex, wire, (size_t)len) == 0)
+			return s->zones[i];
 	ctl_fail(r, "no such zone: %s\n", name);
 	return NULL;
 }
@@ -481,8 +1015,9 @@ static void zone_status(server_t *s, server_zone_t *z, ctl_reply_t *r, size_t n)
 	if (z->conf->role == CONF_ROLE_SECONDARY) {
 		field(r, "primary", z->primary[0] ? z->primary : NULL, false);
 		field_time(r, "last-refresh", z->last_refresh);
-		if (z->busy)
-			field(r, "next-refresh", "running", false);
+		if (z->busy || z->queued)
+			field(r, "next-refresh", z->busy ? "running" : "waiting for transfers-in",
+			      false);
 		else
 			field_time(r, "next-refresh", z->next_refresh);
 		field_time(r, "expires", z->expire_at);
@@ -510,7 +1045,7 @@ static void cmd_status(server_t *s, ctl_reply_t *r)
 		refused += atomic_load(&s->stats[i].tcp_refused);
 	}
 	for (size_t i = 0; i < s->conf->nzones; i++)
-		serving += s->zones[i].slot->zone != NULL;
+		serving += s->zones[i]->slot->zone != NULL;
 	if (r->json) {
 		r->structured = true;
 		ctl_printf(r, "{\"version\": ");
@@ -574,6 +1109,41 @@ static void reload_zone(server_t *s, server_zone_t *z, ctl_reply_t *r)
 		ctl_printf(r, "%s: serial %u\n", z->conf->domain, z->slot->zone->serial);
 }
 
+/*
+ * ctl reload and SIGHUP: the configuration file is read again and applied (server_apply_conf),
+ * then every primary zone that was there before re-reads its file; the added ones were just
+ * loaded. A file with errors changes nothing, and r says why.
+ */
+static void server_reload(server_t *s, ctl_reply_t *r)
+{
+	char err[8192];
+	conf_t *next = NULL;
+	int ret = conf_load(s->conf->path, &next, err, sizeof(err));
+	if (ret) {
+		log_error("reload refused, nothing changed: %s", err);
+		ctl_fail(r, "reload refused: the configuration has errors; nothing changed\n%s",
+		         err);
+		return;
+	}
+	if (s->extend_conf && (ret = s->extend_conf(s, next, r)) != 0) {
+		log_error("reload refused, nothing changed: %s", us_strerror(ret));
+		conf_free(next);
+		return;
+	}
+	service_reloading();
+	if (server_apply_conf(s, next, r) == 0) {
+		for (size_t i = 0; i < s->conf->nzones; i++) {
+			server_zone_t *z = s->zones[i];
+			if (z->conf->role == CONF_ROLE_PRIMARY && !z->added)
+				reload_zone(s, z, r);
+			z->added = false;
+		}
+	} else {
+		log_error("reload refused, nothing changed: %s", r->text ? r->text : "");
+	}
+	service_ready(s);
+}
+
 static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 {
 	server_t *s = ctx;
@@ -595,19 +1165,27 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			ctl_printf(r, "{\"zones\": [");
 		}
 		for (size_t i = 0, n = 0; i < s->conf->nzones; i++)
-			if (!z || z == &s->zones[i])
-				zone_status(s, &s->zones[i], r, n++);
+			if (!z || z == s->zones[i])
+				zone_status(s, s->zones[i], r, n++);
 		if (r->json)
 			ctl_printf(r, "]}\n");
+	} else if (strcmp(cmd, "catalog") == 0) {
+		catz_ctl(s, z, r);
 	} else if (strcmp(cmd, "fleet") == 0) {
-		fleetmon_report(s->fleet, z, r);
-	} else if (strcmp(cmd, "reload") == 0) {
-		log_info("control: reload %s", z ? z->conf->domain : "all zones");
+		if (s->fleet)
+			fleetmon_report(s->fleet, z, r);
+		else
+			ctl_fail(r,
+			         "fleet: the fleet monitor is off (out of memory at a reload)\n");
+	} else if (strcmp(cmd, "reload") == 0 && z) {
+		/* One zone: its file only, the configuration stays. */
+		log_info("control: reload %s", z->conf->domain);
 		service_reloading();
-		for (size_t i = 0; i < s->conf->nzones; i++)
-			if (!z || z == &s->zones[i])
-				reload_zone(s, &s->zones[i], r);
+		reload_zone(s, z, r);
 		service_ready(s);
+	} else if (strcmp(cmd, "reload") == 0) {
+		log_info("control: reload: the configuration and every zone file");
+		server_reload(s, r);
 	} else if (strcmp(cmd, "stop") == 0) {
 		atomic_store(&s->stop, true);
 		ctl_printf(r, "stopping\n");
@@ -615,12 +1193,13 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		bool force = cmd[2] == 't';
 		size_t n = 0;
 		for (size_t i = 0; i < s->conf->nzones; i++) {
-			server_zone_t *x = &s->zones[i];
+			server_zone_t *x = s->zones[i];
 			if ((z && z != x) || x->conf->role != CONF_ROLE_SECONDARY)
 				continue;
 			log_info("control: %s %s", cmd, x->conf->domain);
 			xfrin_start(s, x, force, -1);
-			ctl_printf(r, "%s: %s started\n", x->conf->domain, cmd);
+			ctl_printf(r, "%s: %s %s\n", x->conf->domain, cmd,
+			           x->queued ? "queued (transfers-in is full)" : "started");
 			n++;
 		}
 		if (!n)
@@ -628,7 +1207,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 			         cmd);
 	} else if (strcmp(cmd, "notify") == 0) {
 		for (size_t i = 0; i < s->conf->nzones; i++) {
-			server_zone_t *x = &s->zones[i];
+			server_zone_t *x = s->zones[i];
 			if ((z && z != x) || !x->slot->zone || !x->conf->nnotify)
 				continue;
 			notify_out(s, x->conf, x->slot->zone);
@@ -650,11 +1229,12 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		(ret ? ctl_fail : ctl_printf)(r, "%s\n", msg);
 	} else if (strcmp(cmd, "sync") == 0) {
 		for (size_t i = 0; i < s->conf->nzones; i++)
-			if (!z || z == &s->zones[i])
-				sync_zone(&s->zones[i], z != NULL, r);
+			if (!z || z == s->zones[i])
+				sync_zone(s->zones[i], z != NULL, r);
 	} else {
 		ctl_fail(r,
-		         "unknown command: %s (try status, zone-status, fleet, reload, refresh, "
+		         "unknown command: %s (try status, zone-status, fleet, catalog, reload, "
+		         "refresh, "
 		         "retransfer, notify, accept, reject, sync, stop)\n",
 		         cmd);
 	}
@@ -669,6 +1249,7 @@ static int setup(server_t *s, const char *conf_path)
 		return ret;
 	}
 	conf_t *c = s->conf;
+	s->extend_conf = catz_extend;
 	ret = log_open(c->log_target == CONF_LOG_STDERR   ? "stderr"
 	               : c->log_target == CONF_LOG_SYSLOG ? "syslog"
 	                                                  : c->log_file,
@@ -686,15 +1267,19 @@ static int setup(server_t *s, const char *conf_path)
 	    .max_udp = (uint16_t)c->udp_max_payload,
 	};
 	s->db = zonedb_new((uint32_t)c->nzones);
-	s->zones = calloc(c->nzones ? c->nzones : 1, sizeof(server_zone_t));
+	s->zones = calloc(c->nzones ? c->nzones : 1, sizeof(*s->zones));
+	s->gen = calloc(1, sizeof(*s->gen));
 	s->nstats = c->udp_workers * (int)c->nlisten + c->tcp_workers;
 	s->stats = aligned_alloc(64, sizeof(server_stats_t) * (size_t)s->nstats);
-	if (!s->db || !s->zones || !s->stats)
+	if (!s->db || !s->zones || !s->stats || !s->gen)
 		return US_ENOMEM;
+	s->gen->conf = c;
+	s->gen->db = s->db;
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
-	s->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
-	s->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
-	if (!s->keys || !s->lenient_noted)
+	s->keys = s->gen->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
+	s->gen->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
+	s->gen->xfrin_per_primary = calloc(c->nremotes ? c->nremotes : 1, sizeof(unsigned));
+	if (!s->keys || !s->gen->lenient_noted || !s->gen->xfrin_per_primary)
 		return US_ENOMEM;
 	for (size_t i = 0; i < c->nkeys; i++)
 		if (tsig_key_init(&s->keys[i], c->keys[i].id, (tsig_alg_t)c->keys[i].algorithm,
@@ -704,7 +1289,10 @@ static int setup(server_t *s, const char *conf_path)
 	if (s->wake_fd < 0)
 		return -errno;
 	for (size_t i = 0; i < c->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i] = calloc(1, sizeof(server_zone_t));
+		if (!z)
+			return US_ENOMEM;
+		z->index = i;
 		z->conf = &c->zones[i];
 		ret = zonedb_add(s->db, z->conf->name, &z->slot);
 		if (ret)
@@ -803,6 +1391,8 @@ static int start_privileged(server_t *s, int *ctl_fd)
 	}
 	if ((ret = bind_listeners(s)) < 0)
 		return ret;
+	if ((ret = http_bind(s, &s->http)) < 0)
+		return ret;
 	/* Certificates and keys may be root's alone, as the TLS port may need root. */
 	if ((ret = tls_setup(s, &s->tls)) < 0)
 		return ret;
@@ -855,15 +1445,6 @@ static int start_privileged(server_t *s, int *ctl_fd)
 	return 0;
 }
 
-static void reload_files(server_t *s)
-{
-	service_reloading();
-	for (size_t i = 0; i < s->conf->nzones; i++)
-		if (s->zones[i].conf->role == CONF_ROLE_PRIMARY)
-			server_zone_load(s, &s->zones[i]);
-	service_ready(s);
-}
-
 int server_run(const char *conf_path)
 {
 	server_t s = {0};
@@ -887,6 +1468,15 @@ int server_run(const char *conf_path)
 		goto cleanup;
 	if ((ret = start_privileged(&s, &ctl_fd)) != 0)
 		goto cleanup;
+	/* The first generation shares the contexts tls_setup made as root. */
+	s.gen->tls_clients = calloc(s.conf->nremotes ? s.conf->nremotes : 1, sizeof(void *));
+	if (!s.gen->tls_clients) {
+		ret = US_ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < s.conf->nremotes; i++)
+		s.gen->tls_clients[i] =
+		    tls_client_ref((struct tls_client *)tls_client(s.tls, (int)i));
 	/* As the user we run as, so the cookie secret it keeps in the storage is its own. */
 	if ((ret = shield_init(&s)) != 0) {
 		if (ret == US_ENOMEM)
@@ -897,7 +1487,7 @@ int server_run(const char *conf_path)
 	 * (IXFR out, and knowing at start what changed while we were down). */
 	bool need_store = false;
 	for (size_t i = 0; i < s.conf->nzones; i++)
-		need_store |= s.zones[i].conf->role == CONF_ROLE_SECONDARY;
+		need_store |= s.zones[i]->conf->role == CONF_ROLE_SECONDARY;
 	recover_catch_sigbus();
 	if (s.conf->nzones && (ret = recover_store_open(s.conf->storage, &s.store)) < 0) {
 		if (need_store) {
@@ -910,11 +1500,14 @@ int server_run(const char *conf_path)
 		            s.conf->storage, us_strerror(ret));
 	}
 	for (size_t i = 0; i < s.conf->nzones; i++) {
-		if (s.zones[i].conf->role == CONF_ROLE_PRIMARY)
-			server_zone_load(&s, &s.zones[i]);
+		if (s.zones[i]->conf->role == CONF_ROLE_PRIMARY)
+			server_zone_load(&s, s.zones[i]);
 		else
-			xfrin_restore(&s, &s.zones[i]);
+			xfrin_restore(&s, s.zones[i]);
 	}
+	/* The consumer catalogs' members, from the lists kept and the catalogs just restored,
+	 * before the workers answer: a restart must not show them REFUSED for a moment. */
+	catz_check(&s);
 	/* The builders' scratch went back to the allocator, which keeps it in the heap below
 	 * the zones: give it to the system, or it stays in the RSS (15 MB on the 1M-record
 	 * zone) until some reload trims. */
@@ -932,6 +1525,8 @@ int server_run(const char *conf_path)
 		log_error("cannot start the TLS workers: %s", strerror(-ret));
 		goto cleanup;
 	}
+	if ((ret = http_start(s.http)) < 0)
+		goto cleanup;
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	for (size_t i = 0; i < s.conf->nlisten; i++) {
 		char a[80];
@@ -945,41 +1540,83 @@ int server_run(const char *conf_path)
 	service_ready(&s);
 	journal_start_all(&s);
 
+	/*
+	 * The zones' walks (refresh timers, finished jobs, NOTIFYs, catalogs) run when something
+	 * may have changed them (the wake eventfd, ctl, a signal, a new configuration) or when
+	 * their own next deadline comes, at least once a second: not at every wake of this loop,
+	 * which the fleet monitor's checks and the HTTP listener make hundreds of times a second.
+	 * With 10,000 zones a walk per wake was a tenth of a core spent idle.
+	 */
+	bool kick = true;
+	int64_t due = 0;
 	while (!atomic_load(&s.stop)) {
-		struct pollfd p[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
-		                           {.fd = ctl_fd, .events = POLLIN},
-		                           {.fd = s.wake_fd, .events = POLLIN}};
+		struct pollfd p[3 + 64 + HTTP_MAX_LISTEN] = {{.fd = sig_fd, .events = POLLIN},
+		                                             {.fd = ctl_fd, .events = POLLIN},
+		                                             {.fd = s.wake_fd, .events = POLLIN}};
 		/* Timers (EDNS EXPIRE against slot->expire_at) in the timers' time; cookies in
 		 * the wall clock's, which the other servers of the fleet share. */
 		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
 		__atomic_store_n(&s.answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
-		int wait = xfrin_tick(&s);
-		int fwait = fleetmon_tick(s.fleet, net_now_ms());
+		/* Before anything walks the zones or polls the fleet monitor's sockets, which a
+		 * change of the zone set replaces. */
+		if (s.pending_conf) {
+			apply_pending(&s);
+			kick = true;
+		}
+		int64_t now_ms = net_now_ms();
+		if (kick || now_ms >= due) {
+			kick = false;
+			int zwait = xfrin_tick(&s);
+			/* After the transfers taken in: a consumer catalog's new version applies
+			 * now, and the members it added are asked for at once rather than after the
+			 * poll. */
+			if (catz_check(&s))
+				kick = true;
+			due = now_ms + (kick ? 0 : zwait < 1000 ? zwait : 1000);
+		}
+		int wait = due > now_ms ? (int)(due - now_ms) : 0;
+		int fwait = s.fleet ? fleetmon_tick(s.fleet, now_ms) : 1000;
 		wait = fwait < wait ? fwait : wait;
-		int nf = fleetmon_pollfds(s.fleet, p + 3, 64);
+		int nf = s.fleet ? fleetmon_pollfds(s.fleet, p + 3, 64) : 0;
+		if (s.retired)
+			server_reap(&s);
+		int nh = http_pollfds(s.http, p + 3 + nf, HTTP_MAX_LISTEN);
+		wait = http_wait_ms(s.http, wait < 1000 ? wait : 1000);
 		service_update(&s);
-		if (poll(p, (nfds_t)(3 + nf), wait < 1000 ? wait : 1000) <= 0)
+		int ready = poll(p, (nfds_t)(3 + nf + nh), wait);
+		/* Every round: MHD also times out idle connections, with nothing to read. */
+		http_run(s.http);
+		if (ready <= 0)
 			continue;
-		fleetmon_input(s.fleet, p + 3, nf, net_now_ms());
+		if (s.fleet)
+			fleetmon_input(s.fleet, p + 3, nf, net_now_ms());
 		if (p[2].revents & POLLIN) {
 			uint64_t n;
 			ssize_t rd = read(s.wake_fd, &n, sizeof(n));
 			(void)rd; /* the flags say what happened; xfrin_tick reads them */
+			kick = true;
 		}
 		if (p[0].revents & POLLIN) {
+			kick = true;
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
-					log_info("SIGHUP: reloading zone files");
-					reload_files(&s);
+					/* As ctl reload, as knotd does on SIGHUP. */
+					log_info(
+					    "SIGHUP: reloading the configuration and zone files");
+					ctl_reply_t hr = {0};
+					server_reload(&s, &hr);
+					free(hr.text);
 				} else if (si.ssi_signo != SIGPIPE) {
 					log_info("signal %u: stopping", si.ssi_signo);
 					atomic_store(&s.stop, true);
 				}
 			}
 		}
-		if (p[1].revents & POLLIN)
+		if (p[1].revents & POLLIN) {
 			ctl_serve(ctl_fd, ctl_handle, &s);
+			kick = true;
+		}
 	}
 	code = 0;
 cleanup:
@@ -991,6 +1628,8 @@ cleanup:
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	tls_free(s.tls);
+	http_free(s.http);
+	catz_free(&s);
 	fleetmon_free(s.fleet);
 	free(threads);
 	close_listeners(&s);
@@ -1006,8 +1645,28 @@ cleanup:
 	service_close();
 	zonedb_free(s.db);
 	store_close(s.store);
-	free(s.keys);
-	free(s.lenient_noted);
+	server_reap(&s);
+	for (server_gen_t *g = s.retired, *nx; g; g = nx) {
+		/* Every thread is gone: what is left is unreachable. */
+		nx = g->next;
+		g->refs = 0;
+		for (size_t i = 0; i < g->ndropped; i++)
+			while (!xfrin_idle(g->dropped[i]))
+				usleep(10000); /* net_cancel is set: the job ends soon */
+		gen_free(g);
+	}
+	if (s.gen) {
+		for (size_t i = 0; s.gen->tls_clients && i < s.conf->nremotes; i++)
+			tls_client_unref(s.gen->tls_clients[i]);
+		free(s.gen->tls_clients);
+		free(s.gen->keys);
+		free(s.gen->lenient_noted);
+		free(s.gen->xfrin_per_primary);
+		free(s.gen);
+	}
+	for (size_t i = 0; s.zones && s.conf && i < s.conf->nzones; i++)
+		free(s.zones[i]);
+	conf_free(s.pending_conf);
 	if (s.wake_fd > 0)
 		close(s.wake_fd);
 	free(s.zones);

@@ -82,7 +82,7 @@ void service_status_text(const struct server *s, char *buf, size_t len)
 {
 	size_t n = s->conf->nzones, serving = 0, waiting = 0, expired = 0, failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		const server_zone_t *z = &s->zones[i];
+		const server_zone_t *z = s->zones[i];
 		if (z->slot->zone)
 			serving++;
 		else if (z->expired)

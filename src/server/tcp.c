@@ -242,11 +242,13 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 			len = notify_answer(s, q, mlen, &c->peer, w->resp + 2);
 			if (len && (w->resp[2 + 3] & 0xF) != WIRE_RCODE_NOERROR)
 				stat_inc(&w->stats->notify_refused);
+			else if (len)
+				stat_inc(&w->stats->notify_accepted);
 		} else if (!xfr ||
 		           xfrout_begin(s, q, mlen, &c->peer, true, w->resp + 2, WIRE_MAX_MSG, &len,
 		                        &info, &c->xfr) == XFROUT_QUERY) {
-			len = answer_query_from(&s->answer, s->db, &c->client, q, mlen, w->resp + 2,
-			                        true, 0, &info);
+			len = answer_query_from(&s->answer, rcu_dereference(s->gen)->db, &c->client,
+			                        q, mlen, w->resp + 2, true, 0, &info);
 		} else if (!c->xfr && info.rcode != WIRE_RCODE_NOERROR) {
 			stat_inc(&w->stats->transfer_refused);
 		}
@@ -398,6 +400,7 @@ static void *tcp_loop(void *arg)
 {
 	tcp_worker_t *w = arg;
 	server_t *s = w->s;
+	server_stats_self = w->stats;
 	int idle = s->conf->tcp_idle_timeout;
 	int64_t io_timeout = s->conf->tcp_io_timeout;
 	struct epoll_event events[TCP_EVENTS];

@@ -40,7 +40,9 @@ static const unsigned char alpn_dot[] = {3, 'd', 'o', 't'};
 
 struct tls_client {
 	SSL_CTX *ctx;
-	const conf_remote_tls_t *conf;
+	const conf_remote_tls_t *conf; /* &own: the client outlives the conf it was made from */
+	conf_remote_tls_t own;         /* what a connection checks: hostname, ca (set?), pins */
+	atomic_int refs;               /* the tls_t made at start, and each generation using it */
 };
 
 typedef struct tconn tconn_t;
@@ -79,7 +81,7 @@ typedef struct tworker {
 	tlist_t handshaking, established;
 	tconn_t *listeners;
 	size_t nlisteners;
-	server_stats_t stats; /* this pool's own: not in s->stats, whose size is the others' */
+	server_stats_t *stats; /* this pool's own (tls.stats): not in s->stats */
 	uint8_t resp[TLS_MSG_MAX];
 } tworker_t;
 
@@ -92,6 +94,7 @@ struct tls {
 	int nthreads;
 	struct tls_client **clients; /* per remote; NULL for a clear-text one */
 	size_t nremotes;
+	server_stats_t *stats; /* one per worker, kept until tls_free for /metrics to read */
 };
 
 /* The first error OpenSSL queued for this thread, as text; the queue is emptied. */
@@ -202,15 +205,16 @@ static bool conn_answer(tworker_t *w, tconn_t *c)
 		else if (!xfr_maybe_request(q, mlen) ||
 		         xfrout_begin_over(s, q, mlen, &c->peer, true, "TLS", w->resp + 2,
 		                           WIRE_MAX_MSG, &len, &info, &c->xfr) == XFROUT_QUERY)
-			len = answer_query(&s->answer, s->db, q, mlen, w->resp + 2, true, &info);
+			len = answer_query(&s->answer, rcu_dereference(s->gen)->db, q, mlen,
+			                   w->resp + 2, true, &info);
 		if (info.tsig)
 			len =
 			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
 		off += 2 + mlen;
-		stat_inc(&w->stats.queries);
+		stat_inc(&w->stats->queries);
 		if (!len)
 			continue;
-		stat_inc(&w->stats.rcode[info.rcode & 15]);
+		stat_inc(&w->stats->rcode[info.rcode & 15]);
 		wire_write16(w->resp, (uint16_t)len);
 		if (reserve(&c->out, &c->out_cap, c->out_len + 2 + len)) {
 			rcu_read_unlock();
@@ -413,7 +417,7 @@ static void accept_all(tworker_t *w, int lfd)
 		if (w->nconns >= w->max_conns) {
 			/* Full: refuse now rather than let handshakes queue up. */
 			close(fd);
-			stat_inc(&w->stats.tcp_refused);
+			stat_inc(&w->stats->tcp_refused);
 			continue;
 		}
 		tconn_t *c = calloc(1, sizeof(*c));
@@ -465,6 +469,7 @@ static void *tls_loop(void *arg)
 	const conf_tls_t *tc = s->conf->tls;
 	struct epoll_event events[TLS_EVENTS];
 	rcu_register_thread();
+	server_stats_self = w->stats;
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		int n = epoll_wait(w->ep, events, TLS_EVENTS, 200);
 		for (int i = 0; i < n; i++) {
@@ -498,14 +503,17 @@ int tls_start(tls_t *t)
 		return 0;
 	const conf_tls_t *tc = t->s->conf->tls;
 	t->threads = calloc((size_t)tc->workers, sizeof(pthread_t));
-	if (!t->threads)
+	t->stats = aligned_alloc(64, sizeof(server_stats_t) * (size_t)tc->workers);
+	if (!t->threads || !t->stats)
 		return -ENOMEM;
+	memset(t->stats, 0, sizeof(server_stats_t) * (size_t)tc->workers);
 	for (int i = 0; i < tc->workers; i++) {
 		tworker_t *w = calloc(1, sizeof(*w));
 		if (!w)
 			return -ENOMEM;
 		w->t = t;
 		w->s = t->s;
+		w->stats = &t->stats[i];
 		w->max_conns = (tc->max_clients + tc->workers - 1) / tc->workers;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->listeners = calloc(tc->nlisten, sizeof(tconn_t));
@@ -592,7 +600,23 @@ static int accept_any_chain(int ok, X509_STORE_CTX *x)
 	return 1;
 }
 
-static struct tls_client *client_new(const conf_remote_t *r)
+static void client_free(struct tls_client *c);
+
+/* The settings a connection checks, copied: 0 or US_ENOMEM. */
+static int client_own(struct tls_client *c, const conf_remote_tls_t *rc)
+{
+	c->own.npins = rc->npins;
+	if ((rc->ca && !(c->own.ca = strdup(rc->ca))) ||
+	    (rc->hostname && !(c->own.hostname = strdup(rc->hostname))) ||
+	    (rc->npins && !(c->own.pins = malloc(rc->npins * sizeof(*rc->pins)))))
+		return US_ENOMEM;
+	if (rc->npins)
+		memcpy(c->own.pins, rc->pins, rc->npins * sizeof(*rc->pins));
+	c->conf = &c->own;
+	return 0;
+}
+
+struct tls_client *tls_client_new(const conf_remote_t *r)
 {
 	const conf_remote_tls_t *rc = r->tls;
 	char why[160];
@@ -602,7 +626,10 @@ static struct tls_client *client_new(const conf_remote_t *r)
 	if (!ctx)
 		goto fail;
 	c->ctx = ctx;
-	c->conf = rc;
+	atomic_init(&c->refs, 1);
+	step = "out of memory";
+	if (client_own(c, rc) != 0)
+		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	step = "cannot set ALPN";
 	if (SSL_CTX_set_alpn_protos(ctx, alpn_dot, sizeof(alpn_dot)) != 0)
@@ -633,8 +660,10 @@ static struct tls_client *client_new(const conf_remote_t *r)
 fail:
 	ssl_error_text(why, sizeof(why), "unknown error");
 	log_error("remote %s: tls: %s %s: %s", r->id, step, file, why);
+	if (c)
+		c->ctx = NULL;
 	SSL_CTX_free(ctx);
-	free(c);
+	client_free(c);
 	return NULL;
 }
 
@@ -643,7 +672,23 @@ static void client_free(struct tls_client *c)
 	if (!c)
 		return;
 	SSL_CTX_free(c->ctx);
+	free(c->own.ca);
+	free(c->own.hostname);
+	free(c->own.pins);
 	free(c);
+}
+
+struct tls_client *tls_client_ref(struct tls_client *c)
+{
+	if (c)
+		atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+void tls_client_unref(struct tls_client *c)
+{
+	if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+		client_free(c);
 }
 
 int tls_setup(server_t *s, tls_t **out)
@@ -667,7 +712,7 @@ int tls_setup(server_t *s, tls_t **out)
 	}
 	*out = t; /* from here tls_free cleans up whatever was made */
 	for (size_t i = 0; i < conf->nremotes; i++)
-		if (conf->remotes[i].tls && !(t->clients[i] = client_new(&conf->remotes[i])))
+		if (conf->remotes[i].tls && !(t->clients[i] = tls_client_new(&conf->remotes[i])))
 			return US_ETLS;
 	const conf_tls_t *tc = conf->tls;
 	if (!tc)
@@ -706,15 +751,21 @@ void tls_free(tls_t *t)
 	for (int i = 0; i < t->nthreads; i++)
 		pthread_join(t->threads[i], NULL);
 	free(t->threads);
+	free(t->stats);
 	for (size_t i = 0; t->fds && i < t->nfds; i++)
 		if (t->fds[i] >= 0)
 			close(t->fds[i]);
 	free(t->fds);
 	for (size_t i = 0; i < t->nremotes; i++)
-		client_free(t->clients[i]);
+		tls_client_unref(t->clients[i]);
 	free(t->clients);
 	SSL_CTX_free(t->srv);
 	free(t);
+}
+
+const struct server_stats *tls_stats(const tls_t *t, int i)
+{
+	return t && t->stats && i >= 0 && i < t->nthreads ? &t->stats[i] : NULL;
 }
 
 const struct tls_client *tls_client(const tls_t *t, int remote)

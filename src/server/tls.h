@@ -33,8 +33,24 @@ int tls_start(tls_t *t);
  * frees everything. NULL is a no-op. */
 void tls_free(tls_t *t);
 
+/* The counters of TLS worker i (0 ..), NULL past the last one or without a listener; they
+ * live until tls_free. */
+const struct server_stats *tls_stats(const tls_t *t, int i);
+
 /* The client context of remote i (an index in conf->remotes), NULL for a clear-text one. */
 const struct tls_client *tls_client(const tls_t *t, int remote);
+
+/*
+ * A client context for remote r (which has tls): its CA, certificate and key read now, its
+ * hostname and pins copied, so it outlives the conf r belongs to. One reference; NULL (logged
+ * with the file and the reason) when a file cannot be read or does not fit.
+ */
+struct tls_client *tls_client_new(const conf_remote_t *r);
+
+/* References, for each generation of the configuration that uses the context (server.h);
+ * the last unref frees it. NULL is a no-op for both. */
+struct tls_client *tls_client_ref(struct tls_client *c);
+void tls_client_unref(struct tls_client *c);
 
 /*
  * Connects to to (from via, if given) over TCP and runs the TLS handshake as client: TLS 1.3,

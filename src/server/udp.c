@@ -41,6 +41,7 @@ static void *udp_loop(void *arg)
 	udp_worker_t *w = arg;
 	server_t *s = w->s;
 	rcu_register_thread();
+	server_stats_self = w->stats;
 	for (int i = 0; i < UDP_BATCH; i++) {
 		w->iin[i] = (struct iovec){w->qbuf[i], UDP_RECV_MAX};
 		w->in[i].msg_hdr = (struct msghdr){
@@ -87,6 +88,8 @@ static void *udp_loop(void *arg)
 				len = notify_answer(s, q, qlen, &w->addr[i], w->rbuf[nout]);
 				if (len && (w->rbuf[nout][3] & 0xF) != WIRE_RCODE_NOERROR)
 					stat_inc(&w->stats->notify_refused);
+				else if (len)
+					stat_inc(&w->stats->notify_accepted);
 			} else if (xfr_maybe_request(q, qlen) &&
 			           !shield_allow(g->udp, w->index, RRL_XFR, gs->transfer_rate,
 			                         &gs->rrl, &cl, now)) {
@@ -95,8 +98,9 @@ static void *udp_loop(void *arg)
 			} else if (!xfr_maybe_request(q, qlen) ||
 			           xfrout_begin(s, q, qlen, &w->addr[i], false, w->rbuf[nout],
 			                        UDP_RECV_MAX, &len, &info, &xfr) == XFROUT_QUERY) {
-				len = answer_query_from(&s->answer, s->db, &cl, q, qlen,
-				                        w->rbuf[nout], false, 0, &info);
+				len =
+				    answer_query_from(&s->answer, rcu_dereference(s->gen)->db, &cl,
+				                      q, qlen, w->rbuf[nout], false, 0, &info);
 			} else if (info.rcode != WIRE_RCODE_NOERROR) {
 				stat_inc(&w->stats->transfer_refused);
 			}

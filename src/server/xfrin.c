@@ -30,9 +30,14 @@ enum { JOB_FAILED, JOB_UPTODATE, JOB_NEW };
 struct xfrin_job {
 	server_t *s;
 	server_zone_t *z;
+	/* The configuration the job began under, held: a reload meanwhile changes z->conf,
+	 * while the job reads its remotes and keys by the indexes of this one. */
+	server_gen_t *gen;
+	const conf_zone_t *zc;
 	zone_t *current; /* served when the job began, pinned by a reference */
 	bool force_axfr;
 	int first; /* the position in the zone's primaries to try first, or -1 */
+	int slot;  /* the remote whose transfers-in-per-primary share the job holds */
 	pthread_t thread;
 	/* What came of it. */
 	int outcome;
@@ -72,6 +77,9 @@ struct xfrin_job {
 	int zonemd; /* zonemd_status_t of JOB_NEW's version */
 	char zonemd_why[160];
 	char hold_why[160];
+	/* The serial a NOTIFY from the primary at first, signed with its key, carried. */
+	bool has_hint;
+	uint32_t hint_serial;
 };
 
 static uint64_t now_epoch(void)
@@ -90,7 +98,7 @@ static void job_fail(xfrin_job_t *j, const char *peer, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(j->error, sizeof(j->error), "%s: %s", peer, msg);
-	log_warning("zone %s: %s", j->z->conf->domain, j->error);
+	log_warning("zone %s: %s", j->zc->domain, j->error);
 }
 
 /*
@@ -107,6 +115,8 @@ static int verify_reply(xfrin_job_t *j, const char *peer, const char *what, tsig
 	int ret = tsig_verify_msg(v, msg, *len, now_epoch(), &terr, &stripped);
 	if (ret == 0 && tsig_strip(msg, *len, &stripped) < 0)
 		ret = US_EMALF;
+	if (ret < 0)
+		server_count_tsig_failure(j->s);
 	if (ret < 0 && v->peer_error) {
 		job_fail(j, peer, "%s: the primary rejected our TSIG key: rcode %u, TSIG error %s",
 		         what, *len > 3 ? msg[3] & 0xF : 0, tsig_error_name(v->peer_error));
@@ -140,9 +150,9 @@ static int sign(const tsig_key_t *key, uint8_t *msg, size_t len, size_t cap, uin
 static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                        const char *peer, const char *what, net_stream_t *st)
 {
-	const struct tls_client *tc = tls_client(j->s->tls, j->remote);
+	const struct tls_client *tc = server_gen_tls(j->gen, j->remote);
 	const conf_addr_t *via = r->has_via ? &r->via : NULL;
-	int64_t deadline = net_now_ms() + j->z->conf->primary_timeout * 1000;
+	int64_t deadline = net_now_ms() + j->zc->primary_timeout * 1000;
 	char err[256];
 	int ret = tc ? tls_connect(tc, to, via, deadline, st, err, sizeof(err))
 	             : net_stream_tcp(to, via, deadline, st);
@@ -157,7 +167,7 @@ static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t
 static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                         const char *peer, const uint8_t *q, size_t qlen, uint8_t *a)
 {
-	int idle = j->z->conf->primary_timeout * 1000;
+	int idle = j->zc->primary_timeout * 1000;
 	int ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
 	if (ret)
 		return ret;
@@ -172,11 +182,15 @@ static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_
 	return ret;
 }
 
-/* Asks one address for the zone's SOA serial. 0, or a negative error (logged in the job). */
+/* check_soa's answer for a consumer catalog whose primary refuses SOA queries. */
+#define SOA_BY_IXFR 1
+
+/* Asks one address for the zone's SOA serial. 0, or a negative error (logged in the job), or
+ * SOA_BY_IXFR. */
 static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                      const tsig_key_t *key, const char *peer)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	uint8_t q[512], a[WIRE_MAX_MSG], mac[64];
 	size_t mac_len = 0;
 	uint16_t id = (uint16_t)arc4random();
@@ -187,7 +201,7 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
-	bool tls = tls_client(j->s->tls, j->remote) != NULL;
+	bool tls = server_gen_tls(j->gen, j->remote) != NULL;
 	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
 	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
 	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
@@ -209,6 +223,11 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	char err[XFR_ERRLEN];
 	xfr_soa_answer_t ans;
 	int ret = xfr_parse_soa_response(a, (size_t)n, id, zc->name, &ans, err, sizeof(err));
+	if (ret && zc->catalog_role == CONF_CATALOG_CONSUMER && n >= WIRE_HDR_LEN &&
+	    wire_read16(a) == id && (a[3] & 0xF) == WIRE_RCODE_REFUSED)
+		/* knotd answers no query for a catalog it interprets, yet transfers it: the
+		 * IXFR then says whether there is news (RFC 1995 4), as knotd's consumer asks. */
+		return SOA_BY_IXFR;
 	if (ret) {
 		job_fail(j, peer, "bad SOA answer: %s", err);
 		return ret;
@@ -228,7 +247,7 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
  */
 static bool acceptable(xfrin_job_t *j, const char *peer)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	if (j->zone->nrecords > (size_t)zc->max_zone_records) {
 		job_fail(j, peer, "%s: serial %u has %zu records, more than max-zone-records %d",
 		         j->kind, j->zone->serial, j->zone->nrecords, zc->max_zone_records);
@@ -261,7 +280,7 @@ static bool zonemd_ok(xfrin_job_t *j, const char *peer)
 {
 	zonemd_status_t st = ZONEMD_ABSENT;
 	j->zonemd_failed = false;
-	if (!j->z->conf->zonemd_verify) {
+	if (!j->zc->zonemd_verify) {
 		j->zonemd = ZONEMD_ABSENT;
 		return true;
 	}
@@ -286,7 +305,7 @@ static bool zonemd_ok(xfrin_job_t *j, const char *peer)
 static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                     const tsig_key_t *key, const char *peer, bool ixfr)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	uint16_t qtype = ixfr ? WIRE_T_IXFR : WIRE_T_AXFR;
 	j->kind = ixfr ? "IXFR" : "AXFR";
 	char what[16]; /* "AXFR over TLS" in the log, when it is */
@@ -457,7 +476,7 @@ static void note_lower(xfrin_job_t *j)
 /* The change guard, off the manager thread: does the new version remove too much? */
 static void guard(xfrin_job_t *j)
 {
-	const conf_zone_t *zc = j->z->conf;
+	const conf_zone_t *zc = j->zc;
 	if (!zc->guard_max_removed && !zc->guard_apex)
 		return;
 	guard_change_t c;
@@ -478,8 +497,8 @@ static void *job_run(void *arg)
 {
 	xfrin_job_t *j = arg;
 	server_t *s = j->s;
-	const conf_t *c = s->conf;
-	const conf_zone_t *zc = j->z->conf;
+	const conf_t *c = j->gen->conf;
+	const conf_zone_t *zc = j->zc;
 	bool tried = false; /* a transfer was tried and failed */
 	rcu_register_thread();
 	for (size_t n = 0; n < zc->nprimaries && j->outcome == JOB_FAILED; n++) {
@@ -502,8 +521,41 @@ static void *job_run(void *arg)
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
 			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
-			if (check && check_soa(j, r, &r->addr[a], key, j->peer) != 0)
-				continue; /* refused or silent: the next address, at once */
+			/* The primary told us its new serial, signed (notify.c): straight to
+			 * IXFR, whose answer says the serial again anyway. A hint that is not
+			 * news, or names a serial the policies skip, is checked as usual. */
+			bool hinted = check && n == 0 && a == 0 && j->has_hint && key &&
+			              serial_cmp(j->hint_serial, j->current->serial) > 0 &&
+			              !(j->skip_held && j->hint_serial == j->held_serial) &&
+			              !(j->skip_rejected && j->hint_serial == j->rejected_serial);
+			if (check && n == 0 && a == 0 && j->has_hint && key &&
+			    j->hint_serial == j->current->serial) {
+				/* The primary's signed word that it has our serial (a NOTIFY
+				 * resent, or late): up to date, without asking again. */
+				j->serial = j->hint_serial;
+				j->has_serial = true;
+				j->outcome = JOB_UPTODATE;
+				break;
+			}
+			if (hinted) {
+				j->serial = j->hint_serial;
+				log_event(
+				    LOG_INFO, "refresh",
+				    LOG_FIELDS(LOG_STR("zone", zc->domain),
+				               LOG_STR("peer", j->peer),
+				               LOG_NUM("serial", j->hint_serial),
+				               LOG_NUM("ours", j->current->serial),
+				               LOG_STR("result", "notified")),
+				    "zone %s: %s told us serial %u, signed with its key, ours "
+				    "%u: IXFR without a SOA query first",
+				    zc->domain, j->peer, j->hint_serial, j->current->serial);
+			} else {
+				int soa = check ? check_soa(j, r, &r->addr[a], key, j->peer) : 0;
+				if (soa == SOA_BY_IXFR)
+					check = false;
+				else if (soa != 0)
+					continue; /* refused or silent: the next address, at once */
+			}
 			if (check && serial_cmp(j->serial, j->current->serial) < 0) {
 				/* RFC 1982: older than ours. The other primaries are asked too: one
 				 * that went back in time must not hide one that has news, and with
@@ -556,15 +608,42 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
+/*
+ * Whether a job that asks the remote slot first may start: transfers-in bounds the jobs at
+ * once, and transfers-in-per-primary those whose first choice is one primary, so that a
+ * restart or a burst of NOTIFYs for thousands of zones becomes a steady stream, not a herd.
+ * Counted per first choice, since that is where the job's traffic goes unless it fails.
+ */
+static bool job_slot_free(const server_t *s, int slot)
+{
+	return s->xfrin_jobs < (unsigned)s->conf->transfers_in &&
+	       s->gen->xfrin_per_primary[slot] < (unsigned)s->conf->transfers_in_per_primary;
+}
+
+/* The remote a job asks first: the one at position first in the zone's primaries, if any. */
+static int first_choice(const conf_zone_t *zc, int first)
+{
+	return zc->primaries[first >= 0 && (size_t)first < zc->nprimaries ? first : 0];
+}
+
 void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 {
-	if (z->busy) {
-		/* Not lost: it runs when this one ends, with the newest NOTIFY's sender first. */
-		z->again_first = z->again && first < 0 ? z->again_first : first;
-		z->again = true;
+	/* A consumer catalog does not wait behind the thousands of members it may have just
+	 * brought: its next version decides what they are. Catalogs are few and small. */
+	bool catalog = z->conf->catalog_role == CONF_CATALOG_CONSUMER;
+	if (z->busy || (!catalog && !job_slot_free(s, first_choice(z->conf, first)))) {
+		/* Not lost: it runs when this one ends (or a job ends, if every slot is taken),
+		 * with the newest NOTIFY's sender first. */
+		bool pending = z->again || z->queued;
+		z->again_first = pending && first < 0 ? z->again_first : first;
 		z->force_axfr |= force_axfr;
+		if (z->busy)
+			z->again = true;
+		else
+			z->queued = true;
 		return;
 	}
+	z->queued = false;
 	xfrin_job_t *j = calloc(1, sizeof(*j));
 	if (!j) {
 		log_error("zone %s: out of memory starting a refresh", z->conf->domain);
@@ -572,6 +651,8 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	}
 	j->s = s;
 	j->z = z;
+	j->zc = z->conf;
+	j->gen = server_gen_ref(s);
 	/* Pinned: the zone may expire, and be unpublished, while the job still reads it. */
 	j->current = z->slot->zone;
 	if (j->current)
@@ -587,14 +668,24 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 	j->rejected_serial = z->rejected_serial;
 	j->follow = z->follow;
 	j->follow_serial = z->regressed_serial;
+	/* A hint is for the job that its NOTIFY starts, from the primary that sent it. */
+	j->has_hint = z->has_hint && j->first >= 0;
+	j->hint_serial = z->hint_serial;
+	z->has_hint = false;
 	arena_init(&j->arena);
 	z->force_axfr = false;
 	z->follow = false;
 	z->busy = true;
+	j->slot = first_choice(z->conf, j->first);
+	s->xfrin_jobs++;
+	j->gen->xfrin_per_primary[j->slot]++;
 	if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 		log_error("zone %s: cannot start a refresh thread", z->conf->domain);
 		z->busy = false;
+		s->xfrin_jobs--;
+		j->gen->xfrin_per_primary[j->slot]--;
 		zone_unref(j->current);
+		server_gen_unref(j->gen);
 		arena_deinit(&j->arena);
 		free(j);
 	}
@@ -603,6 +694,7 @@ void xfrin_start(server_t *s, server_zone_t *z, bool force_axfr, int first)
 static void job_free(xfrin_job_t *j)
 {
 	zone_unref(j->current);
+	server_gen_unref(j->gen);
 	xfr_in_free(j->xin);
 	arena_deinit(&j->arena);
 	free(j);
@@ -792,8 +884,8 @@ static void publish_new(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t no
 		snprintf(what, sizeof(what), "%zu records changed", j->changed);
 	else
 		snprintf(what, sizeof(what), "%zu records", j->zone->nrecords);
-	if (j->redundant && !s->lenient_noted[j->remote]) {
-		s->lenient_noted[j->remote] = true;
+	if (j->redundant && !j->gen->lenient_noted[j->remote]) {
+		j->gen->lenient_noted[j->remote] = true;
 		log_notice("zone %s: the IXFR from %s adds %zu records the zone holds already; "
 		           "taken as no change, as named takes them (said once per primary)",
 		           zc->domain, j->peer, j->redundant);
@@ -900,11 +992,22 @@ static void hold(server_t *s, server_zone_t *z, xfrin_job_t *j, time_t now)
 	save_timers(s, z, cur->serial);
 }
 
+/* A job that ran a transfer (j->kind is set when one starts) adds to the zone's counters. */
+static void count_in(server_zone_t *z, const xfrin_job_t *j, int result)
+{
+	if (j->kind)
+		server_count_xfr(z, SERVER_XFR_IN,
+		                 strcmp(j->kind, "IXFR") ? SERVER_XFR_AXFR : SERVER_XFR_IXFR,
+		                 result);
+}
+
 static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 {
 	time_t now = clock_now();
 	pthread_join(j->thread, NULL);
 	z->busy = false;
+	s->xfrin_jobs--;
+	j->gen->xfrin_per_primary[j->slot]--;
 	const conf_zone_t *zc = z->conf;
 	/* The primary's serial is news for the fleet before we have it, or if we cannot take it. */
 	if (j->has_serial)
@@ -923,6 +1026,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 	}
 	if (j->outcome == JOB_NEW) {
 		bool held = j->hold && z->slot->zone;
+		count_in(z, j, held ? SERVER_XFR_HELD : SERVER_XFR_OK);
 		if (j->zone->serial != z->rejected_serial)
 			z->rejected = false;
 		refreshed(z, held ? z->slot->zone : j->zone, j, now);
@@ -968,6 +1072,7 @@ static void finish(server_t *s, server_zone_t *z, xfrin_job_t *j)
 		regression_seen(z, j, now);
 		save_timers(s, z, z->slot->zone->serial);
 	} else {
+		count_in(z, j, SERVER_XFR_FAILED);
 		snprintf(z->error, sizeof(z->error), "%s",
 		         j->error[0] ? j->error : "no primary could be reached");
 		z->error_at = now;
@@ -1107,26 +1212,43 @@ int xfrin_tick(server_t *s)
 {
 	time_t now = clock_now();
 	time_t next = now + 3600;
-	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+	size_t n = s->conf->nzones;
+	/* Finished jobs first, so their slots are free for the zones that wait. */
+	for (size_t i = 0; i < n; i++) {
+		xfrin_job_t *j = atomic_exchange(&s->zones[i]->done, NULL);
+		if (j)
+			finish(s, s->zones[i], j);
+	}
+	/* From where the last full pass stopped, so that when transfers-in is the limit every
+	 * zone gets its turn. A zone that must wait for a slot is left out of `next`: a job's
+	 * end wakes this loop. */
+	size_t start = n ? s->xfrin_cursor % n : 0, waiting = SIZE_MAX;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (start + k) % n;
+		server_zone_t *z = s->zones[i];
 		if (z->conf->role != CONF_ROLE_SECONDARY)
 			continue;
-		xfrin_job_t *j = atomic_exchange(&z->done, NULL);
-		if (j)
-			finish(s, z, j);
 		int notified = atomic_exchange(&z->notified, NOTIFIED_NONE);
-		if (notified != NOTIFIED_NONE)
+		if (notified != NOTIFIED_NONE) {
+			uint64_t hint = atomic_exchange(&z->notify_hint, 0);
+			z->has_hint = hint != 0;
+			z->hint_serial = (uint32_t)hint;
 			xfrin_start(s, z, false, notified - NOTIFIED_BY);
+		}
 		bool expiring = z->expire_at && !z->stale;
 		if (expiring && now >= z->expire_at)
 			expire(z);
-		if (!z->busy && z->next_refresh <= now)
-			xfrin_start(s, z, false, -1);
-		if (!z->busy && z->next_refresh < next)
+		if (!z->busy && (z->queued || z->next_refresh <= now))
+			xfrin_start(s, z, false, z->queued ? z->again_first : -1);
+		if (z->queued && waiting == SIZE_MAX)
+			waiting = i;
+		if (!z->busy && !z->queued && z->next_refresh < next)
 			next = z->next_refresh;
 		if (expiring && z->expire_at && z->expire_at < next)
 			next = z->expire_at;
 	}
+	if (waiting != SIZE_MAX)
+		s->xfrin_cursor = waiting; /* the first zone left waiting goes first next time */
 	return next <= now ? 0 : (int)(next - now) * 1000;
 }
 
@@ -1195,7 +1317,7 @@ void xfrin_shutdown(server_t *s)
 {
 	atomic_store(&net_cancel, true);
 	for (size_t i = 0; i < s->conf->nzones; i++) {
-		server_zone_t *z = &s->zones[i];
+		server_zone_t *z = s->zones[i];
 		while (z->busy) {
 			xfrin_job_t *j = atomic_exchange(&z->done, NULL);
 			if (!j) {
@@ -1215,4 +1337,23 @@ void xfrin_shutdown(server_t *s)
 			z->held_job = NULL;
 		}
 	}
+}
+
+bool xfrin_idle(server_zone_t *z)
+{
+	xfrin_job_t *j = atomic_exchange(&z->done, NULL);
+	if (j) {
+		pthread_join(j->thread, NULL);
+		j->s->xfrin_jobs--;
+		j->gen->xfrin_per_primary[j->slot]--;
+		zone_unref(j->zone);
+		job_free(j);
+		z->busy = false;
+	}
+	if (z->held_job) {
+		zone_unref(z->held_job->zone);
+		job_free(z->held_job);
+		z->held_job = NULL;
+	}
+	return !z->busy;
 }

@@ -30,4 +30,10 @@ int xfrin_accept(server_t *s, server_zone_t *z, char *msg, size_t len);
 int xfrin_reject(server_t *s, server_zone_t *z, char *msg, size_t len);
 
 /* Waits for running jobs to end (they stop at their next deadline) and frees them. */
+/*
+ * For a zone a reload removed: takes in its finished job, if any, without applying it, and
+ * drops what the change guard held. True once no job runs for it. Zone manager only.
+ */
+bool xfrin_idle(server_zone_t *z);
+
 void xfrin_shutdown(server_t *s);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <urcu.h>
 
 #include "acl.h"
 #include "error.h"
@@ -20,7 +21,8 @@
 
 struct xfrout {
 	server_t *s;
-	zone_t *zone; /* pinned: one reference, dropped by xfrout_free */
+	server_gen_t *gen; /* held: key lives in its keys (and its secret in its conf) */
+	zone_t *zone;      /* pinned: one reference, dropped by xfrout_free */
 	xfr_out_t enc;
 	const tsig_key_t *key;     /* NULL when the request was unsigned */
 	uint8_t mac[TSIG_MAC_MAX]; /* the MAC the next signature covers: the request's, then
@@ -43,9 +45,17 @@ struct xfrout {
 	uint8_t zone_apex[DNAME_MAXLEN];
 	char zone_name[CONF_DNAME_MAX * 4 + 2];
 	char peer[80];
-	const char *over; /* " over TLS", or "" over TCP */
-	int slot;         /* its place in the caps on transfers out (shield_xfr_begin) */
+	const char *over;  /* " over TLS", or "" over TCP */
+	int slot;          /* its place in the caps on transfers out (shield_xfr_begin) */
+	server_zone_t *sz; /* whose counters it adds to when it ends */
 };
+
+/* What went out, for the zone's counters: the whole zone, or its changes. */
+static void count_end(const xfrout_t *x, int result)
+{
+	server_count_xfr(x->sz, SERVER_XFR_OUT, x->incremental ? SERVER_XFR_IXFR : SERVER_XFR_AXFR,
+	                 result);
+}
 
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -53,9 +63,9 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	conf_addr_str(&a, buf, len);
 }
 
-static const char *key_text(const server_t *s, int key)
+static const char *key_text(const server_gen_t *g, int key)
 {
-	return key >= 0 ? s->conf->keys[key].id : "none";
+	return key >= 0 ? g->conf->keys[key].id : "none";
 }
 
 /* Signs the answer in resp[0..len) to a request verified with v; returns the new length. */
@@ -116,8 +126,11 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	tsig_rr_t rr;
 	const tsig_key_t *k = NULL;
 	uint64_t now = (uint64_t)time(NULL);
+	/* Loaded once, so keys, their count, the acls and the zone table are of one
+	 * configuration (the caller is in an RCU read section). */
+	server_gen_t *g = rcu_dereference(s->gen);
 	int key = ret ? ACL_TSIG_MALFORMED
-	              : acl_check_tsig(s->keys, s->conf->nkeys, q, qlen, now, &v, &rr, &terr);
+	              : acl_check_tsig(g->keys, g->conf->nkeys, q, qlen, now, &v, &rr, &terr);
 	if (key == ACL_TSIG_MALFORMED) {
 		shield_log(LOG_NOTICE, "%s for %s from %s: malformed request, FORMERR", kind, name,
 		           from);
@@ -126,8 +139,9 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	}
 	if (key == ACL_TSIG_BAD) {
 		rcode = WIRE_RCODE_NOTAUTH;
+		server_count_tsig_failure(s);
 		shield_log(LOG_WARNING, "%s %s to %s: TSIG error %u (key %s), NOTAUTH", kind, name,
-		           from, terr, v.key ? key_text(s, (int)(v.key - s->keys)) : "unknown");
+		           from, terr, v.key ? key_text(g, (int)(v.key - g->keys)) : "unknown");
 		int n = xfr_out_error(&req, rcode, 0, resp, cap);
 		/* Unsigned for BADKEY and BADSIG, signed for BADTIME (RFC 8945 5.3.2). */
 		if (n > 0 && tsig_answer_error(v.key, &rr, terr, resp, (size_t)n, cap, now, len))
@@ -135,7 +149,7 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		goto done;
 	}
 	if (key >= 0)
-		k = &s->keys[key];
+		k = &g->keys[key];
 	if (req.edns && req.edns_version != 0) {
 		rcode = WIRE_RCODE_BADVERS;
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
@@ -144,7 +158,7 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 
 	uint8_t offs[DNAME_MAXLABELS];
 	int nl = dname_label_offsets(req.lname, offs);
-	zonedb_slot_t *slot = zonedb_find(s->db, req.lname, req.lname_len, offs, nl, 0);
+	zonedb_slot_t *slot = zonedb_find(g->db, req.lname, req.lname_len, offs, nl, 0);
 	if (!slot || slot->apex_len != req.lname_len) {
 		rcode = WIRE_RCODE_NOTAUTH;
 		shield_log(LOG_NOTICE, "%s for %s from %s: not a zone of ours, NOTAUTH", kind, name,
@@ -152,8 +166,8 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
-	server_zone_t *z = slot->user;
-	const char *zname = z->conf->domain;
+	const conf_zone_t *zc = server_gen_zone(g, slot);
+	const char *zname = zc->domain;
 	if (req.qtype == WIRE_T_IXFR && !req.has_soa) {
 		shield_log(LOG_NOTICE, "IXFR %s to %s: no SOA in the request, FORMERR", zname,
 		           from);
@@ -161,10 +175,10 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 		goto done;
 	}
 	int proto = transport ? CONF_PROTO_TLS : tcp ? CONF_PROTO_TCP : CONF_PROTO_UDP;
-	if (!acl_allows_over(s->conf, z->conf, peer, key, CONF_ACTION_TRANSFER, proto)) {
+	if (!acl_allows_over(g->conf, zc, peer, key, CONF_ACTION_TRANSFER, proto)) {
 		rcode = WIRE_RCODE_REFUSED;
 		shield_log(LOG_WARNING, "%s %s to %s: refused by the zone's rules (key %s)", kind,
-		           zname, from, key_text(s, key));
+		           zname, from, key_text(g, key));
 		*len = error_answer(&req, rcode, 0, k, &v, resp, cap);
 		goto done;
 	}
@@ -237,7 +251,11 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	 * of a newer one, which never waits for us. */
 	zone_ref(cur);
 	x->s = s;
+	x->gen = g;
+	atomic_fetch_add(&g->refs, 1);
 	x->zone = cur;
+	x->sz = slot->user;
+	atomic_fetch_add(&x->sz->xfr_out, 1);
 	arena_init(&x->arena);
 	if (req.qtype == WIRE_T_IXFR && s->store) {
 		x->journal_pending = true;
@@ -352,6 +370,7 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	serials_text(x, serials, sizeof(serials));
 	if (ret < 0) {
 		x->ended = true;
+		count_end(x, SERVER_XFR_FAILED);
 		const char *why =
 		    ret == US_ELIMIT ? "a record too big for a message" : us_strerror(ret);
 		log_event(LOG_ERR, "transfer", XFROUT_FIELDS(x, "failed", why),
@@ -364,6 +383,7 @@ int xfrout_next(xfrout_t *x, uint8_t *buf, size_t *len)
 	*len = n;
 	if (ret == XFR_DONE) {
 		x->ended = true;
+		count_end(x, SERVER_XFR_OK);
 		log_event(LOG_INFO, "transfer", XFROUT_FIELDS(x, "ok", ""),
 		          "%s %s to %s%s: %s, %llu records, %llu messages in %lld ms, finished",
 		          x->kind, x->zone_name, x->peer, x->over, serials,
@@ -378,6 +398,7 @@ void xfrout_free(xfrout_t *x)
 	if (!x)
 		return;
 	if (!x->ended) {
+		count_end(x, SERVER_XFR_FAILED);
 		char serials[256];
 		serials_text(x, serials, sizeof(serials));
 		log_event(LOG_WARNING, "transfer", XFROUT_FIELDS(x, "cut", "the connection ended"),
@@ -387,8 +408,10 @@ void xfrout_free(xfrout_t *x)
 		          (unsigned long long)x->enc.records, (unsigned long long)x->enc.messages,
 		          (long long)(net_now_ms() - x->start_ms));
 	}
+	atomic_fetch_sub(&x->sz->xfr_out, 1);
 	shield_xfr_end(x->s->shield, x->slot);
 	zone_unref(x->zone);
+	server_gen_unref(x->gen);
 	arena_deinit(&x->arena);
 	free(x);
 }

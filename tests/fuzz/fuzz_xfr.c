@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_xfr: the SOA check, the AXFR/IXFR decoder, zone_apply, IXFR out of what applied, and
- * what a transfer in is judged by: ZONEMD (RFC 8976) and the change guard. */
+ * what a transfer in is judged by: ZONEMD (RFC 8976) and the change guard; the SOA serial
+ * a NOTIFY carries. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -208,5 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		base = base_zone();
 	run(WIRE_T_AXFR, data, size);
 	run(WIRE_T_IXFR, data, size);
+	/* The same bytes as a NOTIFY whose SOA serial a backup may take (notify.c). */
+	uint32_t serial;
+	(void)xfr_notify_serial(data, size, APEX, &serial);
 	return 0;
 }

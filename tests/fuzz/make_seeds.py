@@ -463,6 +463,18 @@ zones:
     write("conf", "bad-rrl", "server:\n  rrl: {slip: -1, whitelist: [192.0.2.1/24]}\n"
           "  cookie-secret: [aa, bb, cc]\n  block: nope/33\n")
     write("conf", "rrl-no-rate", "server:\n  rrl: {slip: 1}\n  cookies: maybe\n")
+    write("conf", "catalog", "zones:\n  - {domain: a.example, file: /a, catalog-zone: cat}\n"
+          "  - {domain: cat, catalog-role: producer}\n"
+          "  - {domain: b.example, file: /b, catalog-zone: cat, catalog-group: blue}\n"
+          "  - {domain: c, catalog-role: consumer, catalog-zone: c, catalog-group: \"\"}\n"
+          "  - {domain: d, catalog-zone: a.example}\n")
+    write("conf", "catalog-consumer", "remotes:\n  - {id: p, address: 192.0.2.1}\n"
+          "templates:\n  - {id: default, primaries: p}\n  - {id: blue, primaries: p, "
+          "file: \"/z/%s\"}\n  - {id: none}\n"
+          "zones:\n  - {domain: c1, role: secondary, primaries: p, catalog-role: consumer}\n"
+          "  - {domain: c2, role: secondary, primaries: p, catalog-role: consumer, "
+          "catalog-template: [blue, default, none, nope]}\n"
+          "  - {domain: c3, catalog-role: consumer, catalog-template: blue}\n")
     write("conf", "anchors", "a: &x [1]\nb: *x\n")
     write("conf", "deep", "[" * 40 + "]" * 40)
     write("conf", "empty", "")
@@ -504,6 +516,43 @@ def tsig_seeds():
     write("tsig", "trailing", bytes([1]) + bytes(bad) + b"\x00")
 
 
+# ---- catalog: records of a catalog zone (see fuzz_catalog.c for the layout) ------------------
+
+
+def cat_rr(prefix, sel, rdata):
+    labels = b"".join(bytes([len(l)]) + l.encode() for l in prefix.split(".") if l)
+    return bytes([len(labels)]) + labels + bytes([sel, len(rdata)]) + rdata
+
+
+def catalog_seeds():
+    ptr, txt, a = 0, 1, 2
+    member = lambda i, name: cat_rr("m%d.zones" % i, ptr, wname(name))
+    write("catalog", "empty", b"\x01")
+    write("catalog", "no-version", b"\x00" + member(1, "example.com"))
+    write("catalog", "members", b"\x01" + member(1, "Example.COM") + member(2, "example.net") +
+          cat_rr("group.m1.zones", txt, b"\x04blue") + cat_rr("coo.m2.zones", ptr,
+                                                               wname("other.catalog")))
+    write("catalog", "two-ptrs", b"\x01" + member(1, "a.example") + member(1, "b.example"))
+    write("catalog", "two-coo", b"\x01" + member(1, "a.example") +
+          cat_rr("coo.m1.zones", ptr, wname("x")) + cat_rr("coo.m1.zones", ptr, wname("y")))
+    write("catalog", "duplicates", b"\x01" + member(3, "dup.example") + member(1, "DUP.example") +
+          member(2, "dup.example"))
+    write("catalog", "self", b"\x01" + member(1, "catalog.example"))
+    write("catalog", "wrong-types", b"\x01" + cat_rr("t.zones", txt, b"\x0bexample.com") +
+          cat_rr("a.zones", a, b"\xc0\x00\x02\x01") + cat_rr("x.deep.zones", ptr,
+                                                               wname("deep.example")))
+    write("catalog", "bad-version", b"\x00" + cat_rr("version", txt, b"\x011") +
+          member(1, "example.com"))
+    write("catalog", "two-versions", b"\x01" + cat_rr("version", txt, b"\x013"))
+    write("catalog", "groups", b"\x01" + member(1, "g.example") +
+          cat_rr("group.m1.zones", txt, b"\x02zz") + cat_rr("group.m1.zones", txt, b"\x02aa") +
+          cat_rr("group.m1.zones", txt, b"") + cat_rr("group.m1.zones", txt, b"\x03a\x00b"))
+    write("catalog", "long-id", b"\x01" + member(1, "x") +
+          cat_rr("i" * 63 + ".zones", ptr, wname("long.example")))
+    write("catalog", "many", b"\x01" + b"".join(member(i, "z%d.example" % i) for i in range(70)))
+    write("catalog", "long-member", b"\x01" + member(1, ".".join(["a" * 60] * 4)))
+
+
 def main():
     n = packet_seeds()
     cookie_seeds()
@@ -513,6 +562,7 @@ def main():
     zonefile_seeds()
     dname_seeds()
     rrl_seeds()
+    catalog_seeds()
     total = sum(len(files) for _, _, files in os.walk(CORPUS))
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(CORPUS)
                for f in files)

@@ -98,12 +98,20 @@ def check_limited(c, rate, slip, seconds, who):
     assert abs(c["lost"] - (limited - limited / slip if slip else limited)) <= 0.2 * limited + 10
 
 
-def check_scenario(st, who):
+def check_scenario(st, who, lossy=False):
+    """lossy: the server is a peer whose own counters we cannot read, so a datagram it never
+    read (its socket full while the machine is busy) looks like an RRL drop. With slip 2 every
+    other limited response is a TC, so none means no limiting; a little loss is then allowed."""
     f = st["flood"].count(since=STEADY)
     check_limited(f, RATE, 2, SECONDS - STEADY, who)
     for name in ("calm2", "calm3", "white", "cookie"):
         c = st[name].count()
-        assert c["answer"] == c["sent"] and c["sent"] > 0, f"{who}: {name} not answered in full: {c}"
+        if lossy:
+            assert c["tc"] == 0 and c["badcookie"] == 0 and c["error"] == 0, f"{who}: {name}: {c}"
+            assert c["lost"] <= 0.1 * c["sent"] and c["sent"] > 0, f"{who}: {name}: {c}"
+        else:
+            assert c["answer"] == c["sent"] and c["sent"] > 0, \
+                f"{who}: {name} not answered in full: {c}"
     return f
 
 
@@ -130,7 +138,7 @@ def test_flood_limited_others_answered_knotd_agrees(tmp_path, understudy_bin):
                  global_modules=["mod-cookies", "mod-rrl/default"], udp_workers=2)
     with knot:
         st = scenario(knot.port)
-        theirs = check_scenario(st, "knotd")
+        theirs = check_scenario(st, "knotd", lossy=True)
     print(f"\nsteady-state flood outcomes: understudy {ours}, knotd {theirs}")
     # The same shape: answered, truncated and dropped shares within 20 points of each other.
     for k in ("answer", "tc", "lost"):

@@ -691,3 +691,48 @@ remotes:
     p = subprocess.run([understudy_binary, "check-conf", "-c", str(conf)], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_reload_moves_a_primary_to_tls_and_checks_it(tmp_path, understudy_binary, pki):
+    """ctl reload turns a clear-text remote into a TLS one (its CA read at the reload), and a
+    wrong hostname given by a later reload fails the transfer, never falling back."""
+    pri = UsPrimary(tmp_path, understudy_binary, pki)
+    pri.start()
+    sec = UsSecondary(tmp_path, understudy_binary, pri.port, None)
+    try:
+        sec.start()
+        wait_for(lambda: serial(sec) == serial(pri), 20, "the clear-text copy", sec)
+        assert not lines(sec, "AXFR", "over TLS")
+        sec.primary_port = pri.tls_port
+        sec.tls = f'{{ca: "{pki.ca}", hostname: {HOST}}}'
+        sec.write_config()
+        code, out = sec.ctl("reload")
+        assert code == 0, out
+        assert "1 kept" in out, out
+        pri.change(1)
+        code, out = sec.ctl("retransfer")
+        assert code == 0, out
+        wait_for(lambda: serial(sec) == serial(pri), 20, "the change over TLS", sec)
+        assert lines(sec, "AXFR", "over TLS", "finished"), sec.output()[-2000:]
+        # A hostname the certificate does not hold: refused, and nothing in clear text.
+        sec.tls = f'{{ca: "{pki.ca}", hostname: wrong.{HOST}}}'
+        sec.write_config()
+        code, out = sec.ctl("reload")
+        assert code == 0, out
+        had = serial(sec)
+        pri.change(2)
+        before = len(lines(sec, "finished"))
+        sec.ctl("retransfer")
+        wait_for(lambda: lines(sec, "wrong." + HOST) or lines(sec, "hostname")
+                 or lines(sec, "certificate verify failed"), 20, "the failed check", sec)
+        assert serial(sec) == had != serial(pri)
+        assert len(lines(sec, "finished")) == before
+        # A CA that cannot be read: the reload is refused, the running setting stays.
+        sec.tls = '{ca: "/nonexistent/ca.pem"}'
+        sec.write_config()
+        code, out = sec.ctl("reload")
+        assert code != 0 and "nothing changed" in out, out
+        assert "/nonexistent/ca.pem" in sec.output()
+    finally:
+        sec.stop()
+        pri.stop()

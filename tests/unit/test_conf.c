@@ -386,6 +386,33 @@ static void test_tls(void **state)
 	             "protocol: unknown value \"quic\" (expected one of: udp, tcp, tls)");
 }
 
+static void test_http(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("server:\n  listen: 127.0.0.1\n");
+	assert_int_equal(c->nhttp, 0); /* none by default */
+	assert_int_equal(c->http_max_clients, 32);
+	assert_int_equal(c->http_timeout, 10);
+	conf_free(c);
+	c = load_ok("server:\n  http: [\"127.0.0.1@8053\", \"::1\"]\n  http-max-clients: 4\n"
+	            "  http-timeout: 3\n");
+	assert_int_equal(c->nhttp, 2);
+	assert_string_equal(addr_str(&c->http[0]), "127.0.0.1@8053");
+	assert_string_equal(addr_str(&c->http[1]), "::1@80");
+	assert_int_equal(c->http_max_clients, 4);
+	assert_int_equal(c->http_timeout, 3);
+	conf_free(c);
+	c = load_ok("server:\n  http: []\n");
+	assert_int_equal(c->nhttp, 0);
+	conf_free(c);
+	expect_error("server:\n  http: [\"127.0.0.1@99999\"]\n",
+	             "x.yaml:2:", "http: bad address \"127.0.0.1@99999\"");
+	expect_error("server:\n  http: [\"127.0.0.1@1\", \"127.0.0.1@1\"]\n",
+	             "x.yaml:2:", "listed twice");
+	expect_error("server:\n  http-timeout: 0\n",
+	             "x.yaml:2:", "http-timeout: expected an integer from 1 to 3600");
+}
+
 static void test_policies(void **state)
 {
 	(void)state;
@@ -433,6 +460,86 @@ static void test_policies(void **state)
 	expect_error(
 	    "zones:\n  - domain: a.test\n    file: a.zone\n    serial-regression-hold: 0\n",
 	    "x.yaml:4:", "serial-regression-hold: expected an integer from 1");
+}
+
+/* templates: a zone takes its template's settings (or default's), its own keys win. */
+static void test_templates(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("remotes:\n  - {id: p, address: 127.0.0.1@5300}\n"
+	                    "  - {id: q, address: 127.0.0.2@5300}\n"
+	                    "  - {id: s1, address: 127.0.0.3@5300}\n"
+	                    "acls:\n  - {id: x, address: 127.0.0.0/8, action: transfer}\n"
+	                    "templates:\n"
+	                    "  - {id: default, role: secondary, primaries: [p], acl: [x],\n"
+	                    "     notify: [s1], transfer-timeout: 30, file: \"/z/%s.zone\"}\n"
+	                    "  - {id: other, role: secondary, primaries: [q, p]}\n"
+	                    "zones:\n"
+	                    "  - domain: a.test\n"
+	                    "  - domain: b.test\n    template: other\n    primaries: [q]\n"
+	                    "  - domain: c.test\n    role: primary\n    transfer-timeout: 7\n"
+	                    "  - domain: d.test\n    acl: []\n");
+	assert_int_equal(c->ntemplates, 2);
+	const conf_zone_t *a = &c->zones[0], *b = &c->zones[1], *cz = &c->zones[2],
+	                  *d = &c->zones[3];
+	assert_int_equal(a->template_, 0);
+	assert_int_equal(a->role, CONF_ROLE_SECONDARY);
+	assert_int_equal(a->nprimaries, 1);
+	assert_int_equal(a->primaries[0], 0);
+	assert_int_equal(a->nacl, 1);
+	assert_int_equal(a->nnotify, 1);
+	assert_int_equal(a->notify[0], 2);
+	assert_int_equal(a->transfer_timeout, 30);
+	assert_string_equal(a->file, "/z/a.test.zone");
+	assert_int_equal(a->journal_max_depth, 20); /* what neither sets: the default */
+	/* A named template, not default's: its own primaries replace the template's. */
+	assert_int_equal(b->template_, 1);
+	assert_int_equal(b->nprimaries, 1);
+	assert_int_equal(b->primaries[0], 1);
+	assert_int_equal(b->nacl, 0);
+	assert_null(b->file);
+	assert_int_equal(b->transfer_timeout, 900);
+	/* A primary from a template made for secondaries: its primaries do not apply. */
+	assert_int_equal(cz->role, CONF_ROLE_PRIMARY);
+	assert_int_equal(cz->nprimaries, 0);
+	assert_string_equal(cz->file, "/z/c.test.zone");
+	assert_int_equal(cz->transfer_timeout, 7);
+	assert_int_equal(d->nacl, 0);
+	/* What the catalog consumer builds at run time. */
+	conf_zone_t m;
+	assert_int_equal(conf_zone_from_template(c, 1, "Member.Test.", &m), 0);
+	assert_string_equal(m.domain, "Member.Test");
+	assert_int_equal(m.role, CONF_ROLE_SECONDARY);
+	assert_int_equal(m.nprimaries, 2);
+	assert_int_equal(m.transfer_timeout, 900);
+	assert_int_equal(m.name_len, 13);
+	assert_memory_equal(m.name, "\6member\4test", 13);
+	assert_int_equal(conf_add_zone(c, &m), 0);
+	assert_int_equal(c->nzones, 5);
+	assert_non_null(conf_find_zone(c, (const uint8_t *)"\6member\4test", 13));
+	assert_int_equal(conf_zone_from_template(c, 1, "member.test", &m), 0);
+	assert_int_equal(conf_add_zone(c, &m), US_EEXIST);
+	conf_zone_deinit(&m);
+	assert_int_equal(conf_zone_from_template(c, 2, "x.test", &m), US_EINVAL);
+	assert_int_equal(conf_zone_from_template(c, 0, "bad..name", &m), US_EINVAL);
+	conf_free(c);
+
+	expect_error("zones:\n  - domain: a.test\n    file: a\n    template: nope\n",
+	             "x.yaml:4:", "template: unknown template \"nope\"");
+	expect_error("templates:\n  - {id: t, file: a}\n  - {id: t, file: b}\n",
+	             "x.yaml:3:", "templates: duplicate id \"t\" (first at line 2)");
+	expect_error("templates:\n  - {id: t, template: u}\n",
+	             "x.yaml:2:", "templates: unknown option \"template\"");
+	expect_error("templates:\n  - {id: t, domain: a.test}\n",
+	             "x.yaml:2:", "templates: unknown option \"domain\"");
+	expect_error("templates:\n  - {id: t, acl: [nope]}\n",
+	             "x.yaml:2:", "acl: unknown acl \"nope\"");
+	expect_error("templates:\n  - {id: t, transfer-timeout: 0}\n",
+	             "x.yaml:2:", "transfer-timeout: expected an integer");
+	expect_error("templates:\n  - {id: t, role: secondary}\nzones:\n  - domain: a.test\n"
+	             "    template: t\n",
+	             "x.yaml:4:", "a secondary zone needs \"primaries\" (nor its template)");
+	expect_error("templates:\n  - {file: a}\n", "x.yaml:2:", "templates: missing \"id\"");
 }
 
 static void test_comments_and_empty_sections_are_defaults(void **state)
@@ -1090,6 +1197,177 @@ static void test_zone_role_rules(void **state)
 	assert_int_equal(count_lines(err), 1); /* no follow-on "needs file" noise */
 }
 
+static void test_catalog_keys(void **state)
+{
+	(void)state;
+	conf_t *c = load_ok("zones:\n"
+	                    "  - {domain: a.example, file: /a, catalog-zone: Catalog.Example.}\n"
+	                    "  - {domain: catalog.example, catalog-role: producer}\n"
+	                    "  - {domain: b.example, file: /b, catalog-zone: catalog.example,\n"
+	                    "     catalog-group: blue}\n"
+	                    "  - {domain: c.example, file: /c, catalog-role: none}\n");
+	assert_int_equal(c->zones[1].catalog_role, CONF_CATALOG_PRODUCER);
+	assert_null(c->zones[1].file);
+	/* Resolved whatever the order of the zones and the case of the name. */
+	assert_int_equal(c->zones[0].catalog_zone, 1);
+	assert_null(c->zones[0].catalog_group);
+	assert_int_equal(c->zones[2].catalog_zone, 1);
+	assert_string_equal(c->zones[2].catalog_group, "blue");
+	assert_int_equal(c->zones[3].catalog_zone, -1);
+	assert_int_equal(c->zones[3].catalog_role, CONF_CATALOG_NONE);
+	conf_free(c);
+
+	/* A default template's file is not a catalog's; zones from a template list nowhere. */
+	c = load_ok("templates:\n  - {id: default, file: \"/z/%s.zone\"}\n"
+	            "zones:\n  - {domain: cat, catalog-role: producer}\n"
+	            "  - {domain: a, catalog-zone: cat}\n  - {domain: b}\n");
+	assert_null(c->zones[0].file);
+	assert_int_equal(c->zones[1].catalog_zone, 0);
+	assert_string_equal(c->zones[2].file, "/z/b.zone");
+	assert_int_equal(c->zones[2].catalog_zone, -1);
+	conf_zone_t made;
+	assert_int_equal(conf_zone_from_template(c, 0, "new.example", &made), 0);
+	assert_int_equal(made.catalog_zone, -1);
+	assert_int_equal(made.catalog_role, CONF_CATALOG_NONE);
+	conf_zone_deinit(&made);
+	conf_free(c);
+
+	expect_error("zones:\n  - {domain: c, catalog-role: producer, role: secondary, "
+	             "primaries: []}\n",
+	             "x.yaml:2:", "catalog-role: producer needs role primary");
+	expect_error("zones:\n  - {domain: c, catalog-role: producer, file: /c}\n",
+	             "x.yaml:2:", "file: a producer catalog is generated");
+	expect_error("zones:\n  - {domain: c, catalog-role: consumer, file: /c}\n",
+	             "x.yaml:2:", "catalog-role: consumer needs role secondary");
+	const char *pri = "remotes:\n  - {id: p, address: 192.0.2.1}\n";
+	char text[1024];
+	snprintf(
+	    text, sizeof(text),
+	    "%szones:\n  - {domain: c, role: secondary, primaries: p, catalog-role: consumer}\n",
+	    pri);
+	expect_error(text, "x.yaml:4:", "catalog-role: consumer needs catalog-template");
+	snprintf(
+	    text, sizeof(text),
+	    "%stemplates:\n  - {id: t}\nzones:\n  - {domain: c, role: secondary, primaries: p, "
+	    "catalog-role: consumer, catalog-template: [t, u]}\n",
+	    pri);
+	expect_error(text, "x.yaml:6:", "catalog-template: unknown template \"u\"");
+	expect_error(text,
+	             "x.yaml:6:", "catalog-template: template \"t\" (line 4) has no primaries");
+	snprintf(text, sizeof(text), "%szones:\n  - {domain: c, file: /c, catalog-template: t}\n",
+	         pri);
+	expect_error(text, "x.yaml:4:", "catalog-template: only a consumer catalog");
+	snprintf(text, sizeof(text),
+	         "%stemplates:\n  - {id: default, primaries: p}\n  - {id: blue, primaries: p}\n"
+	         "zones:\n  - {domain: c, role: secondary, catalog-role: consumer}\n"
+	         "  - {domain: d, role: secondary, catalog-role: consumer, "
+	         "catalog-template: [blue, default]}\n",
+	         pri);
+	c = load_ok(text);
+	assert_int_equal(c->zones[0].catalog_role, CONF_CATALOG_CONSUMER);
+	assert_int_equal(c->zones[0].ncatalog_templates, 1);
+	assert_int_equal(c->zones[0].catalog_templates[0], 0);
+	assert_int_equal(c->zones[1].ncatalog_templates, 2);
+	assert_int_equal(c->zones[1].catalog_templates[0], 1);
+	assert_int_equal(c->zones[1].catalog_from, -1);
+	assert_int_equal(c->zones[0].catalog_max_members, 100000);
+	/* A member is a secondary of its template's primaries, named from the wire, defaults
+	 * filled, whatever role the template leaves (primary, with no file). */
+	conf_zone_t m;
+	assert_int_equal(conf_member_from_template(c, 1, (const uint8_t *)"\002M1\004test", 9, &m),
+	                 0);
+	assert_int_equal(m.role, CONF_ROLE_SECONDARY);
+	assert_string_equal(m.domain, "M1.test");
+	assert_memory_equal(m.name, "\002m1\004test", 9);
+	assert_int_equal(m.nprimaries, 1);
+	assert_int_equal(m.catalog_from, -1);
+	assert_true(m.refresh_min > 0 && m.journal_max_depth > 0);
+	conf_zone_deinit(&m);
+	assert_int_equal(conf_member_from_template(c, 7, (const uint8_t *)"\002m1\004test", 9, &m),
+	                 US_EINVAL);
+	conf_free(c);
+	snprintf(text, sizeof(text),
+	         "%stemplates:\n  - {id: default, primaries: p}\nzones:\n  - {domain: c, role: "
+	         "secondary, catalog-role: consumer, catalog-max-members: 0}\n",
+	         pri);
+	expect_error(text, "x.yaml:6:", "catalog-max-members");
+	expect_error("zones:\n  - {domain: c, catalog-role: both, file: /c}\n",
+	             "x.yaml:2:", "catalog-role: unknown value \"both\"");
+	expect_error("zones:\n  - {domain: a, file: /a, catalog-zone: nowhere}\n",
+	             "x.yaml:2:", "catalog-zone: no zone \"nowhere\" in this configuration");
+	expect_error(
+	    "zones:\n  - {domain: a, file: /a, catalog-zone: b}\n"
+	    "  - {domain: b, file: /b}\n",
+	    "x.yaml:2:", "catalog-zone: zone \"b\" (line 3) has no catalog-role: producer");
+	expect_error("zones:\n  - {domain: a, catalog-role: producer, catalog-zone: a}\n",
+	             "x.yaml:2:", "catalog-zone: a catalog cannot list itself");
+	expect_error("zones:\n  - {domain: a, catalog-role: producer, catalog-zone: b}\n"
+	             "  - {domain: b, catalog-role: producer}\n",
+	             "x.yaml:2:", "catalog-zone: a catalog is not a member of another");
+	expect_error("zones:\n  - {domain: a, file: /a, catalog-zone: \"a..b\"}\n",
+	             "x.yaml:2:", "catalog-zone: bad name");
+	expect_error("zones:\n  - {domain: a, file: /a, catalog-group: g}\n",
+	             "x.yaml:2:", "catalog-group: only a member");
+	expect_error("zones:\n  - {domain: c, catalog-role: producer}\n"
+	             "  - {domain: a, file: /a, catalog-zone: c, catalog-group: \"\"}\n",
+	             "x.yaml:3:", "catalog-group: must be 1 to 255 bytes long");
+}
+
+/* A copy holds what the original does, shares nothing with it (ASan sees both freed), and
+ * leaves out the catalogs' members when asked. */
+static void test_copy(void **state)
+{
+	(void)state;
+	const char *pin = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	char text[2048];
+	snprintf(text, sizeof(text),
+	         "server:\n  listen: [127.0.0.1@5300]\n  nsid: n\n  user: nobody\n"
+	         "  rrl: {rate-limit: 5, whitelist: [10.0.0.0/8]}\n  block: [192.0.2.0/24]\n"
+	         "  tls: {certificate: c.pem, key: k.pem, ca: ca.pem, listen: 127.0.0.1}\n"
+	         "log: {target: /tmp/x.log}\n"
+	         "keys:\n  - {id: k1, algorithm: hmac-sha256, secret: \"" SECRET "\"}\n"
+	         "remotes:\n  - {id: p, address: [192.0.2.1, 192.0.2.2], key: k1, tls: {pin: "
+	         "[\"%s\"], certificate: me.pem, key: me.key, ca: ca.pem, hostname: h}}\n"
+	         "  - {id: q, address: 192.0.2.3}\n"
+	         "acls:\n  - {id: a, address: [192.0.2.0/24], key: k1, action: transfer}\n"
+	         "templates:\n  - {id: default, primaries: q, acl: a, file: \"/z/%%s\"}\n"
+	         "zones:\n  - {domain: cat, role: secondary, catalog-role: consumer}\n"
+	         "  - {domain: prod, catalog-role: producer, notify: q}\n"
+	         "  - {domain: m, file: /m, catalog-zone: prod, catalog-group: g, watch: q}\n",
+	         pin);
+	conf_t *c = load_ok(text);
+	conf_zone_t member;
+	assert_int_equal(conf_zone_from_template(c, 0, "from.catalog", &member), 0);
+	member.catalog_from = 0;
+	member.catalog_id = (uint8_t *)strdup("\003abc");
+	assert_int_equal(conf_add_zone(c, &member), 0);
+	conf_t *all = NULL, *file = NULL;
+	assert_int_equal(conf_copy(c, false, &all), 0);
+	assert_int_equal(conf_copy(c, true, &file), 0);
+	assert_int_equal(all->nzones, 4);
+	assert_int_equal(file->nzones, 3);
+	assert_memory_equal(all->zones[3].catalog_id, "\003abc", 4);
+	assert_ptr_not_equal(all->zones[3].catalog_id, c->zones[3].catalog_id);
+	assert_string_equal(all->zones[3].file, "/z/from.catalog");
+	assert_string_equal(file->zones[2].catalog_group, "g");
+	assert_int_equal(file->zones[2].catalog_zone, 1);
+	assert_string_equal(file->remotes[0].tls->hostname, "h");
+	assert_int_equal(file->remotes[0].tls->npins, 1);
+	assert_int_equal(file->remotes[0].naddr, 2);
+	assert_int_equal(file->keys[0].secret_len, 32);
+	assert_memory_equal(file->keys[0].secret, SECRET_RAW, 32);
+	assert_string_equal(file->tls->ca, "ca.pem");
+	assert_string_equal(file->templates[0].zone.file, "/z/%s");
+	assert_string_equal(file->log_file, "/tmp/x.log");
+	assert_int_equal(file->rrl.nwhitelist, 1);
+	conf_free(c);
+	/* The copies live on without the original. */
+	assert_string_equal(all->zones[0].domain, "cat");
+	assert_int_equal(all->zones[0].catalog_templates[0], 0);
+	conf_free(all);
+	conf_free(file);
+}
+
 static void test_all_errors_collected(void **state)
 {
 	(void)state;
@@ -1391,8 +1669,10 @@ int main(void)
 	    cmocka_unit_test(test_secondary_timer_and_limit_options),
 	    cmocka_unit_test(test_journal_bounds),
 	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_defences),
 	    cmocka_unit_test(test_policies),
+	    cmocka_unit_test(test_templates),
 	    cmocka_unit_test(test_comments_and_empty_sections_are_defaults),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_directory_is_an_error),
@@ -1435,6 +1715,8 @@ int main(void)
 	    cmocka_unit_test(test_zone_references),
 	    cmocka_unit_test(test_zone_single_id_lists),
 	    cmocka_unit_test(test_zone_role_rules),
+	    cmocka_unit_test(test_catalog_keys),
+	    cmocka_unit_test(test_copy),
 	    cmocka_unit_test(test_all_errors_collected),
 	    cmocka_unit_test(test_error_buffer_truncation),
 	    cmocka_unit_test(test_aliases_rejected),

@@ -1895,11 +1895,99 @@ static void out_of_memory(void **state)
 }
 #endif
 
+/* A NOTIFY for apex with its SOA (serial) as the first answer, names compressed or not, as
+ * notify.c and knotd send it; returns its length. */
+static size_t notify_msg(uint8_t *q, size_t cap, const char *apex, bool compressed, uint32_t serial)
+{
+	int n = xfr_build_soa_query(q, cap, QID, (const uint8_t *)apex);
+	assert_true(n > 0);
+	wire_write16(q + WIRE_FLAGS, (uint16_t)(WIRE_OPCODE_NOTIFY << 11 | WIRE_AA));
+	size_t alen = strlen(apex) + 1, len = WIRE_HDR_LEN + alen + 4;
+	uint8_t *p = q + len;
+	if (compressed) {
+		wire_write16(p, 0xC000 | WIRE_HDR_LEN);
+		p += 2;
+	} else {
+		memcpy(p, apex, alen);
+		p += alen;
+	}
+	wire_write16(p, WIRE_T_SOA);
+	wire_write16(p + 2, WIRE_CLASS_IN);
+	wire_write32(p + 4, 300);
+	uint8_t *rdlen = p + 8, *rd = p + 10;
+	for (int i = 0; i < 2; i++) { /* MNAME ns1.apex, RNAME hostmaster.apex */
+		const char *label = i ? "\12hostmaster" : "\3ns1";
+		memcpy(rd, label, strlen(label));
+		rd += strlen(label);
+		if (compressed) {
+			wire_write16(rd, 0xC000 | WIRE_HDR_LEN);
+			rd += 2;
+		} else {
+			memcpy(rd, apex, alen);
+			rd += alen;
+		}
+	}
+	uint32_t timers[5] = {serial, 3600, 600, 1209600, 300};
+	for (int i = 0; i < 5; i++, rd += 4)
+		wire_write32(rd, timers[i]);
+	wire_write16(rdlen, (uint16_t)(rd - (p + 10)));
+	wire_write16(q + WIRE_ANCOUNT, 1);
+	wire_write16(q + WIRE_ARCOUNT, 0);
+	return (size_t)(rd - q);
+}
+
+static void notify_serial(void **state)
+{
+	(void)state;
+	const uint8_t *apex = (const uint8_t *)APEX;
+	uint8_t q[512], bad[512];
+	uint32_t serial = 0;
+	for (int c = 0; c < 2; c++) {
+		size_t len = notify_msg(q, sizeof(q), APEX, c, 4000000000u);
+		assert_int_equal(xfr_notify_serial(q, len, apex, &serial), 0);
+		assert_int_equal(serial, 4000000000u);
+		/* Case does not matter; another zone's NOTIFY is not ours to read. */
+		assert_int_equal(
+		    xfr_notify_serial(q, len, (const uint8_t *)"\7EXAMPLE\3COM", &serial), 0);
+		assert_int_equal(
+		    xfr_notify_serial(q, len, (const uint8_t *)"\7example\3net", &serial),
+		    US_ENOENT);
+		/* Every cut short: an error, never a read past the end. */
+		for (size_t cut = 0; cut < len; cut++) {
+			uint8_t *copy = malloc(cut ? cut : 1);
+			memcpy(copy, q, cut);
+			serial = 7;
+			assert_true(xfr_notify_serial(copy, cut, apex, &serial) < 0);
+			assert_int_equal(serial, 7);
+			free(copy);
+		}
+		/* A response, a query, no answer, an answer that is not the apex SOA. */
+		memcpy(bad, q, len);
+		bad[WIRE_FLAGS] |= 0x80;
+		assert_int_equal(xfr_notify_serial(bad, len, apex, &serial), US_EMALF);
+		memcpy(bad, q, len);
+		wire_write16(bad + WIRE_FLAGS, WIRE_AA);
+		assert_int_equal(xfr_notify_serial(bad, len, apex, &serial), US_EMALF);
+		memcpy(bad, q, len);
+		wire_write16(bad + WIRE_ANCOUNT, 0);
+		assert_int_equal(xfr_notify_serial(bad, len, apex, &serial), US_ENOENT);
+		memcpy(bad, q, len);
+		size_t type_at = WIRE_HDR_LEN + sizeof(APEX) + 4 + (c ? 2 : sizeof(APEX));
+		wire_write16(bad + type_at, WIRE_T_A);
+		assert_int_equal(xfr_notify_serial(bad, len, apex, &serial), US_ENOENT);
+		/* An SOA rdata too short for its timers. */
+		memcpy(bad, q, len);
+		wire_write16(bad + type_at + 8, (uint16_t)(wire_read16(bad + type_at + 8) - 4));
+		assert_int_equal(xfr_notify_serial(bad, len - 4, apex, &serial), US_EMALF);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(requests),
 	    cmocka_unit_test(soa_response),
+	    cmocka_unit_test(notify_serial),
 	    cmocka_unit_test(axfr_multi_message),
 	    cmocka_unit_test(axfr_dnspython),
 	    cmocka_unit_test(axfr_one_message_each),
