@@ -440,24 +440,6 @@ static void gen_free(server_gen_t *g)
 	free(g);
 }
 
-void server_apply_later(server_t *s, conf_t *next)
-{
-	conf_free(s->pending_conf);
-	s->pending_conf = next;
-	server_wake(s);
-}
-
-/* Applies what server_apply_later left, logging the outcome. */
-static void apply_pending(server_t *s)
-{
-	conf_t *next = s->pending_conf;
-	ctl_reply_t r = {0};
-	s->pending_conf = NULL;
-	if (server_apply_conf(s, next, &r) != 0)
-		log_error("configuration change refused: %s", r.text ? r.text : "");
-	free(r.text);
-}
-
 void server_reap(server_t *s)
 {
 	for (server_gen_t **p = &s->retired; *p;) {
@@ -1557,12 +1539,6 @@ int server_run(const char *conf_path)
 		 * the wall clock's, which the other servers of the fleet share. */
 		__atomic_store_n(&s.answer.now, (uint32_t)clock_now(), __ATOMIC_RELAXED);
 		__atomic_store_n(&s.answer.wall, (uint32_t)time(NULL), __ATOMIC_RELAXED);
-		/* Before anything walks the zones or polls the fleet monitor's sockets, which a
-		 * change of the zone set replaces. */
-		if (s.pending_conf) {
-			apply_pending(&s);
-			kick = true;
-		}
 		int64_t now_ms = net_now_ms();
 		if (kick || now_ms >= due) {
 			kick = false;
@@ -1666,7 +1642,6 @@ cleanup:
 	}
 	for (size_t i = 0; s.zones && s.conf && i < s.conf->nzones; i++)
 		free(s.zones[i]);
-	conf_free(s.pending_conf);
 	if (s.wake_fd > 0)
 		close(s.wake_fd);
 	free(s.zones);

@@ -173,7 +173,6 @@ typedef struct server {
 	 * catalog consumer adds the members of its catalogs there (conf_add_zone). 0 or an
 	 * error, which refuses the reload with the message written to r. */
 	int (*extend_conf)(struct server *s, conf_t *next, struct ctl_reply *r);
-	conf_t *pending_conf; /* server_apply_later's, applied at the top of the next loop */
 	answer_conf_t answer;
 	atomic_bool stop;
 	time_t started;
@@ -242,14 +241,6 @@ void server_gen_unref(server_gen_t *g);
  * changed and the reason in r (a TLS remote changed, out of memory).
  */
 int server_apply_conf(server_t *s, conf_t *next, struct ctl_reply *r);
-
-/*
- * Zone manager only: server_apply_conf(s, next) at the top of the manager's next loop, for a
- * caller inside a walk of s->zones (xfrin_tick taking in a catalog's transfer, for one), which
- * the swap would pull from under it. Takes ownership of next; a later call before then
- * replaces it (the earlier one is freed). The outcome is logged.
- */
-void server_apply_later(server_t *s, conf_t *next);
 
 /* Frees what retired generations no one holds any more. Zone manager only. */
 void server_reap(server_t *s);
