@@ -810,6 +810,12 @@ typedef struct apply {
 	size_t rd_cap, tab_cap;
 	bool rebuild; /* a change the overlay cannot express cheaply: build a new base */
 	zone_apply_lenient_t *lenient; /* NULL: an addition of a record held is an error */
+	/* Lenient: the diff being applied as it takes effect (see kept_put). */
+	struct kept_list {
+		zone_rr_t *head, *tail;
+		uint32_t n;
+	} kept_rm, kept_add;
+	bool kept_differs; /* from the diff as given */
 	char *err;
 	size_t errlen;
 } apply_t;
@@ -1018,7 +1024,6 @@ static long rd_find(apply_t *a, size_t mask, const uint8_t *rd, uint16_t len, lo
 typedef struct item {
 	const zone_rr_t *rr;
 	int labels;
-	bool redundant; /* an addition of a record held already, left out (lenient) */
 } item_t;
 
 static int item_cmp(const void *x, const void *y, void *down)
@@ -1069,6 +1074,50 @@ static int node_put_rrset(apply_t *a, zone_node_t *n, const zone_rrset_t *rs)
 		n->nrrsets++;
 	}
 	return 0;
+}
+
+/*
+ * Lenient: appends a record to the diff as it took effect. There a removal carries the TTL the
+ * record had, an addition the TTL its RRset ends with, and an RRset whose TTL changed has all
+ * its other records removed and added back, as RFC 1995 carries a TTL change: so the journal's
+ * diffs condense record by record (zonediff_condense) to what applying them did.
+ */
+static int kept_put(apply_t *a, bool add, const zone_rr_t *r, uint32_t ttl)
+{
+	if (!a->lenient)
+		return 0;
+	zone_rr_t *c = arena_alloc(a->lenient->mem, sizeof(*c));
+	if (!c)
+		return US_ENOMEM;
+	*c = *r;
+	c->next = NULL;
+	c->ttl = ttl;
+	a->kept_differs |= ttl != r->ttl;
+	struct kept_list *l = add ? &a->kept_add : &a->kept_rm;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	l->n++;
+	return 0;
+}
+
+/* Lenient: an RRset's record that stays while its TTL changes from ttl to nttl. */
+static int kept_rettl(apply_t *a, const zone_rr_t *like, const uint8_t *rdata, uint16_t len,
+                      uint32_t ttl, uint32_t nttl)
+{
+	if (!a->lenient)
+		return 0;
+	/* Copied: the version whose bytes these are may go before the journal takes them. */
+	uint8_t *rd = len ? arena_dup(a->lenient->mem, rdata, len) : NULL;
+	if (len && !rd)
+		return US_ENOMEM;
+	zone_rr_t r = {
+	    .owner = like->owner, .rdata = rd, .ttl = ttl, .type = like->type, .rdlen = len};
+	a->kept_differs = true;
+	int ret = kept_put(a, false, &r, ttl);
+	return ret ? ret : kept_put(a, true, &r, nttl);
 }
 
 /*
@@ -1128,8 +1177,7 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, item_t *items, size_t 
 				if (!a->lenient || r->ttl != ttl)
 					return change_error(a, US_EEXIST, d, r, "adds",
 					                    "that the zone holds already");
-				a->rd[k + j].gone = true;
-				items[j].redundant = true;
+				a->rd[k + j].gone = true; /* left out of what is kept */
 				a->lenient->redundant++;
 				continue;
 			}
@@ -1143,12 +1191,27 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, item_t *items, size_t 
 			a->rd[at].gone = true;
 			bytes -= 2u + r->rdlen;
 			count--;
+			int ret = kept_put(a, false, r, rs->ttl);
+			if (ret)
+				return ret;
 		}
 	}
 	if (count > UINT16_MAX)
 		return change_error(a, US_EZONE, d, r0, "adds too many records like", "");
 	if (add && !last)
 		return 0; /* every addition was there already */
+	if (add && a->lenient) {
+		for (size_t j = 0; j < k + n; j++) {
+			const struct apply_rd *e = &a->rd[j];
+			int ret = 0;
+			if (j >= k && !e->gone)
+				ret = kept_put(a, true, items[j - k].rr, last->ttl);
+			else if (j < k && rs->ttl != last->ttl)
+				ret = kept_rettl(a, r0, e->rdata, e->len, rs->ttl, last->ttl);
+			if (ret)
+				return ret;
+		}
+	}
 
 	zone_rrset_t nrs = {.type = r0->type,
 	                    .count = (uint16_t)count,
@@ -1183,15 +1246,14 @@ static int rrset_change(apply_t *a, const zone_diff_t *d, item_t *items, size_t 
  * before the names below it come (either way the cut flags need no rebuild).
  */
 static int apply_list(apply_t *a, const zone_diff_t *d, const zone_rr_t *list, bool add,
-                      item_t **items, size_t *cap, size_t *nitems)
+                      item_t **items, size_t *cap)
 {
 	size_t n = 0;
 	for (const zone_rr_t *r = list; r; r = r->next) {
 		if (grow((void **)items, cap, n + 1, sizeof(item_t)))
 			return US_ENOMEM;
-		(*items)[n++] = (item_t){r, dname_labels(r->owner), false};
+		(*items)[n++] = (item_t){r, dname_labels(r->owner)};
 	}
-	*nitems = n;
 	bool down = !add;
 	if (n)
 		qsort_r(*items, n, sizeof(item_t), item_cmp, &down);
@@ -1208,34 +1270,19 @@ static int apply_list(apply_t *a, const zone_diff_t *d, const zone_rr_t *list, b
 	return 0;
 }
 
-/*
- * A lenient apply's record of diff d as it took effect: the same, or, where additions were
- * left out, a copy whose added list holds the others (cells from the lenient arena, the
- * records borrowed from d). items[0..n) are the additions as apply_list marked them.
- */
-static int kept_diff(zone_apply_lenient_t *l, const zone_diff_t *d, const item_t *items, size_t n,
-                     zone_diff_t **out)
+/* A lenient apply's record of diff d as it took effect: d itself when that is what it did. */
+static int kept_diff(apply_t *a, const zone_diff_t *d, zone_diff_t **out)
 {
-	size_t dropped = 0;
-	for (size_t i = 0; i < n; i++)
-		dropped += items[i].redundant;
-	zone_diff_t *k = arena_alloc(l->mem, sizeof(*k));
+	zone_diff_t *k = arena_alloc(a->lenient->mem, sizeof(*k));
 	if (!k)
 		return US_ENOMEM;
 	*k = *d;
 	k->next = NULL;
-	if (dropped) {
-		k->added = NULL;
-		k->nadded = d->nadded - (uint32_t)dropped;
-		for (size_t i = n; i-- > 0;) {
-			if (items[i].redundant)
-				continue;
-			zone_rr_t *c = arena_dup(l->mem, items[i].rr, sizeof(*c));
-			if (!c)
-				return US_ENOMEM;
-			c->next = k->added;
-			k->added = c;
-		}
+	if (a->kept_differs || a->kept_add.n != d->nadded) {
+		k->removed = a->kept_rm.head;
+		k->added = a->kept_add.head;
+		k->nremoved = a->kept_rm.n;
+		k->nadded = a->kept_add.n;
 	}
 	*out = k;
 	return 0;
@@ -1335,7 +1382,7 @@ int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_apply_lenient
 		return ret;
 	apply_t a = {.lenient = lenient, .err = err, .errlen = errlen};
 	item_t *items = NULL;
-	size_t items_cap = 0, nitems;
+	size_t items_cap = 0;
 	const zone_rr_t *soa = NULL;
 	const zone_diff_t **kept = NULL;
 	if (lenient) {
@@ -1348,11 +1395,13 @@ int zone_apply(const zone_t *old, const zone_changeset_t *cs, zone_apply_lenient
 		goto done;
 	a.mem = &a.z->base->shared;
 	for (const zone_diff_t *d = cs->first; d; d = d->next) {
-		ret = apply_list(&a, d, d->removed, false, &items, &items_cap, &nitems);
+		a.kept_rm = a.kept_add = (struct kept_list){0};
+		a.kept_differs = false;
+		ret = apply_list(&a, d, d->removed, false, &items, &items_cap);
 		if (ret == 0)
-			ret = apply_list(&a, d, d->added, true, &items, &items_cap, &nitems);
+			ret = apply_list(&a, d, d->added, true, &items, &items_cap);
 		zone_diff_t *k;
-		if (ret == 0 && lenient && (ret = kept_diff(lenient, d, items, nitems, &k)) == 0) {
+		if (ret == 0 && lenient && (ret = kept_diff(&a, d, &k)) == 0) {
 			*kept = k;
 			kept = &k->next;
 		}

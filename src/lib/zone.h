@@ -225,9 +225,11 @@ typedef struct zone_changeset {
 /*
  * For zone_apply: an addition of a record the zone holds already, with the RRset's TTL (nsd 4.6
  * sends them in its IXFRs), changes nothing and is let pass. On success, redundant counts those
- * additions and kept is the changeset without them, as it took effect (what a journal stores,
- * and IXFR out sends on): it borrows from the changeset given, with new cells from mem where
- * it leaves records out.
+ * additions and kept is the changeset as it took effect (what a journal stores, and IXFR out
+ * sends on): without those additions, each removal at the TTL the record had, and where an
+ * RRset's TTL changed, all its records removed and added back at the new TTL (RFC 1995's way),
+ * so that kept diffs condense record by record. It borrows from the changeset given, with new
+ * cells from mem where it differs.
  */
 typedef struct zone_apply_lenient {
 	arena_t *mem;

@@ -977,6 +977,66 @@ static void ixfr_apply_lenient(void **state)
 	assert_int_equal(apply_lenient("www A 192.0.2.99\n", "", &kept), US_ENOENT);
 }
 
+/*
+ * Applies the IXFR 1 -> 2 -> 3 of the given deletions and additions leniently, then condenses
+ * what it kept, as IXFR out does with the journal's entries: the condensed diff must take the
+ * old zone to the same records and TTLs. Returns the TTL of the first removal it kept.
+ */
+static uint32_t kept_condenses(const char *del1, const char *add1, const char *del2,
+                               const char *add2)
+{
+	tstream_t *s = ts_new(WIRE_T_IXFR);
+	ts_msg(s, true);
+	ts_soa(s, 3);
+	ts_soa(s, 1);
+	ts_add(s, "%s", del1);
+	ts_soa(s, 2);
+	ts_add(s, "%s", add1);
+	ts_soa(s, 2);
+	ts_add(s, "%s", del2);
+	ts_soa(s, 3);
+	ts_add(s, "%s", add2);
+	ts_soa(s, 3);
+	xfr_in_t *x = ixfr_in(1);
+	assert_int_equal(ts_feed(x, s), XFR_DONE);
+	free(s);
+	zone_t *old = base_zone(1), *z = NULL, *again = NULL;
+	arena_t mem;
+	arena_init(&mem);
+	zone_apply_lenient_t l = {.mem = &mem};
+	zone_changeset_t c;
+	char err[XFR_ERRLEN];
+	if (zone_apply(old, xfr_in_result(x)->changeset, &l, &z, err, sizeof(err)))
+		fail_msg("does not apply: %s", err);
+	assert_int_equal(zonediff_condense(&l.kept, &mem, &c), 0);
+	if (zone_apply(old, &c, NULL, &again, err, sizeof(err)))
+		fail_msg("the condensed diff does not apply: %s", err);
+	assert_true(zone_same(z, again));
+	uint32_t ttl = l.kept.first->removed ? l.kept.first->removed->ttl : 0;
+	zone_unref(again);
+	zone_unref(z);
+	zone_unref(old);
+	arena_deinit(&mem);
+	xfr_in_free(x);
+	return ttl;
+}
+
+/* TTLs are an RRset's, not a record's (RFC 2181 5.2): what is kept says how they changed. */
+static void ixfr_kept_ttls(void **state)
+{
+	(void)state;
+	/* Removed at a TTL it did not have, added back at that TTL: the RRset's TTL moves. */
+	assert_int_equal(kept_condenses("www 301 A 192.0.2.80\n", "www 301 A 192.0.2.80\n", "", ""),
+	                 300);
+	/* A record added at a new TTL takes the RRset there; its removal later leaves it so. */
+	kept_condenses("", "www 900 A 192.0.2.81\n", "www A 192.0.2.81\n", "");
+	kept_condenses("", "www 900 A 192.0.2.81\n", "", "www A 192.0.2.82\n");
+	/* Back and forth within the chain, and a record that only comes and goes. */
+	kept_condenses("www A 192.0.2.80\n", "www 60 A 192.0.2.80\n", "www 60 A 192.0.2.80\n",
+	               "www A 192.0.2.80\n");
+	kept_condenses("", "new 60 A 192.0.2.9\n", "new A 192.0.2.9\n", "");
+}
+
 /* Decodes a one-sequence IXFR 1 -> 2 with the given deletions and additions, then applies it. */
 static int apply_one(uint32_t base, const char *del, const char *add, char *err, size_t errlen)
 {
@@ -2000,6 +2060,7 @@ int main(void)
 	    cmocka_unit_test(ixfr_dnspython),
 	    cmocka_unit_test(ixfr_apply_failures),
 	    cmocka_unit_test(ixfr_apply_lenient),
+	    cmocka_unit_test(ixfr_kept_ttls),
 	    cmocka_unit_test(ixfr_uptodate),
 	    cmocka_unit_test(ixfr_axfr_style),
 	    cmocka_unit_test(ixfr_bad_structure),
