@@ -449,9 +449,11 @@ static void add_ns(fleetmon_t *f, server_zone_t *z, size_t *cap, const zone_t *v
 
 /*
  * Builds the zone's members from its configuration and version, keeping what was observed of
- * servers that stay, and puts the new ones on the schedule.
+ * servers that stay, and puts them on the schedule: new ones soon, those that stay soon too,
+ * or with keep_due when their next check was due (a reload: what it left alone is not asked
+ * again early).
  */
-static void rebuild(fleetmon_t *f, server_zone_t *z, int64_t now)
+static void rebuild(fleetmon_t *f, server_zone_t *z, int64_t now, bool keep_due)
 {
 	const conf_t *c = f->s->conf;
 	const conf_zone_t *zc = z->conf;
@@ -484,6 +486,7 @@ static void rebuild(fleetmon_t *f, server_zone_t *z, int64_t now)
 	for (size_t i = 1; i < fz->n; i++) {
 		member_t *m = &fz->m[i];
 		bool kept = false;
+		int64_t due = now + fast_ms[0];
 		for (size_t j = 1; j < nold && !kept; j++) {
 			if (maddr_is(&old[j].addr, &m->addr.u, m->addr.len)) {
 				m->obs = old[j].obs;
@@ -492,9 +495,11 @@ static void rebuild(fleetmon_t *f, server_zone_t *z, int64_t now)
 				m->notified = old[j].notified;
 				m->fast = old[j].fast;
 				kept = true;
+				if (keep_due && old[j].due)
+					due = old[j].due;
 			}
 		}
-		schedule(f, z, i, now + (kept ? fast_ms[0] : (int64_t)rnd(FLEET_START_SPREAD)));
+		schedule(f, z, i, kept ? due : now + (int64_t)rnd(FLEET_START_SPREAD));
 	}
 	free(old);
 }
@@ -536,7 +541,7 @@ static void took_answer(fleetmon_t *f, uint32_t idx, int ret, int64_t now)
 		server_zone_t *z = f->s->zones[i];
 		for (size_t j = 0; j < z->fleet->next; j++) {
 			if (z->fleet->ext[j] == idx) {
-				rebuild(f, z, now);
+				rebuild(f, z, now, false);
 				break;
 			}
 		}
@@ -917,6 +922,20 @@ static void finish_check(fleetmon_t *f, query_t *q, const xfr_soa_answer_t *a, c
 
 /* ---- the loop ---- */
 
+/* Gives every zone of the server that has none its (empty) state. */
+static int attach_zones(fleetmon_t *f)
+{
+	for (size_t i = 0; i < f->s->conf->nzones; i++) {
+		server_zone_t *z = f->s->zones[i];
+		if (z->fleet)
+			continue;
+		if (!(z->fleet = calloc(1, sizeof(fleet_zone_t))))
+			return US_ENOMEM;
+		z->fleet->mon = f;
+	}
+	return 0;
+}
+
 int fleetmon_new(server_t *s, fleetmon_t **out)
 {
 	fleetmon_t *f = calloc(1, sizeof(*f));
@@ -925,16 +944,27 @@ int fleetmon_new(server_t *s, fleetmon_t **out)
 	f->s = s;
 	f->udp4 = f->udp6 = -1;
 	f->tokens = FLEET_BURST;
-	for (size_t i = 0; i < s->conf->nzones; i++) {
-		s->zones[i]->fleet = calloc(1, sizeof(fleet_zone_t));
-		if (!s->zones[i]->fleet) {
-			fleetmon_free(f);
-			return US_ENOMEM;
-		}
-		s->zones[i]->fleet->mon = f;
+	if (attach_zones(f)) {
+		fleetmon_free(f);
+		return US_ENOMEM;
 	}
 	*out = f;
 	return 0;
+}
+
+static void free_zone(server_zone_t *z)
+{
+	if (!z->fleet)
+		return;
+	free(z->fleet->ext);
+	free(z->fleet->m);
+	free(z->fleet);
+	z->fleet = NULL;
+}
+
+void fleetmon_forget(server_zone_t *z)
+{
+	free_zone(z);
 }
 
 void fleetmon_free(fleetmon_t *f)
@@ -944,15 +974,8 @@ void fleetmon_free(fleetmon_t *f)
 	for (int i = 0; i < FLEET_INFLIGHT; i++)
 		if (f->q[i].used)
 			close_query(f, &f->q[i]);
-	for (size_t i = 0; i < f->s->conf->nzones; i++) {
-		fleet_zone_t *fz = f->s->zones[i]->fleet;
-		if (!fz)
-			continue;
-		free(fz->ext);
-		free(fz->m);
-		free(fz);
-		f->s->zones[i]->fleet = NULL;
-	}
+	for (size_t i = 0; i < f->s->conf->nzones; i++)
+		free_zone(f->s->zones[i]);
 	for (size_t j = 0; j < f->next; j++) {
 		ns_ext_t *e = f->ext[j];
 		if (e->pending && gai_cancel(&e->req) != EAI_CANCELED)
@@ -998,13 +1021,35 @@ static void self_state(fleetmon_t *f, server_zone_t *z, const zone_t *v, int64_t
 	hurry(f, z, now);
 }
 
+int fleetmon_reload(fleetmon_t *f)
+{
+	/* Checks in flight and the schedule name zones by their old positions: dropped, and
+	 * every member is put on the schedule again as it was. */
+	for (int i = 0; i < FLEET_INFLIGHT; i++)
+		if (f->q[i].used)
+			close_query(f, &f->q[i]);
+	f->nheap = 0;
+	int ret = attach_zones(f);
+	if (ret || !f->built)
+		return ret; /* the first tick builds every zone */
+	int64_t now = net_now_ms();
+	for (size_t i = 0; i < f->s->conf->nzones; i++) {
+		server_zone_t *z = f->s->zones[i];
+		bool fresh = z->fleet->n == 0; /* added by the reload */
+		rebuild(f, z, now, true);
+		if (fresh && z->slot->zone)
+			self_state(f, z, z->slot->zone, now);
+	}
+	return 0;
+}
+
 void fleetmon_published(server_zone_t *z, const zone_t *v)
 {
 	fleetmon_t *f = z->fleet ? z->fleet->mon : NULL;
 	if (!f || !f->built)
 		return; /* the first tick builds everything */
 	int64_t now = net_now_ms();
-	rebuild(f, z, now); /* the NS set may have changed */
+	rebuild(f, z, now, false); /* the NS set may have changed */
 	self_state(f, z, v, now);
 }
 
@@ -1028,7 +1073,7 @@ int fleetmon_tick(fleetmon_t *f, int64_t now)
 	server_t *s = f->s;
 	if (!f->built) {
 		for (size_t i = 0; i < s->conf->nzones; i++) {
-			rebuild(f, s->zones[i], now);
+			rebuild(f, s->zones[i], now, false);
 			if (s->zones[i]->slot->zone)
 				self_state(f, s->zones[i], s->zones[i]->slot->zone, now);
 		}

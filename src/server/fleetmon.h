@@ -28,6 +28,16 @@ typedef struct fleetmon fleetmon_t;
 int fleetmon_new(server_t *s, fleetmon_t **out);
 void fleetmon_free(fleetmon_t *f);
 
+/* Drops what the monitor knows of z, a zone a reload takes out of the zone set. */
+void fleetmon_forget(server_zone_t *z);
+
+/*
+ * After a reload changed the zone set and the configuration: the zones that stay keep what
+ * was observed of each copy that stays and its schedule, the added ones start afresh, and every
+ * membership is built again from the new configuration. 0, or US_ENOMEM (then free it).
+ */
+int fleetmon_reload(fleetmon_t *f);
+
 /*
  * Runs what is due: membership from each zone's version and configuration, checks as the
  * pacing allows, timeouts, NOTIFYs to copies that need one. now is CLOCK_MONOTONIC in ms.

@@ -752,8 +752,8 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 			ctl_printf(r, "%s: removed\n", z->conf->domain);
 		dropped[ndropped++] = z;
 	}
-	fleetmon_free(s->fleet);
-	s->fleet = NULL;
+	for (size_t i = 0; i < ndropped; i++)
+		fleetmon_forget(dropped[i]);
 	for (size_t i = 0; i < n; i++) {
 		server_zone_t *z = zones[i];
 		const conf_zone_t *zc = &next->zones[i];
@@ -838,8 +838,11 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 	old->next = s->retired;
 	s->retired = old;
 	free(carried);
-	if (fleetmon_new(s, &s->fleet) != 0)
+	if (s->fleet ? fleetmon_reload(s->fleet) : fleetmon_new(s, &s->fleet)) {
 		log_error("reload: out of memory for the fleet monitor; ctl fleet is off");
+		fleetmon_free(s->fleet);
+		s->fleet = NULL;
+	}
 	journal_start_all(s);
 	server_reap(s);
 	malloc_trim(0);

@@ -3,6 +3,7 @@
 and templates added, changed and removed while a client queries all the time."""
 
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -419,3 +420,47 @@ def test_zone_removed_while_its_transfer_runs(primary, tmp_path, understudy_bina
     finally:
         sec.stop()
         hole.close()
+
+
+def test_fleet_observations_outlive_a_reload(primary, tmp_path, understudy_binary):
+    """A reload (and so every catalog change) keeps what the fleet view knows of the copies of
+    the zones that stay, and their schedule: with the watched copy frozen after its first
+    check, it still shows in sync with its serial right after a reload, and until its next
+    check is due (fleet-interval 60 s)."""
+    w = Node(tmp_path / "watcher", understudy_binary, "watcher")
+    w.dir.mkdir(exist_ok=True)
+    w.ready_zones = ["a.test"]
+    remote = ("remotes:\n"
+              f'  - {{id: other, address: ["127.0.0.1@{primary.port}"]}}\n')
+
+    def zones(origins):
+        out = "zones:\n"
+        for o in origins:
+            out += (f'  - domain: {o}\n    role: primary\n    file: "{w.zone_file(o, 1)}"\n'
+                    "    watch: [other]\n    fleet-interval: 60\n")
+        return out
+
+    def other():
+        code, text = w.ctl("--json", "fleet", "a.test")
+        assert code == 0, text
+        (zone,) = json.loads(text)["zones"]
+        return next(s for s in zone["servers"] if s["address"] == f"127.0.0.1@{primary.port}")
+
+    w.sections = remote + zones(["a.test"])
+    w.start()
+    try:
+        wait_for(lambda: other()["serial"] == 1, what="the watched copy's first check", srv=w)
+        os.kill(primary.proc.pid, signal.SIGSTOP)
+        try:
+            code, out = w.reconfigure(remote + zones(["a.test", "b.test"]))
+            assert code == 0 and "b.test: added" in out, out
+            for _ in range(3):
+                seen = other()
+                assert seen["serial"] == 1 and seen["in_sync"] and seen["error"] is None, seen
+                time.sleep(1)
+            code, text = w.ctl("--json", "fleet", "b.test")
+            assert code == 0 and json.loads(text)["zones"][0]["zone"] == "b.test", text
+        finally:
+            os.kill(primary.proc.pid, signal.SIGCONT)
+    finally:
+        w.stop()
