@@ -40,19 +40,6 @@ int net_wait_fd(int fd, short events, int idle_ms, int64_t deadline_ms)
 	}
 }
 
-int net_sleep_ms(int64_t ms)
-{
-	int64_t end = net_now_ms() + ms;
-	for (;;) {
-		if (atomic_load(&net_cancel))
-			return -ECANCELED;
-		int64_t left = end - net_now_ms();
-		if (left <= 0)
-			return 0;
-		poll(NULL, 0, left > 200 ? 200 : (int)left);
-	}
-}
-
 static int open_socket(const conf_addr_t *to, const conf_addr_t *via, int type)
 {
 	int fd = socket(to->ss.ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

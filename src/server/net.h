@@ -12,9 +12,6 @@
 /* Set when the server stops: every wait then ends at once with -ECANCELED. */
 extern atomic_bool net_cancel;
 
-/* Sleeps ms milliseconds; -ECANCELED at once when the server stops. */
-int net_sleep_ms(int64_t ms);
-
 /* Milliseconds on the monotonic clock. */
 int64_t net_now_ms(void);
 

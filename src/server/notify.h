@@ -18,16 +18,17 @@ size_t notify_answer(server_t *s, const uint8_t *q, size_t qlen,
                      const struct sockaddr_storage *addr, uint8_t *resp);
 
 /*
- * Tells the zone's `notify` remotes that version is out (RFC 1996), each from its own thread,
- * with its SOA in the answer section as RFC 1996 3.7 allows (named does the same; it tells a
- * secondary the serial before it asks): TSIG-signed when the remote has a key, from its `via`
- * address, repeated with growing intervals until answered (5 tries). Logged either way. The
- * SOA is copied: version need not outlive the call.
+ * Tells the zone's `notify` remotes that version is out (RFC 1996), through the one thread that
+ * sends every NOTIFY, paced, with its SOA in the answer section as RFC 1996 3.7 allows (named
+ * does the same; it tells a secondary the serial before it asks): TSIG-signed when the remote
+ * has a key, from its `via` address, repeated while unanswered, a second apart at first, then
+ * less and less often, for an hour at most (notify.c says why). Logged either way. The SOA is
+ * copied: version need not outlive the call.
  */
 void notify_out(server_t *s, const conf_zone_t *z, const zone_t *version);
 
 /* The same for one remote (an index into s->conf->remotes). */
 void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *version);
 
-/* Stops NOTIFYs under way and waits for their threads to end. */
+/* Stops the NOTIFYs under way and the thread that sends them. */
 void notify_shutdown(server_t *s);

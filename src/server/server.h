@@ -181,7 +181,6 @@ typedef struct server {
 	struct store *store;
 	struct tsig_key *keys; /* gen->keys */
 	int wake_fd;           /* eventfd: other threads wake the zone manager through it */
-	atomic_int notifying;  /* NOTIFY threads under way */
 	/* Refresh jobs under way, in total (transfers-in; per primary in gen, whose remotes they
 	 * count); the zone manager's alone. */
 	unsigned xfrin_jobs;

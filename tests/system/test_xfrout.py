@@ -580,3 +580,150 @@ def test_notify_carries_the_new_soa(tmp_path, understudy_binary):
         wait_for(lambda: log_lines(primary, "NOTIFY for example.com serial 2", "answered"),
                  what="the NOTIFY answered")
     sock.close()
+
+
+def small_zone(origin, serial):
+    return (f"$ORIGIN {origin}.\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 1209600 300\n"
+            "@ NS ns1\nns1 A 192.0.2.1\n")
+
+
+class NotifySink:
+    """A backup that takes NOTIFYs and answers none until told to: each NOTIFY with the kernel's
+    time of arrival (SO_TIMESTAMPNS), so a test that reads late still sees when they came."""
+
+    SO_TIMESTAMPNS = 35  # also the control message's type (asm-generic/socket.h)
+    SO_RCVBUFFORCE = 33
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:  # room for thousands of NOTIFYs between reads (root may pass rmem_max)
+            self.sock.setsockopt(socket.SOL_SOCKET, self.SO_RCVBUFFORCE, 16 << 20)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, self.SO_TIMESTAMPNS, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+
+    def read(self, answer=False):
+        """[(arrival in seconds, zone)] of the NOTIFYs since the last call, answered if asked."""
+        out = []
+        while True:
+            try:
+                wire, anc, _, peer = self.sock.recvmsg(4096, 64)
+            except BlockingIOError:
+                return out
+            m = dns.message.from_wire(wire)
+            if m.opcode() != dns.opcode.NOTIFY:
+                continue  # the fleet monitor's SOA queries, if any
+            at = time.time()
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == self.SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", data[:16])
+                    at = sec + nsec / 1e9
+            out.append((at, m.question[0].name.to_text(omit_final_dot=True)))
+            if answer:
+                self.sock.sendto(dns.message.make_response(m).to_wire(), peer)
+
+    def close(self):
+        self.sock.close()
+
+
+class ManyZones(servers.Understudy):
+    """understudy, primary of n small zones that each NOTIFY the sink."""
+
+    name = "many"
+
+    def __init__(self, workdir, binary, n, sink_port):
+        super().__init__(workdir, zones=[], binary=binary)
+        self.sink_port = sink_port
+        for i in range(n):
+            origin = f"z{i}.{ZONE}"
+            path = workdir / f"{origin}.zone"
+            path.write_text(small_zone(origin, 1))
+            self.zones.append((origin, path))
+
+    def write_config(self):
+        lines = [f'server: {{listen: ["127.0.0.1@{self.port}"], storage: "{self.dir}/s", '
+                 f'control: "{self.dir}/ctl.sock", udp-workers: 1, watch-ns: false}}',
+                 "log: {target: stderr, level: info}",
+                 f'remotes: [{{id: sink, address: "127.0.0.1@{self.sink_port}"}}]',
+                 "zones:"]
+        for origin, path in self.zones:
+            lines.append(f'  - {{domain: {origin}, role: primary, file: "{path}", '
+                         "notify: [sink], fleet-interval: 0}")
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def new_serials(self):
+        """Serial 2 in every zone, taken by one reload: a NOTIFY for each."""
+        for origin, path in self.zones:
+            path.write_text(small_zone(origin, 2))
+        code, text = self.ctl("reload")
+        assert code == 0, text
+
+    def threads(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
+def test_notify_resent_until_answered(tmp_path, understudy_binary):
+    """A backup that does not answer gets each zone's NOTIFY again a second later, and again,
+    until it answers; then no more come."""
+    n = 20
+    sink = NotifySink()
+    with ManyZones(tmp_path, understudy_binary, n, sink.port) as p:
+        p.new_serials()
+        seen = set()
+
+        def every_zone(answer=False):
+            seen.update(z for _, z in sink.read(answer))
+            return len(seen) == n
+
+        wait_for(every_zone, 10, "a NOTIFY for every zone", p)
+        for _ in range(2):  # resent, and again
+            seen.clear()
+            wait_for(every_zone, 3, "every NOTIFY resent", p)
+        seen.clear()
+        wait_for(lambda: every_zone(answer=True), 3, "every NOTIFY answered", p)
+        done = f"serial 2 to 127.0.0.1@{sink.port}: answered"
+        wait_for(lambda: p.output().count(done) == n, 5, "the answers taken", p)
+        sink.read()
+        time.sleep(2.5)  # past two resend intervals: the subject is that nothing comes
+        assert sink.read() == []
+        assert p.output().count(done) == n
+    sink.close()
+
+
+def test_notify_fan_out_is_paced(tmp_path, understudy_binary):
+    """3,000 zones NOTIFYed at once (ctl notify), their backup silent: every NOTIFY goes out within
+    seconds, never more than the sender's rate (2,000 a second, bursts of 200) in any second,
+    from one thread rather than one per NOTIFY; the silent backup keeps getting copies."""
+    n, rate, burst = 3000, 2000, 200
+    sink = NotifySink()
+    with ManyZones(tmp_path, understudy_binary, n, sink.port) as p:
+        before = p.threads()
+        code, text = p.ctl("notify")  # every zone at once
+        assert code == 0 and text.count("NOTIFY sent") == n, text[-500:]
+        got, most_threads = [], 0
+        t_end = time.monotonic() + 6
+        while time.monotonic() < t_end:
+            got += sink.read()
+            most_threads = max(most_threads, p.threads())
+            time.sleep(0.05)
+        got += sink.read()
+        assert most_threads <= before + 1, (before, most_threads)
+        times = sorted(t for t, _ in got)
+        first = {}
+        for t, z in got:
+            first[z] = min(first.get(z, t), t)
+        assert len(first) == n
+        assert max(first.values()) - times[0] < 4, "every zone told within 4 s"
+        # The most in any one second, by the kernel's clock of arrival.
+        j, most = 0, 0
+        for i, t in enumerate(times):
+            while times[j] < t - 1.0:
+                j += 1
+            most = max(most, i - j + 1)
+        assert most <= (rate + burst) * 1.02, most
+        assert len(got) > n + rate, "copies resent to the silent backup"
+    sink.close()
