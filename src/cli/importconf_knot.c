@@ -1158,7 +1158,7 @@ int ic_read_knot(ic_t *ic, const char *path)
 			ic_zone_t *z = &ic->zones[i];
 			if (z->tpl && deflt)
 				use_template(&k, find_template(&k, z->tpl));
-			if (z->tpl && !ic_template_find(ic, z->tpl))
+			if (z->tpl && (!deflt || !ic_template_find(ic, z->tpl)))
 				z->tpl = NULL;
 		}
 		for (size_t i = 0; i < k.n; i++) {

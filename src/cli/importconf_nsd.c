@@ -557,8 +557,9 @@ static void read_catalog(zone_ctx_t *c)
 	const entry_t *e = c->catalog, *mp = c->member_pattern;
 	char *role = e ? take(ic, e->value, NULL) : NULL;
 	if (mp && (!role || strcmp(role, "consumer")))
-		ic_report(ic, mp->file, mp->line,
-		          "catalog-member-pattern: nsd uses it on a catalog consumer only; left out");
+		ic_report(
+		    ic, mp->file, mp->line,
+		    "catalog-member-pattern: nsd uses it on a catalog consumer only; left out");
 	if (!role)
 		return;
 	if (!strcmp(role, "producer")) {
@@ -590,11 +591,11 @@ static void read_catalog(zone_ctx_t *c)
 	char *name = mp ? take(ic, mp->value, NULL) : NULL;
 	int p = name ? find_pattern(c->n, name) : -1;
 	if (p < 0) {
-		ic_report(ic, mp ? mp->file : e->file, mp ? mp->line : e->line,
-		          "zone %s: catalog: consumer %s; translated as an ordinary secondary",
-		          z->domain,
-		          name ? ic_printf(ic, "with catalog-member-pattern %s, no such pattern", name)
-		               : "without catalog-member-pattern");
+		ic_report(
+		    ic, mp ? mp->file : e->file, mp ? mp->line : e->line,
+		    "zone %s: catalog: consumer %s; translated as an ordinary secondary", z->domain,
+		    name ? ic_printf(ic, "with catalog-member-pattern %s, no such pattern", name)
+		         : "without catalog-member-pattern");
 		return;
 	}
 	z->catalog = IC_CAT_CONSUMER;
@@ -602,8 +603,8 @@ static void read_catalog(zone_ctx_t *c)
 	ic_strv_push(ic, &z->catalog_templates, name);
 	/* A member's group may name any other pattern fit for members: those with primaries. */
 	for (size_t i = 0; i < c->n->n; i++) {
-		if (c->n->v[i].section != -1 || strcmp(c->n->v[i].key, "pattern") ||
-		    (int)i == p || !get(c->n, (int)i, "request-xfr"))
+		if (c->n->v[i].section != -1 || strcmp(c->n->v[i].key, "pattern") || (int)i == p ||
+		    !get(c->n, (int)i, "request-xfr"))
 			continue;
 		const entry_t *ne = get(c->n, (int)i, "name");
 		char *other = ne ? take(ic, ne->value, NULL) : NULL;
@@ -873,10 +874,11 @@ int ic_read_nsd(ic_t *ic, const char *path)
 	for (size_t i = 0; consumers > 1 && i < ic->nzones; i++)
 		if (ic->zones[i].catalog == IC_CAT_CONSUMER) {
 			ic->zones[i].catalog = IC_CAT_NONE;
-			ic_report(ic, ic->zones[i].at.file, ic->zones[i].at.line,
-			          "zone %s: one of %zu catalog consumers, and nsd processes none when "
-			          "there are several; translated as an ordinary secondary",
-			          ic->zones[i].domain, consumers);
+			ic_report(
+			    ic, ic->zones[i].at.file, ic->zones[i].at.line,
+			    "zone %s: one of %zu catalog consumers, and nsd processes none when "
+			    "there are several; translated as an ordinary secondary",
+			    ic->zones[i].domain, consumers);
 		}
 	/* A pattern no zone includes has nothing to translate; one without a name is an error. */
 	for (size_t i = 0; i < n.n; i++) {
