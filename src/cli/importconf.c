@@ -499,6 +499,23 @@ ic_zone_t *ic_zone_add(ic_t *ic, const char *domain, ic_where_t at)
 	return z;
 }
 
+ic_template_t *ic_template_find(const ic_t *ic, const char *id)
+{
+	for (size_t i = 0; i < ic->ntemplates; i++)
+		if (strcmp(ic->templates[i].id, id) == 0)
+			return &ic->templates[i];
+	return NULL;
+}
+
+ic_template_t *ic_template_add(ic_t *ic, const char *id, ic_where_t at)
+{
+	ic->templates =
+	    grow(ic, ic->templates, &ic->captemplates, ic->ntemplates, sizeof(*ic->templates));
+	ic_template_t *t = &ic->templates[ic->ntemplates++];
+	*t = (ic_template_t){.id = ic_strdup(ic, id), .z = {.domain = ic_strdup(ic, id), .at = at}};
+	return t;
+}
+
 ic_format_t ic_detect(const char *text, size_t len)
 {
 	/* knot.conf and nsd.conf both open sections with "name:" at the start of a line; nsd's
@@ -616,6 +633,26 @@ static void from(FILE *out, const char *indent, ic_where_t at)
 		fprintf(out, "%s# from %s:%d\n", indent, at.file, at.line);
 }
 
+/* What a zone and a template share: file, primaries, notify, acl and the other options. */
+static void settings(FILE *out, const ic_zone_t *z)
+{
+	if (z->file) {
+		fputs("    file: ", out);
+		q(out, z->file);
+		fputc('\n', out);
+	}
+	const ic_strv_t *lists[] = {&z->primaries, &z->notify, &z->acl};
+	const char *names[] = {"primaries", "notify", "acl"};
+	for (int j = 0; j < 3; j++)
+		if (lists[j]->n) {
+			fprintf(out, "    %s: ", names[j]);
+			qlist(out, lists[j]);
+			fputc('\n', out);
+		}
+	for (size_t j = 0; j < z->extra.n; j++)
+		fprintf(out, "    %s\n", z->extra.v[j]);
+}
+
 void ic_write(const ic_t *ic, FILE *out, const char *source)
 {
 	static const char *const fmt[] = {"", "named.conf", "knot.conf", "nsd.conf"};
@@ -701,6 +738,16 @@ void ic_write(const ic_t *ic, FILE *out, const char *source)
 		if (a->deny)
 			fputs("    deny: true\n", out);
 	}
+	if (ic->ntemplates)
+		fputs("templates:\n", out);
+	for (size_t i = 0; i < ic->ntemplates; i++) {
+		const ic_template_t *t = &ic->templates[i];
+		from(out, "  ", t->z.at);
+		fputs("  - id: ", out);
+		q(out, t->id);
+		fputc('\n', out);
+		settings(out, &t->z);
+	}
 	if (ic->nzones)
 		fputs("zones:\n", out);
 	for (size_t i = 0; i < ic->nzones; i++) {
@@ -709,21 +756,94 @@ void ic_write(const ic_t *ic, FILE *out, const char *source)
 		fputs("  - domain: ", out);
 		q(out, z->domain);
 		fprintf(out, "\n    role: %s\n", z->secondary ? "secondary" : "primary");
-		if (z->file) {
-			fputs("    file: ", out);
-			q(out, z->file);
+		if (z->tpl) {
+			fputs("    template: ", out);
+			q(out, z->tpl);
 			fputc('\n', out);
 		}
-		const ic_strv_t *lists[] = {&z->primaries, &z->notify, &z->acl};
-		const char *names[] = {"primaries", "notify", "acl"};
-		for (int j = 0; j < 3; j++)
-			if (lists[j]->n) {
-				fprintf(out, "    %s: ", names[j]);
-				qlist(out, lists[j]);
-				fputc('\n', out);
-			}
-		for (size_t j = 0; j < z->extra.n; j++)
-			fprintf(out, "    %s\n", z->extra.v[j]);
+		settings(out, z);
+		if (z->catalog != IC_CAT_NONE)
+			fprintf(out, "    catalog-role: %s\n",
+			        z->catalog == IC_CAT_PRODUCER ? "producer" : "consumer");
+		if (z->catalog == IC_CAT_CONSUMER) {
+			fputs("    catalog-template: ", out);
+			qlist(out, &z->catalog_templates);
+			fputc('\n', out);
+		}
+		if (z->catalog_zone) {
+			fputs("    catalog-zone: ", out);
+			q(out, z->catalog_zone);
+			fputc('\n', out);
+		}
+		if (z->catalog_group) {
+			fputs("    catalog-group: ", out);
+			q(out, z->catalog_group);
+			fputc('\n', out);
+		}
+	}
+}
+
+/* A consumer's templates must be there and have primaries: its members are their secondaries. */
+static void finish_consumer(ic_t *ic, ic_zone_t *z)
+{
+	ic_strv_t kept = {0};
+	for (size_t i = 0; i < z->catalog_templates.n; i++) {
+		const char *id = z->catalog_templates.v[i];
+		const ic_template_t *t = ic_template_find(ic, id);
+		if (ic_strv_has(&kept, id))
+			continue;
+		if (!t || !t->z.primaries.n) {
+			ic_report(ic, z->at.file, z->at.line,
+			          "zone %s: catalog template %s: %s; left out of the catalog's "
+			          "templates",
+			          z->domain, id,
+			          t ? "no primary understudy can use for the members to transfer "
+			              "from"
+			            : "not translated");
+			continue;
+		}
+		ic_strv_push(ic, &kept, id);
+	}
+	z->catalog_templates = kept;
+	if (!kept.n) {
+		ic_report(ic, z->at.file, z->at.line,
+		          "zone %s: a catalog consumer with no template left; translated as an "
+		          "ordinary secondary, its members are not",
+		          z->domain);
+		z->catalog = IC_CAT_NONE;
+	}
+}
+
+/* A member's catalog must be a producer catalog of the translation, as understudy wants. */
+static void finish_member(ic_t *ic, ic_zone_t *z)
+{
+	if (!z->catalog_zone) {
+		z->catalog_group = NULL;
+		return;
+	}
+	size_t n = strlen(z->catalog_zone);
+	if (n > 1 && z->catalog_zone[n - 1] == '.')
+		z->catalog_zone[--n] = 0;
+	const ic_zone_t *cat = NULL;
+	for (size_t i = 0; i < ic->nzones; i++)
+		if (strcasecmp(ic->zones[i].domain, z->catalog_zone) == 0)
+			cat = &ic->zones[i];
+	const char *why = !cat                              ? "no such zone in the translation"
+	                  : cat == z                        ? "a catalog cannot list itself"
+	                  : cat->catalog != IC_CAT_PRODUCER ? "not a generated (producer) catalog"
+	                  : z->catalog == IC_CAT_PRODUCER   ? "a catalog is not a member of another"
+	                                                    : NULL;
+	if (why) {
+		ic_report(ic, z->at.file, z->at.line, "zone %s: catalog-zone %s: %s; left out",
+		          z->domain, z->catalog_zone, why);
+		z->catalog_zone = z->catalog_group = NULL;
+		return;
+	}
+	if (z->catalog_group && (!*z->catalog_group || strlen(z->catalog_group) > 255)) {
+		ic_report(ic, z->at.file, z->at.line,
+		          "zone %s: catalog-group: understudy takes 1 to 255 bytes; left out",
+		          z->domain);
+		z->catalog_group = NULL;
 	}
 }
 
@@ -763,14 +883,20 @@ static void finish(ic_t *ic)
 			    z->domain);
 			continue;
 		}
-		if (!z->secondary && !z->file) {
+		if (z->catalog == IC_CAT_PRODUCER) {
+			z->file = NULL; /* generated from its members */
+		} else if (!z->secondary && !z->file) {
 			ic_report(ic, z->at.file, z->at.line,
 			          "zone %s: a primary with no zone file; left out", z->domain);
 			continue;
 		}
+		if (z->catalog == IC_CAT_CONSUMER)
+			finish_consumer(ic, z);
 		ic->zones[kept++] = *z;
 	}
 	ic->nzones = kept;
+	for (size_t i = 0; i < ic->nzones; i++)
+		finish_member(ic, &ic->zones[i]);
 }
 
 /* Checks text with understudy's own configuration reader, as check-conf would. */

@@ -45,14 +45,29 @@ typedef struct ic_acl {
 	ic_where_t at;
 } ic_acl_t;
 
+/* A zone's part in catalogs (RFC 9432, docs/catalog-zones.md). */
+typedef enum { IC_CAT_NONE, IC_CAT_PRODUCER, IC_CAT_CONSUMER } ic_catalog_t;
+
 typedef struct ic_zone {
 	char *domain;
 	bool secondary;
 	char *file;
 	ic_strv_t primaries, notify, acl; /* ids */
 	ic_strv_t extra;                  /* further "option: value" lines, ready to print */
+	char *tpl;                        /* `template:`; NULL: none written */
+	ic_catalog_t catalog;
+	ic_strv_t catalog_templates; /* a consumer's template ids */
+	char *catalog_zone;          /* a member's producer catalog; NULL: none */
+	char *catalog_group;         /* with catalog_zone; NULL: none */
 	ic_where_t at;
 } ic_zone_t;
+
+/* A template as understudy has them: the settings zones (and a consumer's members) take. The
+ * fields of z that a template holds are used: not the domain, role or catalog keys. */
+typedef struct ic_template {
+	char *id;
+	ic_zone_t z;
+} ic_template_t;
 
 /* A translation under way: what was read so far, and what could not be translated. */
 typedef struct ic {
@@ -80,6 +95,8 @@ typedef struct ic {
 	size_t nacls, capacls;
 	ic_zone_t *zones;
 	size_t nzones, capzones;
+	ic_template_t *templates;
+	size_t ntemplates, captemplates;
 } ic_t;
 
 /* Most bytes read over every file of one translation, includes included. */
@@ -148,6 +165,12 @@ const char *ic_acl_get(ic_t *ic, const ic_strv_t *addr, const char *key, int act
 
 /* Adds a zone; NULL (reported) when its name cannot be used or is there already. */
 ic_zone_t *ic_zone_add(ic_t *ic, const char *domain, ic_where_t at);
+
+/* The template of that id, or NULL. */
+ic_template_t *ic_template_find(const ic_t *ic, const char *id);
+
+/* Adds a template of that id (the caller makes sure it is new) and returns it. */
+ic_template_t *ic_template_add(ic_t *ic, const char *id, ic_where_t at);
 
 /* The parsers: each reads the file at path (and what it includes) into ic; 0, or -1 when the
  * file cannot be read or parsed at all (reported). */

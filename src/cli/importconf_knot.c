@@ -651,6 +651,10 @@ static const char *const zone_known[] = {"domain",
                                          "retry-max-interval",
                                          "expire-min-interval",
                                          "expire-max-interval",
+                                         "catalog-role",
+                                         "catalog-template",
+                                         "catalog-zone",
+                                         "catalog-group",
                                          "id",
                                          NULL};
 
@@ -665,7 +669,7 @@ static const char *zone_why(const char *name)
 	if (!strcmp(name, "semantic-checks"))
 		return "understudy checks zones its own way, always";
 	if (!strncmp(name, "catalog", 7))
-		return "understudy has no catalog zones yet";
+		return "understudy has no such catalog option";
 	if (!strcmp(name, "module"))
 		return "understudy has no modules";
 	if (!strcmp(name, "ddns-master") || !strcmp(name, "serial-policy"))
@@ -765,64 +769,42 @@ static char *file_pattern(ic_t *ic, const char *f, const char *zone, const char 
 	return out;
 }
 
-static void read_zone(knot_t *k, yaml_document_t *doc, yaml_node_t *item, const char *file)
+/*
+ * What a zone takes from its own options and its template's (ts NULL for a template on its own):
+ * primaries, file, notify, acl and the numbers, into z. name is the zone's name, or "%s" for a
+ * template, whose file keeps the pattern.
+ */
+static void zone_settings(knot_t *k, ic_zone_t *z, const zone_src_t *zs, const zone_src_t *ts,
+                          const char *name, int item_line)
 {
 	ic_t *ic = k->ic;
-	char *domain = scalar(ic, opt(doc, item, "domain", NULL));
-	if (!domain) {
-		ic_report(ic, file, line_of(item), "zone: no domain; left out");
-		return;
-	}
-	char *tid = scalar(ic, opt(doc, item, "template", NULL));
-	const kn_template_t *tpl = find_template(k, tid ? tid : "default");
-	if (tid && !tpl)
-		ic_report(ic, file, line_of(item), "zone %s: template %s is not defined", domain,
-		          tid);
-	ic_zone_t *z = ic_zone_add(ic, domain, (ic_where_t){file, line_of(item)});
-	if (!z)
-		return;
-	zone_src_t zs = {doc, item, file},
-	           ts = {tpl ? tpl->doc : NULL, tpl ? tpl->map : NULL, tpl ? tpl->file : NULL};
+	const char *file = zs->file;
 	const zone_src_t *src;
 	int line = 0;
-	/* Options of the zone that have no translation (its template's were said already). */
-	for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *kn = yaml_document_get_node(doc, p->key);
-		char *name = scalar(ic, kn);
-		bool known = false;
-		for (int i = 0; name && zone_known[i]; i++)
-			known |= !strcmp(name, zone_known[i]);
-		if (!known)
-			ic_report(ic, file, kn ? line_of(kn) : 0, "zone %s: %s: not translated: %s",
-			          z->domain, name ? name : "(?)", zone_why(name ? name : ""));
-	}
-
-	yaml_node_t *m = zopt(&zs, &ts, "master", &src, &line);
+	yaml_node_t *m = zopt(zs, ts, "master", &src, &line);
 	if (!m)
-		m = zopt(&zs, &ts, "primary", &src, &line);
+		m = zopt(zs, ts, "primary", &src, &line);
 	ic_strv_t ids = {0};
-	if (m && strings(k, doc, m, &ids, src->file, "master"))
+	if (m && strings(k, src->doc, m, &ids, src->file, "master"))
 		for (size_t i = 0; i < ids.n; i++)
 			remote_ids(k, ids.v[i], &z->primaries, src->file, line, 0);
 	z->secondary = m != NULL;
 
-	char *storage = scalar(ic, zopt(&zs, &ts, "storage", &src, &line));
+	char *storage = scalar(ic, zopt(zs, ts, "storage", &src, &line));
 	if (!storage)
 		storage = "/var/lib/knot";
-	char *f = scalar(ic, zopt(&zs, &ts, "file", &src, &line));
-	z->file = ic_path(ic, storage,
-	                  file_pattern(ic, f ? f : "%s.zone", z->domain, file, line_of(item)));
+	char *f = scalar(ic, zopt(zs, ts, "file", &src, &line));
+	z->file = ic_path(ic, storage, file_pattern(ic, f ? f : "%s.zone", name, file, item_line));
 
 	ids = (ic_strv_t){0};
-	yaml_node_t *n = zopt(&zs, &ts, "notify", &src, &line);
-	if (n && strings(k, doc, n, &ids, src->file, "notify"))
+	yaml_node_t *n = zopt(zs, ts, "notify", &src, &line);
+	if (n && strings(k, src->doc, n, &ids, src->file, "notify"))
 		for (size_t i = 0; i < ids.n; i++)
 			remote_ids(k, ids.v[i], &z->notify, src->file, line, 0);
 
 	ids = (ic_strv_t){0};
-	n = zopt(&zs, &ts, "acl", &src, &line);
-	if (n && strings(k, doc, n, &ids, src->file, "acl"))
+	n = zopt(zs, ts, "acl", &src, &line);
+	if (n && strings(k, src->doc, n, &ids, src->file, "acl"))
 		for (size_t i = 0; i < ids.n; i++) {
 			const kn_acl_t *a = NULL;
 			for (size_t j = 0; j < k->acls_n; j++)
@@ -876,7 +858,7 @@ static void read_zone(knot_t *k, yaml_document_t *doc, yaml_node_t *item, const 
 	            {"expire-min-interval", true, 1, 0x7FFFFFFF},
 	            {"expire-max-interval", true, 1, 0x7FFFFFFF}};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		char *v = scalar(ic, zopt(&zs, &ts, nums[i].name, &src, &line));
+		char *v = scalar(ic, zopt(zs, ts, nums[i].name, &src, &line));
 		long long x;
 		if (!v)
 			continue;
@@ -894,6 +876,146 @@ static void read_zone(knot_t *k, yaml_document_t *doc, yaml_node_t *item, const 
 		    !strcmp(nums[i].name, "journal-max-usage") ? "journal-max-size" : nums[i].name;
 		ic_option_set(ic, &z->extra, ours, x);
 	}
+}
+
+/* The understudy template for knot template id (defined), translated on first use. */
+static void use_template(knot_t *k, const kn_template_t *tpl)
+{
+	ic_t *ic = k->ic;
+	if (ic_template_find(ic, tpl->id))
+		return;
+	if (!*tpl->id || strlen(tpl->id) > 255) {
+		ic_report(ic, tpl->file, line_of(tpl->map),
+		          "template \"%s\": an id understudy does not take (1 to 255 bytes); not "
+		          "translated",
+		          tpl->id);
+		return;
+	}
+	ic_template_t *t = ic_template_add(ic, tpl->id, (ic_where_t){tpl->file, line_of(tpl->map)});
+	zone_src_t ts = {tpl->doc, tpl->map, tpl->file};
+	zone_settings(k, &t->z, &ts, NULL, "%s", line_of(tpl->map));
+}
+
+/*
+ * knotd's catalog options (the zone's, else its template's): generate is our producer, interpret
+ * our consumer (of a catalog it transfers), member a zone listed in a generated catalog.
+ */
+static void read_catalog(knot_t *k, ic_zone_t *z, const zone_src_t *zs, const zone_src_t *ts)
+{
+	ic_t *ic = k->ic;
+	const zone_src_t *src = NULL, *csrc = NULL, *gsrc = NULL;
+	int line = z->at.line, rline = z->at.line, cline = 0, gline = 0;
+	char *role = scalar(ic, zopt(zs, ts, "catalog-role", &src, &rline));
+	const char *rfile = role ? src->file : z->at.file;
+	if (!role)
+		role = "none";
+	yaml_node_t *cz = zopt(zs, ts, "catalog-zone", &csrc, &cline);
+	yaml_node_t *cg = zopt(zs, ts, "catalog-group", &gsrc, &gline);
+	yaml_node_t *ct = zopt(zs, ts, "catalog-template", &src, &line);
+	if (!strcmp(role, "generate")) {
+		if (z->secondary)
+			ic_report(ic, rfile, rline,
+			          "zone %s: catalog-role generate on a zone with a master: "
+			          "understudy generates a catalog as a primary; left out",
+			          z->domain);
+		else
+			z->catalog = IC_CAT_PRODUCER;
+	} else if (!strcmp(role, "member")) {
+		char *cat = scalar(ic, cz);
+		if (!cat)
+			ic_report(ic, rfile, rline,
+			          "zone %s: catalog-role member without a catalog-zone; left out",
+			          z->domain);
+		z->catalog_zone = cat;
+		z->catalog_group = cat ? scalar(ic, cg) : NULL;
+	} else if (!strcmp(role, "interpret")) {
+		ic_strv_t ids = {0};
+		if (!z->secondary) {
+			ic_report(
+			    ic, rfile, rline,
+			    "zone %s: catalog-role interpret on a catalog knotd loads from its "
+			    "file: understudy consumes the catalogs it transfers (a secondary); "
+			    "translated as an ordinary primary, its members are not",
+			    z->domain);
+		} else if (!ct || !strings(k, src->doc, ct, &ids, src->file, "catalog-template")) {
+			ic_report(ic, rfile, rline,
+			          "zone %s: catalog-role interpret without catalog-template (knotd "
+			          "needs it); translated as an ordinary secondary",
+			          z->domain);
+		} else {
+			z->catalog = IC_CAT_CONSUMER;
+			for (size_t i = 0; i < ids.n; i++) {
+				const kn_template_t *tpl = find_template(k, ids.v[i]);
+				if (!tpl) {
+					ic_report(ic, src->file, line,
+					          "zone %s: catalog-template %s is not defined",
+					          z->domain, ids.v[i]);
+					continue;
+				}
+				use_template(k, tpl);
+				ic_strv_push(ic, &z->catalog_templates, ids.v[i]);
+			}
+		}
+	} else if (!strcmp(role, "hybrid")) {
+		ic_report(ic, rfile, rline,
+		          "zone %s: catalog-role hybrid (a catalog knotd interprets and also "
+		          "generates for its own members): understudy's catalog is a producer or a "
+		          "consumer, not both; translated as an ordinary zone",
+		          z->domain);
+	} else if (strcmp(role, "none")) {
+		ic_report(ic, rfile, rline, "zone %s: catalog-role %s: not one knotd has; left out",
+		          z->domain, role);
+	}
+	if (cz && strcmp(role, "member"))
+		ic_report(
+		    ic, csrc->file, cline,
+		    "zone %s: catalog-zone: knotd uses it with catalog-role member only; left "
+		    "out",
+		    z->domain);
+	if (ct && strcmp(role, "interpret") && strcmp(role, "hybrid"))
+		ic_report(
+		    ic, src->file, line,
+		    "zone %s: catalog-template: knotd uses it on an interpreted catalog only; "
+		    "left out",
+		    z->domain);
+}
+
+static void read_zone(knot_t *k, yaml_document_t *doc, yaml_node_t *item, const char *file)
+{
+	ic_t *ic = k->ic;
+	char *domain = scalar(ic, opt(doc, item, "domain", NULL));
+	if (!domain) {
+		ic_report(ic, file, line_of(item), "zone: no domain; left out");
+		return;
+	}
+	char *tid = scalar(ic, opt(doc, item, "template", NULL));
+	const kn_template_t *tpl = find_template(k, tid ? tid : "default");
+	if (tid && !tpl)
+		ic_report(ic, file, line_of(item), "zone %s: template %s is not defined", domain,
+		          tid);
+	ic_zone_t *z = ic_zone_add(ic, domain, (ic_where_t){file, line_of(item)});
+	if (!z)
+		return;
+	zone_src_t zs = {doc, item, file},
+	           ts = {tpl ? tpl->doc : NULL, tpl ? tpl->map : NULL, tpl ? tpl->file : NULL};
+	/* Options of the zone that have no translation (its template's were said already). */
+	for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+		char *name = scalar(ic, kn);
+		bool known = false;
+		for (int i = 0; name && zone_known[i]; i++)
+			known |= !strcmp(name, zone_known[i]);
+		if (!known)
+			ic_report(ic, file, kn ? line_of(kn) : 0, "zone %s: %s: not translated: %s",
+			          z->domain, name ? name : "(?)", zone_why(name ? name : ""));
+	}
+
+	zone_settings(k, z, &zs, &ts, z->domain, line_of(item));
+	read_catalog(k, z, &zs, &ts);
+	/* Kept only when a template "default" is written (see ic_read_knot). */
+	if (tpl && tid && strcmp(tid, "default"))
+		z->tpl = tpl->id;
 }
 
 /* --- server */
@@ -1028,6 +1150,17 @@ int ic_read_knot(ic_t *ic, const char *path)
 		each_item(&k, "acl", read_acl);
 		each_item(&k, "template", read_template);
 		each_item(&k, "zone", read_zone);
+		/* understudy applies a template "default" to every zone that names none; knotd's
+		 * zones of other templates must name theirs, which are written too. Zones carry
+		 * their templates' settings already, so naming them changes nothing else. */
+		bool deflt = ic_template_find(ic, "default") != NULL;
+		for (size_t i = 0; i < ic->nzones; i++) {
+			ic_zone_t *z = &ic->zones[i];
+			if (z->tpl && deflt)
+				use_template(&k, find_template(&k, z->tpl));
+			if (z->tpl && (!deflt || !ic_template_find(ic, z->tpl)))
+				z->tpl = NULL;
+		}
 		for (size_t i = 0; i < k.n; i++) {
 			const char *n = k.s[i].name;
 			if (strcmp(n, "server") && strcmp(n, "key") && strcmp(n, "remote") &&

@@ -822,7 +822,7 @@ static void read_options(named_t *n, const nc_stmt_t *st)
 			recursion = is_yes(word(o, 1));
 		} else if (!strcmp(w, "allow-transfer") || !strcmp(w, "allow-notify") ||
 		           !strcmp(w, "also-notify") || !strcmp(w, "notify") ||
-		           !strcmp(w, "masterfile-format")) {
+		           !strcmp(w, "masterfile-format") || !strcmp(w, "catalog-zones")) {
 			continue; /* read for each zone */
 		} else {
 			unknown(n, o, "options:");
@@ -852,6 +852,148 @@ static const nc_stmt_t *inherited(named_t *n, const nc_block_t *zb, const char *
 {
 	const nc_stmt_t *st = find(zb, name);
 	return st ? st : n->options ? find(block_at(n->options, 1), name) : NULL;
+}
+
+/*
+ * A zone's NOTIFYs out, its transfer rules and the NOTIFYs it takes, from its block zb (NULL: none,
+ * as for a catalog's members) or else the options.
+ */
+static void zone_acls(named_t *n, const nc_block_t *zb, const nc_stmt_t *st, ic_zone_t *z,
+                      const char *name)
+{
+	ic_t *ic = n->ic;
+	bool secondary = z->secondary;
+	/* NOTIFY: `notify explicit` sends to also-notify alone; yes (the default) also to the
+	 * zone's name servers, which understudy does not do. */
+	const nc_stmt_t *notify = inherited(n, zb, "notify"),
+	                *also = inherited(n, zb, "also-notify");
+	const char *nv = notify ? word(notify, 1) : "yes";
+	bool sends =
+	    nv && (!strcmp(nv, "yes") || !strcmp(nv, "explicit") ||
+	           ((!strcmp(nv, "primary-only") || !strcmp(nv, "master-only")) && !secondary));
+	if (sends && also) {
+		remote_ctx_t ra = {.n = n, .ids = &z->notify, .what = "also-notify"};
+		remote_list(&ra, also, 1, 0);
+	}
+	if (sends && strcmp(nv, "explicit"))
+		ic_report(
+		    ic, notify ? notify->file : st->file, notify ? notify->line : st->line,
+		    "zone %s: notify %s: named also notifies the name servers of the zone's NS "
+		    "records; understudy notifies its notify list (also-notify) only",
+		    name, notify ? nv : "yes (named's default)");
+
+	/* Transfers out: allow-transfer, or named's default, any. */
+	const nc_stmt_t *xfr = inherited(n, zb, "allow-transfer");
+	if (xfr) {
+		aml_option(n, xfr, IC_TRANSFER, &z->acl);
+	} else {
+		aml_ctx_t a = {.n = n, .actions = IC_TRANSFER, .ids = &z->acl};
+		add_rule(&a, NULL, NULL, false, st);
+	}
+	/* NOTIFY in: from the primaries always (understudy does so too), and allow-notify. */
+	const nc_stmt_t *an = inherited(n, zb, "allow-notify");
+	if (an && secondary)
+		aml_option(n, an, IC_NOTIFY, &z->acl);
+	if (secondary) {
+		/* named takes a primary's NOTIFY by its address alone, signed or not; understudy
+		 * wants the remote's key, so the addresses get rules of their own. */
+		for (size_t i = 0; i < z->primaries.n; i++)
+			for (size_t j = 0; j < ic->nremotes; j++) {
+				ic_remote_t *rem = &ic->remotes[j];
+				if (strcmp(rem->id, z->primaries.v[i]))
+					continue;
+				char *host = ic_strdup(ic, rem->addr.v[0]);
+				*strrchr(host, '@') = 0;
+				aml_ctx_t a = {.n = n, .actions = IC_NOTIFY, .ids = &z->acl};
+				add_rule(&a, host, NULL, false, st);
+			}
+	}
+}
+
+/* The entry of options { catalog-zones } that names zone (without its final dot), or NULL. */
+static const nc_stmt_t *catalog_entry(named_t *n, const char *zone)
+{
+	const nc_stmt_t *cz = n->options ? find(block_at(n->options, 1), "catalog-zones") : NULL;
+	nc_block_t *b = cz ? first_block(cz, NULL) : NULL;
+	for (size_t i = 0; b && i < b->n; i++) {
+		const char *w = word(&b->v[i], 0), *cat = word(&b->v[i], 1);
+		size_t len = cat ? strlen(cat) : 0;
+		if (len > 1 && cat[len - 1] == '.')
+			len--;
+		if (w && !strcmp(w, "zone") && cat && strlen(zone) == len &&
+		    !strncasecmp(cat, zone, len))
+			return &b->v[i];
+	}
+	return NULL;
+}
+
+/*
+ * A zone that options { catalog-zones } lists is a catalog named consumes: understudy's consumer,
+ * its members built from a template of the entry's default-primaries and the rules named applies
+ * to a zone declared without options of its own.
+ */
+static void catalog_consumer(named_t *n, const nc_stmt_t *st, ic_zone_t *z)
+{
+	ic_t *ic = n->ic;
+	const nc_stmt_t *e = catalog_entry(n, z->domain);
+	if (!e)
+		return;
+	if (!z->secondary) {
+		ic_report(ic, e->file, e->line,
+		          "catalog-zones: zone %s: a catalog named loads from its file: "
+		          "understudy consumes the catalogs it transfers (a secondary); "
+		          "translated as an ordinary primary, its members are not",
+		          z->domain);
+		return;
+	}
+	nc_stmt_t prim = {.file = e->file, .line = e->line};
+	bool have_prim = false;
+	for (size_t i = 2; i < e->n; i++) {
+		const char *w = word(e, i), *v = word(e, i + 1);
+		if (w && (!strcmp(w, "default-primaries") || !strcmp(w, "default-masters"))) {
+			/* `default-primaries [port N] { ... }`: a primaries list of its own. */
+			size_t start = ++i;
+			while (i < e->n && !e->items[i].block)
+				i++;
+			prim.items = e->items + start;
+			prim.n = (i < e->n ? i + 1 : e->n) - start;
+			have_prim = true;
+		} else if (w && v && (!strcmp(w, "in-memory") || !strcmp(w, "zone-directory"))) {
+			ic_report(ic, e->file, e->items[i].line,
+			          "catalog-zones: zone %s: %s %s: not translated: understudy keeps "
+			          "every member zone in server.storage",
+			          z->domain, w, v);
+			i++;
+		} else if (w && v && !strcmp(w, "min-update-interval")) {
+			ic_report(ic, e->file, e->items[i].line,
+			          "catalog-zones: zone %s: min-update-interval %s: not translated: "
+			          "understudy applies each new version of the catalog as it comes",
+			          z->domain, v);
+			i++;
+		} else {
+			ic_report(ic, e->file, e->items[i].line,
+			          "catalog-zones: zone %s: %s: not translated", z->domain,
+			          w ? w : "{...}");
+		}
+	}
+	if (!have_prim) {
+		ic_report(ic, e->file, e->line,
+		          "catalog-zones: zone %s: no default-primaries: named takes the "
+		          "members' primaries from the catalog's own properties (primaries.ext), "
+		          "which understudy does not read; translated as an ordinary secondary",
+		          z->domain);
+		return;
+	}
+	char *id = ic_printf(ic, "%s members", z->domain);
+	if (ic_template_find(ic, id))
+		return; /* a zone is there once; said by ic_zone_add */
+	ic_template_t *t = ic_template_add(ic, id, (ic_where_t){e->file, e->line});
+	t->z.secondary = true;
+	remote_ctx_t r = {.n = n, .ids = &t->z.primaries, .what = "default-primaries"};
+	remote_list(&r, &prim, 0, 0);
+	zone_acls(n, NULL, st, &t->z, id);
+	z->catalog = IC_CAT_CONSUMER;
+	ic_strv_push(ic, &z->catalog_templates, id);
 }
 
 static void read_zone(named_t *n, const nc_stmt_t *st)
@@ -916,51 +1058,8 @@ static void read_zone(named_t *n, const nc_stmt_t *st)
 		ic_report(ic, pri->file, pri->line,
 		          "zone %s: primaries on a primary zone: left out", name);
 
-	/* NOTIFY: `notify explicit` sends to also-notify alone; yes (the default) also to the
-	 * zone's name servers, which understudy does not do. */
-	const nc_stmt_t *notify = inherited(n, zb, "notify"),
-	                *also = inherited(n, zb, "also-notify");
-	const char *nv = notify ? word(notify, 1) : "yes";
-	bool sends =
-	    nv && (!strcmp(nv, "yes") || !strcmp(nv, "explicit") ||
-	           ((!strcmp(nv, "primary-only") || !strcmp(nv, "master-only")) && !secondary));
-	if (sends && also) {
-		remote_ctx_t ra = {.n = n, .ids = &z->notify, .what = "also-notify"};
-		remote_list(&ra, also, 1, 0);
-	}
-	if (sends && strcmp(nv, "explicit"))
-		ic_report(
-		    ic, notify ? notify->file : st->file, notify ? notify->line : st->line,
-		    "zone %s: notify %s: named also notifies the name servers of the zone's NS "
-		    "records; understudy notifies its notify list (also-notify) only",
-		    name, notify ? nv : "yes (named's default)");
-
-	/* Transfers out: allow-transfer, or named's default, any. */
-	const nc_stmt_t *xfr = inherited(n, zb, "allow-transfer");
-	if (xfr) {
-		aml_option(n, xfr, IC_TRANSFER, &z->acl);
-	} else {
-		aml_ctx_t a = {.n = n, .actions = IC_TRANSFER, .ids = &z->acl};
-		add_rule(&a, NULL, NULL, false, st);
-	}
-	/* NOTIFY in: from the primaries always (understudy does so too), and allow-notify. */
-	const nc_stmt_t *an = inherited(n, zb, "allow-notify");
-	if (an && secondary)
-		aml_option(n, an, IC_NOTIFY, &z->acl);
-	if (secondary) {
-		/* named takes a primary's NOTIFY by its address alone, signed or not; understudy
-		 * wants the remote's key, so the addresses get rules of their own. */
-		for (size_t i = 0; i < z->primaries.n; i++)
-			for (size_t j = 0; j < ic->nremotes; j++) {
-				ic_remote_t *rem = &ic->remotes[j];
-				if (strcmp(rem->id, z->primaries.v[i]))
-					continue;
-				char *host = ic_strdup(ic, rem->addr.v[0]);
-				*strrchr(host, '@') = 0;
-				aml_ctx_t a = {.n = n, .actions = IC_NOTIFY, .ids = &z->acl};
-				add_rule(&a, host, NULL, false, st);
-			}
-	}
+	zone_acls(n, zb, st, z, name);
+	catalog_consumer(n, st, z);
 	static const char *const handled[] = {
 	    "type",        "file",           "primaries",    "masters",           "notify",
 	    "also-notify", "allow-transfer", "allow-notify", "masterfile-format", NULL};
@@ -1022,6 +1121,34 @@ int ic_read_named(ic_t *ic, const char *path)
 		         strcmp(w, "primaries") && strcmp(w, "masters") && strcmp(w, "server") &&
 		         strcmp(w, "remote-servers"))
 			unknown(&n, st, "");
+	}
+	/* A catalog named consumes is declared as a zone too (in the same view). */
+	const nc_stmt_t *cz = n.options ? find(block_at(n.options, 1), "catalog-zones") : NULL;
+	nc_block_t *cb = cz ? first_block(cz, NULL) : NULL;
+	for (size_t i = 0; cb && i < cb->n; i++) {
+		const nc_stmt_t *e = &cb->v[i];
+		const char *cat = word(e, 1);
+		bool declared = false;
+		if (!word(e, 0) || strcmp(word(e, 0), "zone") || !cat) {
+			ic_report(ic, e->file, e->line,
+			          "catalog-zones: expected zone \"name\" ...; left out");
+			continue;
+		}
+		for (size_t j = 0; j < n.top.n && !declared; j++) {
+			const nc_stmt_t *st = &n.top.v[j];
+			const char *zn = word(st, 1);
+			size_t a = zn ? strlen(zn) : 0, b = strlen(cat);
+			a -= a > 1 && zn[a - 1] == '.';
+			b -= b > 1 && cat[b - 1] == '.';
+			declared = word(st, 0) && !strcmp(word(st, 0), "zone") && zn && a == b &&
+			           !strncasecmp(zn, cat, a);
+		}
+		if (!declared)
+			ic_report(
+			    ic, e->file, e->line,
+			    "catalog-zones: zone %s: no zone statement declares it (named needs "
+			    "one); left out",
+			    cat);
 	}
 	/* server statements: their keys went to the remotes; anything else in them did not. */
 	for (size_t i = 0; i < n.top.n; i++) {

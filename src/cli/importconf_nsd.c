@@ -239,6 +239,8 @@ typedef struct zone_ctx {
 	ic_zone_t *z;
 	const char *zname;
 	const char *via4, *via6; /* outgoing-interface */
+	const entry_t *catalog;  /* `catalog:`, the last one given */
+	const entry_t *member_pattern;
 	int depth;
 	int stack[16]; /* the patterns being read, against one that includes itself */
 } zone_ctx_t;
@@ -467,6 +469,19 @@ static void zone_option(zone_ctx_t *c, const entry_t *e)
 			          "(1024 bytes or more)");
 	} else if (!strcmp(k, "allow-axfr-fallback") && yes(e->value)) {
 		return; /* understudy falls back to AXFR whenever IXFR cannot be had */
+	} else if (!strcmp(k, "catalog")) {
+		c->catalog = e;
+	} else if (!strcmp(k, "catalog-member-pattern")) {
+		c->member_pattern = e;
+	} else if (!strcmp(k, "catalog-producer-zone")) {
+		/* nsd.conf(5): it makes members of the zones `nsd-control addzone` adds with the
+		 * pattern; those are in nsd's zone list file, not in nsd.conf. */
+		ic_report(ic, e->file, e->line,
+		          "catalog-producer-zone %s: not translated: nsd lists in that catalog the "
+		          "zones nsd-control addzone adds with this pattern, which are not in "
+		          "nsd.conf; give each of them catalog-zone (and catalog-group: the "
+		          "pattern's name, as nsd does) in understudy.yaml",
+		          e->value);
 	} else if (!strcmp(k, "store-ixfr") || !strcmp(k, "create-ixfr") ||
 	           !strcmp(k, "ixfr-number") || !strcmp(k, "ixfr-size")) {
 		ic_report(ic, e->file, e->line,
@@ -512,6 +527,93 @@ static void zone_options(zone_ctx_t *c, int s)
 		zone_option(c, &c->n->v[i]);
 }
 
+/* The understudy template for pattern p (its name, name); NULL when understudy takes no such id. */
+static ic_template_t *pattern_template(nsd_t *n, int p, const char *name)
+{
+	ic_t *ic = n->ic;
+	ic_template_t *t = ic_template_find(ic, name);
+	if (t)
+		return t;
+	if (!*name || strlen(name) > 255)
+		return NULL;
+	t = ic_template_add(ic, name, (ic_where_t){n->v[p].file, n->v[p].line});
+	zone_ctx_t c = {.n = n, .z = &t->z, .zname = "%s"};
+	c.stack[c.depth++] = p;
+	zone_options(&c, p);
+	/* Members' files: nsd's patterns need the zone's name; understudy keeps members in
+	 * server.storage anyway. */
+	t->z.file = NULL;
+	return t;
+}
+
+/*
+ * nsd 4.9's catalog option (nsd.conf(5)): a consumer takes the pattern a member's group names,
+ * else catalog-member-pattern; a producer lists the zones nsd-control addzone added.
+ */
+static void read_catalog(zone_ctx_t *c)
+{
+	ic_t *ic = c->n->ic;
+	ic_zone_t *z = c->z;
+	const entry_t *e = c->catalog, *mp = c->member_pattern;
+	char *role = e ? take(ic, e->value, NULL) : NULL;
+	if (mp && (!role || strcmp(role, "consumer")))
+		ic_report(
+		    ic, mp->file, mp->line,
+		    "catalog-member-pattern: nsd uses it on a catalog consumer only; left out");
+	if (!role)
+		return;
+	if (!strcmp(role, "producer")) {
+		if (z->secondary) {
+			ic_report(ic, e->file, e->line,
+			          "catalog: producer with request-xfr: nsd refuses it; left out");
+			return;
+		}
+		z->catalog = IC_CAT_PRODUCER;
+		ic_report(ic, e->file, e->line,
+		          "zone %s: catalog: producer: translated, but its members are the zones "
+		          "nsd-control addzone added (nsd's zone list file, not read here): give "
+		          "them catalog-zone: %s in understudy.yaml",
+		          z->domain, z->domain);
+		return;
+	}
+	if (strcmp(role, "consumer")) {
+		ic_report(ic, e->file, e->line, "catalog: %s: not one nsd has; left out", role);
+		return;
+	}
+	if (!z->secondary) {
+		ic_report(ic, e->file, e->line,
+		          "zone %s: catalog: consumer on a catalog nsd reads from its zone file: "
+		          "understudy consumes the catalogs it transfers (request-xfr); translated "
+		          "as an ordinary primary, its members are not",
+		          z->domain);
+		return;
+	}
+	char *name = mp ? take(ic, mp->value, NULL) : NULL;
+	int p = name ? find_pattern(c->n, name) : -1;
+	if (p < 0) {
+		ic_report(
+		    ic, mp ? mp->file : e->file, mp ? mp->line : e->line,
+		    "zone %s: catalog: consumer %s; translated as an ordinary secondary", z->domain,
+		    name ? ic_printf(ic, "with catalog-member-pattern %s, no such pattern", name)
+		         : "without catalog-member-pattern");
+		return;
+	}
+	z->catalog = IC_CAT_CONSUMER;
+	pattern_template(c->n, p, name);
+	ic_strv_push(ic, &z->catalog_templates, name);
+	/* A member's group may name any other pattern fit for members: those with primaries. */
+	for (size_t i = 0; i < c->n->n; i++) {
+		if (c->n->v[i].section != -1 || strcmp(c->n->v[i].key, "pattern") || (int)i == p ||
+		    !get(c->n, (int)i, "request-xfr"))
+			continue;
+		const entry_t *ne = get(c->n, (int)i, "name");
+		char *other = ne ? take(ic, ne->value, NULL) : NULL;
+		if (other && !ic_strv_has(&z->catalog_templates, other) &&
+		    pattern_template(c->n, (int)i, other))
+			ic_strv_push(ic, &z->catalog_templates, other);
+	}
+}
+
 static void read_zone(nsd_t *n, int s)
 {
 	ic_t *ic = n->ic;
@@ -526,6 +628,7 @@ static void read_zone(nsd_t *n, int s)
 		return;
 	zone_ctx_t c = {.n = n, .z = z, .zname = z->domain};
 	zone_options(&c, s);
+	read_catalog(&c);
 }
 
 static void read_key(nsd_t *n, int s)
@@ -764,6 +867,19 @@ int ic_read_nsd(ic_t *ic, const char *path)
 				          e->key, n.v[j].key);
 		}
 	}
+	/* nsd.conf(5): with more than one catalog consumer, nsd processes none of them. */
+	size_t consumers = 0;
+	for (size_t i = 0; i < ic->nzones; i++)
+		consumers += ic->zones[i].catalog == IC_CAT_CONSUMER;
+	for (size_t i = 0; consumers > 1 && i < ic->nzones; i++)
+		if (ic->zones[i].catalog == IC_CAT_CONSUMER) {
+			ic->zones[i].catalog = IC_CAT_NONE;
+			ic_report(
+			    ic, ic->zones[i].at.file, ic->zones[i].at.line,
+			    "zone %s: one of %zu catalog consumers, and nsd processes none when "
+			    "there are several; translated as an ordinary secondary",
+			    ic->zones[i].domain, consumers);
+		}
 	/* A pattern no zone includes has nothing to translate; one without a name is an error. */
 	for (size_t i = 0; i < n.n; i++) {
 		if (n.v[i].section != -1 || strcmp(n.v[i].key, "pattern"))
@@ -776,6 +892,7 @@ int ic_read_nsd(ic_t *ic, const char *path)
 			       !strcmp(take(ic, n.v[j].value, NULL) ? take(ic, n.v[j].value, NULL)
 			                                            : "",
 			               name);
+		used |= name && ic_template_find(ic, name);
 		if (!name)
 			ic_report(ic, n.v[i].file, n.v[i].line, "pattern: no name; left out");
 		else if (!used)

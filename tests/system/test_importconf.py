@@ -337,3 +337,389 @@ def test_detection_and_refusals(tmp_path, understudy_binary):
         assert code == 2 and text == "" and why in err, (name, code, err)
     code, _, err = import_conf(understudy_binary, tmp_path / "missing.conf")
     assert code == 2 and "cannot read" in err
+
+
+# --- catalog zones (docs/catalog-zones.md, docs/migrating.md)
+
+CAT_SECRET = "Wm9uZVRyYW5zZmVyS2V5MDAwMDAwMDAwMDAwMDAwMDA="
+
+
+def translate_ok(binary, tmp_path, name, body, peer_check=None):
+    """Writes body to tmp_path/name, has the peer's own checker accept it (when given; "{}" is
+    the file), and
+    returns (exit code, the translation as parsed YAML, its text, standard error) once
+    check-conf has accepted the translation."""
+    import yaml
+    src = tmp_path / name
+    src.write_text(body)
+    if peer_check:
+        p = subprocess.run([a.replace("{}", str(src)) for a in peer_check],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+    code, text, err = import_conf(binary, src)
+    print(err)
+    assert code in (0, 1), err
+    out = tmp_path / (name + ".yaml")
+    out.write_text(text)
+    p = subprocess.run([binary, "check-conf", "-c", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr + text
+    return code, yaml.safe_load(text), text, err
+
+
+def zone_of(conf, name):
+    return next(z for z in conf["zones"] if z["domain"] == name)
+
+
+KNOT_PRODUCER = """server:
+    listen: 127.0.0.1@5300
+remote:
+  - id: backup
+    address: 192.0.2.53@53
+acl:
+  - id: backups
+    address: 192.0.2.0/24
+    action: transfer
+template:
+  - id: default
+    storage: /var/lib/knot/zones
+    acl: backups
+    notify: backup
+zone:
+  - domain: catalog.example.
+    catalog-role: generate
+  - domain: example.com.
+    catalog-role: member
+    catalog-zone: catalog.example.
+  - domain: example.net.
+    catalog-role: member
+    catalog-zone: catalog.example.
+    catalog-group: signed
+"""
+
+
+def test_knot_catalog_producer(tmp_path, understudy_binary):
+    """knotd's generated catalog is understudy's producer (no file), its members name it."""
+    code, conf, text, err = translate_ok(understudy_binary, tmp_path, "knot.conf",
+                                         KNOT_PRODUCER, ["knotc", "-c", "{}", "conf-check"])
+    assert code == 0 and err == "", err
+    cat = zone_of(conf, "catalog.example")
+    assert cat["catalog-role"] == "producer" and "file" not in cat, cat
+    assert cat["role"] == "primary" and cat["acl"] and cat["notify"], cat
+    com, net = zone_of(conf, "example.com"), zone_of(conf, "example.net")
+    assert com["catalog-zone"] == "catalog.example" and "catalog-group" not in com, com
+    assert net["catalog-zone"] == "catalog.example" and net["catalog-group"] == "signed", net
+    assert com["file"] == "/var/lib/knot/zones/example.com.zone", com
+    assert "templates" not in conf, text
+
+
+KNOT_CONSUMER = """server:
+    listen: 127.0.0.1@5300
+key:
+  - id: k1
+    algorithm: hmac-sha256
+    secret: {secret}
+remote:
+  - id: pri
+    address: 192.0.2.1@53
+    key: k1
+acl:
+  - id: from-pri
+    address: 192.0.2.1
+    key: k1
+    action: notify
+template:
+  - id: default
+    file: /etc/knot/%s.zone
+  - id: member
+    master: pri
+    acl: from-pri
+    refresh-min-interval: 10
+  - id: signed
+    master: pri
+    acl: from-pri
+    storage: /var/lib/knot/signed
+zone:
+  - domain: catalog.example.
+    master: pri
+    acl: from-pri
+    catalog-role: interpret
+    catalog-template: [member, signed]
+  - domain: hosted.example.
+  - domain: own.example.
+    template: member
+    file: /var/lib/knot/own.example.zone
+"""
+
+
+def test_knot_catalog_consumer_with_two_templates(tmp_path, understudy_binary):
+    """knotd's interpreted catalog is understudy's consumer; its catalog templates become
+    understudy templates, in order (a member's group picks one by id, as in knotd). Since a
+    template "default" is written too, the zones of other templates name theirs."""
+    body = KNOT_CONSUMER.format(secret=CAT_SECRET).replace(
+        "catalog-template: [member, signed]", "catalog-template: [member, signed, default]")
+    # knotd takes "default" as a catalog template only if it has what members need.
+    body = body.replace("  - id: default\n    file: /etc/knot/%s.zone\n",
+                        "  - id: default\n    file: /etc/knot/%s.zone\n    master: pri\n")
+    code, conf, text, err = translate_ok(understudy_binary, tmp_path, "knot.conf", body,
+                                         ["knotc", "-c", "{}", "conf-check"])
+    cat = zone_of(conf, "catalog.example")
+    assert cat["role"] == "secondary" and cat["catalog-role"] == "consumer", cat
+    assert cat["catalog-template"] == ["member", "signed", "default"], cat
+    tpl = {t["id"]: t for t in conf["templates"]}
+    assert set(tpl) == {"member", "signed", "default"}, tpl
+    assert tpl["member"]["primaries"] == tpl["signed"]["primaries"] == cat["primaries"]
+    assert tpl["member"]["acl"] == cat["acl"] and tpl["member"]["refresh-min-interval"] == 10
+    assert tpl["signed"]["file"] == "/var/lib/knot/signed/%s.zone", tpl["signed"]
+    # own.example is of template member in knotd: it must not take "default" in understudy.
+    assert zone_of(conf, "own.example")["template"] == "member"
+    assert "template" not in zone_of(conf, "hosted.example")
+    assert code == 0 and err == "", err
+
+
+def test_knot_catalog_consumer_without_the_default_template(tmp_path, understudy_binary):
+    code, conf, text, err = translate_ok(understudy_binary, tmp_path, "knot.conf",
+                                         KNOT_CONSUMER.format(secret=CAT_SECRET),
+                                         ["knotc", "-c", "{}", "conf-check"])
+    assert code == 0 and err == "", err
+    assert [t["id"] for t in conf["templates"]] == ["member", "signed"], text
+    assert zone_of(conf, "catalog.example")["catalog-template"] == ["member", "signed"]
+    # Without a written "default" template, no zone needs to name its template.
+    assert all("template" not in z for z in conf["zones"]), text
+
+
+def test_knot_catalog_what_is_not_translated(tmp_path, understudy_binary):
+    """What understudy cannot express is reported with the reason, and the rest stands."""
+    body = """server:
+    listen: 127.0.0.1@5300
+remote:
+  - id: pri
+    address: 192.0.2.1@53
+template:
+  - id: local
+    file: /etc/knot/%s.zone
+  - id: remote
+    master: pri
+zone:
+  - domain: hybrid.example.
+    catalog-role: hybrid
+  - domain: fromfile.example.
+    catalog-role: interpret
+    catalog-template: remote
+  - domain: cat.example.
+    master: pri
+    catalog-role: interpret
+    catalog-template: [local, remote, nosuch]
+  - domain: stray.example.
+    catalog-zone: cat.example.
+  - domain: lost.example.
+    catalog-role: member
+    catalog-zone: cat.example.
+"""
+    code, conf, text, err = translate_ok(understudy_binary, tmp_path, "knot.conf", body)
+    assert code == 1
+
+
+    assert re.search(r"knot\.conf:13: zone hybrid\.example: catalog-role hybrid .*understudy's "
+                     r"catalog is a producer or a consumer, not both", err), err
+    assert re.search(r"knot\.conf:15: zone fromfile\.example: catalog-role interpret on a "
+                     r"catalog knotd loads from its file", err), err
+    assert re.search(r"catalog-template nosuch is not defined", err), err
+    assert re.search(r"zone cat\.example: catalog template local: no primary understudy can "
+                     r"use", err), err
+    assert re.search(r"knot\.conf:22: zone stray\.example: catalog-zone: knotd uses it with "
+                     r"catalog-role member only", err), err
+    assert re.search(r"zone lost\.example: catalog-zone cat\.example: not a generated "
+                     r"\(producer\) catalog; left out", err), err
+    cat = zone_of(conf, "cat.example")
+    assert cat["catalog-role"] == "consumer" and cat["catalog-template"] == ["remote"], cat
+    assert "catalog-role" not in zone_of(conf, "hybrid.example")
+    assert "catalog-role" not in zone_of(conf, "fromfile.example")
+    assert "catalog-zone" not in zone_of(conf, "lost.example")
+
+
+NAMED_CONSUMER = """key "k1" {{
+	algorithm hmac-sha256;
+	secret "{secret}";
+}};
+options {{
+	directory "{dir}";
+	listen-on port 5300 {{ 127.0.0.1; }};
+	listen-on-v6 {{ none; }};
+	recursion no;
+	notify explicit;
+	allow-transfer {{ key k1; }};
+	allow-notify {{ 192.0.2.9; }};
+	catalog-zones {{
+		zone "catalog.example." default-primaries {{ 192.0.2.1 key k1; }} in-memory yes
+			zone-directory "catzones" min-update-interval 5;
+	}};
+}};
+zone "catalog.example" {{
+	type secondary;
+	file "catalog.example.db";
+	masterfile-format text;
+	primaries {{ 192.0.2.1 key k1; }};
+	allow-transfer {{ none; }};
+}};
+"""
+
+
+def test_named_catalog_consumer(tmp_path, understudy_binary):
+    """named's catalog-zones entry: the secondary it names becomes understudy's consumer,
+    with a template of the default-primaries and the rules named gives the members (the
+    options' ones, not the catalog zone's own)."""
+    (tmp_path / "catzones").mkdir()
+    code, conf, text, err = translate_ok(
+        understudy_binary, tmp_path, "named.conf",
+        NAMED_CONSUMER.format(secret=CAT_SECRET, dir=tmp_path), ["named-checkconf", "{}"])
+    assert code == 1
+    cat = zone_of(conf, "catalog.example")
+    assert cat["catalog-role"] == "consumer", cat
+    [tpl] = conf["templates"]
+    assert cat["catalog-template"] == [tpl["id"]] == ["catalog.example members"], cat
+    remotes = {r["id"]: r for r in conf["remotes"]}
+    assert [remotes[r]["address"] for r in tpl["primaries"]] == [["192.0.2.1@53"]]
+    assert remotes[tpl["primaries"][0]]["key"] == "k1"
+    acls = {a["id"]: a for a in conf["acls"]}
+    rules = sorted((tuple(acls[a].get("address", [])), acls[a].get("key", ""), acls[a]["action"])
+                   for a in tpl["acl"])
+    # The members: transfers with k1 (the options' allow-transfer), NOTIFY from the primary
+    # and from the options' allow-notify, signed or not (named matches by address).
+    assert rules == sorted([((), "k1", "transfer"),
+                            (("192.0.2.1",), "", "notify"), (("192.0.2.1",), "k1", "notify"),
+                            (("192.0.2.9",), "", "notify"), (("192.0.2.9",), "k1", "notify")]), rules
+    # The catalog itself keeps its own allow-transfer { none; }: no transfer rule.
+    assert all(acls[a]["action"] != "transfer" for a in cat["acl"]), cat
+    for opt in ("in-memory yes", "zone-directory catzones", "min-update-interval 5"):
+        assert len(re.findall(rf"named\.conf:1[45]: catalog-zones: zone catalog\.example: "
+                              rf"{opt}: not translated: understudy", err)) == 1, (opt, err)
+
+
+def test_named_catalog_what_is_not_translated(tmp_path, understudy_binary):
+    body = """options {
+	listen-on port 5300 { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	catalog-zones {
+		zone "noprim.example";
+		zone "local.example" default-primaries { 192.0.2.1; };
+	};
+};
+zone "noprim.example" { type secondary; primaries { 192.0.2.1; }; };
+zone "local.example" { type primary; file "/etc/bind/local.example.db"; };
+"""
+    code, conf, text, err = translate_ok(understudy_binary, tmp_path, "named.conf", body,
+                                         ["named-checkconf", "{}"])
+    assert code == 1
+    assert re.search(r"named\.conf:6: catalog-zones: zone noprim\.example: no "
+                     r"default-primaries: named takes the members' primaries from the "
+                     r"catalog's own properties", err), err
+    assert re.search(r"named\.conf:7: catalog-zones: zone local\.example: a catalog named "
+                     r"loads from its file", err), err
+    assert all("catalog-role" not in z for z in conf["zones"]), text
+    assert "templates" not in conf
+
+
+def test_nsd_catalog_consumer_and_producer(tmp_path, understudy_binary):
+    """nsd 4.9's catalog options (nsd.conf(5)); the nsd here (4.6) has none, so no nsd-checkconf."""
+    body = f"""server:
+	ip-address: 127.0.0.1@5300
+key:
+	name: k1
+	algorithm: hmac-sha256
+	secret: "{CAT_SECRET}"
+pattern:
+	name: "member"
+	request-xfr: 192.0.2.1 k1
+	allow-notify: 192.0.2.1 k1
+pattern:
+	name: "group1"
+	request-xfr: 192.0.2.2 k1
+	allow-notify: 192.0.2.2 k1
+pattern:
+	name: "hosted"
+	catalog-producer-zone: "cat.example"
+zone:
+	name: "catalog.example"
+	catalog: consumer
+	catalog-member-pattern: "member"
+	request-xfr: 192.0.2.1 k1
+	allow-notify: 192.0.2.1 k1
+zone:
+	name: "cat.example"
+	catalog: producer
+	provide-xfr: 192.0.2.0/24 k1
+zone:
+	name: "x.example"
+	zonefile: "x.zone"
+	include-pattern: "hosted"
+"""
+    code, conf, text, err = translate_ok(understudy_binary, tmp_path, "nsd.conf", body)
+    assert code == 1
+    cat = zone_of(conf, "catalog.example")
+    # The member pattern first; a member's group may name any other pattern with primaries.
+    assert cat["catalog-role"] == "consumer" and cat["catalog-template"] == ["member", "group1"]
+    assert [t["id"] for t in conf["templates"]] == ["member", "group1"]
+    prod = zone_of(conf, "cat.example")
+    assert prod["catalog-role"] == "producer" and "file" not in prod, prod
+    assert re.search(r"nsd\.conf:26: zone cat\.example: catalog: producer: translated, but its "
+                     r"members are the zones nsd-control addzone added", err), err
+    assert re.search(r"nsd\.conf:17: catalog-producer-zone \"cat\.example\": not translated", err)
+    assert "catalog-zone" not in zone_of(conf, "x.example")
+    assert "no zone includes it" not in err, err
+
+
+def test_knot_consumer_translation_serves_our_producers_members(tmp_path, understudy_binary):
+    """End to end: a knotd consumer configuration of an understudy producer's catalog,
+    translated, runs as an understudy that serves the members, each with the template its
+    group names."""
+    import test_catalog as cat
+    port = servers.free_port()
+    (tmp_path / "knotdata" / "blue").mkdir(parents=True)
+    with cat.Producer(tmp_path, understudy_binary, {"u1.test": None, "u2.test": "blue"},
+                      notify_port=port) as p:
+        body = f"""server:
+    listen: 127.0.0.1@{port}
+remote:
+  - id: pri
+    address: 127.0.0.1@{p.port}
+acl:
+  - id: notify
+    address: 127.0.0.0/8
+    action: notify
+  - id: out
+    address: 127.0.0.0/8
+    action: transfer
+template:
+  - id: member
+    master: pri
+    acl: [notify, out]
+    storage: {tmp_path}/knotdata
+  - id: blue
+    master: pri
+    acl: [notify, out]
+    storage: {tmp_path}/knotdata/blue
+zone:
+  - domain: {cat.CATZ}
+    master: pri
+    acl: [notify, out]
+    storage: {tmp_path}/knotdata
+    catalog-role: interpret
+    catalog-template: [member, blue]
+"""
+        code, conf, text, err = translate_ok(understudy_binary, tmp_path, "knot.conf", body,
+                                             ["knotc", "-c", "{}", "conf-check"])
+        assert code == 0, err
+        imported = Imported(tmp_path, understudy_binary, text, [(cat.CATZ, None)], port)
+        with imported:
+            cat.wait_members(imported, {"u1.test": 1, "u2.test": 1})
+            assert cat.log_lines(imported, "zone u2.test: added from catalog catalog.test",
+                                 "template blue"), imported.output()[-3000:]
+            assert cat.log_lines(imported, "zone u1.test: added from catalog catalog.test",
+                                 "template member"), imported.output()[-3000:]
+            # ctl sync writes each member where its knotd template kept it.
+            code, out = imported.ctl("sync")
+            assert code == 0, out
+            wait_for(lambda: (tmp_path / "knotdata" / "blue" / "u2.test.zone").exists(),
+                     what="u2.test's file from ctl sync", srv=imported)
+            assert (tmp_path / "knotdata" / "u1.test.zone").exists()
