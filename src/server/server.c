@@ -247,9 +247,9 @@ static bool journal_start(server_t *s, server_zone_t *z, const zone_t *nz)
 	return changed;
 }
 
-/* Zones per batch of first snapshots, and records: a large zone is a batch of its own. */
-#define START_BATCH_ZONES   1000
-#define START_BATCH_RECORDS 100000
+/* Zones per batch of stored versions, and records: a large zone is a batch of its own. */
+#define BATCH_ZONES   1000
+#define BATCH_RECORDS 100000
 
 /* Ends a batch of journal_start calls: commits it, then sends the NOTIFYs it held back. */
 static void journal_start_commit(server_t *s, size_t from, size_t to)
@@ -291,7 +291,7 @@ static void journal_start_all(server_t *s)
 			continue;
 		}
 		records += z->slot->zone->nrecords;
-		if (++zones >= START_BATCH_ZONES || records >= START_BATCH_RECORDS) {
+		if (++zones >= BATCH_ZONES || records >= BATCH_RECORDS) {
 			journal_start_commit(s, from, i + 1);
 			from = i + 1;
 			zones = records = 0;
@@ -324,7 +324,36 @@ static int catalog_load(server_t *s, server_zone_t *z, zone_t **out)
 	return ret;
 }
 
-int server_zone_load(server_t *s, server_zone_t *z)
+/*
+ * A reload's changed primary zones, stored in one batch (store_batch_begin) and served once it
+ * is on disk: a reload that changes 10,000 zone files costs a few syncs, not 10,000 (it took
+ * 17 s for 3,000 zones), and no version is served that a restart would lose.
+ */
+typedef struct reload_batch {
+	struct {
+		server_zone_t *z;
+		zone_t *nz;
+	} * v;
+	size_t n, cap, records;
+} reload_batch_t;
+
+/* Serves a version just loaded from the file and stored. */
+static void publish_loaded(server_t *s, server_zone_t *z, zone_t *nz)
+{
+	report_ctx_t r = {.z = z};
+	z->error[0] = 0;
+	/* Served all the same: a backup passes on what its primary signed. */
+	dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
+	log_info("zone %s: loaded serial %u, %zu records", z->conf->domain, nz->serial,
+	         nz->nrecords);
+	server_publish(z, nz);
+	notify_out(s, z->conf, z->slot->zone);
+	if (s->store)
+		server_compact(s, z);
+}
+
+/* Loads z's file; with b, a new version is stored in b's batch and served at its commit. */
+static int zone_load(server_t *s, server_zone_t *z, reload_batch_t *b)
 {
 	const conf_zone_t *zc = z->conf;
 	bool catalog = zc->catalog_role == CONF_CATALOG_PRODUCER;
@@ -392,15 +421,50 @@ loaded:
 		zone_unref(nz);
 		return ret;
 	}
-	z->error[0] = 0;
-	/* Served all the same: a backup passes on what its primary signed. */
-	dnssec_check_times(nz, (uint32_t)time(NULL), zone_report, &r);
-	log_info("zone %s: loaded serial %u, %zu records", zc->domain, nz->serial, nz->nrecords);
-	server_publish(z, nz);
-	notify_out(s, zc, z->slot->zone);
-	if (s->store)
-		server_compact(s, z);
+	if (b && s->store) {
+		if (b->n == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 64;
+			void *v = realloc(b->v, cap * sizeof(*b->v));
+			if (!v) {
+				zone_unref(nz);
+				return US_ENOMEM;
+			}
+			b->v = v;
+			b->cap = cap;
+		}
+		b->v[b->n].z = z;
+		b->v[b->n++].nz = nz;
+		b->records += nz->nrecords;
+		return 0;
+	}
+	publish_loaded(s, z, nz);
 	return 0;
+}
+
+int server_zone_load(server_t *s, server_zone_t *z)
+{
+	return zone_load(s, z, NULL);
+}
+
+/* Commits b's batch and serves its versions, or none when the commit fails. */
+static void reload_commit(server_t *s, reload_batch_t *b, ctl_reply_t *r)
+{
+	int ret = store_batch_commit(s->store);
+	for (size_t i = 0; i < b->n; i++) {
+		server_zone_t *z = b->v[i].z;
+		zone_t *nz = b->v[i].nz;
+		if (ret) {
+			set_error(z, "cannot store serial %u: %s", nz->serial, us_strerror(ret));
+			log_error("zone %s: %s (%s); serial %u keeps serving", z->conf->domain,
+			          z->error, store_errmsg(s->store), z->slot->zone->serial);
+			ctl_fail(r, "%s: reload failed: %s\n", z->conf->domain, z->error);
+			zone_unref(nz);
+			continue;
+		}
+		publish_loaded(s, z, nz);
+		ctl_printf(r, "%s: serial %u\n", z->conf->domain, nz->serial);
+	}
+	b->n = b->records = 0;
 }
 
 /* ---- generations and live configuration (server_apply_conf) ---- */
@@ -1082,15 +1146,16 @@ static void sync_zone(server_zone_t *z, bool named, ctl_reply_t *r)
 	}
 }
 
-static void reload_zone(server_t *s, server_zone_t *z, ctl_reply_t *r)
+static void reload_zone(server_t *s, server_zone_t *z, ctl_reply_t *r, reload_batch_t *b)
 {
 	if (z->conf->role != CONF_ROLE_PRIMARY) {
 		ctl_printf(r, "%s: secondary, nothing to reload\n", z->conf->domain);
 		return;
 	}
-	if (server_zone_load(s, z))
+	size_t queued = b ? b->n : 0;
+	if (zone_load(s, z, b))
 		ctl_fail(r, "%s: reload failed: %s\n", z->conf->domain, z->error);
-	else
+	else if (!b || b->n == queued) /* else said at the commit */
 		ctl_printf(r, "%s: serial %u\n", z->conf->domain, z->slot->zone->serial);
 }
 
@@ -1117,12 +1182,21 @@ static void server_reload(server_t *s, ctl_reply_t *r)
 	}
 	service_reloading();
 	if (server_apply_conf(s, next, r) == 0) {
+		reload_batch_t b = {0};
+		bool batch = s->store && store_batch_begin(s->store) == 0;
 		for (size_t i = 0; i < s->conf->nzones; i++) {
 			server_zone_t *z = s->zones[i];
 			if (z->conf->role == CONF_ROLE_PRIMARY && !z->added)
-				reload_zone(s, z, r);
+				reload_zone(s, z, r, batch ? &b : NULL);
 			z->added = false;
+			if (batch && (b.n >= BATCH_ZONES || b.records >= BATCH_RECORDS)) {
+				reload_commit(s, &b, r);
+				batch = store_batch_begin(s->store) == 0;
+			}
 		}
+		if (batch)
+			reload_commit(s, &b, r);
+		free(b.v);
 	} else {
 		log_error("reload refused, nothing changed: %s", r->text ? r->text : "");
 	}
@@ -1166,7 +1240,7 @@ static void ctl_handle(void *ctx, int argc, char **argv, ctl_reply_t *r)
 		/* One zone: its file only, the configuration stays. */
 		log_info("control: reload %s", z->conf->domain);
 		service_reloading();
-		reload_zone(s, z, r);
+		reload_zone(s, z, r, NULL);
 		service_ready(s);
 	} else if (strcmp(cmd, "reload") == 0) {
 		log_info("control: reload: the configuration and every zone file");

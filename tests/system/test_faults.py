@@ -118,6 +118,10 @@ def test_full_disk_primary(tmp_path, tmpfs, understudy_binary):
         st = zone_status(us)
         assert "serial=1 " in st and 'last-error="cannot store serial 2' in st, st
         assert re.search(r"cannot store serial 2: .*No space left on device", us.output())
+        # The whole reload stores the changed files in one batch: refused the same way.
+        code, out = us.ctl("reload")
+        assert code == 1 and "example.com: reload failed: cannot store serial 2" in out, out
+        assert serial(us) == 1
         os.unlink(filler)
         code, out = us.ctl("reload", "example.com")
         assert code == 0 and "serial 2" in out, out
