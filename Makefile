@@ -35,6 +35,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/%-replay)
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+EXAMPLESDIR ?= $(PREFIX)/share/doc/understudy/examples
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var
@@ -102,11 +103,12 @@ PATHS_SED := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|/etc/understudy|$(SYSCONFDIR)/u
 	-e 's|/var/lib/understudy|$(LOCALSTATEDIR)/lib/understudy|g'
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(UNITDIR) $(ETCDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(EXAMPLESDIR) $(ETCDIR)
 	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/understudy
 	install -m 0755 $(B)/understudy $(DESTDIR)$(SBINDIR)/understudy
 	install -m 0644 $(B)/man/man8/understudy.8 $(DESTDIR)$(MANDIR)/man8/understudy.8
 	install -m 0644 $(B)/man/man5/understudy.yaml.5 $(DESTDIR)$(MANDIR)/man5/understudy.yaml.5
+	install -m 0644 etc/understudy-alerts.yml $(DESTDIR)$(EXAMPLESDIR)/understudy-alerts.yml
 	sed $(PATHS_SED) etc/understudy.service.in > $(DESTDIR)$(UNITDIR)/understudy.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/understudy.service
 	test -e $(ETCDIR)/understudy.yaml || sed $(PATHS_SED) etc/understudy.yaml > $(ETCDIR)/understudy.yaml
@@ -115,7 +117,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/understudy $(DESTDIR)$(MANDIR)/man8/understudy.8 \
-		$(DESTDIR)$(MANDIR)/man5/understudy.yaml.5 $(DESTDIR)$(UNITDIR)/understudy.service
+		$(DESTDIR)$(MANDIR)/man5/understudy.yaml.5 $(DESTDIR)$(UNITDIR)/understudy.service \
+		$(DESTDIR)$(EXAMPLESDIR)/understudy-alerts.yml
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

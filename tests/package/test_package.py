@@ -103,7 +103,8 @@ def test_contents(deb):
                  "./etc/understudy/understudy.yaml", "./etc/understudy/example.com.zone",
                  "./usr/share/man/man8/understudy.8.gz",
                  "./usr/share/man/man5/understudy.yaml.5.gz",
-                 "./usr/share/doc/understudy/copyright"):
+                 "./usr/share/doc/understudy/copyright",
+                 "./usr/share/doc/understudy/examples/understudy-alerts.yml"):
         assert re.search(rf" {re.escape(path)}$", listing, flags=re.M), (path, listing)
     info = run(["dpkg-deb", "-I", str(deb)]).stdout
     assert f"Version: {version()}" in info and "Package: understudy" in info

@@ -456,7 +456,9 @@ def test_make_install(tmp_path, understudy_binary):
     print("\n".join(landed))
     assert landed == ["etc/understudy/example.com.zone", "etc/understudy/understudy.yaml",
                       "usr/lib/systemd/system/understudy.service",
-                      "usr/sbin/understudy", "usr/share/man/man5/understudy.yaml.5",
+                      "usr/sbin/understudy",
+                      "usr/share/doc/understudy/examples/understudy-alerts.yml",
+                      "usr/share/man/man5/understudy.yaml.5",
                       "usr/share/man/man8/understudy.8"], landed
     assert (dest / "var/lib/understudy").is_dir()
     assert stat.S_IMODE((dest / "var/lib/understudy").stat().st_mode) == 0o750
