@@ -388,6 +388,8 @@ static void accept_all(tcp_worker_t *w, int lfd)
 		c->fd = fd;
 		c->peer = peer;
 		c->client = client;
+		/* RFC 7828 3.3.2: what answers signal when asked, in 100 ms units. */
+		c->client.keepalive = (uint16_t)(10 * w->s->conf->tcp_idle_timeout);
 		c->addr_slot = slot;
 		c->events = EPOLLIN;
 		c->last = now_s();

@@ -1593,6 +1593,8 @@ static void transfer_requests(void **state)
 	assert_memory_equal(req.lname, APEX, sizeof(APEX));
 	assert_memory_equal(req.question, "\7EXAMPLE\3com\0\0\xfc\0\1", req.question_len);
 	assert_true(req.edns && req.expire);
+	/* A transfer travels over a stream: it asks how long the connection stays. */
+	assert_true(req.keepalive);
 	assert_int_equal(req.udp_size, XFR_EDNS_UDP);
 
 	n = xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 77);
@@ -1623,7 +1625,7 @@ static void transfer_requests(void **state)
 	assert_int_equal(xfr_request_parse(q, len, &req), 0); /* no SOA: FORMERR, but later */
 	assert_false(req.has_soa);
 	n = xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 77);
-	q[n - 15 - 22] = 5; /* the SOA rdata's names now leave 14 bytes, not 20 */
+	q[n - 19 - 22] = 5; /* the SOA rdata's names now leave 14 bytes, not 20 */
 	assert_int_equal(xfr_request_parse(q, (size_t)n, &req), US_EMALF);
 	len = util_query(q, "example.com", WIRE_T_AXFR, WIRE_CLASS_IN, 1232, false);
 	memcpy(q + len, q + len - 11, 11); /* two OPTs */
