@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "clock.h"
+#include "connpool.h"
 #include "fleetmon.h"
 #include "guard.h"
 #include "log.h"
@@ -322,9 +323,21 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		job_fail(j, peer, "cannot build the %s query: %s", j->kind, us_strerror(len));
 		return len;
 	}
-	/* The SOA check's TLS connection, if it left one, else a new one. */
+	/* The SOA check's TLS connection, if it left one, else one kept open since an earlier
+	 * transfer from this address, else a new one. */
+	const conf_addr_t *via = r->has_via ? &r->via : NULL;
 	net_stream_t st = j->stream;
 	j->stream = (net_stream_t){.fd = -1};
+	bool reused = false;
+	if (st.fd < 0 && !server_gen_tls(j->gen, j->remote)) {
+		int fd = connpool_take(j->s->pool, to, via);
+		if (fd >= 0) {
+			st = (net_stream_t){.fd = fd};
+			reused = true;
+			log_debug("zone %s: %s to %s on a connection kept open", zc->domain,
+			          j->kind, peer);
+		}
+	}
 	if (st.fd < 0) {
 		int ret = open_stream(j, r, to, peer, j->kind, &st);
 		if (ret)
@@ -335,17 +348,37 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	                    .max_bytes = (size_t)zc->max_zone_size};
 	xfr_in_t *x = xfr_in_new(zc->name, qtype, ixfr ? j->current->serial : 0, &lim, id);
 	tsig_verify_t v = {0};
-	int ret = buf && x ? net_stream_send(&st, q, (size_t)len, deadline) : US_ENOMEM;
-	if (ret)
-		job_fail(j, peer, "%s: cannot send the query: %s", what,
-		         net_stream_strerror(&st, ret));
+	int ret = buf && x ? 0 : US_ENOMEM;
 	if (key)
 		tsig_verify_init(&v, key, mac, mac_len);
 	/* A primary that takes the connection but says nothing is as good as down: the first
 	 * message is due within primary-timeout, like a SOA answer, so the next one is tried. */
 	int idle_ms = zc->primary_timeout * 1000;
+	bool sent = false, done = false;
 	while (ret == 0) {
-		int n = net_stream_recv(&st, buf, idle_ms, deadline);
+		if (!sent)
+			ret = net_stream_send(&st, q, (size_t)len, deadline);
+		int n = ret ? ret : net_stream_recv(&st, buf, idle_ms, deadline);
+		if (n <= 0 && reused && n != -ECANCELED) {
+			/* A kept connection the server closed meanwhile (RFC 7766 6.2.3 lets it, at
+			 * any time), or that no longer carries anything: not the primary failing.
+			 * Once more on a new connection, with the same query. */
+			log_debug("zone %s: %s to %s: the connection kept open is gone (%s); on a "
+			          "new one",
+			          zc->domain, j->kind, peer,
+			          n ? net_stream_strerror(&st, n) : "closed");
+			net_stream_close(&st);
+			reused = false;
+			ret = open_stream(j, r, to, peer, j->kind, &st);
+			continue;
+		}
+		if (!sent && ret) {
+			job_fail(j, peer, "%s: cannot send the query: %s", what,
+			         net_stream_strerror(&st, ret));
+			break;
+		}
+		sent = true;
+		reused = false; /* answered: whatever comes now is the primary's doing */
 		idle_ms = zc->transfer_idle * 1000;
 		if (n <= 0) {
 			ret = n == 0 ? xfr_in_eof(x) : n;
@@ -380,13 +413,25 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			ret = ixfr && !refused ? US_EAGAIN : fed;
 			break;
 		}
-		if (fed == XFR_DONE)
+		if (fed == XFR_DONE) {
+			done = true;
 			break;
+		}
 	}
 	if (ret == 0 && key && tsig_verify_done(&v) != 0) {
 		job_fail(j, peer, "%s: the last message is not signed", what);
 		ret = US_EMALF;
+		done = false;
 	}
+	/* Kept for the next transfer when the stream ended as it should, whatever we make of
+	 * the zone it brought: for as long as the primary said (RFC 7828 3.3.2), or without its
+	 * word for as long as servers keep one by default (connpool.h). Never after an error, a
+	 * timeout or a transfer cut short. */
+	const xfr_result_t *said = x ? xfr_in_result(x) : NULL;
+	int64_t keep_ms = 0;
+	if (done && said && !st.ssl)
+		keep_ms =
+		    said->keepalive_present ? (int64_t)said->keepalive * 100 : CONNPOOL_UNSAID_MS;
 	if (ret == 0) {
 		const xfr_result_t *res = xfr_in_result(x);
 		j->serial = res->serial;
@@ -451,6 +496,10 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	}
 	xfr_in_free(x);
 	free(buf);
+	if (keep_ms > 0) {
+		connpool_put(j->s->pool, j->gen, to, via, st.fd, keep_ms, net_now_ms());
+		st.fd = -1;
+	}
 	net_stream_close(&st);
 	return ret;
 }
@@ -1249,7 +1298,11 @@ int xfrin_tick(server_t *s)
 	}
 	if (waiting != SIZE_MAX)
 		s->xfrin_cursor = waiting; /* the first zone left waiting goes first next time */
-	return next <= now ? 0 : (int)(next - now) * 1000;
+	/* Kept connections go when their time is up or the primary closed them, so none sits
+	 * half-closed on our side. */
+	int keep = connpool_reap(s->pool, net_now_ms());
+	int wait = next <= now ? 0 : (int)(next - now) * 1000;
+	return keep >= 0 && keep < wait ? keep : wait;
 }
 
 int xfrin_accept(server_t *s, server_zone_t *z, char *msg, size_t len)
