@@ -5,12 +5,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "connpool.h"
+#include "tls.h"
 
 typedef struct conn {
-	int fd; /* -1: a free entry */
+	net_stream_t st; /* fd -1: a free entry */
+	const void *tls; /* the TLS client context it was made with; NULL: clear text */
 	conf_addr_t to, via;
 	bool has_via;
 	int64_t until; /* ms: closed by then, before the server closes it */
@@ -31,15 +32,13 @@ connpool_t *connpool_new(void)
 		return NULL;
 	pthread_mutex_init(&p->lock, NULL);
 	for (size_t i = 0; i < CONNPOOL_MAX; i++)
-		p->conns[i].fd = -1;
+		p->conns[i].st.fd = -1;
 	return p;
 }
 
 static void drop(conn_t *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	net_stream_close(&c->st);
 }
 
 void connpool_free(connpool_t *p)
@@ -65,31 +64,37 @@ static bool addr_equal(const conf_addr_t *a, const conf_addr_t *b)
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
-static bool same_ends(const conn_t *c, const conf_addr_t *to, const conf_addr_t *via)
+static bool same_ends(const conn_t *c, const conf_addr_t *to, const conf_addr_t *via,
+                      const void *tls)
 {
-	return addr_equal(&c->to, to) && c->has_via == (via != NULL) &&
+	return c->tls == tls && addr_equal(&c->to, to) && c->has_via == (via != NULL) &&
 	       (!via || addr_equal(&c->via, via));
 }
 
 /* A primary sends nothing unasked: readable means it closed (EOF or a reset) or misbehaves,
- * and either way the connection is not one to send a query on. */
-static bool looks_open(int fd)
+ * and either way the connection is not one to send a query on. Over TLS the server may send
+ * records of its own after the handshake (TLS 1.3 session tickets), which TLS reads away. */
+static bool looks_open(net_stream_t *st)
 {
-	struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
-	return poll(&pf, 1, 0) == 0;
+	struct pollfd pf = {.fd = st->fd, .events = POLLIN | POLLRDHUP};
+	int n = poll(&pf, 1, 0);
+	if (n == 0)
+		return true;
+	return n > 0 && st->ssl && !(pf.revents & (POLLRDHUP | POLLHUP | POLLERR)) &&
+	       tls_stream_idle(st);
 }
 
-int connpool_take(connpool_t *p, const conf_addr_t *to, const conf_addr_t *via)
+bool connpool_take(connpool_t *p, const conf_addr_t *to, const conf_addr_t *via, const void *tls,
+                   net_stream_t *out)
 {
-	int fd = -1;
 	pthread_mutex_lock(&p->lock);
 	/* The one kept longest left to go first, so the others' timers run from later. */
 	conn_t *best = NULL;
 	for (size_t i = 0; i < CONNPOOL_MAX; i++) {
 		conn_t *c = &p->conns[i];
-		if (c->fd < 0 || !same_ends(c, to, via))
+		if (c->st.fd < 0 || !same_ends(c, to, via, tls))
 			continue;
-		if (!looks_open(c->fd)) {
+		if (!looks_open(&c->st)) {
 			drop(c);
 			continue;
 		}
@@ -97,42 +102,38 @@ int connpool_take(connpool_t *p, const conf_addr_t *to, const conf_addr_t *via)
 			best = c;
 	}
 	if (best) {
-		fd = best->fd;
-		best->fd = -1;
+		*out = best->st;
+		best->st = (net_stream_t){.fd = -1};
 	}
 	pthread_mutex_unlock(&p->lock);
-	return fd;
+	return best != NULL;
 }
 
 void connpool_put(connpool_t *p, const void *tag, const conf_addr_t *to, const conf_addr_t *via,
-                  int fd, int64_t keep_ms, int64_t now_ms)
+                  const void *tls, net_stream_t *st, int64_t keep_ms, int64_t now_ms)
 {
-	if (fd < 0)
+	if (st->fd < 0)
 		return;
 	if (keep_ms > CONNPOOL_KEEP_MAX_MS)
 		keep_ms = CONNPOOL_KEEP_MAX_MS;
 	keep_ms -= CONNPOOL_MARGIN_MS;
-	if (keep_ms <= 0) {
-		close(fd);
-		return;
-	}
 	pthread_mutex_lock(&p->lock);
-	if (tag != p->tag) {
+	if (keep_ms <= 0 || tag != p->tag) {
 		pthread_mutex_unlock(&p->lock);
-		close(fd);
+		net_stream_close(st);
 		return;
 	}
 	conn_t *slot = NULL, *oldest = NULL, *oldest_here = NULL;
 	int here = 0;
 	for (size_t i = 0; i < CONNPOOL_MAX; i++) {
 		conn_t *c = &p->conns[i];
-		if (c->fd < 0) {
+		if (c->st.fd < 0) {
 			slot = slot ? slot : c;
 			continue;
 		}
 		if (!oldest || c->until < oldest->until)
 			oldest = c;
-		if (same_ends(c, to, via)) {
+		if (same_ends(c, to, via, tls)) {
 			here++;
 			if (!oldest_here || c->until < oldest_here->until)
 				oldest_here = c;
@@ -145,9 +146,11 @@ void connpool_put(connpool_t *p, const void *tag, const conf_addr_t *to, const c
 	else if (!slot)
 		slot = oldest;
 	drop(slot);
-	*slot = (conn_t){.fd = fd, .to = *to, .has_via = via != NULL, .until = now_ms + keep_ms};
+	*slot = (conn_t){
+	    .st = *st, .tls = tls, .to = *to, .has_via = via != NULL, .until = now_ms + keep_ms};
 	if (via)
 		slot->via = *via;
+	*st = (net_stream_t){.fd = -1};
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -157,10 +160,10 @@ int connpool_reap(connpool_t *p, int64_t now_ms)
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < CONNPOOL_MAX; i++) {
 		conn_t *c = &p->conns[i];
-		if (c->fd < 0)
+		if (c->st.fd < 0)
 			continue;
 		/* Closed by the server meanwhile: its socket goes now, not at our deadline. */
-		if (c->until <= now_ms || !looks_open(c->fd)) {
+		if (c->until <= now_ms || !looks_open(&c->st)) {
 			drop(c);
 			continue;
 		}
@@ -190,7 +193,7 @@ void connpool_retain(connpool_t *p, const void *tag, const conf_t *conf)
 	pthread_mutex_lock(&p->lock);
 	p->tag = tag;
 	for (size_t i = 0; i < CONNPOOL_MAX; i++)
-		if (p->conns[i].fd >= 0 && !in_conf(&p->conns[i], conf))
+		if (p->conns[i].st.fd >= 0 && !in_conf(&p->conns[i], conf))
 			drop(&p->conns[i]);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -200,7 +203,7 @@ int connpool_count(connpool_t *p)
 	int n = 0;
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < CONNPOOL_MAX; i++)
-		n += p->conns[i].fd >= 0;
+		n += p->conns[i].st.fd >= 0;
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }

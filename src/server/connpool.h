@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* connpool: idle TCP connections to primaries, kept open between transfers for as long as the
- * primary says it keeps them (RFC 7766 6.2.1, RFC 7828), shared by the refresh jobs. */
+/* connpool: idle TCP and TLS connections to primaries, kept open between transfers for as long
+ * as the primary says it keeps them (RFC 7766 6.2.1, RFC 7828), shared by the refresh jobs. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
+#include "net.h"
 
 /* Idle connections kept to one address (and source), and in all. */
 #define CONNPOOL_PER_ADDRESS 2
@@ -35,22 +37,25 @@ connpool_t *connpool_new(void);
 void connpool_free(connpool_t *p);
 
 /*
- * Takes an idle connection to `to` from `via` (NULL: any source) that is still open, as far as
- * can be told without sending: the server has not closed it and sent nothing unasked. Returns
- * the socket, now the caller's, or -1 when there is none. Any thread.
+ * Takes an idle connection to `to` from `via` (NULL: any source), over TLS with the client
+ * context tls (NULL: clear text), that is still open as far as can be told without sending:
+ * the server has not closed it and sent nothing unasked (TLS records of its own, such as
+ * session tickets, aside). True with the stream, now the caller's, in *out; false when there
+ * is none. Any thread.
  */
-int connpool_take(connpool_t *p, const conf_addr_t *to, const conf_addr_t *via);
+bool connpool_take(connpool_t *p, const conf_addr_t *to, const conf_addr_t *via, const void *tls,
+                   net_stream_t *out);
 
 /*
- * Gives fd back after an exchange that ended cleanly, to be taken again within keep_ms (the
+ * Gives *st back after an exchange that ended cleanly, to be taken again within keep_ms (the
  * server's idle timeout, which this bounds by CONNPOOL_KEEP_MAX_MS and shortens by
  * CONNPOOL_MARGIN_MS) from now_ms. tag is the configuration the caller's remote belongs to: a
  * connection of a configuration no longer current is closed, as is one the server offers too
- * short a time for, or one past the bounds (the oldest goes first). fd is the pool's or closed
- * after the call. Any thread.
+ * short a time for, or one past the bounds (the oldest goes first). The stream is the pool's
+ * or closed after the call, and st->fd -1. Any thread.
  */
 void connpool_put(connpool_t *p, const void *tag, const conf_addr_t *to, const conf_addr_t *via,
-                  int fd, int64_t keep_ms, int64_t now_ms);
+                  const void *tls, net_stream_t *st, int64_t keep_ms, int64_t now_ms);
 
 /* Closes the connections past their time; returns the ms until the next one's ends, or -1. */
 int connpool_reap(connpool_t *p, int64_t now_ms);

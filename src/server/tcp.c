@@ -253,8 +253,8 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 			stat_inc(&w->stats->transfer_refused);
 		}
 		if (info.tsig)
-			len =
-			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
+			len = signed_answer(s, &c->client, q, mlen, true, w->resp + 2, len,
+			                    WIRE_MAX_MSG, &info);
 		shield_count_cookie(w->stats, &info);
 		off += 2 + mlen;
 		stat_inc(&w->stats->queries);

@@ -63,7 +63,10 @@ struct xfrin_job {
 	/* A remote with tls: the connection of the SOA check, kept for the transfer after it
 	 * (fd -1 when none is open), and how the outcome travelled, for the log. */
 	net_stream_t stream;
-	const char *over; /* " over TLS" or "" */
+	const conf_addr_t *stream_to, *stream_via; /* its ends, its TLS context, and ... */
+	const void *stream_tls;
+	int64_t stream_keep_ms; /* ... how long it may be kept after a clean check */
+	const char *over;       /* " over TLS" or "" */
 	/* The policies. Given: serials not to transfer again (held, rejected), and follow, the
 	 * lower serial every primary confirmed, which this forced AXFR may take. */
 	bool skip_held, skip_rejected, follow;
@@ -164,23 +167,59 @@ static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t
 	return ret;
 }
 
-/* The SOA query over TLS, on a connection kept open for the transfer that may follow. */
+/* The SOA query over TLS, on a connection kept open since the last refresh if one is, else
+ * on a new one, kept open for the transfer that may follow. */
 static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                         const char *peer, const uint8_t *q, size_t qlen, uint8_t *a)
 {
 	int idle = j->zc->primary_timeout * 1000;
-	int ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
+	const conf_addr_t *via = r->has_via ? &r->via : NULL;
+	bool reused =
+	    connpool_take(j->s->pool, to, via, server_gen_tls(j->gen, j->remote), &j->stream);
+	int ret = reused ? 0 : open_stream(j, r, to, peer, "SOA query", &j->stream);
 	if (ret)
 		return ret;
-	ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
-	if (ret == 0)
-		ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
+	j->stream_to = to;
+	j->stream_via = via;
+	j->stream_tls = server_gen_tls(j->gen, j->remote);
+	for (;;) {
+		ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
+		if (ret == 0)
+			ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
+		if (ret > 0 || !reused || ret == -ECANCELED)
+			break;
+		/* Closed by the server while it was kept: not the primary failing (transfer). */
+		log_debug("zone %s: SOA query to %s: the connection kept open is gone (%s); on a "
+		          "new one",
+		          j->zc->domain, peer,
+		          ret ? net_stream_strerror(&j->stream, ret) : "closed");
+		net_stream_close(&j->stream);
+		reused = false;
+		ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
+		if (ret)
+			return ret;
+	}
+	if (reused)
+		log_debug("zone %s: SOA query to %s over TLS on a connection kept open",
+		          j->zc->domain, peer);
 	if (ret <= 0) {
 		ret = ret ? ret : -ECONNRESET;
 		job_fail(j, peer, "SOA query over TLS: %s", net_stream_strerror(&j->stream, ret));
 		net_stream_close(&j->stream);
 	}
 	return ret;
+}
+
+/* Gives the SOA check's stream back to the pool when the check ended cleanly and no transfer
+ * took it, else closes it. */
+static void stream_done(xfrin_job_t *j)
+{
+	if (j->stream.fd >= 0 && j->stream_keep_ms > 0 && j->stream_to)
+		connpool_put(j->s->pool, j->gen, j->stream_to, j->stream_via, j->stream_tls,
+		             &j->stream, j->stream_keep_ms, net_now_ms());
+	net_stream_close(&j->stream);
+	j->stream_keep_ms = 0;
+	j->stream_to = NULL;
 }
 
 /* check_soa's answer for a consumer catalog whose primary refuses SOA queries. */
@@ -195,14 +234,16 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	uint8_t q[512], a[WIRE_MAX_MSG], mac[64];
 	size_t mac_len = 0;
 	uint16_t id = (uint16_t)arc4random();
-	int len = xfr_build_soa_query(q, sizeof(q), id, zc->name);
+	bool tls = server_gen_tls(j->gen, j->remote) != NULL;
+	j->stream_keep_ms = 0;
+	int len = tls ? xfr_build_soa_query_stream(q, sizeof(q), id, zc->name)
+	              : xfr_build_soa_query(q, sizeof(q), id, zc->name);
 	if (len > 0)
 		len = sign(key, q, (size_t)len, sizeof(q), mac, &mac_len);
 	if (len < 0) {
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
-	bool tls = server_gen_tls(j->gen, j->remote) != NULL;
 	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
 	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
 	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
@@ -237,6 +278,10 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	j->has_serial = true;
 	j->has_expire = ans.expire_present;
 	j->expire = ans.expire;
+	/* Over TLS the connection may serve the next refresh too, as a transfer's does. */
+	if (tls)
+		j->stream_keep_ms =
+		    ans.keepalive_present ? (int64_t)ans.keepalive * 100 : CONNPOOL_UNSAID_MS;
 	return 0;
 }
 
@@ -326,17 +371,14 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	/* The SOA check's TLS connection, if it left one, else one kept open since an earlier
 	 * transfer from this address, else a new one. */
 	const conf_addr_t *via = r->has_via ? &r->via : NULL;
+	const void *tls = server_gen_tls(j->gen, j->remote);
 	net_stream_t st = j->stream;
 	j->stream = (net_stream_t){.fd = -1};
+	j->stream_keep_ms = 0;
 	bool reused = false;
-	if (st.fd < 0 && !server_gen_tls(j->gen, j->remote)) {
-		int fd = connpool_take(j->s->pool, to, via);
-		if (fd >= 0) {
-			st = (net_stream_t){.fd = fd};
-			reused = true;
-			log_debug("zone %s: %s to %s on a connection kept open", zc->domain,
-			          j->kind, peer);
-		}
+	if (st.fd < 0 && connpool_take(j->s->pool, to, via, tls, &st)) {
+		reused = true;
+		log_debug("zone %s: %s to %s on a connection kept open", zc->domain, j->kind, peer);
 	}
 	if (st.fd < 0) {
 		int ret = open_stream(j, r, to, peer, j->kind, &st);
@@ -429,7 +471,7 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	 * timeout or a transfer cut short. */
 	const xfr_result_t *said = x ? xfr_in_result(x) : NULL;
 	int64_t keep_ms = 0;
-	if (done && said && !st.ssl)
+	if (done && said)
 		keep_ms =
 		    said->keepalive_present ? (int64_t)said->keepalive * 100 : CONNPOOL_UNSAID_MS;
 	if (ret == 0) {
@@ -496,10 +538,8 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	}
 	xfr_in_free(x);
 	free(buf);
-	if (keep_ms > 0) {
-		connpool_put(j->s->pool, j->gen, to, via, st.fd, keep_ms, net_now_ms());
-		st.fd = -1;
-	}
+	if (keep_ms > 0)
+		connpool_put(j->s->pool, j->gen, to, via, tls, &st, keep_ms, net_now_ms());
 	net_stream_close(&st);
 	return ret;
 }
@@ -566,7 +606,7 @@ static void *job_run(void *arg)
 		for (size_t a = 0; a < r->naddr && j->outcome == JOB_FAILED; a++) {
 			if (atomic_load(&s->stop))
 				break;
-			net_stream_close(&j->stream); /* a check's left on another address */
+			stream_done(j); /* a check's left on another address */
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
 			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
@@ -630,7 +670,7 @@ static void *job_run(void *arg)
 			tried |= j->outcome == JOB_FAILED;
 		}
 	}
-	net_stream_close(&j->stream);
+	stream_done(j);
 	if (j->nlower) {
 		/* Every primary that answered has an older serial: up to date, as far as the
 		 * zone's timers go (the primaries are there), with the regression to report. */

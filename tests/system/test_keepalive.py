@@ -355,3 +355,40 @@ zones:
                 raw_tcp(s, q.to_wire())
                 m = dns.message.from_wire(read_msg(s))
                 assert m.answer[0][0].serial == 1 and keepalive_of(m) == 70
+
+
+def test_backup_over_tls_keeps_one_connection(tmp_path, understudy_binary):
+    """XFR over TLS (RFC 9103): the bootstrap AXFR, two IXFRs and a SOA check of a refresh on
+    one TLS connection, as the primary's log shows (one client port, one handshake)."""
+    import test_xot as xot
+    import tlscerts
+
+    pki = tlscerts.make_pki(tmp_path / "pki")
+    sec_port = servers.free_port()
+    primary = xot.UsPrimary(tmp_path, understudy_binary, pki, notify_port=sec_port)
+    secondary = xot.UsSecondary(tmp_path, understudy_binary, primary.tls_port,
+                                xot.tls_remote(pki, "ca+hostname"))
+    secondary.fixed_port = sec_port
+    try:
+        primary.start()
+        secondary.start()
+        wait_for(lambda: xot.serial(secondary) == xot.SERIAL0, 15, "the first AXFR", secondary)
+        for n in (1, 2):
+            primary.change(n)
+            wait_for(lambda: xot.serial(secondary) == xot.SERIAL0 + n, 15, f"IXFR {n}",
+                     secondary)
+        code, out = secondary.ctl("refresh", xot.ZONE)
+        assert code == 0, out
+        wait_for(lambda: xot.lines(secondary, f"has serial {xot.SERIAL0 + 2}, up to date"), 15,
+                 "an up-to-date refresh", secondary)
+        out = primary.output()
+        ports = re.findall(rf"(AXFR|IXFR) {xot.ZONE} to 127\.0\.0\.1@(\d+) over TLS: .*finished",
+                           out)
+        assert [k for k, _ in ports] == ["AXFR", "IXFR", "IXFR"], out[-3000:]
+        assert len({p for _, p in ports}) == 1, ports
+        handshakes = [x for x in out.splitlines() if "TLS from 127.0.0.1@" in x
+                      and "ALPN" in x]
+        assert len(handshakes) == 1, handshakes
+        assert not xot.lines(secondary, "warning"), secondary.output()
+    finally:
+        xot.stop_all(secondary, primary)
