@@ -186,7 +186,7 @@ static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_
 		ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
 		if (ret == 0)
 			ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
-		if (ret > 0 || !reused || ret == -ECANCELED)
+		if (ret > 0 || !reused || ret == -ECANCELED || ret == -EPROTO)
 			break;
 		/* Closed by the server while it was kept: not the primary failing (transfer). */
 		log_debug("zone %s: SOA query to %s: the connection kept open is gone (%s); on a "
@@ -401,10 +401,11 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		if (!sent)
 			ret = net_stream_send(&st, q, (size_t)len, deadline);
 		int n = ret ? ret : net_stream_recv(&st, buf, idle_ms, deadline);
-		if (n <= 0 && reused && n != -ECANCELED) {
+		if (n <= 0 && reused && n != -ECANCELED && n != -EPROTO) {
 			/* A kept connection the server closed meanwhile (RFC 7766 6.2.3 lets it, at
 			 * any time), or that no longer carries anything: not the primary failing.
-			 * Once more on a new connection, with the same query. */
+			 * Once more on a new connection, with the same query. (A message cut
+			 * short, -EPROTO, is an answer: the primary's doing.) */
 			log_debug("zone %s: %s to %s: the connection kept open is gone (%s); on a "
 			          "new one",
 			          zc->domain, j->kind, peer,
