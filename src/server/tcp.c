@@ -55,7 +55,8 @@ typedef struct tcp_worker {
 	server_stats_t *stats;
 	int ep;
 	int nconns, max_conns;
-	unsigned index; /* among the TCP workers: its table for the per-source limits */
+	unsigned index;     /* among the TCP workers: its table for the per-source limits */
+	uint16_t keepalive; /* tcp-idle-timeout in 100 ms units, for RFC 7828 answers */
 	tcp_conn_t *head, *tail;
 	tcp_conn_t *phead, *ptail; /* connections with a message in part */
 	tcp_conn_t *listeners;
@@ -389,7 +390,7 @@ static void accept_all(tcp_worker_t *w, int lfd)
 		c->peer = peer;
 		c->client = client;
 		/* RFC 7828 3.3.2: what answers signal when asked, in 100 ms units. */
-		c->client.keepalive = (uint16_t)(10 * w->s->conf->tcp_idle_timeout);
+		c->client.keepalive = w->keepalive;
 		c->addr_slot = slot;
 		c->events = EPOLLIN;
 		c->last = now_s();
@@ -404,6 +405,7 @@ static void *tcp_loop(void *arg)
 	server_t *s = w->s;
 	server_stats_self = w->stats;
 	int idle = s->conf->tcp_idle_timeout;
+	w->keepalive = (uint16_t)(10 * idle);
 	int64_t io_timeout = s->conf->tcp_io_timeout;
 	struct epoll_event events[TCP_EVENTS];
 	/* Below the UDP workers on a busy CPU: a transfer out streams as fast as the client reads,

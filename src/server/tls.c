@@ -84,6 +84,7 @@ typedef struct tworker {
 	tconn_t *listeners;
 	size_t nlisteners;
 	server_stats_t *stats; /* this pool's own (tls.stats): not in s->stats */
+	uint16_t keepalive;    /* idle-timeout in 100 ms units, for RFC 7828 answers */
 	uint8_t resp[TLS_MSG_MAX];
 } tworker_t;
 
@@ -442,7 +443,7 @@ static void accept_all(tworker_t *w, int lfd)
 		c->ssl = ssl;
 		c->peer = peer;
 		shield_client(&peer, &c->client);
-		c->client.keepalive = (uint16_t)(10 * w->s->conf->tls->idle_timeout);
+		c->client.keepalive = w->keepalive;
 		conf_addr_t a = {.ss = peer};
 		conf_addr_str(&a, c->peer_text, sizeof(c->peer_text));
 		c->events = EPOLLIN;
@@ -471,6 +472,7 @@ static void *tls_loop(void *arg)
 	tworker_t *w = arg;
 	server_t *s = w->s;
 	const conf_tls_t *tc = s->conf->tls;
+	w->keepalive = (uint16_t)(10 * tc->idle_timeout);
 	struct epoll_event events[TLS_EVENTS];
 	rcu_register_thread();
 	server_stats_self = w->stats;
