@@ -40,7 +40,7 @@ typedef struct tcp_conn {
 	struct sockaddr_storage peer;
 	/* A transfer out under way: until it ends, the messages pipelined after it wait. */
 	xfrout_t *xfr;
-	time_t last;
+	int64_t last; /* ms: the idle timeout runs from here, to the millisecond, as signalled */
 	struct tcp_conn *prev, *next; /* least recently active first */
 	/* A message begun but not whole: it must be whole by msg_start + tcp-io-timeout, so a
 	 * client that trickles bytes (slow-loris) cannot hold the connection. */
@@ -63,13 +63,6 @@ typedef struct tcp_worker {
 	size_t nlisteners;
 	uint8_t resp[TCP_MSG_MAX];
 } tcp_worker_t;
-
-static time_t now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static int64_t now_ms(void)
 {
@@ -140,7 +133,7 @@ static void list_append(tcp_worker_t *w, tcp_conn_t *c)
 
 static void touch(tcp_worker_t *w, tcp_conn_t *c)
 {
-	c->last = now_s();
+	c->last = now_ms();
 	list_remove(w, c);
 	list_append(w, c);
 }
@@ -393,7 +386,7 @@ static void accept_all(tcp_worker_t *w, int lfd)
 		c->client.keepalive = w->keepalive;
 		c->addr_slot = slot;
 		c->events = EPOLLIN;
-		c->last = now_s();
+		c->last = now_ms();
 		list_append(w, c);
 		w->nconns++;
 	}
@@ -440,10 +433,9 @@ static void *tcp_loop(void *arg)
 				conn_read(w, c);
 			}
 		}
-		time_t t = now_s();
-		while (w->head && t - w->head->last >= idle)
-			conn_close(w, w->head);
 		int64_t ms = now_ms();
+		while (w->head && ms - w->head->last >= (int64_t)idle * 1000)
+			conn_close(w, w->head);
 		while (w->phead && ms - w->phead->msg_start >= io_timeout) {
 			stat_inc(&w->stats->tcp_timeouts);
 			conn_close(w, w->phead);

@@ -9,6 +9,8 @@ RFC 7828 edns-tcp-keepalive), on both ends.
                     when the next query comes on it: every change is still taken, with no
                     failed transfer and nothing worse than debug in the backup's log.
     zero            a primary that says 0 (close now): not kept.
+    timers          closed by the backup before the primary's timeout ends, and at a reload
+                    that removes the primary's address; over TLS the same as over TCP.
     server          our TCP answers carry our idle timeout when the query asks (TCP only), and
                     several transfers run one after the other on one connection.
 """
@@ -392,3 +394,51 @@ def test_backup_over_tls_keeps_one_connection(tmp_path, understudy_binary):
         assert not xot.lines(secondary, "warning"), secondary.output()
     finally:
         xot.stop_all(secondary, primary)
+
+
+def tcp_to(port, state="established"):
+    """Local ports of the loopback TCP connections to port in state (ss, as a user sees them)."""
+    p = servers.subprocess.run(["ss", "-Htn", "state", state, f"( dport = :{port} )"],
+                               capture_output=True, text=True, timeout=10)
+    return {int(ln.split()[-2].rsplit(":", 1)[1]) for ln in p.stdout.splitlines() if ln.strip()}
+
+
+def test_kept_connection_goes_before_the_primary_closes_it_and_on_reload(tmp_path,
+                                                                        understudy_binary):
+    """The primary says 3 s (tcp-idle-timeout 3): the backup closes the connection itself
+    before then (the closer's end waits in TIME-WAIT: the backup's). Kept again after the next
+    transfer, it goes at a reload that takes the primary's address out of the remotes."""
+    zpath = tmp_path / f"{ZONE}.zone"
+    zpath.write_text(zone_text(1))
+    bport = servers.free_port()
+
+    class ShortPrimary(Primary):
+        def write_config(self):
+            super().write_config()
+            self.conf.write_text(self.conf.read_text().replace(
+                "  udp-workers: 1\n", "  udp-workers: 1\n  tcp-idle-timeout: 3\n", 1))
+
+    with ShortPrimary(tmp_path, understudy_binary, zpath, bport) as primary:
+        backup = Backup(tmp_path, understudy_binary, primary.port)
+        backup.fixed_port = bport
+        backup.wait_ready = lambda timeout=30.0: wait_for(lambda: serial(backup) == 1, timeout,
+                                                          "bootstrap", backup)
+        with backup:
+            follow_changes(primary, backup, (2,))
+            kept = tcp_to(primary.port)
+            assert len(kept) == 1, kept
+            port = kept.pop()
+            wait_for(lambda: port in tcp_to(primary.port, "time-wait"), 10,
+                     "the backup to close the kept connection", backup)
+            assert "tcp: " not in primary.output()  # nothing to say on the primary's side
+            follow_changes(primary, backup, (3,))
+            assert len(tcp_to(primary.port)) == 1
+            assert not quiet(backup.output()), quiet(backup.output())
+            # The new address answers nothing: the refresh the reload brings fails, as it
+            # should; the kept connection to the old one goes.
+            backup.conf.write_text(backup.conf.read_text().replace(
+                f"127.0.0.1@{primary.port}", f"127.0.0.1@{servers.free_port()}"))
+            code, text = backup.ctl("reload")
+            assert code == 0, text
+            wait_for(lambda: not tcp_to(primary.port), 5, "the connection closed at reload",
+                     backup)
