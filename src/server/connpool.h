@@ -23,8 +23,9 @@
 #define CONNPOOL_UNSAID_MS 5000
 /*
  * Given back this long before the server's timeout ends: the server counts from before its
- * answer reached us (half a round trip), may count in whole seconds (ours does), and closes
- * while our next query may be on its way. A timeout no longer than this is not kept for.
+ * answer reached us (half a round trip), may count in whole seconds (and so close up to one
+ * early), and closes while our next query may be on its way. A timeout no longer than this is
+ * not kept for.
  */
 #define CONNPOOL_MARGIN_MS 1500
 
