@@ -27,6 +27,9 @@ typedef struct qctx {
 	uint16_t rcode; /* extended: the header keeps the low 4 bits, the OPT the rest */
 	uint16_t an, ns, ar;
 	bool edns, dobit, nsid, expire;
+	bool keepalive_asked; /* the query carries edns-tcp-keepalive, empty (RFC 7828 3.2.1) */
+	uint16_t keepalive;   /* the idle timeout our OPT signals, when keepalive_out */
+	bool keepalive_out;
 	const uint8_t *cookie; /* the query's COOKIE option data, cookie_len bytes */
 	uint16_t cookie_len;
 	bool cookie_out; /* the reply carries cookie_reply */
@@ -576,6 +579,8 @@ static bool read_opt(qctx_t *c, const uint8_t *rr, uint16_t *udp, uint8_t *versi
 			c->nsid = true;
 		else if (code == WIRE_EDNS_EXPIRE)
 			c->expire = true;
+		else if (code == WIRE_EDNS_KEEPALIVE && len == 0)
+			c->keepalive_asked = true;
 		else if (code == WIRE_EDNS_COOKIE && !c->cookie) {
 			c->cookie = o + p + 4;
 			c->cookie_len = len;
@@ -650,7 +655,8 @@ static void refuse_transfer(qctx_t *c, bool tcp)
 static size_t opt_size(const qctx_t *c)
 {
 	size_t nsid = c->nsid && c->conf->nsid ? 4 + (size_t)c->conf->nsid_len : 0;
-	return 11 + nsid + (c->expire ? 8 : 0) + (c->cookie_out ? 4 + sizeof(c->cookie_reply) : 0);
+	return 11 + nsid + (c->expire ? 8 : 0) + (c->keepalive_out ? 6 : 0) +
+	       (c->cookie_out ? 4 + sizeof(c->cookie_reply) : 0);
 }
 
 /*
@@ -723,7 +729,7 @@ static size_t finish(qctx_t *c)
 		wire_write16(opt + 3, c->conf->max_udp);
 		wire_write16(opt + 9,
 		             (uint16_t)((nsid ? 4 + nsid : 0) + (has_expire ? 8 : 0) +
-		                        (c->stale ? EDE_SIZE : 0) +
+		                        (c->keepalive_out ? 6 : 0) + (c->stale ? EDE_SIZE : 0) +
 		                        (c->cookie_out ? 4 + sizeof(c->cookie_reply) : 0)));
 		wire_put(w, opt, sizeof(opt));
 		if (nsid) {
@@ -735,6 +741,11 @@ static size_t finish(qctx_t *c)
 			wire_put16(w, WIRE_EDNS_EXPIRE);
 			wire_put16(w, 4);
 			wire_put32(w, expire);
+		}
+		if (c->keepalive_out) {
+			wire_put16(w, WIRE_EDNS_KEEPALIVE);
+			wire_put16(w, 2);
+			wire_put16(w, c->keepalive);
 		}
 		if (c->cookie_out) {
 			wire_put16(w, WIRE_EDNS_COOKIE);
@@ -793,6 +804,8 @@ size_t answer_query_from(const answer_conf_t *conf, const zonedb_t *db,
 	c.rcode = 0;
 	c.an = c.ns = c.ar = 0;
 	c.edns = c.dobit = c.nsid = c.expire = c.stale = c.cookie_out = false;
+	c.keepalive_asked = c.keepalive_out = false;
+	c.keepalive = 0;
 	c.cookie = NULL;
 	c.cookie_len = 0;
 	c.slot = NULL;
@@ -845,6 +858,11 @@ size_t answer_query_from(const answer_conf_t *conf, const zonedb_t *db,
 		c.edns = false;
 		c.tsig = false;
 		goto out;
+	}
+	/* RFC 7828 3.3: over TCP only; a UDP query's option is ignored. */
+	if (c.keepalive_asked && tcp && client && client->keepalive) {
+		c.keepalive_out = true;
+		c.keepalive = client->keepalive;
 	}
 	const cookie_secrets_t *secrets = __atomic_load_n(&conf->cookies, __ATOMIC_ACQUIRE);
 	if (c.cookie && secrets && client && !read_cookie(&c, secrets, client, info)) {

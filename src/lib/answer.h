@@ -26,6 +26,9 @@ typedef struct answer_conf {
 typedef struct answer_client {
 	uint8_t family; /* 4 or 6 */
 	uint8_t addr[16];
+	/* Over TCP: the connection's idle timeout in 100 ms units, signalled to a query that
+	 * carries edns-tcp-keepalive (RFC 7828 3.3.2); 0 signals nothing. */
+	uint16_t keepalive;
 } answer_client_t;
 
 /* What the caller may want to know about a query it handled, e.g. for statistics. */

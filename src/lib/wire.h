@@ -75,7 +75,7 @@ enum {
 	WIRE_T_MAILA = 254,
 	WIRE_T_ANY = 255,
 };
-enum { WIRE_EDNS_NSID = 3, WIRE_EDNS_EXPIRE = 9, WIRE_EDNS_COOKIE = 10 };
+enum { WIRE_EDNS_NSID = 3, WIRE_EDNS_EXPIRE = 9, WIRE_EDNS_COOKIE = 10, WIRE_EDNS_KEEPALIVE = 11 };
 /* Extended DNS Errors (RFC 8914): the option, and the info codes we send. */
 enum { WIRE_EDNS_EDE = 15, WIRE_EDE_STALE_ANSWER = 3 };
 

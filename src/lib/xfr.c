@@ -17,7 +17,7 @@
 /* ---- requests ---- */
 
 static int build_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint16_t qtype,
-                       const uint32_t *ixfr_serial)
+                       const uint32_t *ixfr_serial, bool keepalive)
 {
 	wire_writer_t w;
 	wire_writer_init(&w, buf, cap);
@@ -41,16 +41,22 @@ static int build_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *ape
 	}
 	/* OPT: root owner, payload size, no extended RCODE, version 0, no flags, and EXPIRE; an
 	 * SOA query asks for ZONEVERSION too (RFC 9660), which says the serial an anycast or
-	 * load-balanced server's answer came from. */
-	uint8_t opt[11 + 8] = {
-	    0, 0, WIRE_T_OPT,           0, 0, 0, 0, 0, 0, 0, 4, 0, XFR_EDNS_EXPIRE, 0,
-	    0, 0, XFR_EDNS_ZONEVERSION, 0, 0};
+	 * load-balanced server's answer came from; over a stream, edns-tcp-keepalive asks how
+	 * long the server keeps the connection for the next transfer. All three are empty. */
+	uint8_t opt[11 + 12] = {0, 0, WIRE_T_OPT};
 	wire_write16(opt + 3, XFR_EDNS_UDP);
-	size_t optlen = 11 + 4;
+	size_t optlen = 11;
+	wire_write16(opt + optlen, XFR_EDNS_EXPIRE);
+	optlen += 4;
 	if (qtype == WIRE_T_SOA) {
-		opt[10] = 8;
+		wire_write16(opt + optlen, XFR_EDNS_ZONEVERSION);
 		optlen += 4;
 	}
+	if (keepalive) {
+		wire_write16(opt + optlen, XFR_EDNS_KEEPALIVE);
+		optlen += 4;
+	}
+	wire_write16(opt + 9, (uint16_t)(optlen - 11));
 	if (ret == 0)
 		ret = wire_put(&w, opt, optlen);
 	return ret ? ret : (int)w.len;
@@ -58,17 +64,22 @@ static int build_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *ape
 
 int xfr_build_soa_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex)
 {
-	return build_query(buf, cap, id, apex, WIRE_T_SOA, NULL);
+	return build_query(buf, cap, id, apex, WIRE_T_SOA, NULL, false);
+}
+
+int xfr_build_soa_query_stream(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex)
+{
+	return build_query(buf, cap, id, apex, WIRE_T_SOA, NULL, true);
 }
 
 int xfr_build_axfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex)
 {
-	return build_query(buf, cap, id, apex, WIRE_T_AXFR, NULL);
+	return build_query(buf, cap, id, apex, WIRE_T_AXFR, NULL, true);
 }
 
 int xfr_build_ixfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex, uint32_t serial)
 {
-	return build_query(buf, cap, id, apex, WIRE_T_IXFR, &serial);
+	return build_query(buf, cap, id, apex, WIRE_T_IXFR, &serial, true);
 }
 
 /* ---- reading messages ---- */
@@ -179,6 +190,8 @@ typedef struct msg_info {
 	uint32_t expire_val;
 	bool version; /* ZONEVERSION of type SOA-SERIAL */
 	uint32_t version_val;
+	bool keepalive; /* edns-tcp-keepalive with a timeout */
+	uint16_t keepalive_val;
 } msg_info_t;
 
 static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char *err, size_t errlen)
@@ -203,6 +216,11 @@ static int read_opt(const uint8_t *m, const rr_view_t *rr, msg_info_t *mi, char 
 			 * lengths are versions we cannot read, which the RFC lets us ignore. */
 			mi->version = true;
 			mi->version_val = wire_read32(o + p + 6);
+		} else if (code == XFR_EDNS_KEEPALIVE && len == 2) {
+			/* RFC 7828 3.3.1: the server's idle timeout. Without one (length 0) the
+			 * answer says nothing we could keep the connection for. */
+			mi->keepalive = true;
+			mi->keepalive_val = wire_read16(o + p + 4);
 		}
 		p += 4 + (size_t)len;
 	}
@@ -352,6 +370,8 @@ int xfr_parse_soa_response(const uint8_t *msg, size_t len, uint16_t id, const ui
 		out->expire = mi.expire ? mi.expire_val : 0;
 		out->version_present = mi.version;
 		out->version = mi.version ? mi.version_val : 0;
+		out->keepalive_present = mi.keepalive;
+		out->keepalive = mi.keepalive ? mi.keepalive_val : 0;
 		return 0;
 	}
 	us_errf(err, errlen, "no SOA record for %s in the answer", name_text(apex, t));
@@ -747,6 +767,11 @@ int xfr_in_feed(xfr_in_t *x, const uint8_t *msg, size_t len)
 		x->res.expire_present = true;
 		x->res.expire = mi.expire_val;
 	}
+	if (mi.keepalive) {
+		/* The latest word stands: a server under load may shorten it (RFC 7828 3.3.2). */
+		x->res.keepalive_present = true;
+		x->res.keepalive = mi.keepalive_val;
+	}
 	if (mi.an == 0 && x->state == ST_FIRST)
 		return fail(x, US_EMALF, "the response has no records");
 	size_t pos = mi.an_pos;
@@ -826,6 +851,10 @@ static int read_request_opt(const uint8_t *m, const rr_view_t *rr, xfr_request_t
 		/* RFC 7314 2: empty in a query; a value there means nothing to us. */
 		if (code == XFR_EDNS_EXPIRE)
 			req->expire = true;
+		/* RFC 7828 3.2.1: a query's is empty; one with a timeout is not a request we
+		 * answer with ours. */
+		else if (code == XFR_EDNS_KEEPALIVE && len == 0)
+			req->keepalive = true;
 		p += 4 + (size_t)len;
 	}
 	return 0;
@@ -886,27 +915,35 @@ int xfr_request_parse(const uint8_t *m, size_t len, xfr_request_t *req)
 }
 
 /* Room an OPT record takes in our responses. */
-static size_t opt_len(bool expire)
+static size_t opt_len(bool expire, bool keepalive)
 {
-	return 11 + (expire ? 8 : 0);
+	return 11 + (expire ? 8 : 0) + (keepalive ? 6 : 0);
 }
 
 /* Appends our OPT record: payload size, the extended RCODE bits, the request's DO bit, EXPIRE
- * if given. */
+ * and edns-tcp-keepalive if given. */
 static int put_opt(wire_writer_t *w, uint16_t udp, uint16_t rcode, bool dobit,
-                   const uint32_t *expire)
+                   const uint32_t *expire, const uint16_t *keepalive)
 {
-	uint8_t opt[11 + 8] = {0, 0, WIRE_T_OPT};
+	uint8_t opt[11 + 8 + 6] = {0, 0, WIRE_T_OPT};
 	wire_write16(opt + 3, udp);
 	opt[5] = (uint8_t)(rcode >> 4);
 	opt[7] = dobit ? 0x80 : 0;
+	size_t p = 11;
 	if (expire) {
-		wire_write16(opt + 9, 8);
-		wire_write16(opt + 11, XFR_EDNS_EXPIRE);
-		wire_write16(opt + 13, 4);
-		wire_write32(opt + 15, *expire);
+		wire_write16(opt + p, XFR_EDNS_EXPIRE);
+		wire_write16(opt + p + 2, 4);
+		wire_write32(opt + p + 4, *expire);
+		p += 8;
 	}
-	return wire_put(w, opt, opt_len(expire != NULL));
+	if (keepalive) {
+		wire_write16(opt + p, XFR_EDNS_KEEPALIVE);
+		wire_write16(opt + p + 2, 2);
+		wire_write16(opt + p + 4, *keepalive);
+		p += 6;
+	}
+	wire_write16(opt + 9, (uint16_t)(p - 11));
+	return wire_put(w, opt, p);
 }
 
 /* The header of a response to a request with id and flags; counts are filled in later. */
@@ -944,7 +981,7 @@ int xfr_out_error(const xfr_request_t *req, uint16_t rcode, uint16_t extra_flags
 	if (ret == 0)
 		ret = put_question(&w, req->question, req->question_len);
 	if (ret == 0 && req->edns)
-		ret = put_opt(&w, XFR_EDNS_UDP, rcode, req->dobit, NULL);
+		ret = put_opt(&w, XFR_EDNS_UDP, rcode, req->dobit, NULL, NULL);
 	if (ret)
 		return ret;
 	wire_write16(buf + WIRE_QDCOUNT, 1);
@@ -1069,6 +1106,7 @@ static void out_init(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
 	if (!x->opts.target)
 		x->opts.target = XFR_OUT_TARGET;
 	x->opts.expire = opts->expire && req->expire;
+	x->opts.keepalive = opts->keepalive && req->keepalive;
 	x->id = req->id;
 	x->flags = (uint16_t)(response_flags(req->flags) | WIRE_AA);
 	memcpy(x->question, req->question, req->question_len);
@@ -1094,7 +1132,7 @@ void xfr_out_init_ixfr(xfr_out_t *x, const zone_t *z, const zone_diff_t *diff,
 
 int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 {
-	size_t opt = x->edns ? opt_len(x->opts.expire) : 0;
+	size_t opt = x->edns ? opt_len(x->opts.expire, x->opts.keepalive) : 0;
 	if (cap > WIRE_MAX_MSG)
 		cap = WIRE_MAX_MSG;
 	if (x->state == OUT_END || cap < WIRE_HDR_LEN + x->opts.reserve + opt)
@@ -1128,7 +1166,8 @@ int xfr_out_next(xfr_out_t *x, uint8_t *buf, size_t cap, size_t *len)
 	w.limit = hard + opt;
 	if (x->edns)
 		put_opt(&w, x->opts.edns_udp, 0, x->dobit,
-		        x->opts.expire ? &x->opts.expire_val : NULL);
+		        x->opts.expire ? &x->opts.expire_val : NULL,
+		        x->opts.keepalive ? &x->opts.keepalive_val : NULL);
 	wire_write16(buf + WIRE_QDCOUNT, first ? 1 : 0);
 	wire_write16(buf + WIRE_ANCOUNT, (uint16_t)an);
 	wire_write16(buf + WIRE_ARCOUNT, x->edns ? 1 : 0);

@@ -21,6 +21,9 @@ enum { XFR_MORE = 1, XFR_DONE = 2 };
 /* The EDNS EXPIRE option (RFC 7314), asked for in every request built here. */
 #define XFR_EDNS_EXPIRE      9
 #define XFR_EDNS_ZONEVERSION 19 /* RFC 9660 */
+/* edns-tcp-keepalive (RFC 7828): empty in our queries over a stream, the server's idle timeout
+ * in units of 100 ms in its answers. */
+#define XFR_EDNS_KEEPALIVE 11
 /* The UDP payload size offered in our OPT record (only the SOA query may travel over UDP). */
 #define XFR_EDNS_UDP 1232
 
@@ -37,8 +40,11 @@ typedef zone_changeset_t xfr_changeset_t;
  * case) into buf[0..cap): the question, and an OPT record asking for EDNS EXPIRE as the last
  * record. Returns the length, or US_ETRUNC if cap is too small. A caller that signs appends its
  * TSIG record after that length (and counts it in ARCOUNT), so cap should leave room for it.
+ * The transfers and xfr_build_soa_query_stream, which travel over TCP or TLS only, ask for
+ * edns-tcp-keepalive too (RFC 7828 3.2.1: never over UDP).
  */
 int xfr_build_soa_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
+int xfr_build_soa_query_stream(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
 int xfr_build_axfr(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *apex);
 /*
  * The IXFR query carries our SOA in the authority section (RFC 1995 3). Only its serial matters
@@ -57,11 +63,13 @@ int xfr_notify_serial(const uint8_t *msg, size_t len, const uint8_t *apex, uint3
 /* An answer to an SOA query, as xfr_parse_soa_response reads it. */
 typedef struct xfr_soa_answer {
 	uint32_t serial;
-	bool expire_present;  /* EDNS EXPIRE (RFC 7314) came ... */
-	uint32_t expire;      /* ... with this value (0 when absent) */
-	bool version_present; /* ZONEVERSION (RFC 9660) of type SOA-SERIAL came ... */
-	uint32_t version;     /* ... with this serial */
-	uint16_t rcode;       /* extended, with the OPT's bits */
+	bool expire_present;    /* EDNS EXPIRE (RFC 7314) came ... */
+	uint32_t expire;        /* ... with this value (0 when absent) */
+	bool version_present;   /* ZONEVERSION (RFC 9660) of type SOA-SERIAL came ... */
+	uint32_t version;       /* ... with this serial */
+	bool keepalive_present; /* edns-tcp-keepalive (RFC 7828) came ... */
+	uint16_t keepalive;     /* ... with this idle timeout, in 100 ms units */
+	uint16_t rcode;         /* extended, with the OPT's bits */
 	bool aa;
 } xfr_soa_answer_t;
 
@@ -101,7 +109,11 @@ typedef struct xfr_result {
 	 * carry one that is not newer than ours: the caller decides what to do with it. */
 	uint32_t serial;
 	bool expire_present;
-	uint32_t expire;                   /* EDNS EXPIRE value from the first message with one */
+	uint32_t expire; /* EDNS EXPIRE value from the first message with one */
+	/* edns-tcp-keepalive (RFC 7828): the idle timeout (100 ms units) the last message that
+	 * carried the option gave, for how long the connection may be kept. */
+	bool keepalive_present;
+	uint16_t keepalive;
 	const zone_t *zone;                /* FULL: the checked zone; see xfr_in_take_zone() */
 	const xfr_changeset_t *changeset;  /* INCREMENTAL: valid until xfr_in_free() */
 	uint64_t messages, records, bytes; /* for the log line; bytes as xfr_limits_t counts */
@@ -184,6 +196,7 @@ typedef struct xfr_request {
 	uint8_t edns_version;
 	uint16_t udp_size; /* the OPT's payload size, 0 without one */
 	bool expire;       /* EDNS EXPIRE (RFC 7314) was asked for */
+	bool keepalive;    /* edns-tcp-keepalive (RFC 7828) came, empty as a query's must be */
 } xfr_request_t;
 
 /*
@@ -233,8 +246,10 @@ typedef struct xfr_out_opts {
 	uint16_t edns_udp;   /* the payload size our OPT records offer */
 	bool expire;         /* send EDNS EXPIRE with ... */
 	uint32_t expire_val; /* ... this value (only when req asked for it) */
-	size_t reserve;      /* bytes each message keeps back, e.g. for the caller's TSIG */
-	size_t target;       /* records stop at about this message size; 0: XFR_OUT_TARGET */
+	bool keepalive;      /* send edns-tcp-keepalive with ... */
+	uint16_t keepalive_val; /* ... this idle timeout, 100 ms units (only when req asked) */
+	size_t reserve;         /* bytes each message keeps back, e.g. for the caller's TSIG */
+	size_t target;          /* records stop at about this message size; 0: XFR_OUT_TARGET */
 } xfr_out_opts_t;
 
 /*

@@ -19,6 +19,7 @@
 
 #include "catz.h"
 #include "clock.h"
+#include "connpool.h"
 #include "ctl.h"
 #include "dnssec.h"
 #include "error.h"
@@ -862,6 +863,9 @@ int server_apply_conf(server_t *s, conf_t *next, ctl_reply_t *r)
 			xfrin_restore(s, z);
 	}
 	rcu_assign_pointer(s->gen, g);
+	/* Connections kept to remotes that went are closed; those of jobs that started under
+	 * the old configuration are not kept when they end. */
+	connpool_retain(s->pool, g, next);
 	/* After this no reader holds the old table: the versions it shares with the new one
 	 * are the new one's, those of removed zones go with it. */
 	synchronize_rcu();
@@ -1334,6 +1338,10 @@ static int setup(server_t *s, const char *conf_path)
 		return US_ENOMEM;
 	s->gen->conf = c;
 	s->gen->db = s->db;
+	s->pool = connpool_new();
+	if (!s->pool)
+		return US_ENOMEM;
+	connpool_retain(s->pool, s->gen, c);
 	memset(s->stats, 0, sizeof(server_stats_t) * (size_t)s->nstats);
 	s->keys = s->gen->keys = calloc(c->nkeys ? c->nkeys : 1, sizeof(tsig_key_t));
 	s->gen->lenient_noted = calloc(c->nremotes ? c->nremotes : 1, sizeof(bool));
@@ -1680,6 +1688,9 @@ cleanup:
 	notify_shutdown(&s);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
+	/* After the jobs: none gives one back any more. */
+	connpool_free(s.pool);
+	s.pool = NULL;
 	tls_free(s.tls);
 	http_free(s.http);
 	catz_free(&s);

@@ -186,6 +186,7 @@ typedef struct server {
 	unsigned xfrin_jobs;
 	size_t xfrin_cursor;    /* the zone xfrin_tick looks at first, so the queue is fair */
 	struct fleetmon *fleet; /* asks every copy of every zone for its serial */
+	struct connpool *pool;  /* idle TCP connections to primaries (connpool.h) */
 	struct tls *tls;        /* XFR over TLS: the listener's pool, the remotes' contexts */
 	/* Listening sockets, bound at start while still root and handed to the workers as they
 	 * start (-1 once handed over): udp_fds[address * udp_workers + worker],

@@ -32,6 +32,7 @@ uint32_t shield_now(void)
 
 void shield_client(const struct sockaddr_storage *ss, answer_client_t *out)
 {
+	out->keepalive = 0; /* the TCP loop sets its own */
 	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 		/* An IPv4-mapped address is the IPv4 client it stands for. */

@@ -7,8 +7,8 @@
 #include "signed.h"
 #include "tsig.h"
 
-size_t signed_answer(server_t *s, uint8_t *q, size_t qlen, bool tcp, uint8_t *resp, size_t len,
-                     size_t cap, answer_info_t *info)
+size_t signed_answer(server_t *s, const answer_client_t *client, uint8_t *q, size_t qlen, bool tcp,
+                     uint8_t *resp, size_t len, size_t cap, answer_info_t *info)
 {
 	tsig_verify_t v = {0};
 	tsig_rr_t rr;
@@ -29,7 +29,8 @@ size_t signed_answer(server_t *s, uint8_t *q, size_t qlen, bool tcp, uint8_t *re
 		const tsig_key_t *k = &g->keys[key];
 		size_t room = tsig_space(k);
 		answer_info_t again = {0};
-		size_t alen = answer_query_room(&s->answer, g->db, q, n, resp, tcp, room, &again);
+		size_t alen =
+		    answer_query_from(&s->answer, g->db, client, q, n, resp, tcp, room, &again);
 		/* Unsigned if signing fails (no memory): the client then rejects it, as it should.
 		 */
 		if (alen && tsig_sign(k, resp, alen, alen + room, v.mac, v.mac_len, false, now,

@@ -16,7 +16,8 @@
  * unsigned query would be, in no more room than that answer would take, and the answer is
  * signed over the request's MAC (RFC 8945 5.3): secondaries sign their SOA queries. A bad
  * signature gets NOTAUTH with BADSIG (unsigned) or BADTIME (signed) instead, an unknown key
- * keeps BADKEY (5.2). Returns the answer's length; info describes it.
+ * keeps BADKEY (5.2). client is as for answer_query_from (NULL: none; over TCP it carries the
+ * keepalive our answer signals). Returns the answer's length; info describes it.
  */
-size_t signed_answer(server_t *s, uint8_t *q, size_t qlen, bool tcp, uint8_t *resp, size_t len,
-                     size_t cap, answer_info_t *info);
+size_t signed_answer(server_t *s, const answer_client_t *client, uint8_t *q, size_t qlen, bool tcp,
+                     uint8_t *resp, size_t len, size_t cap, answer_info_t *info);

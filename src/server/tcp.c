@@ -40,7 +40,7 @@ typedef struct tcp_conn {
 	struct sockaddr_storage peer;
 	/* A transfer out under way: until it ends, the messages pipelined after it wait. */
 	xfrout_t *xfr;
-	time_t last;
+	int64_t last; /* ms: the idle timeout runs from here, to the millisecond, as signalled */
 	struct tcp_conn *prev, *next; /* least recently active first */
 	/* A message begun but not whole: it must be whole by msg_start + tcp-io-timeout, so a
 	 * client that trickles bytes (slow-loris) cannot hold the connection. */
@@ -55,20 +55,14 @@ typedef struct tcp_worker {
 	server_stats_t *stats;
 	int ep;
 	int nconns, max_conns;
-	unsigned index; /* among the TCP workers: its table for the per-source limits */
+	unsigned index;     /* among the TCP workers: its table for the per-source limits */
+	uint16_t keepalive; /* tcp-idle-timeout in 100 ms units, for RFC 7828 answers */
 	tcp_conn_t *head, *tail;
 	tcp_conn_t *phead, *ptail; /* connections with a message in part */
 	tcp_conn_t *listeners;
 	size_t nlisteners;
 	uint8_t resp[TCP_MSG_MAX];
 } tcp_worker_t;
-
-static time_t now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static int64_t now_ms(void)
 {
@@ -139,7 +133,7 @@ static void list_append(tcp_worker_t *w, tcp_conn_t *c)
 
 static void touch(tcp_worker_t *w, tcp_conn_t *c)
 {
-	c->last = now_s();
+	c->last = now_ms();
 	list_remove(w, c);
 	list_append(w, c);
 }
@@ -253,8 +247,8 @@ static bool conn_answer(tcp_worker_t *w, tcp_conn_t *c)
 			stat_inc(&w->stats->transfer_refused);
 		}
 		if (info.tsig)
-			len =
-			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
+			len = signed_answer(s, &c->client, q, mlen, true, w->resp + 2, len,
+			                    WIRE_MAX_MSG, &info);
 		shield_count_cookie(w->stats, &info);
 		off += 2 + mlen;
 		stat_inc(&w->stats->queries);
@@ -388,9 +382,11 @@ static void accept_all(tcp_worker_t *w, int lfd)
 		c->fd = fd;
 		c->peer = peer;
 		c->client = client;
+		/* RFC 7828 3.3.2: what answers signal when asked, in 100 ms units. */
+		c->client.keepalive = w->keepalive;
 		c->addr_slot = slot;
 		c->events = EPOLLIN;
-		c->last = now_s();
+		c->last = now_ms();
 		list_append(w, c);
 		w->nconns++;
 	}
@@ -402,6 +398,7 @@ static void *tcp_loop(void *arg)
 	server_t *s = w->s;
 	server_stats_self = w->stats;
 	int idle = s->conf->tcp_idle_timeout;
+	w->keepalive = (uint16_t)(10 * idle);
 	int64_t io_timeout = s->conf->tcp_io_timeout;
 	struct epoll_event events[TCP_EVENTS];
 	/* Below the UDP workers on a busy CPU: a transfer out streams as fast as the client reads,
@@ -436,10 +433,9 @@ static void *tcp_loop(void *arg)
 				conn_read(w, c);
 			}
 		}
-		time_t t = now_s();
-		while (w->head && t - w->head->last >= idle)
-			conn_close(w, w->head);
 		int64_t ms = now_ms();
+		while (w->head && ms - w->head->last >= (int64_t)idle * 1000)
+			conn_close(w, w->head);
 		while (w->phead && ms - w->phead->msg_start >= io_timeout) {
 			stat_inc(&w->stats->tcp_timeouts);
 			conn_close(w, w->phead);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "shield.h"
 #include "signed.h"
 #include "tls.h"
 #include "wire.h"
@@ -68,6 +69,7 @@ struct tconn {
 	xfrout_t *xfr;    /* a transfer under way: pipelined messages wait behind it */
 	int64_t last;     /* ms: accepted (handshake) or last progress */
 	struct sockaddr_storage peer;
+	answer_client_t client; /* the peer, for cookies, and our idle timeout (RFC 7828) */
 	char peer_text[64];
 	tlist_t *list;
 	tconn_t *prev, *next;
@@ -82,6 +84,7 @@ typedef struct tworker {
 	tconn_t *listeners;
 	size_t nlisteners;
 	server_stats_t *stats; /* this pool's own (tls.stats): not in s->stats */
+	uint16_t keepalive;    /* idle-timeout in 100 ms units, for RFC 7828 answers */
 	uint8_t resp[TLS_MSG_MAX];
 } tworker_t;
 
@@ -205,11 +208,11 @@ static bool conn_answer(tworker_t *w, tconn_t *c)
 		else if (!xfr_maybe_request(q, mlen) ||
 		         xfrout_begin_over(s, q, mlen, &c->peer, true, "TLS", w->resp + 2,
 		                           WIRE_MAX_MSG, &len, &info, &c->xfr) == XFROUT_QUERY)
-			len = answer_query(&s->answer, rcu_dereference(s->gen)->db, q, mlen,
-			                   w->resp + 2, true, &info);
+			len = answer_query_from(&s->answer, rcu_dereference(s->gen)->db, &c->client,
+			                        q, mlen, w->resp + 2, true, 0, &info);
 		if (info.tsig)
-			len =
-			    signed_answer(s, q, mlen, true, w->resp + 2, len, WIRE_MAX_MSG, &info);
+			len = signed_answer(s, &c->client, q, mlen, true, w->resp + 2, len,
+			                    WIRE_MAX_MSG, &info);
 		off += 2 + mlen;
 		stat_inc(&w->stats->queries);
 		if (!len)
@@ -439,6 +442,8 @@ static void accept_all(tworker_t *w, int lfd)
 		c->fd = fd;
 		c->ssl = ssl;
 		c->peer = peer;
+		shield_client(&peer, &c->client);
+		c->client.keepalive = w->keepalive;
 		conf_addr_t a = {.ss = peer};
 		conf_addr_str(&a, c->peer_text, sizeof(c->peer_text));
 		c->events = EPOLLIN;
@@ -467,6 +472,7 @@ static void *tls_loop(void *arg)
 	tworker_t *w = arg;
 	server_t *s = w->s;
 	const conf_tls_t *tc = s->conf->tls;
+	w->keepalive = (uint16_t)(10 * tc->idle_timeout);
 	struct epoll_event events[TLS_EVENTS];
 	rcu_register_thread();
 	server_stats_self = w->stats;
@@ -982,4 +988,14 @@ void tls_stream_close(net_stream_t *st)
 	SSL_free(st->ssl);
 	ERR_clear_error();
 	st->ssl = NULL;
+}
+
+bool tls_stream_idle(net_stream_t *st)
+{
+	uint8_t b;
+	ERR_clear_error();
+	int n = SSL_peek(st->ssl, &b, 1);
+	int e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(st->ssl, n);
+	ERR_clear_error();
+	return n <= 0 && e == SSL_ERROR_WANT_READ;
 }

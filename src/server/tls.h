@@ -68,3 +68,7 @@ int tls_connect(const struct tls_client *c, const conf_addr_t *to, const conf_ad
 int tls_stream_send(net_stream_t *st, const uint8_t *msg, size_t len, int64_t deadline_ms);
 int tls_stream_recv(net_stream_t *st, uint8_t *buf, int idle_ms, int64_t deadline_ms);
 void tls_stream_close(net_stream_t *st);
+
+/* An idle stream whose socket is readable: true when what came is TLS's own (a session
+ * ticket, read away here), false when it is a close, an error or data no one asked for. */
+bool tls_stream_idle(net_stream_t *st);

@@ -106,8 +106,8 @@ static void *udp_loop(void *arg)
 			}
 			bool was_signed = info.tsig;
 			if (info.tsig)
-				len = signed_answer(s, w->qbuf[i], qlen, false, w->rbuf[nout], len,
-				                    UDP_RECV_MAX, &info);
+				len = signed_answer(s, NULL, w->qbuf[i], qlen, false, w->rbuf[nout],
+				                    len, UDP_RECV_MAX, &info);
 			shield_count_cookie(w->stats, &info);
 			if (!len)
 				continue;

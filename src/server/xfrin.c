@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "clock.h"
+#include "connpool.h"
 #include "fleetmon.h"
 #include "guard.h"
 #include "log.h"
@@ -62,7 +63,10 @@ struct xfrin_job {
 	/* A remote with tls: the connection of the SOA check, kept for the transfer after it
 	 * (fd -1 when none is open), and how the outcome travelled, for the log. */
 	net_stream_t stream;
-	const char *over; /* " over TLS" or "" */
+	const conf_addr_t *stream_to, *stream_via; /* its ends, its TLS context, and ... */
+	const void *stream_tls;
+	int64_t stream_keep_ms; /* ... how long it may be kept after a clean check */
+	const char *over;       /* " over TLS" or "" */
 	/* The policies. Given: serials not to transfer again (held, rejected), and follow, the
 	 * lower serial every primary confirmed, which this forced AXFR may take. */
 	bool skip_held, skip_rejected, follow;
@@ -163,23 +167,59 @@ static int open_stream(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t
 	return ret;
 }
 
-/* The SOA query over TLS, on a connection kept open for the transfer that may follow. */
+/* The SOA query over TLS, on a connection kept open since the last refresh if one is, else
+ * on a new one, kept open for the transfer that may follow. */
 static int soa_over_tls(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *to,
                         const char *peer, const uint8_t *q, size_t qlen, uint8_t *a)
 {
 	int idle = j->zc->primary_timeout * 1000;
-	int ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
+	const conf_addr_t *via = r->has_via ? &r->via : NULL;
+	bool reused =
+	    connpool_take(j->s->pool, to, via, server_gen_tls(j->gen, j->remote), &j->stream);
+	int ret = reused ? 0 : open_stream(j, r, to, peer, "SOA query", &j->stream);
 	if (ret)
 		return ret;
-	ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
-	if (ret == 0)
-		ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
+	j->stream_to = to;
+	j->stream_via = via;
+	j->stream_tls = server_gen_tls(j->gen, j->remote);
+	for (;;) {
+		ret = net_stream_send(&j->stream, q, qlen, net_now_ms() + idle);
+		if (ret == 0)
+			ret = net_stream_recv(&j->stream, a, idle, net_now_ms() + idle);
+		if (ret > 0 || !reused || ret == -ECANCELED || ret == -EPROTO)
+			break;
+		/* Closed by the server while it was kept: not the primary failing (transfer). */
+		log_debug("zone %s: SOA query to %s: the connection kept open is gone (%s); on a "
+		          "new one",
+		          j->zc->domain, peer,
+		          ret ? net_stream_strerror(&j->stream, ret) : "closed");
+		net_stream_close(&j->stream);
+		reused = false;
+		ret = open_stream(j, r, to, peer, "SOA query", &j->stream);
+		if (ret)
+			return ret;
+	}
+	if (reused)
+		log_debug("zone %s: SOA query to %s over TLS on a connection kept open",
+		          j->zc->domain, peer);
 	if (ret <= 0) {
 		ret = ret ? ret : -ECONNRESET;
 		job_fail(j, peer, "SOA query over TLS: %s", net_stream_strerror(&j->stream, ret));
 		net_stream_close(&j->stream);
 	}
 	return ret;
+}
+
+/* Gives the SOA check's stream back to the pool when the check ended cleanly and no transfer
+ * took it, else closes it. */
+static void stream_done(xfrin_job_t *j)
+{
+	if (j->stream.fd >= 0 && j->stream_keep_ms > 0 && j->stream_to)
+		connpool_put(j->s->pool, j->gen, j->stream_to, j->stream_via, j->stream_tls,
+		             &j->stream, j->stream_keep_ms, net_now_ms());
+	net_stream_close(&j->stream);
+	j->stream_keep_ms = 0;
+	j->stream_to = NULL;
 }
 
 /* check_soa's answer for a consumer catalog whose primary refuses SOA queries. */
@@ -194,14 +234,16 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	uint8_t q[512], a[WIRE_MAX_MSG], mac[64];
 	size_t mac_len = 0;
 	uint16_t id = (uint16_t)arc4random();
-	int len = xfr_build_soa_query(q, sizeof(q), id, zc->name);
+	bool tls = server_gen_tls(j->gen, j->remote) != NULL;
+	j->stream_keep_ms = 0;
+	int len = tls ? xfr_build_soa_query_stream(q, sizeof(q), id, zc->name)
+	              : xfr_build_soa_query(q, sizeof(q), id, zc->name);
 	if (len > 0)
 		len = sign(key, q, (size_t)len, sizeof(q), mac, &mac_len);
 	if (len < 0) {
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
-	bool tls = server_gen_tls(j->gen, j->remote) != NULL;
 	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
 	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
 	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
@@ -236,6 +278,10 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 	j->has_serial = true;
 	j->has_expire = ans.expire_present;
 	j->expire = ans.expire;
+	/* Over TLS the connection may serve the next refresh too, as a transfer's does. */
+	if (tls)
+		j->stream_keep_ms =
+		    ans.keepalive_present ? (int64_t)ans.keepalive * 100 : CONNPOOL_UNSAID_MS;
 	return 0;
 }
 
@@ -322,9 +368,18 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 		job_fail(j, peer, "cannot build the %s query: %s", j->kind, us_strerror(len));
 		return len;
 	}
-	/* The SOA check's TLS connection, if it left one, else a new one. */
+	/* The SOA check's TLS connection, if it left one, else one kept open since an earlier
+	 * transfer from this address, else a new one. */
+	const conf_addr_t *via = r->has_via ? &r->via : NULL;
+	const void *tls = server_gen_tls(j->gen, j->remote);
 	net_stream_t st = j->stream;
 	j->stream = (net_stream_t){.fd = -1};
+	j->stream_keep_ms = 0;
+	bool reused = false;
+	if (st.fd < 0 && connpool_take(j->s->pool, to, via, tls, &st)) {
+		reused = true;
+		log_debug("zone %s: %s to %s on a connection kept open", zc->domain, j->kind, peer);
+	}
 	if (st.fd < 0) {
 		int ret = open_stream(j, r, to, peer, j->kind, &st);
 		if (ret)
@@ -335,17 +390,38 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	                    .max_bytes = (size_t)zc->max_zone_size};
 	xfr_in_t *x = xfr_in_new(zc->name, qtype, ixfr ? j->current->serial : 0, &lim, id);
 	tsig_verify_t v = {0};
-	int ret = buf && x ? net_stream_send(&st, q, (size_t)len, deadline) : US_ENOMEM;
-	if (ret)
-		job_fail(j, peer, "%s: cannot send the query: %s", what,
-		         net_stream_strerror(&st, ret));
+	int ret = buf && x ? 0 : US_ENOMEM;
 	if (key)
 		tsig_verify_init(&v, key, mac, mac_len);
 	/* A primary that takes the connection but says nothing is as good as down: the first
 	 * message is due within primary-timeout, like a SOA answer, so the next one is tried. */
 	int idle_ms = zc->primary_timeout * 1000;
+	bool sent = false, done = false;
 	while (ret == 0) {
-		int n = net_stream_recv(&st, buf, idle_ms, deadline);
+		if (!sent)
+			ret = net_stream_send(&st, q, (size_t)len, deadline);
+		int n = ret ? ret : net_stream_recv(&st, buf, idle_ms, deadline);
+		if (n <= 0 && reused && n != -ECANCELED && n != -EPROTO) {
+			/* A kept connection the server closed meanwhile (RFC 7766 6.2.3 lets it, at
+			 * any time), or that no longer carries anything: not the primary failing.
+			 * Once more on a new connection, with the same query. (A message cut
+			 * short, -EPROTO, is an answer: the primary's doing.) */
+			log_debug("zone %s: %s to %s: the connection kept open is gone (%s); on a "
+			          "new one",
+			          zc->domain, j->kind, peer,
+			          n ? net_stream_strerror(&st, n) : "closed");
+			net_stream_close(&st);
+			reused = false;
+			ret = open_stream(j, r, to, peer, j->kind, &st);
+			continue;
+		}
+		if (!sent && ret) {
+			job_fail(j, peer, "%s: cannot send the query: %s", what,
+			         net_stream_strerror(&st, ret));
+			break;
+		}
+		sent = true;
+		reused = false; /* answered: whatever comes now is the primary's doing */
 		idle_ms = zc->transfer_idle * 1000;
 		if (n <= 0) {
 			ret = n == 0 ? xfr_in_eof(x) : n;
@@ -380,13 +456,25 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 			ret = ixfr && !refused ? US_EAGAIN : fed;
 			break;
 		}
-		if (fed == XFR_DONE)
+		if (fed == XFR_DONE) {
+			done = true;
 			break;
+		}
 	}
 	if (ret == 0 && key && tsig_verify_done(&v) != 0) {
 		job_fail(j, peer, "%s: the last message is not signed", what);
 		ret = US_EMALF;
+		done = false;
 	}
+	/* Kept for the next transfer when the stream ended as it should, whatever we make of
+	 * the zone it brought: for as long as the primary said (RFC 7828 3.3.2), or without its
+	 * word for as long as servers keep one by default (connpool.h). Never after an error, a
+	 * timeout or a transfer cut short. */
+	const xfr_result_t *said = x ? xfr_in_result(x) : NULL;
+	int64_t keep_ms = 0;
+	if (done && said)
+		keep_ms =
+		    said->keepalive_present ? (int64_t)said->keepalive * 100 : CONNPOOL_UNSAID_MS;
 	if (ret == 0) {
 		const xfr_result_t *res = xfr_in_result(x);
 		j->serial = res->serial;
@@ -451,6 +539,8 @@ static int transfer(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *t
 	}
 	xfr_in_free(x);
 	free(buf);
+	if (keep_ms > 0)
+		connpool_put(j->s->pool, j->gen, to, via, tls, &st, keep_ms, net_now_ms());
 	net_stream_close(&st);
 	return ret;
 }
@@ -517,7 +607,7 @@ static void *job_run(void *arg)
 		for (size_t a = 0; a < r->naddr && j->outcome == JOB_FAILED; a++) {
 			if (atomic_load(&s->stop))
 				break;
-			net_stream_close(&j->stream); /* a check's left on another address */
+			stream_done(j); /* a check's left on another address */
 			conf_addr_str(&r->addr[a], j->peer, sizeof(j->peer));
 			j->over = r->tls ? " over TLS" : "";
 			bool check = j->current && !j->force_axfr;
@@ -581,7 +671,7 @@ static void *job_run(void *arg)
 			tried |= j->outcome == JOB_FAILED;
 		}
 	}
-	net_stream_close(&j->stream);
+	stream_done(j);
 	if (j->nlower) {
 		/* Every primary that answered has an older serial: up to date, as far as the
 		 * zone's timers go (the primaries are there), with the regression to report. */
@@ -1249,7 +1339,11 @@ int xfrin_tick(server_t *s)
 	}
 	if (waiting != SIZE_MAX)
 		s->xfrin_cursor = waiting; /* the first zone left waiting goes first next time */
-	return next <= now ? 0 : (int)(next - now) * 1000;
+	/* Kept connections go when their time is up or the primary closed them, so none sits
+	 * half-closed on our side. */
+	int keep = connpool_reap(s->pool, net_now_ms());
+	int wait = next <= now ? 0 : (int)(next - now) * 1000;
+	return keep >= 0 && keep < wait ? keep : wait;
 }
 
 int xfrin_accept(server_t *s, server_zone_t *z, char *msg, size_t len)

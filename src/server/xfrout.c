@@ -197,6 +197,12 @@ int xfrout_begin_over(server_t *s, const uint8_t *q, size_t qlen,
 	    .expire = req.expire,
 	    .expire_val = req.expire ? answer_expire(&s->answer, slot, cur) : 0,
 	    .reserve = k ? tsig_space(k) : 0,
+	    /* RFC 7828 3.3.2: over a stream, the idle timeout the connection has, so a
+	     * secondary keeps it for its next transfer; in 100 ms units. */
+	    .keepalive = tcp,
+	    .keepalive_val =
+	        (uint16_t)(10 * (transport && g->conf->tls ? g->conf->tls->idle_timeout
+	                                                   : g->conf->tcp_idle_timeout)),
 	};
 	bool uptodate = req.qtype == WIRE_T_IXFR && serial_cmp(req.serial, cur->serial) >= 0;
 	if (req.qtype == WIRE_T_IXFR && (uptodate || !tcp)) {

@@ -63,7 +63,8 @@ class FakePrimary:
         self.versions = {}  # serial -> [(name, ttl, type, rdata text)], SOA first
         self.serial = None
         self.udp_mode = "answer"
-        self.tcp_mode = "serve"  # or "close": accept, then close at once (a primary gone bad)
+        self.tcp_mode = "serve"  # or "close": accept, then close at once (a primary gone bad);
+        # a connection already open is closed at its next query
         self.xfr_script = None
         self.records_per_message = 3
         self.seen = []  # (proto, kind, serial or None, client address, time.monotonic())
@@ -258,6 +259,11 @@ class FakePrimary:
                     return
                 wire = _recv_exact(c, struct.unpack("!H", hdr)[0])
                 if wire is None:
+                    return
+                if self.tcp_mode == "close":
+                    # Gone bad since the connection opened (a secondary keeps them open
+                    # between transfers): this one goes too, unanswered.
+                    self._record("tcp", "closed", None, peer)
                     return
                 try:
                     q = self.parse(wire)

@@ -246,8 +246,10 @@ def test_understudy_to_understudy_over_tls(tmp_path, understudy_binary, pki):
                  "an up-to-date refresh", secondary)
         raw = cap.bytes()
         # What a passive observer of the TLS port saw: the handshake (its SNI is clear text,
-        # so the capture did record the connections), never the zone.
-        assert HOST.encode() in raw and len(raw) > 20000, len(raw)
+        # so the capture did record the connections), never the zone. One handshake and the
+        # zone encrypted, at least: the secondary keeps the connection from one refresh to
+        # the next (RFC 7828), so there may be no other.
+        assert HOST.encode() in raw and len(raw) > 15000, len(raw)
         assert ZONE_TEXT_CANARY not in raw and CANARY.encode() not in raw
         assert b"hostmaster" not in raw
 
@@ -587,7 +589,8 @@ def test_understudy_secondary_of_named_over_tls(tmp_path, understudy_binary, pki
         wait_for(lambda: serial(secondary) == SERIAL0 + 1, 20, "the IXFR from named",
                  secondary)
         raw = cap.bytes()
-        assert len(raw) > 20000 and ZONE_TEXT_CANARY not in raw and CANARY.encode() not in raw
+        # One handshake (the connection is kept for the IXFR) and the zone, encrypted.
+        assert len(raw) > 15000 and ZONE_TEXT_CANARY not in raw and CANARY.encode() not in raw
         got = transfers(secondary, "from")
         assert [k for k, _ in got] == ["AXFR", "IXFR"], secondary.output()[-3000:]
         assert all(f"127.0.0.1@{named.tls_port} over TLS" in x for _, x in got), got

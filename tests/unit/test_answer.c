@@ -483,6 +483,46 @@ static zonedb_slot_t *slot_of(const char *zone)
 
 /* expire-policy keep-serving: past expiry every answer with EDNS carries EDE 3 (RFC 8914
  * 4.4), EXPIRE says 0, and answers without EDNS are as before. */
+/* RFC 7828: over TCP, a query that asks gets the connection's idle timeout; over UDP, or
+ * with a timeout in the query, or without the connection's word, nothing. */
+static void tcp_keepalive(void **state)
+{
+	(void)state;
+	uint8_t q[512];
+	answer_client_t client = {.family = 4, .keepalive = 70};
+	size_t n = util_query(q, "www.example.com", WIRE_T_A, WIRE_CLASS_IN, 1232, false);
+	wire_write16(q + n - 2, 4);
+	wire_write16(q + n, WIRE_EDNS_KEEPALIVE);
+	wire_write16(q + n + 2, 0);
+	n += 4;
+	util_msg_t m;
+	answer_info_t info;
+	uint16_t olen = 0;
+	size_t len = answer_query_from(&conf, db, &client, q, n, resp, true, 0, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, 0);
+	const uint8_t *o = opt_option(&m, WIRE_EDNS_KEEPALIVE, &olen);
+	assert_non_null(o);
+	assert_int_equal(olen, 2);
+	assert_int_equal(wire_read16(o), 70);
+	len = answer_query_from(&conf, db, &client, q, n, resp, false, 0, &info);
+	util_parse(resp, len, &m);
+	assert_null(opt_option(&m, WIRE_EDNS_KEEPALIVE, &olen));
+	len = answer_query_from(&conf, db, NULL, q, n, resp, true, 0, &info);
+	util_parse(resp, len, &m);
+	assert_null(opt_option(&m, WIRE_EDNS_KEEPALIVE, &olen));
+	/* A query may not carry a timeout (RFC 7828 3.2.1): not one we answer with ours. */
+	uint8_t q2[512];
+	memcpy(q2, q, n);
+	wire_write16(q2 + n - 6, 6);
+	wire_write16(q2 + n - 2, 2);
+	wire_write16(q2 + n, 300);
+	len = answer_query_from(&conf, db, &client, q2, n + 2, resp, true, 0, &info);
+	util_parse(resp, len, &m);
+	assert_int_equal(m.rcode, 0);
+	assert_null(opt_option(&m, WIRE_EDNS_KEEPALIVE, &olen));
+}
+
 static void stale_answers(void **state)
 {
 	(void)state;
@@ -763,6 +803,7 @@ int main(void)
 	    cmocka_unit_test(chaos_and_nsid),    cmocka_unit_test(any_is_one_rrset),
 	    cmocka_unit_test(edns_expire),       cmocka_unit_test(signed_answers),
 	    cmocka_unit_test(signed_truncation), cmocka_unit_test(stale_answers),
+	    cmocka_unit_test(tcp_keepalive),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(no_allocation),
 #endif

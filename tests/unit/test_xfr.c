@@ -1593,6 +1593,8 @@ static void transfer_requests(void **state)
 	assert_memory_equal(req.lname, APEX, sizeof(APEX));
 	assert_memory_equal(req.question, "\7EXAMPLE\3com\0\0\xfc\0\1", req.question_len);
 	assert_true(req.edns && req.expire);
+	/* A transfer travels over a stream: it asks how long the connection stays. */
+	assert_true(req.keepalive);
 	assert_int_equal(req.udp_size, XFR_EDNS_UDP);
 
 	n = xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 77);
@@ -1623,7 +1625,7 @@ static void transfer_requests(void **state)
 	assert_int_equal(xfr_request_parse(q, len, &req), 0); /* no SOA: FORMERR, but later */
 	assert_false(req.has_soa);
 	n = xfr_build_ixfr(q, sizeof(q), QID, (const uint8_t *)APEX, 77);
-	q[n - 15 - 22] = 5; /* the SOA rdata's names now leave 14 bytes, not 20 */
+	q[n - 19 - 22] = 5; /* the SOA rdata's names now leave 14 bytes, not 20 */
 	assert_int_equal(xfr_request_parse(q, (size_t)n, &req), US_EMALF);
 	len = util_query(q, "example.com", WIRE_T_AXFR, WIRE_CLASS_IN, 1232, false);
 	memcpy(q + len, q + len - 11, 11); /* two OPTs */
@@ -1807,6 +1809,76 @@ static void ixfr_out_round_trip(void **state)
  * A big zone goes out in messages of about 16 KiB, compressed, each its own context, and the
  * names in rdata keep their case whatever the question's (the decoded zone is byte-equal).
  */
+/* RFC 7828: asked in what travels over a stream, never over UDP; the server's timeout read
+ * from its answers (the latest one), and sent in ours when asked. */
+static void keepalive(void **state)
+{
+	(void)state;
+	uint8_t q[512];
+	util_msg_t m;
+	xfr_request_t req;
+	int n = xfr_build_soa_query(q, sizeof(q), QID, (const uint8_t *)APEX);
+	util_parse(q, (size_t)n, &m);
+	assert_int_equal(m.rr[0].rdlen, 8); /* EXPIRE and ZONEVERSION only */
+	n = xfr_build_soa_query_stream(q, sizeof(q), QID, (const uint8_t *)APEX);
+	util_parse(q, (size_t)n, &m);
+	assert_int_equal(m.rr[0].rdlen, 12);
+	assert_memory_equal(m.rr[0].rdata + 8, "\0\13\0\0", 4);
+
+	/* The decoder keeps the last timeout it was told; a SOA answer gives its own. */
+	tstream_t *s = ts_new(WIRE_T_AXFR);
+	ts_msg(s, true);
+	ts_soa(s, 9);
+	ts_add(s, "@ NS ns1\nns1 A 192.0.2.53\n");
+	uint8_t o[6] = {0, XFR_EDNS_KEEPALIVE, 0, 2, 0, 100};
+	ts_opt(s, o, sizeof(o), 0);
+	ts_msg(s, false);
+	ts_soa(s, 9);
+	o[5] = 50;
+	ts_opt(s, o, sizeof(o), 0);
+	xfr_in_t *x = axfr_in();
+	assert_int_equal(ts_feed(x, s), XFR_DONE);
+	assert_true(xfr_in_result(x)->keepalive_present);
+	assert_int_equal(xfr_in_result(x)->keepalive, 50);
+	xfr_in_free(x);
+	free(s);
+	s = ts_new(WIRE_T_SOA);
+	ts_msg(s, true);
+	ts_soa(s, 9);
+	ts_opt(s, o, sizeof(o), 0);
+	xfr_soa_answer_t a;
+	char err[XFR_ERRLEN];
+	tmsg_t *one = ts_cur(s);
+	assert_int_equal(xfr_parse_soa_response(one->buf, one->w.len, QID, (const uint8_t *)APEX,
+	                                        &a, err, sizeof(err)),
+	                 0);
+	assert_true(a.keepalive_present);
+	assert_int_equal(a.keepalive, 50);
+	free(s);
+
+	/* A request that asks gets ours in every message; one that does not, none. */
+	zone_t *z = zone_text(final4);
+	static uint8_t msgs[64][WIRE_MAX_MSG];
+	size_t lens[64];
+	xfr_out_opts_t opts = {.edns_udp = 1232, .keepalive = true, .keepalive_val = 70};
+	for (int ask = 0; ask < 2; ask++) {
+		n = xfr_build_axfr(q, sizeof(q), QID, (const uint8_t *)APEX);
+		if (!ask) /* the option's code, 11, made 12: an unknown one */
+			q[n - 3] = 12;
+		request_of(q, n, &req);
+		assert_int_equal(req.keepalive, ask);
+		int k = encode_all(z, &req, &opts, msgs, lens, 64);
+		x = axfr_in();
+		for (int i = 0; i < k; i++)
+			xfr_in_feed(x, msgs[i], lens[i]);
+		assert_int_equal(xfr_in_result(x)->kind, XFR_FULL);
+		assert_int_equal(xfr_in_result(x)->keepalive_present, ask);
+		assert_int_equal(xfr_in_result(x)->keepalive, ask ? 70 : 0);
+		xfr_in_free(x);
+	}
+	zone_unref(z);
+}
+
 static void axfr_out_big(void **state)
 {
 	(void)state;
@@ -2072,6 +2144,7 @@ int main(void)
 	    cmocka_unit_test(axfr_out_round_trip),
 	    cmocka_unit_test(ixfr_out_round_trip),
 	    cmocka_unit_test(axfr_out_big),
+	    cmocka_unit_test(keepalive),
 #ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(out_of_memory),
 #endif
