@@ -244,9 +244,13 @@ static int check_soa(xfrin_job_t *j, const conf_remote_t *r, const conf_addr_t *
 		job_fail(j, peer, "cannot build the SOA query: %s", us_strerror(len));
 		return len;
 	}
+	/* Over UDP the query goes again halfway through primary-timeout, the same bytes, so
+	 * one lost datagram (a lossy link) costs half the wait instead of the primary. */
+	int wait_ms = zc->primary_timeout * 1000;
 	int n = tls ? soa_over_tls(j, r, to, peer, q, (size_t)len, a)
-	            : net_udp_exchange(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
-	                               sizeof(a), net_now_ms() + zc->primary_timeout * 1000);
+	            : net_udp_exchange_resend(to, r->has_via ? &r->via : NULL, q, (size_t)len, a,
+	                                      sizeof(a), net_now_ms() + wait_ms, wait_ms / 2,
+	                                      wait_ms / 2, NULL);
 	if (n < 0) {
 		if (!tls)
 			job_fail(j, peer, "SOA query: %s", strerror(-n));

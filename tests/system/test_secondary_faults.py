@@ -862,3 +862,25 @@ def test_kill9_during_transfers(lab, understudy_binary):
           f"{served_runs} restarts served a stored copy, last stored serial {stored}; "
           f"killed {moments}")
     assert served_runs >= KILL_ITERATIONS // 2
+
+
+def test_lost_soa_query_is_sent_again(lab):
+    """A SOA query lost on the way (a lossy link) goes again halfway through primary-timeout:
+    the refresh succeeds from the same primary, with no error."""
+    fp = FakePrimary(key=KEY)
+    fp.publish(1, version(1))
+    lab.fakes.append(fp.start())
+    sec = lab.secondary(fp, zone={"primary-timeout": 2})
+    fp.publish(2, version(2))
+    seen = []
+
+    def first_lost(q):
+        seen.append(time.monotonic())
+        return None if len(seen) == 1 else fp.soa_response(q)
+    fp.udp_mode = first_lost
+    code, out = sec.ctl("refresh", "example.com")
+    assert code == 0, out
+    wait_for(lambda: serial(sec) == 2, 5, "serial 2 after the resent SOA query", sec)
+    assert len(seen) == 2 and 0.8 < seen[1] - seen[0] < 1.9, seen
+    code, text = sec.ctl("zone-status", "example.com")
+    assert "serial=2" in text and "last-error" not in text, text
