@@ -580,8 +580,8 @@ def ratio_rows(res):
     u, k = res.get("understudy"), res.get("knotd")
     ok = u and k and "error" not in u and "error" not in k
     rows = []
-    for label, key in (("served", "served_s"), ("consumer VmRSS", "consumer_rss_kib")):
-        rows.append((f"catalog {MEMBERS:,} members, {label}",
+    for label, key in (("served", "served_s"), ("consumer RSS", "consumer_rss_kib")):
+        rows.append((f"catalog {MEMBERS:,}, {label}",
                      f"{u[key] / k[key]:.2f}" if ok and k[key] else "n/a"))
     return rows
 
