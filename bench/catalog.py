@@ -21,14 +21,18 @@ Every server: 1 UDP worker, 1 TCP worker (knotd: 1 background worker, as elsewhe
 bench), log level warning, fresh storage. The consumers store what they transfer: understudy
 in its LMDB storage, knotd in its journal (`journal-content: all`, `zonefile-sync: -1`).
 
+The understudy producer runs with transfer-rate-limit 0 and transfers-out-per-address 16
+(see LIMITS below; BENCH_CAT_DEFAULT_LIMITS=1 keeps its defaults).
+
 The checker asks every member not yet served, over UDP, pipelined (BENCH_CAT_WINDOW, 128, in
-flight on one socket), then again for those that were not served, with a pause of
-three times the last sweep's length between sweeps, at least BENCH_CAT_GAP_MS (50): the
-checker is busy a quarter of the time at most while thousands of members are missing, and
-asks for the last few every 50 ms. A member's time is that of its first good answer, so a
-member counts late by at most one pause and one sweep; the sweeps' rate, the last sweep's length and the
-checker's own CPU time are reported beside the figures so that one can see it was not the
-bottleneck. BENCH_CAT_RUNS (1) rounds, knotd then understudy in each; medians reported.
+flight on one socket), then again for those that were not served, with a pause of three
+times the last sweep's length between sweeps, at least BENCH_CAT_GAP_MS (50): the checker is
+busy a quarter of the time at most while thousands of members are missing, and asks for the
+last few every 50 ms. A member's time is that of its first good answer, so a member counts
+late by at most one pause and one sweep. The checker's own CPU time, and the length of one
+sweep of every member once all are served (its floor), are reported beside the figures, so
+that one can see it was not the bottleneck. BENCH_CAT_RUNS (1) rounds, knotd then
+understudy in each; medians reported.
 
 Run alone (after `make all`; knotd must be installed):
     UNDERSTUDY=build/understudy /usr/bin/python3 bench/catalog.py
