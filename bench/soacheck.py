@@ -464,7 +464,8 @@ def raise_failed(name, sd, why):
 
 def report(res):
     if not res or "note" in res:
-        return f"SOA checks at steady state: {res.get('note', 'not measured') if res else 'not measured'}\n"
+        note = res.get("note", "not measured") if res else "not measured"
+        return f"SOA checks at steady state: {note}\n"
     L = [f"SOA checks at steady state: {ZONES:,} secondary zones of one primary, refresh "
          f"{REFRESH} s (expected {ZONES / REFRESH:.1f} checks/s); window {WINDOW} s from "
          f"{SKIP} s after the load"]
@@ -486,7 +487,8 @@ def report(res):
     L.append("  1st max: busiest second of checks in the refresh interval after the load; mean, "
              "max, idle s")
     L.append("  (seconds without a check) and CPU s (the backup's, all threads) over the "
-             "window; us/check: CPU s / checks.")
+             "window;")
+    L.append("  us/check: CPU s / checks.")
     u, k = res.get("understudy"), res.get("knotd")
     if u and k and "error" not in u and "error" not in k and k["mean"] and k["burst"]:
         L.append(f"  understudy/knotd: mean {u['mean'] / k['mean']:.2f}, max/mean "
