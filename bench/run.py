@@ -33,6 +33,11 @@ Environment (all optional):
   BENCH_PROP_CHANGES=20, BENCH_IXFR_CHANGES=10, ...  the backup-role part, bench/propagation.py
   BENCH_SMALL_ZONES="10000"  counts of small zones for bench/manyzones.py ("" skips it;
                          "10000 100000" adds the 100,000-zone case), BENCH_SMALL_RUNS=3
+  BENCH_CATALOG=1        0 skips bench/catalog.py (a catalog of BENCH_CAT_MEMBERS=10000 new
+                         members, producer to consumer, knotd and understudy)
+  BENCH_SOA=1            0 skips bench/soacheck.py (SOA checks of BENCH_SOA_ZONES=10000
+                         secondaries at steady state, refresh BENCH_SOA_REFRESH=60, window
+                         BENCH_SOA_WINDOW=120 s; about 200 s)
 
 At the end, bench/propagation.py measures the backup role: a primary (knotd, then understudy)
 NOTIFYs understudy and a knotd secondary, and each change's propagation to both is timed (see
@@ -60,10 +65,12 @@ import sys
 import tempfile
 import time
 
+import catalog
 import defence
 import manyzones
 import monitoring
 import propagation
+import soacheck
 import transfer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -742,6 +749,7 @@ def report(res, meta):
                      f"{r['loss_pct']:>6.2f} {nx:>5.1f} {r.get('truncated', 0):>8} "
                      f"{r['latency_p50_us']:>6} {r['srv_us_per_q']:>8.2f}")
     L.extend(manyzones.report_lines(res.get("small")))
+    L.extend(catalog.report_lines(res.get("catalog")))
     L.extend(propagation.report_lines(res.get("propagation")))
     L.append("")
     L.append("ratios (understudy / peer): qps > 1 is better, CPU, load time and memory < 1 are "
@@ -803,6 +811,10 @@ def report(res, meta):
         row("PSS (process tree)", lambda s: res["load"][s]["pss_kib"])
     for title, value in manyzones.ratio_rows(res.get("small")):
         # knotd is the only peer measured with many zones
+        L.append(f"{title:<32}" + "".join(
+            f"{(value if p == 'knotd' and u_ok else '-'):>18}" for p in peers))
+    for title, value in catalog.ratio_rows(res.get("catalog")) + \
+            soacheck.ratio_rows(res.get("soa")):
         L.append(f"{title:<32}" + "".join(
             f"{(value if p == 'knotd' and u_ok else '-'):>18}" for p in peers))
     for label, key, title in propagation.ratio_rows(res.get("propagation")):
@@ -999,6 +1011,19 @@ def main():
                                              UNDERSTUDY if res.get("understudy_present") else "",
                                              meta["warnings"])
 
+        # 3c. a catalog of 10,000 new members, producer to consumer, knotd and understudy
+        if "knotd" in SERVERS and "understudy" in SERVERS:
+            print("catalog of new members: producer to consumer", flush=True)
+            res["catalog"] = catalog.measure(sys.modules[__name__], tmp,
+                                             os.path.join(OUT, "data"),
+                                             UNDERSTUDY if res.get("understudy_present") else "",
+                                             meta["warnings"])
+            # 3d. SOA checks of 10,000 secondary zones at steady state
+            print("SOA checks at steady state (bench/soacheck.py)", flush=True)
+            res["soa"] = soacheck.measure(sys.modules[__name__], tmp,
+                                          UNDERSTUDY if res.get("understudy_present") else "",
+                                          meta["warnings"])
+
         # 5. transfers out: AXFR of the big zone from knotd and understudy; the journal's size
         if "knotd" in SERVERS and "understudy" in SERVERS and os.access(AXFRCLIENT, os.X_OK):
             res["transfer"] = transfer.measure(sys.modules[__name__], tmp,
@@ -1051,6 +1076,7 @@ def main():
     keep = KEEP or any("error" in r for part in ("qps", "load") for r in res[part].values()) or \
         any("error" in r for r in res.get("propagation", {}).values() if isinstance(r, dict))
     text = report(res, meta)
+    text += "\n" + soacheck.report(res.get("soa", {}))
     text += "\n" + transfer.report(res.get("transfer", {}))
     text += "\n" + defence.report(res.get("defence", {}))
     text += "\n" + monitoring.report(res.get("monitoring", {}))

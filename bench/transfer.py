@@ -314,7 +314,7 @@ def measure(rt, tmp, big, zone, binary, client, warnings):
             print("transfers out: AXFR of the big zone over TLS, understudy and named",
                   flush=True)
             res["xot"] = axfr_tls(rt, tmp, big, binary, client, warnings)
-    if zone:
+    if zone and JOURNAL_CHANGES > 0:
         print("transfers out: the journal's disk use per change", flush=True)
         res["journal"] = journal_use(rt, tmp, zone, binary, warnings)
     return res

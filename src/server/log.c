@@ -2,10 +2,12 @@
 /* log: one line per event to stderr, syslog or a file, as text or JSON, safe from any thread. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,10 +182,47 @@ static void put_text_value(char *line, size_t *n, const char *s)
 	put(line, n, "\"", 1);
 }
 
+static pthread_key_t line_key;
+static bool line_key_made;
+
+static void make_line_key(void)
+{
+	line_key_made = pthread_key_create(&line_key, free) == 0;
+}
+
+/*
+ * The calling thread's line, made at its first line and freed when it ends; NULL when out of
+ * memory. Per thread rather than on the stack, since 64 KiB is more than some stacks like to
+ * give; and not static TLS, which the loader zeroes for every thread as it is created: a
+ * refresh of a secondary zone runs in a thread of its own, and 10,000 zones make hundreds a
+ * second, most of which never log.
+ */
+static char *line_buffer(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, make_line_key);
+	if (!line_key_made)
+		return NULL;
+	char *line = pthread_getspecific(line_key);
+	if (line)
+		return line;
+	line = malloc(LINE_MAX);
+	if (line && pthread_setspecific(line_key, line) != 0) {
+		free(line);
+		line = NULL;
+	}
+	return line;
+}
+
 static void emit(int level, const char *event, const log_field_t *f, size_t nf, const char *msg)
 {
-	/* Per thread rather than on the stack: 64 KiB is more than some stacks like to give. */
-	static __thread char line[LINE_MAX];
+	char *line = line_buffer();
+	if (!line) {
+		static const char lost[] = "log: out of memory, a line is lost\n";
+		ssize_t r = write(log_fd, lost, sizeof(lost) - 1);
+		(void)r;
+		return;
+	}
 	char num[32];
 	size_t n = 0;
 	if (nf > FIELDS_MAX)

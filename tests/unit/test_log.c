@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* test_log: log lines as text and as JSON, events' fields, and JSON string escaping. */
+/* test_log: log lines as text and as JSON, events' fields, JSON string escaping, and lines
+ * from threads that come and go. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,12 +127,61 @@ static void json_lines(void **state)
 	stop();
 }
 
+enum { THREADS = 8, ROUNDS = 50, LINES = 3 };
+
+/* Lines long enough that two threads sharing one buffer would garble them. */
+static void *log_some(void *arg)
+{
+	char word[2048];
+	memset(word, 'a' + (int)(intptr_t)arg, sizeof(word) - 1);
+	word[sizeof(word) - 1] = 0;
+	for (int i = 0; i < LINES; i++)
+		log_event(LOG_WARNING, "t", LOG_FIELDS(LOG_NUM("thread", (intptr_t)arg)), "%s",
+		          word);
+	return NULL;
+}
+
+static void threads(void **state)
+{
+	(void)state;
+	start(false);
+	/* Threads come and go, as refreshes do: each line is whole and its thread's own. */
+	for (int r = 0; r < ROUNDS; r++) {
+		pthread_t t[THREADS];
+		for (intptr_t i = 0; i < THREADS; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, log_some, (void *)i), 0);
+		for (int i = 0; i < THREADS; i++)
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+	}
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static char line[1 << 13];
+	int lines[THREADS] = {0};
+	while (fgets(line, sizeof(line), f)) {
+		const char *w = strstr(line, " warning: ");
+		assert_non_null(w);
+		w += strlen(" warning: ");
+		int i = *w - 'a';
+		assert_true(i >= 0 && i < THREADS);
+		assert_int_equal(strspn(w, (char[]){*w, 0}), 2047);
+		char tail[64];
+		snprintf(tail, sizeof(tail), " [event=t thread=%d]\n", i);
+		assert_string_equal(w + 2047, tail);
+		lines[i]++;
+	}
+	fclose(f);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(lines[i], ROUNDS * LINES);
+	stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(escape),
 	    cmocka_unit_test(text_lines),
 	    cmocka_unit_test(json_lines),
+	    cmocka_unit_test(threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
