@@ -21,8 +21,7 @@ Every server: 1 UDP worker, 1 TCP worker (knotd: 1 background worker, as elsewhe
 bench), log level warning, fresh storage. The consumers store what they transfer: understudy
 in its LMDB storage, knotd in its journal (`journal-content: all`, `zonefile-sync: -1`).
 
-The understudy producer runs with transfer-rate-limit 0 and transfers-out-per-address 16
-(see LIMITS below; BENCH_CAT_DEFAULT_LIMITS=1 keeps its defaults).
+Both servers run with their default transfer limits.
 
 The checker asks every member not yet served, over UDP, pipelined (BENCH_CAT_WINDOW, 128, in
 flight on one socket), then again for those that were not served, with a pause of three
@@ -63,13 +62,6 @@ TIMEOUT = env_int("BENCH_CAT_TIMEOUT", 600)
 WINDOW = max(1, env_int("BENCH_CAT_WINDOW", 128))
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0")
 LOG = os.environ.get("BENCH_CAT_LOG", "warning")
-# The producer's defences against transfer floods, by default 50 transfer requests a second
-# per client prefix and 8 transfers at once per address, would hold its consumers (16
-# transfers at once per primary) to 50 members a second and turn the rest into failed
-# refreshes that back off; an operator raises them for the consumers, and so does the bench,
-# unless BENCH_CAT_DEFAULT_LIMITS=1.
-LIMITS = "" if env_int("BENCH_CAT_DEFAULT_LIMITS", 0) else \
-    "  transfer-rate-limit: 0\n  transfers-out-per-address: 16\n"
 GAP = env_int("BENCH_CAT_GAP_MS", 50) / 1000.0
 CATZ = "catalog.bench"
 SUFFIX = "cat.bench"
@@ -126,7 +118,7 @@ def understudy_producer(d, port, zones, n, consumer_ports):
   tcp-workers: 1
   watch-ns: false
   fleet-interval: 0
-{LIMITS}log: {{target: stderr, level: {LOG}}}
+log: {{target: stderr, level: {LOG}}}
 remotes:
 {remotes}acls:
   - {{id: xfr, address: [127.0.0.0/8], action: transfer}}

@@ -255,9 +255,9 @@ static void test_defences(void **state)
 	assert_false(c->cookies);
 	assert_int_equal(c->ncookie_secrets, 0);
 	assert_int_equal(c->notify_rate_limit, 200);
-	assert_int_equal(c->transfer_rate_limit, 50);
-	assert_int_equal(c->transfers_out, 64);
-	assert_int_equal(c->transfers_out_per_address, 8);
+	assert_int_equal(c->transfer_rate_limit, 0);
+	assert_int_equal(c->transfers_out, 128);
+	assert_int_equal(c->transfers_out_per_address, 16);
 	assert_int_equal(c->tcp_io_timeout, 1000);
 	assert_int_equal(c->tcp_max_clients_per_address, 100);
 	assert_int_equal(c->tcp_nice, 10);
