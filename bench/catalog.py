@@ -3,7 +3,8 @@
 `make bench`).
 
 For each software (knotd, then understudy) a producer and BENCH_CAT_CONSUMERS consumers
-(default 1) of the same software run on loopback: the producer generates the catalog
+(default 2: "served everywhere"), each from a source address of its own, of the same software
+run on loopback: the producer generates the catalog
 (understudy `catalog-role: producer`, knotd `catalog-role: generate`) of the zones that name it
 and NOTIFYs the consumers, which interpret it (understudy `catalog-role: consumer`, knotd
 `catalog-role: interpret`) and make each member a secondary zone of the producer. Both start
@@ -56,7 +57,7 @@ def env_int(name, default):
 
 
 MEMBERS = env_int("BENCH_CAT_MEMBERS", 10000)
-CONSUMERS = max(1, env_int("BENCH_CAT_CONSUMERS", 1))
+CONSUMERS = max(1, env_int("BENCH_CAT_CONSUMERS", 2))
 RUNS = max(1, env_int("BENCH_CAT_RUNS", 1))
 TIMEOUT = env_int("BENCH_CAT_TIMEOUT", 600)
 WINDOW = max(1, env_int("BENCH_CAT_WINDOW", 128))
@@ -135,7 +136,13 @@ zones:
     return conf
 
 
-def understudy_consumer(d, port, producer_port):
+def consumer_via(k):
+    """Consumer k's source address towards the producer: backups are different hosts, and
+    understudy's transfers-out-per-address counts per source, so they must not share one."""
+    return f"127.0.0.{10 + k}"
+
+
+def understudy_consumer(d, port, producer_port, k):
     conf = os.path.join(d, "understudy.yaml")
     with open(conf, "w") as f:
         f.write(f"""server:
@@ -148,7 +155,7 @@ def understudy_consumer(d, port, producer_port):
   fleet-interval: 0
 log: {{target: stderr, level: {LOG}}}
 remotes:
-  - {{id: pri, address: ["127.0.0.1@{producer_port}"]}}
+  - {{id: pri, address: ["127.0.0.1@{producer_port}"], via: {consumer_via(k)}}}
 acls:
   - {{id: from-pri, address: [127.0.0.1], action: notify}}
 templates:
@@ -212,12 +219,13 @@ zone:
     return conf
 
 
-def knot_consumer(d, port, producer_port):
+def knot_consumer(d, port, producer_port, k):
     conf = os.path.join(d, "knot.conf")
     with open(conf, "w") as f:
         f.write(knot_head(d, port, f"""remote:
   - id: pri
     address: 127.0.0.1@{producer_port}
+    via: {consumer_via(k)}
 acl:
   - id: from-pri
     address: 127.0.0.1
@@ -270,10 +278,10 @@ class Side:
         self.pconf = self.producer_conf(0)
         self.producer = self.rt.start(self.argv(self.pconf), os.path.join(self.pdir, "log"))
         self.consumers = []
-        for cdir, cport in zip(self.cdirs, self.cports):
+        for k, (cdir, cport) in enumerate(zip(self.cdirs, self.cports)):
             self.prepare(cdir)
             f = knot_consumer if self.name == "knotd" else understudy_consumer
-            conf = f(cdir, cport, self.pport)
+            conf = f(cdir, cport, self.pport, k)
             self.consumers.append(self.rt.start(self.argv(conf), os.path.join(cdir, "log")))
 
     def reload(self):

@@ -22,6 +22,13 @@ import servers  # noqa: E402
 _STATS_KEY = pytest.StashKey[dict]()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "normal_build_only: left out of `make asan` (see the Makefile): timing "
+        "across delayed links, real clients (Chromium, Prometheus) or peers' own behaviour, "
+        "where the sanitizers add minutes and find nothing the other tests would not")
+
+
 @pytest.fixture(scope="module")
 def zones():
     return servers.zone_files()

@@ -395,6 +395,7 @@ def promtool(tool, *args, stdin=None):
     return subprocess.run([tool, *args], input=stdin, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.normal_build_only
 def test_prometheus_scrapes_the_metrics(lab, tmp_path, understudy_binary):
     prom, tool = prometheus_binaries()
     fp = lab.fake(soa=(1, 1, 3600, 60))  # checked every second
@@ -494,6 +495,7 @@ def chromium(binary, tmp_path, url, *what):
     return subprocess.run(args, capture_output=True, text=True, timeout=90)
 
 
+@pytest.mark.normal_build_only
 def test_status_page_in_chromium_names_the_frozen_copy(tmp_path, understudy_binary):
     import test_fleet as tf
 

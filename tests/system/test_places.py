@@ -408,6 +408,7 @@ def make(kind, role, tmp_path, binary, net, place, src, fleet_interval=None):
 LONG = pytest.mark.skipif(not os.environ.get("PLACES_ALL"), reason="PLACES_ALL=1 runs it")
 
 
+@pytest.mark.normal_build_only
 @pytest.mark.parametrize("primary,backup", [
     ("understudy", "understudy"),
     ("knotd", "understudy"),

@@ -115,6 +115,7 @@ def check_scenario(st, who, lossy=False):
     return f
 
 
+@pytest.mark.normal_build_only
 def test_flood_limited_others_answered_knotd_agrees(tmp_path, understudy_bin):
     with Understudy(tmp_path, server_opts=RRL_OPTS) as us:
         st = scenario(us.port)

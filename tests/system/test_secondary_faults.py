@@ -757,6 +757,7 @@ class BigZone:
         return out
 
 
+@pytest.mark.normal_build_only
 def test_kill9_during_transfers(lab, understudy_binary):
     rng = random.Random(KILL_SEED)
     fp = FakePrimary(key=None)
