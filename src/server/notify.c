@@ -519,8 +519,9 @@ static void *sender_run(void *arg)
 		if (poll(p, (nfds_t)n, (int)(wake > now ? wake - now : 0)) <= 0)
 			continue;
 		uint64_t v;
-		if (p[0].revents & POLLIN)
-			(void)read(sender_wake, &v, sizeof(v));
+		/* A failed read leaves the count set: the next poll says so again at once. */
+		ssize_t r = p[0].revents & POLLIN ? read(sender_wake, &v, sizeof(v)) : 0;
+		(void)r;
 		for (int i = 1; i < n; i++)
 			if (p[i].revents & POLLIN)
 				read_answers(p[i].fd);
@@ -530,7 +531,9 @@ static void *sender_run(void *arg)
 static void sender_kick(void)
 {
 	uint64_t one = 1;
-	(void)write(sender_wake, &one, sizeof(one));
+	/* Fails only when the count would overflow: the sender is woken either way. */
+	ssize_t r = write(sender_wake, &one, sizeof(one));
+	(void)r;
 }
 
 void notify_remote(server_t *s, const conf_zone_t *z, int remote, const zone_t *version)
