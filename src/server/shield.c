@@ -333,6 +333,7 @@ int shield_init(server_t *s)
 		return US_ENOMEM;
 	}
 	s->shield = g;
+	pthread_mutex_init(&g->slots_lock, NULL);
 	g->settings = gs;
 	gs->rrl = (rrl_params_t){.rate = (uint32_t)c->rrl.rate_limit,
 	                         .slip = (uint32_t)c->rrl.slip,
@@ -381,6 +382,7 @@ void shield_deinit(server_t *s)
 	rrl_group_free(g->udp);
 	rrl_group_free(g->tcp);
 	free(g->secret_path);
+	pthread_mutex_destroy(&g->slots_lock);
 	free(g);
 	s->shield = NULL;
 }
@@ -499,6 +501,7 @@ void shield_tick(shield_t *g, rrl_group_t *grp, unsigned worker, uint32_t now, u
 
 /* ---- caps on transfers and connections ---- */
 
+/* The address's slots in the two rows, as one int: row 0's in the low 16 bits. */
 static int addr_slot(const shield_t *g, const struct sockaddr_storage *peer)
 {
 	answer_client_t c;
@@ -506,11 +509,36 @@ static int addr_slot(const shield_t *g, const struct sockaddr_storage *peer)
 	uint8_t buf[17];
 	buf[0] = c.family;
 	memcpy(buf + 1, c.addr, 16);
-	return (int)(siphash24(g->key, buf, sizeof(buf)) % SHIELD_SLOTS);
+	uint64_t h = siphash24(g->key, buf, sizeof(buf));
+	return (int)((h % SHIELD_SLOTS) | ((h >> 32) % SHIELD_SLOTS) << 16);
+}
+
+/* Takes one of cap places of the address in slots of ctr; false when all are taken. Under a
+ * mutex, so the cap is exact: it is taken as a connection or a transfer begins, never per
+ * query. */
+static bool take(shield_t *g, int (*ctr)[SHIELD_SLOTS], int slot, uint32_t cap)
+{
+	int *a = &ctr[0][slot & 0xFFFF], *b = &ctr[1][slot >> 16];
+	pthread_mutex_lock(&g->slots_lock);
+	bool room = (uint32_t)(*a < *b ? *a : *b) < cap;
+	if (room) {
+		++*a;
+		++*b;
+	}
+	pthread_mutex_unlock(&g->slots_lock);
+	return room;
+}
+
+static void give_back(shield_t *g, int (*ctr)[SHIELD_SLOTS], int slot)
+{
+	pthread_mutex_lock(&g->slots_lock);
+	ctr[0][slot & 0xFFFF]--;
+	ctr[1][slot >> 16]--;
+	pthread_mutex_unlock(&g->slots_lock);
 }
 
 /* Takes one of cap places in *ctr; false when all are taken. */
-static bool take(_Atomic int *ctr, uint32_t cap)
+static bool take_one(_Atomic int *ctr, uint32_t cap)
 {
 	int n = atomic_load_explicit(ctr, memory_order_relaxed);
 	do {
@@ -528,12 +556,12 @@ bool shield_xfr_begin(shield_t *g, const struct sockaddr_storage *peer, int *slo
 	rcu_read_unlock();
 	int i = addr_slot(g, peer);
 	*total = false;
-	if (!take(&g->xfr_per[i], per)) {
+	if (!take(g, g->xfr_per, i, per)) {
 		atomic_fetch_add(&g->transfers_busy, 1);
 		return false;
 	}
-	if (!take(&g->transfers, cap)) {
-		atomic_fetch_sub(&g->xfr_per[i], 1);
+	if (!take_one(&g->transfers, cap)) {
+		give_back(g, g->xfr_per, i);
 		atomic_fetch_add(&g->transfers_busy, 1);
 		*total = true;
 		return false;
@@ -546,7 +574,7 @@ void shield_xfr_end(shield_t *g, int slot)
 {
 	if (slot < 0)
 		return;
-	atomic_fetch_sub(&g->xfr_per[slot], 1);
+	give_back(g, g->xfr_per, slot);
 	atomic_fetch_sub(&g->transfers, 1);
 }
 
@@ -554,7 +582,7 @@ bool shield_tcp_begin(shield_t *g, const shield_settings_t *gs, const struct soc
                       int *slot)
 {
 	int i = addr_slot(g, peer);
-	if (!take(&g->tcp_per[i], gs->tcp_per_address))
+	if (!take(g, g->tcp_per, i, gs->tcp_per_address))
 		return false;
 	*slot = i;
 	return true;
@@ -563,7 +591,7 @@ bool shield_tcp_begin(shield_t *g, const shield_settings_t *gs, const struct soc
 void shield_tcp_end(shield_t *g, int slot)
 {
 	if (slot >= 0)
-		atomic_fetch_sub(&g->tcp_per[slot], 1);
+		give_back(g, g->tcp_per, slot);
 }
 
 /* ---- control ---- */

@@ -2,6 +2,7 @@
 /* shield: the defences of the query path and the change path, and their run-time controls. */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,7 +19,7 @@
 struct server;
 struct server_stats;
 
-#define SHIELD_SLOTS      4096 /* per-address counters of TCP connections and transfers */
+#define SHIELD_SLOTS      4096 /* per-address counters of TCP connections and transfers, per row */
 #define SHIELD_LOG_BUDGET 5    /* RRL start/stop lines per second per worker */
 
 /*
@@ -45,8 +46,12 @@ typedef struct shield {
 	rrl_group_t *tcp;             /* TCP workers: NOTIFY and transfer requests */
 	uint8_t key[SIPHASH_KEY_LEN]; /* for the per-address counters */
 	_Atomic int transfers;        /* transfers out under way */
-	_Atomic int xfr_per[SHIELD_SLOTS];
-	_Atomic int tcp_per[SHIELD_SLOTS];
+	/* Two rows of counters, an address counted in one slot of each by two halves of its
+	 * hash, its count the smaller of the two: two addresses share a cap only when they
+	 * collide in both rows, about one pair in 16 million, not one in 4096. */
+	pthread_mutex_t slots_lock; /* over both: a connection or transfer begins or ends */
+	int xfr_per[2][SHIELD_SLOTS];
+	int tcp_per[2][SHIELD_SLOTS];
 	_Atomic uint64_t transfers_busy; /* transfers refused by the caps */
 	char *secret_path;               /* where generated secrets are kept */
 } shield_t;
